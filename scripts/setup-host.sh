@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Host set-up for the FaaS operator, run by `npm start`, `npm test` and `npm run bench`.
+# Idempotent: every step checks first and does nothing when already done.
+#   1. a Docker engine that answers (installs docker.io and starts dockerd when we may);
+#   2. the runtime images, built offline (scripts/build-images.ts).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+DOCKERD_LOG=${FAAS_DOCKERD_LOG:-/var/log/faas-dockerd.log}
+
+engine_answers() { timeout 5 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+can_install() {
+  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ -r /etc/os-release ] \
+    && grep -qiE '^(ID|ID_LIKE)=.*(debian|ubuntu)' /etc/os-release
+}
+
+apt_install() {
+  log "installing $* with apt (first run only)"
+  if [ ! -f /var/lib/faas-apt-updated ] || [ -n "$(find /var/lib/faas-apt-updated -mmin +1440 2>/dev/null)" ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 && touch /var/lib/faas-apt-updated
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+
+ensure_docker() {
+  if engine_answers; then return 0; fi
+  if ! can_install; then
+    cat >&2 <<'MSG'
+[setup] No Docker engine answers, and this host is not one the project can set up by itself
+[setup] (that needs root on Debian/Ubuntu). Please:
+[setup]   1. install Docker Engine (https://docs.docker.com/engine/install/),
+[setup]   2. start it (e.g. `sudo systemctl start docker`) and make sure `docker version` works
+[setup]      for this user (or set DOCKER_HOST),
+[setup]   3. run the command again.
+MSG
+    exit 1
+  fi
+  local need=()
+  command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+  command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+  [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
+  # Experimental mode is what Docker's checkpoint API needs (snapshots with memory state).
+  mkdir -p /etc/docker
+  if [ ! -f /etc/docker/daemon.json ]; then echo '{"experimental": true}' > /etc/docker/daemon.json; fi
+  if ! pgrep -x dockerd >/dev/null 2>&1; then
+    log "starting dockerd (log: $DOCKERD_LOG)"
+    nohup dockerd >"$DOCKERD_LOG" 2>&1 </dev/null &
+    disown || true
+  fi
+  for _ in $(seq 1 120); do
+    if engine_answers; then log "docker engine is up"; return 0; fi
+    sleep 0.5
+  done
+  log "dockerd did not answer within 60 s; last lines of $DOCKERD_LOG:"
+  tail -n 20 "$DOCKERD_LOG" >&2 || true
+  exit 1
+}
+
+ensure_debootstrap() {
+  # Only needed when the base image has to be built; checked by the image builder.
+  if ! command -v debootstrap >/dev/null 2>&1 && can_install; then apt_install debootstrap; fi
+}
+
+ensure_docker
+ensure_debootstrap
+exec node --import tsx scripts/build-images.ts

@@ -1,0 +1,102 @@
+// Operator configuration: environment variables with defaults, validated once at start.
+// A bad value stops the process with a message naming the variable and what it accepts.
+import { z } from 'zod';
+import { LANGUAGES } from './sandbox/types.js'; // plain data, no cycle through the engine
+import { ValidationError } from './errors.js';
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const num = (def: number, min = 0) => z.coerce.number().min(min).default(def);
+const list = <T extends string>(values: readonly [T, ...T[]], def: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(values)));
+
+/** Environment variable name → schema. The names are what operators set. */
+export const ConfigEnvSchema = z.object({
+  FAAS_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
+  DOCKER_HOST: z.string().optional(),
+  /** Executions run at once; more wait in the queue. */
+  FAAS_MAX_CONCURRENT: int(8, 1),
+  /** Executions allowed to wait; one more is refused with QUEUE_FULL. */
+  FAAS_MAX_QUEUED: int(256, 0),
+  FAAS_MAX_CPU_CORES: num(2, 0.01),
+  FAAS_MAX_MEMORY_MB: int(4096, 16),
+  FAAS_MAX_TIMEOUT_MS: int(300_000, 1),
+  FAAS_MAX_DISK_MB: int(2048, 1),
+  /** GPUs this host can hand to sandboxes (0: a request with gpuCount > 0 is refused). */
+  FAAS_GPU_COUNT: int(0, 0),
+  FAAS_MAX_OUTPUT_BYTES: int(1 << 20, 1),
+  FAAS_MAX_FILES_BYTES: int(32 << 20, 0),
+  FAAS_PIDS_LIMIT: int(256, 16),
+  /** Unassigned warm containers kept ready per (language, resources) that has been used. */
+  FAAS_WARM_POOL_SIZE: int(1, 0),
+  /** Languages whose warm pool is filled at start, before any request. */
+  FAAS_PREWARM_LANGUAGES: list(LANGUAGES, 'python,javascript'),
+  /** Warm containers one owner may hold per configuration. */
+  FAAS_OWNER_MAX_CONTAINERS: int(4, 1),
+  /** An owner's warm container idle this long is removed. */
+  FAAS_IDLE_TIMEOUT_MS: int(120_000, 1000),
+  /** Pristine containers kept started for ephemeral executions, per prewarmed language. */
+  FAAS_EPHEMERAL_POOL_SIZE: int(2, 0),
+});
+
+export type ConfigEnv = z.infer<typeof ConfigEnvSchema>;
+
+export interface SandboxLimits {
+  maxCpuCores: number;
+  maxMemoryMb: number;
+  maxTimeoutMs: number;
+  maxDiskMb: number;
+  gpuCount: number;
+  maxOutputBytes: number;
+  maxFilesBytes: number;
+  pidsLimit: number;
+}
+
+export interface Config {
+  logLevel: ConfigEnv['FAAS_LOG_LEVEL'];
+  dockerHost?: string;
+  queue: { concurrency: number; maxQueued: number };
+  limits: SandboxLimits;
+  pools: {
+    warmPoolSize: number;
+    prewarmLanguages: (typeof LANGUAGES)[number][];
+    ownerMaxContainers: number;
+    idleTimeoutMs: number;
+    ephemeralPoolSize: number;
+  };
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = ConfigEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'config');
+    throw new ValidationError(name, `${issue.message} (got ${JSON.stringify(env[name])})`);
+  }
+  const e = parsed.data;
+  return {
+    logLevel: e.FAAS_LOG_LEVEL,
+    dockerHost: e.DOCKER_HOST,
+    queue: { concurrency: e.FAAS_MAX_CONCURRENT, maxQueued: e.FAAS_MAX_QUEUED },
+    limits: {
+      maxCpuCores: e.FAAS_MAX_CPU_CORES,
+      maxMemoryMb: e.FAAS_MAX_MEMORY_MB,
+      maxTimeoutMs: e.FAAS_MAX_TIMEOUT_MS,
+      maxDiskMb: e.FAAS_MAX_DISK_MB,
+      gpuCount: e.FAAS_GPU_COUNT,
+      maxOutputBytes: e.FAAS_MAX_OUTPUT_BYTES,
+      maxFilesBytes: e.FAAS_MAX_FILES_BYTES,
+      pidsLimit: e.FAAS_PIDS_LIMIT,
+    },
+    pools: {
+      warmPoolSize: e.FAAS_WARM_POOL_SIZE,
+      prewarmLanguages: e.FAAS_PREWARM_LANGUAGES,
+      ownerMaxContainers: e.FAAS_OWNER_MAX_CONTAINERS,
+      idleTimeoutMs: e.FAAS_IDLE_TIMEOUT_MS,
+      ephemeralPoolSize: e.FAAS_EPHEMERAL_POOL_SIZE,
+    },
+  };
+}

@@ -1,0 +1,146 @@
+// One error hierarchy for the whole product. Every error a user can see is a FaaSError with a
+// stable `code`; `HTTP_STATUS_OF_CODE` is the one table from code to HTTP status, shared by
+// the API server and the SDK so both sides agree on what a status means.
+
+export const ERROR_CODES = [
+  'VALIDATION_ERROR',
+  'RESOURCE_UNAVAILABLE',
+  'QUEUE_FULL',
+  'NOT_IMPLEMENTED',
+  'NOT_FOUND',
+  'AUTH_ERROR',
+  'RATE_LIMIT_EXCEEDED',
+  'EXECUTION_ERROR',
+  'TIMEOUT',
+  'SANDBOX_ERROR',
+  'SHUTTING_DOWN',
+  'INTERNAL_ERROR',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export const HTTP_STATUS_OF_CODE: Record<ErrorCode, number> = {
+  VALIDATION_ERROR: 400,
+  RESOURCE_UNAVAILABLE: 422,
+  QUEUE_FULL: 503,
+  NOT_IMPLEMENTED: 501,
+  NOT_FOUND: 404,
+  AUTH_ERROR: 401,
+  RATE_LIMIT_EXCEEDED: 429,
+  EXECUTION_ERROR: 422,
+  TIMEOUT: 504,
+  SANDBOX_ERROR: 500,
+  SHUTTING_DOWN: 503,
+  INTERNAL_ERROR: 500,
+};
+
+/** Codes a caller may retry as they are (the same request can succeed later). */
+export const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set(['QUEUE_FULL', 'RATE_LIMIT_EXCEEDED', 'SHUTTING_DOWN']);
+
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  field?: string;
+  details?: Record<string, unknown>;
+}
+
+/** Base class of every error the product throws on purpose. */
+export class FaaSError extends Error {
+  readonly code: ErrorCode;
+  readonly details?: Record<string, unknown>;
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    this.details = details;
+  }
+  get status(): number {
+    return HTTP_STATUS_OF_CODE[this.code];
+  }
+  get retryable(): boolean {
+    return RETRYABLE_CODES.has(this.code);
+  }
+  toJSON(): ErrorBody {
+    return { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) };
+  }
+}
+
+/** Thrown when a request or config value is malformed; `field` names the value at fault. */
+export class ValidationError extends FaaSError {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super('VALIDATION_ERROR', `${field}: ${message}`, { field });
+    this.field = field;
+  }
+  override toJSON(): ErrorBody {
+    return { ...super.toJSON(), field: this.field };
+  }
+}
+
+/** Thrown when a request asks for more than this operator offers (GPUs, memory over the cap...). */
+export class ResourceUnavailableError extends FaaSError {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super('RESOURCE_UNAVAILABLE', `${field}: ${message}`, { field });
+    this.field = field;
+  }
+}
+
+/** Thrown when the execution queue is full. Nothing was started; retry after a short wait. */
+export class QueueFullError extends FaaSError {
+  constructor(queued: number) {
+    super('QUEUE_FULL', `The execution queue is full (${queued} waiting); retry in a moment.`, { queued });
+  }
+}
+
+/** Thrown for a feature this operator does not offer yet; nothing was started. */
+export class NotImplementedError extends FaaSError {
+  constructor(feature: string) {
+    super('NOT_IMPLEMENTED', `${feature} is not available on this operator yet.`, { feature });
+  }
+}
+
+/** Thrown when an execution, snapshot or instance does not exist or belongs to someone else. */
+export class NotFoundError extends FaaSError {
+  constructor(kind: string, id: string) {
+    super('NOT_FOUND', `No ${kind} with id ${id}.`, { kind, id });
+  }
+}
+
+/** Thrown when an API key is missing, unknown or revoked. */
+export class AuthError extends FaaSError {
+  constructor(message = 'Missing or invalid API key: pass `Authorization: Bearer <key>`.') {
+    super('AUTH_ERROR', message);
+  }
+}
+
+/** Thrown when a key exceeds its rate limit; `resetAt` says when to try again. */
+export class RateLimitError extends FaaSError {
+  readonly resetAt: Date;
+  constructor(resetAt: Date, message?: string) {
+    super('RATE_LIMIT_EXCEEDED', message ?? `Rate limit exceeded; retry after ${resetAt.toISOString()}.`, {
+      resetAt: resetAt.toISOString(),
+    });
+    this.resetAt = resetAt;
+  }
+}
+
+/** Thrown when the sandbox itself failed (container died, agent unreachable) — not the user's code. */
+export class SandboxError extends FaaSError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('SANDBOX_ERROR', message, details);
+  }
+}
+
+/** Thrown for work submitted while the engine is shutting down; retry against a live operator. */
+export class ShuttingDownError extends FaaSError {
+  constructor() {
+    super('SHUTTING_DOWN', 'The operator is shutting down; retry shortly.');
+  }
+}
+
+/** Wraps anything unexpected so callers always see a FaaSError with a code. */
+export function toFaaSError(err: unknown): FaaSError {
+  if (err instanceof FaaSError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new FaaSError('INTERNAL_ERROR', message);
+}

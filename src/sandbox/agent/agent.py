@@ -1,0 +1,751 @@
+"""FaaS in-sandbox agent (protocol version in PROTOCOL_VERSION; host side: src/sandbox/protocol.ts).
+
+Runs inside every sandbox container as the unprivileged sandbox user. The host attaches to
+the container once and talks to this process over its stdin/stdout with length-prefixed JSON
+frames (4-byte big-endian length, then UTF-8 JSON). Keeping that channel open, and keeping a
+ready interpreter per language, is what makes a warm execution cost about a millisecond
+instead of a `docker exec` (~60 ms) plus an interpreter start-up:
+
+- python: this process is the zygote. It forks spares ahead of time; a spare is detached,
+  has its pipes, and waits for one program, which it runs as `__main__`, then exits.
+- javascript / typescript: spares are `node runner.js` processes booted ahead of time.
+- bash, go: started per execution (bash starts in ~2 ms; go must compile anyway).
+
+Every spare reports over its stat pipe (newline-delimited JSON): its CPU time at hand-over
+(so its boot is not billed) and, as it exits normally, its exit code and resource use, so
+the result does not wait for the kernel to tear the process down. A program killed by a
+signal sends no report; then wait4() says how it ended.
+
+Each execution runs in its own session (process group) in a fresh working directory; when
+its main process ends, every process it left behind is killed and the directory removed.
+"""
+
+import base64
+import gc
+import json
+import os
+import selectors
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+import traceback
+import types
+
+PROTOCOL_VERSION = 1
+AGENT_DIR = os.path.dirname(os.path.abspath(__file__))
+SANDBOX_ROOT = "/sandbox"
+WORK_ROOT = os.environ.get("FAAS_WORK_ROOT", "/workspace")
+CODE_ROOT = os.environ.get("FAAS_CODE_ROOT", "/tmp/.faas")
+READ_CHUNK = 65536
+SOURCE_NAMES = {
+    "python": "main.py",
+    "javascript": "main.js",
+    "typescript": "main.ts",
+    "bash": "main.sh",
+    "go": "main.go",
+}
+SPARE_LANGUAGES = ("python", "javascript", "typescript")
+SPARES = int(os.environ.get("FAAS_SPARES", "2"))
+
+
+def log(msg):
+    # stderr of the agent is the host's debug log, never user output.
+    try:
+        os.write(2, ("[agent] %s\n" % msg).encode())
+    except OSError:
+        pass
+
+
+def read_oom_kills():
+    """OOM kills so far in this container's memory cgroup (v1 or v2), or None if unknown."""
+    for path in ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"):
+        try:
+            with open(path) as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) == 2 and parts[0] == "oom_kill":
+                        return int(parts[1])
+        except OSError:
+            continue
+    return None
+
+
+def make_oom_victim():
+    """Ask the kernel to pick user code, not the agent, when the sandbox runs out of memory."""
+    try:
+        fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+        os.write(fd, b"1000")
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def safe_join(root, name):
+    """Join a relative file name under root; the host validates too, this is the second wall."""
+    if not name or name.startswith("/") or "\0" in name:
+        raise ValueError("bad file name: %r" % name)
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if not parts or any(p == ".." for p in parts):
+        raise ValueError("bad file name: %r" % name)
+    return os.path.join(root, *parts)
+
+
+class Spare:
+    """A ready interpreter that will run exactly one program, then exit.
+
+    python: a child forked from this agent (the zygote), already detached and set up, that
+    blocks on its control pipe. javascript / typescript: a `node runner.js` booted ahead of
+    time. Either way the program arrives as JSON on the control pipe."""
+
+    def __init__(self, language):
+        ctrl_r, ctrl_w = os.pipe()
+        stat_r, stat_w = os.pipe()
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        if language == "python":
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.setsid()
+                    os.dup2(in_r, 0)
+                    os.dup2(out_w, 1)
+                    os.dup2(err_w, 2)
+                    os.dup2(ctrl_r, 3)
+                    os.dup2(stat_w, 4)
+                    os.closerange(5, 65536)
+                    python_spare_main(3, 4)
+                finally:
+                    os._exit(70)
+        else:
+            proc = subprocess.Popen(
+                ["node", os.path.join(AGENT_DIR, "runner.js"), language, "--spare", str(ctrl_r), str(stat_w)],
+                stdin=in_r,
+                stdout=out_w,
+                stderr=err_w,
+                pass_fds=(ctrl_r, stat_w),
+                start_new_session=True,
+                cwd=WORK_ROOT,
+                preexec_fn=make_oom_victim,
+            )
+            proc.returncode = 0  # reaped by the agent with wait4, not by Popen
+            pid = proc.pid
+        for fd in (ctrl_r, stat_w, in_r, out_w, err_w):
+            os.close(fd)
+        for fd in (stat_r, in_w, out_r, err_r):
+            os.set_blocking(fd, False)  # the agent must never block on a child
+        self.pid = pid
+        self.ctrl_w = ctrl_w
+        self.stat_r = stat_r
+        self.stdin_fd = in_w
+        self.stdout_fd = out_r
+        self.stderr_fd = err_r
+
+    def discard(self):
+        for fd in (self.ctrl_w, self.stat_r, self.stdin_fd, self.stdout_fd, self.stderr_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+class Execution:
+    def __init__(self, msg):
+        self.id = msg["id"]
+        self.language = msg["language"]
+        self.timeout_ms = int(msg.get("timeoutMs", 30000))
+        self.max_output = int(msg.get("maxOutputBytes", 1 << 20))
+        self.stream = bool(msg.get("stream", False))
+        self.env = msg.get("env") or {}
+        self.keep_stdin_open = bool(msg.get("interactive", False))
+        self.stdin_pending = base64.b64decode(msg.get("stdin") or "")
+        self.out = {"stdout": bytearray(), "stderr": bytearray()}
+        self.truncated = False
+        self.pid = None
+        self.status = None  # from wait4: (status, rusage)
+        self.report = None  # from the spare's stat pipe: {"exit", "cpu", "maxrss"}
+        self.cpu_baseline = 0.0
+        self.stat_buf = b""
+        self.stat_fd = None
+        self.open_streams = 0
+        self.timed_out = False
+        self.killed = False
+        self.finished = False
+        self.started = time.monotonic()
+        self.deadline = self.started + self.timeout_ms / 1000.0
+        self.workdir = os.path.join(WORK_ROOT, "run-" + self.id)
+        self.codedir = None
+        self.stdin_fd = None
+
+
+class Agent:
+    def __init__(self, language):
+        self.language = language
+        self.sel = selectors.DefaultSelector()
+        self.inbuf = bytearray()
+        self.outbuf = bytearray()
+        self.execs = {}
+        self.by_pid = {}
+        self.spares = []
+        self.stopping = False
+        # /tmp, HOME and the work root are links into the one writable tmpfs (see Dockerfile).
+        for d, mode in (("tmp", 0o1777), ("work", 0o755), ("home", 0o755)):
+            path = os.path.join(SANDBOX_ROOT, d)
+            if os.path.isdir(SANDBOX_ROOT) and not os.path.isdir(path):
+                os.mkdir(path)
+                os.chmod(path, mode)
+        os.makedirs(WORK_ROOT, exist_ok=True)
+        os.makedirs(CODE_ROOT, exist_ok=True)
+        self.oom_kills = read_oom_kills()
+        os.set_blocking(0, False)
+        os.set_blocking(1, False)
+        self.sig_r, sig_w = os.pipe()
+        os.set_blocking(self.sig_r, False)
+        os.set_blocking(sig_w, False)
+        signal.set_wakeup_fd(sig_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, lambda *_: self.stop())
+        self.sel.register(0, selectors.EVENT_READ, ("host", None))
+        self.sel.register(self.sig_r, selectors.EVENT_READ, ("signal", None))
+        if language == "python":
+            gc.freeze()  # spares share the zygote's objects; keep the GC from touching (copying) them
+        self.refill_spares()
+        self.send({"type": "hello", "version": PROTOCOL_VERSION, "language": language, "pid": os.getpid()})
+
+    # ---- host channel -------------------------------------------------------------
+    def send(self, obj):
+        data = json.dumps(obj, separators=(",", ":")).encode()
+        self.outbuf += struct.pack(">I", len(data)) + data
+        self.flush_out()
+
+    def flush_out(self):
+        while self.outbuf:
+            try:
+                n = os.write(1, self.outbuf)
+            except BlockingIOError:
+                break
+            del self.outbuf[:n]
+        want = bool(self.outbuf)
+        registered = self.sel.get_map().get(1) is not None
+        if want and not registered:
+            self.sel.register(1, selectors.EVENT_WRITE, ("host-out", None))
+        elif not want and registered:
+            self.sel.unregister(1)
+
+    def on_host_readable(self):
+        try:
+            chunk = os.read(0, READ_CHUNK)
+        except BlockingIOError:
+            return
+        if not chunk:
+            # The host went away: nothing more will be asked of us.
+            self.stop()
+            return
+        self.inbuf += chunk
+        while len(self.inbuf) >= 4:
+            (n,) = struct.unpack(">I", self.inbuf[:4])
+            if len(self.inbuf) < 4 + n:
+                break
+            raw = bytes(self.inbuf[4 : 4 + n])
+            del self.inbuf[: 4 + n]
+            try:
+                self.handle(json.loads(raw))
+            except Exception as e:  # a bad frame must never take the agent down
+                log("bad frame: %s" % traceback.format_exc())
+                self.send({"type": "error", "id": None, "message": str(e)})
+
+    def handle(self, msg):
+        t = msg.get("type")
+        if t == "exec":
+            try:
+                self.start_exec(msg)
+            except Exception as e:
+                log("exec failed to start: %s" % traceback.format_exc())
+                self.send({"type": "error", "id": msg.get("id"), "message": "could not start: %s" % e})
+        elif t == "ping":
+            self.send({"type": "pong", "seq": msg.get("seq")})
+        elif t == "stdin":
+            ex = self.execs.get(msg.get("id"))
+            if ex is not None and ex.stdin_fd is not None:
+                if msg.get("data"):
+                    ex.stdin_pending += base64.b64decode(msg["data"])
+                if msg.get("eof"):
+                    ex.keep_stdin_open = False
+                self.pump_stdin(ex)
+        elif t == "kill":
+            ex = self.execs.get(msg.get("id"))
+            if ex is not None:
+                self.kill_exec(ex)
+        elif t == "shutdown":
+            self.stop()
+        else:
+            self.send({"type": "error", "id": msg.get("id"), "message": "unknown message type %r" % t})
+
+    # ---- executions ---------------------------------------------------------------
+    def refill_spares(self):
+        while self.language in SPARE_LANGUAGES and len(self.spares) < SPARES and not self.stopping:
+            try:
+                self.spares.append(Spare(self.language))
+            except Exception:
+                log("could not start spare: %s" % traceback.format_exc())
+                return
+
+    def start_exec(self, msg):
+        ex = Execution(msg)
+        if ex.id in self.execs:
+            raise ValueError("execution %s already running" % ex.id)
+        lang = ex.language
+        if lang not in SOURCE_NAMES:
+            raise ValueError("unsupported language %r" % lang)
+        try:
+            os.mkdir(ex.workdir)
+        except FileExistsError:  # left by an agent that was killed mid-run
+            shutil.rmtree(ex.workdir, ignore_errors=True)
+            os.mkdir(ex.workdir)
+        for name, b64 in (msg.get("files") or {}).items():
+            path = safe_join(ex.workdir, name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(base64.b64decode(b64))
+        env = self.child_env(ex)
+        code = msg["code"]
+        if lang in SPARE_LANGUAGES and lang == self.language:
+            spare = self.spares.pop(0) if self.spares else Spare(self.language)
+            payload = {"cwd": ex.workdir, "env": env}
+            if lang == "python":
+                payload["code"] = code  # runs from memory; tracebacks still show the lines
+                payload["source"] = os.path.join(ex.workdir, SOURCE_NAMES[lang])
+            else:
+                payload["source"] = self.write_source(ex, lang, code)
+            os.write(spare.ctrl_w, json.dumps(payload).encode())
+            os.close(spare.ctrl_w)
+            pid, in_fd, out_fd, err_fd = spare.pid, spare.stdin_fd, spare.stdout_fd, spare.stderr_fd
+            ex.stat_fd = spare.stat_r
+            os.set_blocking(ex.stat_fd, False)
+            self.sel.register(ex.stat_fd, selectors.EVENT_READ, ("stat", ex))
+        else:
+            pid, in_fd, out_fd, err_fd = self.spawn(ex, lang, code, env)
+        ex.pid = pid
+        self.execs[ex.id] = ex
+        self.by_pid[pid] = ex
+        for name, fd in (("stdout", out_fd), ("stderr", err_fd)):
+            os.set_blocking(fd, False)
+            self.sel.register(fd, selectors.EVENT_READ, ("out", (ex, name)))
+            ex.open_streams += 1
+        os.set_blocking(in_fd, False)
+        ex.stdin_fd = in_fd
+        self.pump_stdin(ex)
+        if ex.stream:
+            self.send({"type": "started", "id": ex.id, "pid": pid})
+
+    def write_source(self, ex, lang, code):
+        """The program's source file, in a private directory outside its working directory."""
+        ex.codedir = os.path.join(CODE_ROOT, ex.id)
+        os.mkdir(ex.codedir)
+        source = os.path.join(ex.codedir, SOURCE_NAMES[lang])
+        with open(source, "w", encoding="utf-8") as f:
+            f.write(code)
+        return source
+
+    def spawn(self, ex, lang, code, env):
+        """Starts a program that has no spare (bash, go): source in a private code dir."""
+        source = self.write_source(ex, lang, code)
+        if lang == "bash":
+            argv = ["bash", source]
+        elif lang == "go":
+            binary = os.path.join(ex.codedir, "main")
+            argv = ["/bin/sh", "-c", 'go build -o "$0" "$1" && exec "$0"', binary, source]
+        else:  # a node language in a container started for another language
+            argv = ["node", os.path.join(AGENT_DIR, "runner.js"), lang, "--direct", source]
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        proc = subprocess.Popen(
+            argv,
+            stdin=in_r,
+            stdout=out_w,
+            stderr=err_w,
+            start_new_session=True,
+            cwd=ex.workdir,
+            env=env,
+            preexec_fn=make_oom_victim,
+        )
+        proc.returncode = 0  # reaped by the agent with wait4 (for its rusage), not by Popen
+        for fd in (in_r, out_w, err_w):
+            os.close(fd)
+        return proc.pid, in_w, out_r, err_r
+
+    def child_env(self, ex):
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": os.environ.get("HOME", "/home/sandbox"),
+            "LANG": "C.UTF-8",
+            "TERM": "xterm",
+            "TMPDIR": "/tmp",
+            "GOCACHE": "/tmp/.go-cache",
+            "GOPATH": "/tmp/.go",
+            "GOFLAGS": "-buildvcs=false",
+            "CGO_ENABLED": "0",
+            "FAAS_EXECUTION_ID": ex.id,
+        }
+        env.update({str(k): str(v) for k, v in ex.env.items()})
+        return env
+
+    def pump_stdin(self, ex):
+        fd = ex.stdin_fd
+        if fd is None:
+            return
+        while ex.stdin_pending:
+            try:
+                n = os.write(fd, ex.stdin_pending)
+            except BlockingIOError:
+                break
+            except OSError:  # the program closed its stdin
+                ex.stdin_pending = b""
+                break
+            ex.stdin_pending = ex.stdin_pending[n:]
+        registered = self.sel.get_map().get(fd) is not None
+        if ex.stdin_pending:
+            if not registered:
+                self.sel.register(fd, selectors.EVENT_WRITE, ("in", ex))
+            return
+        if registered:
+            self.sel.unregister(fd)
+        if not ex.keep_stdin_open:
+            os.close(fd)
+            ex.stdin_fd = None
+
+    def on_output(self, fd, ex, name):
+        try:
+            chunk = os.read(fd, READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.sel.unregister(fd)
+            os.close(fd)
+            ex.open_streams -= 1
+            self.maybe_finish(ex)
+            return
+        buf = ex.out[name]
+        room = ex.max_output - len(buf)
+        if room < len(chunk):
+            ex.truncated = True
+            chunk = chunk[: max(room, 0)]
+        if chunk:
+            buf += chunk
+            if ex.stream:
+                self.send({"type": "output", "id": ex.id, "stream": name, "data": base64.b64encode(chunk).decode()})
+
+    def on_stat(self, fd, ex):
+        try:
+            chunk = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if chunk:
+            ex.stat_buf += chunk
+            *lines, ex.stat_buf = ex.stat_buf.split(b"\n")
+            for line in lines:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                if "baseline" in rec:
+                    ex.cpu_baseline = float(rec["baseline"])
+                elif "exit" in rec and ex.report is None and not ex.timed_out and not ex.killed:
+                    ex.report = rec
+                    # The program is ending: end whatever it left behind so its pipes close.
+                    # (The leader may get the SIGKILL on its way out; its report already counts.)
+                    self.kill_group(ex.pid)
+                    self.maybe_finish(ex)
+            return
+        self.close_stat(ex)
+
+    def close_stat(self, ex):
+        if ex.stat_fd is not None:
+            if self.sel.get_map().get(ex.stat_fd) is not None:
+                self.sel.unregister(ex.stat_fd)
+            os.close(ex.stat_fd)
+            ex.stat_fd = None
+
+    def reap(self):
+        while True:
+            try:
+                pid, status, rusage = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            ex = self.by_pid.pop(pid, None)
+            if ex is None:
+                dead = [sp for sp in self.spares if sp.pid == pid]
+                if dead:  # a spare died before use (killed, out of memory): replace it
+                    self.spares.remove(dead[0])
+                    dead[0].discard()
+                    self.refill_spares()
+                continue
+            if ex.finished:
+                continue  # already answered from its own exit report
+            ex.status = (status, rusage)
+            self.kill_group(ex.pid)
+            self.maybe_finish(ex)
+
+    def kill_group(self, pgid):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except OSError:
+            pass
+
+    def kill_exec(self, ex):
+        ex.killed = True
+        self.kill_group(ex.pid)
+        try:
+            os.kill(ex.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+    def sweep_strays(self):
+        """Kill processes that escaped their execution's process group (setsid, double fork).
+
+        Only inside a sandbox (FAAS_IN_SANDBOX=1, set by the host) and never as root: outside
+        one, "every other process" would be the host's."""
+        if os.environ.get("FAAS_IN_SANDBOX") != "1" or os.getuid() == 0:
+            return
+        uid = os.getuid()
+        keep = {os.getpid(), 1}
+        keep.update(s.pid for s in self.spares)
+        live_groups = {ex.pid for ex in self.execs.values()}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            pid = int(entry)
+            if pid in keep:
+                continue
+            try:
+                if os.stat("/proc/%d" % pid).st_uid != uid:
+                    continue
+                with open("/proc/%d/stat" % pid) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                state, ppid, pgid = fields[0], int(fields[1]), int(fields[2])
+            except (OSError, IndexError, ValueError):
+                continue
+            if state == "Z" or pgid in live_groups or pid in live_groups or ppid == 0:
+                continue
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def maybe_finish(self, ex):
+        if ex.finished or (ex.status is None and ex.report is None) or ex.open_streams > 0:
+            return
+        ex.finished = True
+        if ex.stdin_fd is not None:
+            if self.sel.get_map().get(ex.stdin_fd) is not None:
+                self.sel.unregister(ex.stdin_fd)
+            os.close(ex.stdin_fd)
+            ex.stdin_fd = None
+        del self.execs[ex.id]
+        signum = None
+        oom = False
+        if ex.report is not None:
+            code = int(ex.report["exit"]) & 0xFF
+            cpu = float(ex.report.get("cpu", 0.0))
+            maxrss_kb = float(ex.report.get("maxrss", 0))
+        else:
+            status, ru = ex.status
+            if os.WIFEXITED(status):
+                code = os.WEXITSTATUS(status)
+            else:
+                signum = os.WTERMSIG(status)
+                code = 128 + signum
+            cpu = ru.ru_utime + ru.ru_stime
+            maxrss_kb = ru.ru_maxrss
+            if signum == signal.SIGKILL and not ex.timed_out and not ex.killed:
+                kills = read_oom_kills()
+                oom = kills is not None and self.oom_kills is not None and kills > self.oom_kills
+                self.oom_kills = kills
+        self.close_stat(ex)
+        self.send(
+            {
+                "type": "result",
+                "id": ex.id,
+                "exitCode": code,
+                "signal": signum,
+                "timedOut": ex.timed_out,
+                "oomKilled": oom,
+                "killed": ex.killed and not ex.timed_out,
+                "truncated": ex.truncated,
+                "stdout": base64.b64encode(bytes(ex.out["stdout"])).decode(),
+                "stderr": base64.b64encode(bytes(ex.out["stderr"])).decode(),
+                "durationMs": round((time.monotonic() - ex.started) * 1000, 3),
+                "cpuSeconds": round(max(0.0, cpu - ex.cpu_baseline), 6),
+                "memoryPeakMb": round(maxrss_kb / 1024.0, 3),
+            }
+        )
+        # Clean-up and the next spare come after the answer, off its critical path.
+        if not self.execs:
+            self.sweep_strays()
+        shutil.rmtree(ex.workdir, ignore_errors=True)
+        if ex.codedir:
+            shutil.rmtree(ex.codedir, ignore_errors=True)
+        self.refill_spares()
+
+    def check_deadlines(self):
+        now = time.monotonic()
+        nearest = None
+        for ex in list(self.execs.values()):
+            if ex.status is None and ex.report is None and not ex.timed_out:
+                if now >= ex.deadline:
+                    ex.timed_out = True
+                    self.kill_exec(ex)
+                else:
+                    left = ex.deadline - now
+                    nearest = left if nearest is None else min(nearest, left)
+        return nearest
+
+    def stop(self):
+        self.stopping = True
+        for ex in list(self.execs.values()):
+            self.kill_exec(ex)
+        for s in self.spares:
+            s.discard()
+
+    def run(self):
+        while not self.stopping:
+            timeout = self.check_deadlines()
+            for key, _ in self.sel.select(timeout):
+                # An earlier event of this batch may have closed this fd, and a new pipe may
+                # have taken its number since: act only on keys that are still registered.
+                if self.sel.get_map().get(key.fd) is not key:
+                    continue
+                kind, data = key.data
+                if kind == "host":
+                    self.on_host_readable()
+                elif kind == "out":
+                    self.on_output(key.fd, data[0], data[1])
+                elif kind == "stat":
+                    self.on_stat(key.fd, data)
+                elif kind == "signal":
+                    try:
+                        while os.read(self.sig_r, 512):
+                            pass
+                    except BlockingIOError:
+                        pass
+                    self.reap()
+                elif kind == "host-out":
+                    self.flush_out()
+                elif kind == "in":
+                    self.pump_stdin(data)
+            if self.execs:
+                self.reap()  # a SIGCHLD can be coalesced with an earlier one
+        os.set_blocking(1, True)
+        if self.outbuf:
+            os.write(1, bytes(self.outbuf))
+
+
+def python_spare_main(ctrl_fd, stat_fd):
+    """In a forked python spare: get ready, wait for the program, run it like `python3 main.py`."""
+    import io
+    import linecache
+    import resource
+
+    make_oom_victim()
+    signal.set_wakeup_fd(-1)
+    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
+    stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8")
+    stderr = io.TextIOWrapper(
+        io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8", errors="backslashreplace", line_buffering=True
+    )
+    compile("pass", "<warm-up>", "exec")  # touch the compiler's pages before the clock starts
+
+    chunks = []
+    while True:
+        b = os.read(ctrl_fd, 65536)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(ctrl_fd)
+    req = json.loads(b"".join(chunks))
+    t = os.times()
+    os.write(stat_fd, b'{"baseline":%f}\n' % (t.user + t.system))
+
+    cwd, code, source = req["cwd"], req["code"], req["source"]
+    # Tracebacks show source lines without the file being written anywhere.
+    linecache.cache[source] = (len(code), None, code.splitlines(True), source)
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(req["env"])
+    sys.stdin, sys.stdout, sys.stderr = stdin, stdout, stderr
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = stdin, stdout, stderr
+    sys.argv = [source]
+    sys.path[0] = cwd
+    gc.unfreeze()
+    main = types.ModuleType("__main__")
+    main.__file__ = source
+    main.__builtins__ = __builtins__
+    sys.modules["__main__"] = main
+    status = 0
+    try:
+        exec(compile(code, source, "exec"), main.__dict__)
+    except SystemExit as e:
+        c = e.code
+        if c is None:
+            status = 0
+        elif isinstance(c, int):
+            status = c & 0xFF
+        else:
+            print(c, file=sys.stderr)
+            status = 1
+    except BaseException:
+        t, v, tb = sys.exc_info()
+        # Drop this frame so the traceback starts at the user's code, as with `python3 main.py`.
+        sys.excepthook(t, v, tb.tb_next if tb is not None and tb.tb_next is not None else tb)
+        status = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+    report = b'{"exit":%d,"cpu":%f,"maxrss":%d}\n' % (status, cpu, max(me.ru_maxrss, kids.ru_maxrss))
+    # Close our ends of the output pipes first, so the agent has all output when it reads the report.
+    os.close(1)
+    os.close(2)
+    try:
+        os.write(stat_fd, report)
+    except OSError:
+        pass
+    os._exit(status)
+
+
+def main():
+    language = "python"
+    args = sys.argv[1:]
+    if "--language" in args:
+        language = args[args.index("--language") + 1]
+    agent = Agent(language)
+    try:
+        agent.run()
+    except Exception:
+        log("agent crashed: %s" % traceback.format_exc())
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+// One sandbox container with its agent: created under the sandbox policy, attached once,
+// then driven over the agent protocol. The attach stream stays open for the container's
+// life, so an execution costs one frame each way instead of a `docker exec`.
+import type Docker from 'dockerode';
+import type { Logger } from 'pino';
+import type { Duplex } from 'node:stream';
+import { SandboxError } from '../errors.js';
+import { encodeFrame, FrameDecoder, PROTOCOL_VERSION } from './protocol.js';
+import type { AgentMessage, AgentResult, ExecMessage, HostMessage } from './protocol.js';
+
+/** Parses Docker's multiplexed attach stream (8-byte header: stream type, 3 zero bytes, u32 size). */
+class AttachDemuxer {
+  private buf: Buffer = Buffer.alloc(0);
+  constructor(private readonly onStdout: (b: Buffer) => void, private readonly onStderr: (b: Buffer) => void) {}
+  push(chunk: Buffer): void {
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    while (this.buf.length >= 8) {
+      const size = this.buf.readUInt32BE(4);
+      if (this.buf.length < 8 + size) return;
+      const payload = this.buf.subarray(8, 8 + size);
+      if (this.buf[0] === 2) this.onStderr(payload);
+      else this.onStdout(payload);
+      this.buf = this.buf.subarray(8 + size);
+    }
+  }
+}
+
+interface Pending {
+  resolve: (r: AgentResult) => void;
+  reject: (e: Error) => void;
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+}
+
+export class SandboxContainer {
+  private readonly decoder = new FrameDecoder((raw, why) =>
+    this.log.warn({ container: this.id, frame: raw.slice(0, 300), why }, 'dropped an invalid frame from the agent'),
+  );
+  private readonly pending = new Map<string, Pending>();
+  private helloWaiter: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  private closed = false;
+  private destroying: Promise<void> | null = null;
+  private agentLog = '';
+  /** When the container last finished an execution (for idle reaping). */
+  lastUsed = Date.now();
+  executions = 0;
+
+  private constructor(
+    readonly container: Docker.Container,
+    private readonly stream: Duplex,
+    readonly language: string,
+    private readonly log: Logger,
+  ) {
+    const demux = new AttachDemuxer(
+      (b) => this.onFrames(b),
+      (b) => {
+        this.agentLog = (this.agentLog + b.toString()).slice(-4000);
+        this.log.debug({ container: this.id, agent: b.toString().trim() }, 'agent log');
+      },
+    );
+    stream.on('data', (c: Buffer) => demux.push(c));
+    stream.on('end', () => this.onClose());
+    stream.on('close', () => this.onClose());
+    stream.on('error', () => this.onClose());
+  }
+
+  get id(): string {
+    return this.container.id.slice(0, 12);
+  }
+
+  get alive(): boolean {
+    return !this.closed;
+  }
+
+  get busy(): boolean {
+    return this.pending.size > 0;
+  }
+
+  /** Creates, attaches and starts a container, and waits for its agent to say hello. */
+  static async start(docker: Docker, options: Docker.ContainerCreateOptions, language: string, log: Logger): Promise<SandboxContainer> {
+    const container = await docker.createContainer(options);
+    try {
+      // Attach before start so nothing the agent writes is lost.
+      const stream = (await container.attach({
+        stream: true,
+        stdin: true,
+        stdout: true,
+        stderr: true,
+        hijack: true,
+      })) as unknown as Duplex;
+      const sc = new SandboxContainer(container, stream, language, log);
+      const hello = new Promise<void>((resolve, reject) => {
+        sc.helloWaiter = { resolve, reject };
+      });
+      await container.start();
+      await withTimeout(hello, 30_000, () => new SandboxError(`agent in container ${sc.id} did not start: ${sc.agentLog}`));
+      return sc;
+    } catch (err) {
+      await container.remove({ force: true }).catch(() => undefined);
+      throw err instanceof SandboxError ? err : new SandboxError(`could not start a sandbox: ${(err as Error).message}`);
+    }
+  }
+
+  private send(msg: HostMessage): void {
+    if (this.closed) throw new SandboxError(`sandbox ${this.id} is gone`);
+    this.stream.write(encodeFrame(msg));
+  }
+
+  private onFrames(chunk: Buffer): void {
+    for (const msg of this.decoder.push(chunk)) this.onMessage(msg);
+  }
+
+  private onMessage(msg: AgentMessage): void {
+    switch (msg.type) {
+      case 'hello':
+        if (msg.version !== PROTOCOL_VERSION) {
+          this.helloWaiter?.reject(new SandboxError(`agent speaks protocol v${msg.version}, host v${PROTOCOL_VERSION}: rebuild the images`));
+        } else {
+          this.helloWaiter?.resolve();
+        }
+        this.helloWaiter = null;
+        return;
+      case 'result': {
+        const p = this.pending.get(msg.id);
+        this.pending.delete(msg.id);
+        this.lastUsed = Date.now();
+        p?.resolve(msg);
+        return;
+      }
+      case 'output':
+        this.pending.get(msg.id)?.onOutput?.(msg.stream, Buffer.from(msg.data, 'base64'));
+        return;
+      case 'error': {
+        if (msg.id) {
+          const p = this.pending.get(msg.id);
+          this.pending.delete(msg.id);
+          p?.reject(new SandboxError(`sandbox agent: ${msg.message}`));
+        } else {
+          this.log.warn({ container: this.id, message: msg.message }, 'agent error');
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const err = new SandboxError(`sandbox ${this.id} stopped unexpectedly${this.agentLog ? `: ${this.agentLog.trim().slice(-500)}` : ''}`);
+    this.helloWaiter?.reject(err);
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+
+  /**
+   * Runs one program. Resolves with the agent's result; if the agent does not answer within
+   * the program's timeout plus a grace period, the container is destroyed and the result
+   * says timedOut (the agent kills on time itself; this is the backstop).
+   */
+  exec(msg: ExecMessage, onOutput?: Pending['onOutput']): Promise<AgentResult> {
+    this.executions++;
+    const result = new Promise<AgentResult>((resolve, reject) => {
+      this.pending.set(msg.id, { resolve, reject, onOutput });
+    });
+    result.catch(() => undefined); // the race below reports the failure; keep this one handled
+    this.send(msg);
+    const graceMs = msg.timeoutMs + 5_000;
+    return withTimeout(result, graceMs, () => {
+      void this.destroy();
+      return new SandboxError(`sandbox ${this.id} did not answer within ${graceMs} ms; it was removed`, { timedOut: true });
+    });
+  }
+
+  /** Whether the container was killed by the kernel's OOM killer (the whole sandbox, not one process). */
+  async wasOomKilled(): Promise<boolean> {
+    try {
+      const info = await this.container.inspect();
+      return Boolean(info.State?.OOMKilled);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Kills and removes the container. Idempotent; never throws. */
+  destroy(): Promise<void> {
+    if (!this.destroying) {
+      this.destroying = (async () => {
+        this.onClose();
+        this.stream.destroy();
+        await this.container.remove({ force: true, v: true }).catch((err: Error & { statusCode?: number }) => {
+          if (err.statusCode !== 404 && err.statusCode !== 409) this.log.warn({ err, container: this.id }, 'remove failed');
+        });
+      })();
+    }
+    return this.destroying;
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}

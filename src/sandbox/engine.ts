@@ -1,0 +1,244 @@
+// The sandbox engine on a Docker host: validates a request, queues it, and runs it in the
+// container its mode calls for. Everything outside src/sandbox talks to the SandboxEngine
+// interface only, so another backend (Kubernetes, remote hosts) can stand in later.
+import { randomUUID } from 'node:crypto';
+import Docker from 'dockerode';
+import PQueue from 'p-queue';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { NotImplementedError, QueueFullError, SandboxError, ShuttingDownError } from '../errors.js';
+import { SandboxContainer } from './container.js';
+import { IMAGE_OF_LANGUAGE, MANAGED_LABEL, RUNTIME_IMAGES, runtimeImageTag } from './images.js';
+import { configKey, containerOptions, validateRequest } from './policy.js';
+import type { ContainerSpec } from './policy.js';
+import { FreshPool, WarmPool } from './pools.js';
+import type { AgentResult, ExecMessage } from './protocol.js';
+import { ResourcesSchema } from './types.js';
+import type { ExecuteOptions, ExecuteRequest, ExecuteRequestInput, ExecuteResult, Language } from './types.js';
+
+export interface EngineStats {
+  running: number;
+  queued: number;
+  freshContainers: number;
+  warmContainers: number;
+  executions: number;
+}
+
+/** What the operator and the API need from a sandbox backend. */
+export interface SandboxEngine {
+  /** Checks the images, clears what a crashed run left, and warms the pools. */
+  start(): Promise<void>;
+  /** Runs one request; throws a FaaSError (with a `code`) for a request it will not run. */
+  execute(request: ExecuteRequestInput, options?: ExecuteOptions): Promise<ExecuteResult>;
+  stats(): EngineStats;
+  /** Finishes running work, then removes every container this engine started. */
+  shutdown(): Promise<void>;
+}
+
+const OWNER_PID_LABEL = 'faas.owner-pid';
+const ROLE_LABEL = 'faas.role';
+const ANONYMOUS = 'anonymous';
+
+export class DockerSandboxEngine implements SandboxEngine {
+  readonly docker: Docker;
+  private readonly queue: PQueue;
+  private readonly fresh: FreshPool;
+  private readonly warm: WarmPool;
+  private readonly prewarmKeys = new Set<string>();
+  private reaper: NodeJS.Timeout | null = null;
+  private stopping = false;
+  private executions = 0;
+  /** Container removals under way; shutdown waits for them so nothing is left behind. */
+  private readonly removals = new Set<Promise<void>>();
+
+  constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+    docker?: Docker,
+  ) {
+    this.docker = docker ?? new Docker();
+    this.queue = new PQueue({ concurrency: config.queue.concurrency });
+    this.fresh = new FreshPool((spec) => SandboxContainer.start(this.docker, containerOptions(spec), spec.language, this.log), log);
+    this.warm = new WarmPool(this.fresh, {
+      maxPerOwner: config.pools.ownerMaxContainers,
+      poolTarget: config.pools.warmPoolSize,
+    });
+  }
+
+  async start(): Promise<void> {
+    try {
+      await this.docker.ping();
+    } catch (err) {
+      throw new SandboxError(`no Docker engine answers (${(err as Error).message}); run \`npm run setup-host\` or start Docker`);
+    }
+    for (const image of RUNTIME_IMAGES) {
+      try {
+        await this.docker.getImage(runtimeImageTag(image)).inspect();
+      } catch {
+        throw new SandboxError(`runtime image ${runtimeImageTag(image)} is missing; run \`npm run setup-host\` to build it`);
+      }
+    }
+    await this.removeOrphans();
+    const defaults = ResourcesSchema.parse({});
+    const target = this.config.pools.warmPoolSize + this.config.pools.ephemeralPoolSize;
+    for (const language of this.config.pools.prewarmLanguages) {
+      const key = configKey(language, defaults);
+      this.prewarmKeys.add(key);
+      this.fresh.ensure(key, this.spec(language, defaults), target);
+    }
+    const idle = this.config.pools.idleTimeoutMs;
+    this.reaper = setInterval(() => {
+      void this.warm.shrink(idle);
+      void this.fresh.shrink(idle, this.prewarmKeys);
+    }, Math.min(idle, 30_000));
+    this.reaper.unref();
+  }
+
+  /** Containers left by an engine process that no longer runs (a crash, a kill -9). */
+  private async removeOrphans(): Promise<void> {
+    const list = await this.docker.listContainers({ all: true, filters: { label: [`${MANAGED_LABEL}=true`] } });
+    const dead = list.filter((c) => {
+      const pid = Number(c.Labels[OWNER_PID_LABEL]);
+      if (!pid || c.Labels[ROLE_LABEL] === 'persistent') return false;
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    await Promise.all(dead.map((c) => this.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+    if (dead.length) this.log.info({ removed: dead.length }, 'removed containers of a previous run');
+  }
+
+  private spec(language: Language, resources: ExecuteRequest['resources']): ContainerSpec {
+    return {
+      image: runtimeImageTag(IMAGE_OF_LANGUAGE[language]),
+      language,
+      resources,
+      pidsLimit: this.config.limits.pidsLimit,
+      labels: { [OWNER_PID_LABEL]: String(process.pid), [ROLE_LABEL]: 'sandbox' },
+    };
+  }
+
+  execute(input: ExecuteRequestInput, options: ExecuteOptions = {}): Promise<ExecuteResult> {
+    try {
+      if (this.stopping) throw new ShuttingDownError();
+      const req = validateRequest(input, this.config.limits);
+      if (req.mode !== 'ephemeral' && req.mode !== 'cached') {
+        throw new NotImplementedError(`mode '${req.mode}'`);
+      }
+      if (req.executionId !== undefined) {
+        throw new NotImplementedError('executionId (running in an existing stateful context)');
+      }
+      if (this.queue.size >= this.config.queue.maxQueued && this.queue.pending >= this.config.queue.concurrency) {
+        throw new QueueFullError(this.queue.size);
+      }
+      return this.queue.add(() => this.run(req, options), { throwOnTimeout: true });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private async run(req: ExecuteRequest, options: ExecuteOptions): Promise<ExecuteResult> {
+    const id = randomUUID();
+    const key = configKey(req.language, req.resources);
+    const spec = this.spec(req.language, req.resources);
+    const owner = options.owner ?? ANONYMOUS;
+    this.executions++;
+    const msg = this.message(id, req, Boolean(options.onOutput));
+    if (req.mode === 'ephemeral') {
+      // A never-used container, used once and removed: nothing of one execution meets another.
+      const c = await this.fresh.take(key, spec, this.config.pools.ephemeralPoolSize);
+      try {
+        return await this.runIn(c, msg, options);
+      } finally {
+        this.remove(c);
+      }
+    }
+    const c = await this.warm.acquire(owner, key, spec);
+    try {
+      return await this.runIn(c, msg, options);
+    } finally {
+      this.warm.release(owner, key, c);
+    }
+  }
+
+  private message(id: string, req: ExecuteRequest, stream: boolean): ExecMessage {
+    const files: Record<string, string> = {};
+    for (const [name, content] of Object.entries(req.files)) files[name] = Buffer.from(content).toString('base64');
+    return {
+      type: 'exec',
+      id,
+      language: req.language,
+      code: req.code,
+      env: req.envVars,
+      files,
+      stdin: req.stdin === undefined ? '' : Buffer.from(req.stdin).toString('base64'),
+      timeoutMs: req.resources.timeoutMs,
+      maxOutputBytes: this.config.limits.maxOutputBytes,
+      stream,
+    };
+  }
+
+  private async runIn(c: SandboxContainer, msg: ExecMessage, options: ExecuteOptions): Promise<ExecuteResult> {
+    const t0 = performance.now();
+    let r: AgentResult;
+    try {
+      r = await c.exec(msg, options.onOutput);
+    } catch (err) {
+      // The sandbox as a whole went down: say why when the kernel or the clock did it.
+      const timedOut = err instanceof SandboxError && err.details?.timedOut === true;
+      const oomKilled = !timedOut && (await c.wasOomKilled());
+      await c.destroy();
+      if (!timedOut && !oomKilled) throw err;
+      return {
+        executionId: msg.id,
+        stdout: '',
+        stderr: timedOut ? 'sandbox stopped: time limit exceeded' : 'sandbox stopped: out of memory',
+        exitCode: 137,
+        durationMs: performance.now() - t0,
+        truncated: false,
+        timedOut,
+        oomKilled,
+        usage: { cpuSeconds: 0, memoryPeakMb: 0 },
+      };
+    }
+    this.log.debug({ executionId: msg.id, container: c.id, agentMs: r.durationMs, hostMs: performance.now() - t0 }, 'executed');
+    return {
+      executionId: msg.id,
+      stdout: Buffer.from(r.stdout, 'base64').toString('utf8'),
+      stderr: Buffer.from(r.stderr, 'base64').toString('utf8'),
+      exitCode: r.exitCode,
+      durationMs: Math.round((performance.now() - t0) * 1000) / 1000,
+      truncated: r.truncated,
+      timedOut: r.timedOut,
+      oomKilled: r.oomKilled,
+      usage: { cpuSeconds: r.cpuSeconds, memoryPeakMb: r.memoryPeakMb },
+    };
+  }
+
+  private remove(c: SandboxContainer): void {
+    const p = c.destroy().finally(() => this.removals.delete(p));
+    this.removals.add(p);
+  }
+
+  stats(): EngineStats {
+    return {
+      running: this.queue.pending,
+      queued: this.queue.size,
+      freshContainers: this.fresh.size,
+      warmContainers: this.warm.size,
+      executions: this.executions,
+    };
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.reaper) clearInterval(this.reaper);
+    // Work already accepted runs to its end; new work is refused with SHUTTING_DOWN.
+    await this.queue.onIdle();
+    await Promise.all([this.warm.drain(), this.fresh.drain(), ...this.removals]);
+  }
+}

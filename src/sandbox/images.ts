@@ -1,0 +1,43 @@
+// Runtime images: which image runs which language, and the content hash that decides when an
+// image must be rebuilt. Shared by the image builder (scripts/build-images.ts) and the engine.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Language } from './types.js';
+
+/** The image folder under docker/ for each language (javascript and typescript share node). */
+export const IMAGE_OF_LANGUAGE: Record<Language, RuntimeImage> = {
+  python: 'python',
+  javascript: 'node',
+  typescript: 'node',
+  bash: 'bash',
+  go: 'go',
+};
+
+export type RuntimeImage = 'python' | 'node' | 'bash' | 'go';
+export const RUNTIME_IMAGES: readonly RuntimeImage[] = ['python', 'node', 'bash', 'go'];
+
+export const BASE_IMAGE = 'faas-base:latest';
+export const CONTENT_LABEL = 'faas.content';
+export const MANAGED_LABEL = 'faas.managed';
+
+export function runtimeImageTag(image: RuntimeImage): string {
+  return `faas-${image}:latest`;
+}
+
+/** Files (relative to the project root) copied into every runtime image. */
+export const AGENT_FILES = ['src/sandbox/agent/agent.py', 'src/sandbox/agent/runner.js'];
+
+export function hashFiles(root: string, files: readonly string[], extra = ''): string {
+  const h = createHash('sha256');
+  for (const f of files) {
+    h.update(f).update('\0').update(readFileSync(join(root, f))).update('\0');
+  }
+  h.update(extra);
+  return h.digest('hex').slice(0, 16);
+}
+
+/** Content hash of a runtime image: its Dockerfile, the agent, and the base it is built on. */
+export function runtimeImageHash(root: string, image: RuntimeImage, baseId: string): string {
+  return hashFiles(root, [`docker/${image}/Dockerfile`, ...AGENT_FILES], baseId);
+}

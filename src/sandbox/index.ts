@@ -1,0 +1,18 @@
+// Public face of the sandbox: the engine interface, its Docker backend, and request types.
+export { DockerSandboxEngine } from './engine.js';
+export type { SandboxEngine, EngineStats } from './engine.js';
+export { validateRequest, configKey } from './policy.js';
+export { PROTOCOL_VERSION } from './protocol.js';
+export {
+  BASE_IMAGE,
+  CONTENT_LABEL,
+  MANAGED_LABEL,
+  RUNTIME_IMAGES,
+  IMAGE_OF_LANGUAGE,
+  AGENT_FILES,
+  runtimeImageTag,
+  runtimeImageHash,
+  hashFiles,
+} from './images.js';
+export type { RuntimeImage } from './images.js';
+export * from './types.js';
