@@ -167,7 +167,8 @@ export class SandboxContainer {
     this.send(msg);
     const graceMs = msg.timeoutMs + 5_000;
     return withTimeout(result, graceMs, () => {
-      void this.destroy();
+      // Remove it only after this timeout has settled the race, so the caller sees why.
+      setImmediate(() => void this.destroy());
       return new SandboxError(`sandbox ${this.id} did not answer within ${graceMs} ms; it was removed`, { timedOut: true });
     });
   }

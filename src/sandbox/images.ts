@@ -26,7 +26,7 @@ export function runtimeImageTag(image: RuntimeImage): string {
 }
 
 /** Files (relative to the project root) copied into every runtime image. */
-export const AGENT_FILES = ['src/sandbox/agent/agent.py', 'src/sandbox/agent/runner.js'];
+export const AGENT_FILES = ['src/sandbox/agent/agent.py', 'src/sandbox/agent/runner.cjs'];
 
 export function hashFiles(root: string, files: readonly string[], extra = ''): string {
   const h = createHash('sha256');

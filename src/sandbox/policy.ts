@@ -15,7 +15,8 @@ function fieldOf(path: readonly PropertyKey[]): string {
   let out = '';
   for (const p of path) {
     if (typeof p === 'number') out += `[${p}]`;
-    else out += out ? `.${String(p)}` : String(p);
+    else if (/^[A-Za-z_$][\w$]*$/.test(String(p))) out += out ? `.${String(p)}` : String(p);
+    else out += `[${JSON.stringify(String(p))}]`; // a record key such as a file name
   }
   return out || 'request';
 }
@@ -23,9 +24,7 @@ function fieldOf(path: readonly PropertyKey[]): string {
 /** Turns zod's first issue into a ValidationError naming the field at fault. */
 export function validationErrorFrom(error: z.ZodError): ValidationError {
   const issue = error.issues[0]!;
-  let path = issue.path;
-  // For a bad record key zod reports the key in the message; name the record and key.
-  if (issue.code === 'invalid_key') path = [...issue.path];
+  const path = issue.path;
   let message = issue.message;
   if (issue.code === 'unrecognized_keys') message = `unknown field(s): ${issue.keys.join(', ')}`;
   if (issue.code === 'invalid_value' && issue.path.at(-1) === 'language') message = `${message}; supported: python, javascript, typescript, bash, go`;

@@ -8,7 +8,7 @@ instead of a `docker exec` (~60 ms) plus an interpreter start-up:
 
 - python: this process is the zygote. It forks spares ahead of time; a spare is detached,
   has its pipes, and waits for one program, which it runs as `__main__`, then exits.
-- javascript / typescript: spares are `node runner.js` processes booted ahead of time.
+- javascript / typescript: spares are `node runner.cjs` processes booted ahead of time.
 - bash, go: started per execution (bash starts in ~2 ms; go must compile anyway).
 
 Every spare reports over its stat pipe (newline-delimited JSON): its CPU time at hand-over
@@ -97,7 +97,7 @@ class Spare:
     """A ready interpreter that will run exactly one program, then exit.
 
     python: a child forked from this agent (the zygote), already detached and set up, that
-    blocks on its control pipe. javascript / typescript: a `node runner.js` booted ahead of
+    blocks on its control pipe. javascript / typescript: a `node runner.cjs` booted ahead of
     time. Either way the program arrives as JSON on the control pipe."""
 
     def __init__(self, language):
@@ -122,7 +122,7 @@ class Spare:
                     os._exit(70)
         else:
             proc = subprocess.Popen(
-                ["node", os.path.join(AGENT_DIR, "runner.js"), language, "--spare", str(ctrl_r), str(stat_w)],
+                ["node", os.path.join(AGENT_DIR, "runner.cjs"), language, "--spare", str(ctrl_r), str(stat_w)],
                 stdin=in_r,
                 stdout=out_w,
                 stderr=err_w,
@@ -363,7 +363,7 @@ class Agent:
             binary = os.path.join(ex.codedir, "main")
             argv = ["/bin/sh", "-c", 'go build -o "$0" "$1" && exec "$0"', binary, source]
         else:  # a node language in a container started for another language
-            argv = ["node", os.path.join(AGENT_DIR, "runner.js"), lang, "--direct", source]
+            argv = ["node", os.path.join(AGENT_DIR, "runner.cjs"), lang, "--direct", source]
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
@@ -713,7 +713,10 @@ def python_spare_main(ctrl_fd, stat_fd):
     except BaseException:
         t, v, tb = sys.exc_info()
         # Drop this frame so the traceback starts at the user's code, as with `python3 main.py`.
-        sys.excepthook(t, v, tb.tb_next if tb is not None and tb.tb_next is not None else tb)
+        # traceback (not the C hook, which reads the file from disk) finds the lines in linecache.
+        import traceback as tbmod
+
+        tbmod.print_exception(t, v, tb.tb_next if tb is not None and tb.tb_next is not None else tb)
         status = 1
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -1,11 +1,11 @@
 'use strict';
 // A spare node process of the in-sandbox agent (see agent.py).
-// `runner.js LANGUAGE --spare CTRL_FD STAT_FD` boots ahead of time (for typescript it also
+// `runner.cjs LANGUAGE --spare CTRL_FD STAT_FD` boots ahead of time (for typescript it also
 // loads the compiler), then blocks on CTRL_FD until the agent hands it a program:
 // {source, cwd, env}. It writes its own CPU time so far to STAT_FD (a JSON line), so the
 // boot is not billed to the user, runs the program as `node main.js` would, and as it
 // exits writes {exit, cpu, maxrss} there too.
-// `runner.js LANGUAGE --direct SOURCE` runs SOURCE at once.
+// `runner.cjs LANGUAGE --direct SOURCE` runs SOURCE at once.
 const fs = require('fs');
 const path = require('path');
 const Module = require('module');
@@ -101,7 +101,12 @@ if (direct) {
   const u = process.cpuUsage();
   try { fs.writeSync(stat, JSON.stringify({ baseline: (u.user + u.system) / 1e6 }) + '\n'); } catch { /* agent gone */ }
   // On a normal exit, report how it ended at once, so the agent need not wait for teardown.
+  // Node prints an uncaught exception only after 'exit' handlers ran: then report nothing
+  // (and keep stderr open for the trace); the agent learns the end from wait4 instead.
+  let uncaught = false;
+  process.on('uncaughtExceptionMonitor', () => { uncaught = true; });
   process.on('exit', (code) => {
+    if (uncaught) return;
     const r = process.resourceUsage();
     try {
       fs.closeSync(1);
