@@ -26,7 +26,7 @@ export interface EngineStats {
 
 /** What the operator and the API need from a sandbox backend. */
 export interface SandboxEngine {
-  /** Checks the images, clears what a crashed run left, and warms the pools. */
+  /** Checks the images, clears what a crashed run left, and fills the prewarmed pools. */
   start(): Promise<void>;
   /** Runs one request; throws a FaaSError (with a `code`) for a request it will not run. */
   execute(request: ExecuteRequestInput, options?: ExecuteOptions): Promise<ExecuteResult>;
@@ -81,11 +81,13 @@ export class DockerSandboxEngine implements SandboxEngine {
     await this.removeOrphans();
     const defaults = ResourcesSchema.parse({});
     const target = this.config.pools.warmPoolSize + this.config.pools.ephemeralPoolSize;
+    const warming: Promise<void>[] = [];
     for (const language of this.config.pools.prewarmLanguages) {
       const key = configKey(language, defaults);
       this.prewarmKeys.add(key);
-      this.fresh.ensure(key, this.spec(language, defaults), target);
+      warming.push(this.fresh.ensure(key, this.spec(language, defaults), target));
     }
+    await Promise.all(warming); // ready means the first requests find warm containers
     const idle = this.config.pools.idleTimeoutMs;
     this.reaper = setInterval(() => {
       void this.warm.shrink(idle);

@@ -27,7 +27,6 @@ export function validationErrorFrom(error: z.ZodError): ValidationError {
   const path = issue.path;
   let message = issue.message;
   if (issue.code === 'unrecognized_keys') message = `unknown field(s): ${issue.keys.join(', ')}`;
-  if (issue.code === 'invalid_value' && issue.path.at(-1) === 'language') message = `${message}; supported: python, javascript, typescript, bash, go`;
   return new ValidationError(fieldOf(path), message);
 }
 

@@ -29,11 +29,12 @@ export class FreshPool {
     private readonly log: Logger,
   ) {}
 
-  /** Keeps `target` containers of this configuration ready from now on. */
-  ensure(key: string, spec: ContainerSpec, target: number): void {
+  /** Keeps `target` containers of this configuration ready from now on; resolves once they are. */
+  async ensure(key: string, spec: ContainerSpec, target: number): Promise<void> {
     const e = this.entry(key, spec);
     e.target = Math.max(e.target, target);
     this.refill(key);
+    await this.starts.onIdle();
   }
 
   /** A fresh container: from the pool when one is ready, otherwise started now. */

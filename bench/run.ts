@@ -1,0 +1,170 @@
+// `npm run bench`: the engine side by side with plain Docker baselines, in one run.
+// Prints p50/p95 and ratios; writes bench/results/latest.json (flat metric → number) and a
+// dated copy beside it. Baselines go through dockerode with the same sandbox settings
+// (no network, read-only root, tmpfs work dir), as the engine does.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import Docker from 'dockerode';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { DockerSandboxEngine, runtimeImageTag } from '../src/sandbox/index.js';
+import type { ExecuteRequestInput } from '../src/sandbox/index.js';
+
+const docker = new Docker();
+const results: Record<string, number> = {};
+const say = (s: string) => process.stdout.write(`${s}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function pct(samples: number[], p: number): number {
+  const s = [...samples].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+const r2 = (n: number) => Math.round(n * 100) / 100;
+
+function record(name: string, samples: number[]): number {
+  const p50 = pct(samples, 50);
+  const p95 = pct(samples, 95);
+  results[`${name}_p50_ms`] = r2(p50);
+  results[`${name}_p95_ms`] = r2(p95);
+  say(`  ${name.padEnd(36)} p50 ${p50.toFixed(2).padStart(8)} ms   p95 ${p95.toFixed(2).padStart(8)} ms   (n=${samples.length})`);
+  return p50;
+}
+
+async function timeIt(n: number, paceMs: number, fn: () => Promise<void>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    out.push(performance.now() - t);
+    if (paceMs) await sleep(paceMs);
+  }
+  return out;
+}
+
+const SANDBOXED = {
+  NetworkMode: 'none',
+  ReadonlyRootfs: true,
+  Tmpfs: { '/sandbox': 'rw,exec,size=256m,uid=65534,gid=65534' },
+} as const;
+
+/** `docker run --rm IMAGE CMD` through the API: create, attach, start, wait, remove. */
+async function dockerRun(image: string, cmd: string[]): Promise<string> {
+  const c = await docker.createContainer({ Image: image, Cmd: cmd, User: '65534:65534', AttachStdout: true, AttachStderr: true, HostConfig: SANDBOXED });
+  const stream = await c.attach({ stream: true, stdout: true, stderr: true });
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (b: Buffer) => (text += b.toString()));
+  c.modem.demuxStream(stream, out, out);
+  await c.start();
+  await c.wait();
+  await c.remove({ force: true });
+  return text;
+}
+
+/** `docker exec CONTAINER CMD` through the API: create the exec, start it, read, inspect. */
+async function dockerExec(c: Docker.Container, cmd: string[]): Promise<string> {
+  const exec = await c.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (b: Buffer) => (text += b.toString()));
+  c.modem.demuxStream(stream, out, out);
+  await new Promise((resolve) => stream.on('end', resolve));
+  await exec.inspect();
+  return text;
+}
+
+function check(out: string, want: string, what: string): void {
+  if (out !== want) throw new Error(`${what}: expected ${JSON.stringify(want)}, got ${JSON.stringify(out)}`);
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const PACE = Number(process.env.BENCH_PACE_MS ?? 250);
+  say(`bench: engine vs plain docker on this machine (pace between sequential requests: ${PACE} ms)`);
+  const engine = new DockerSandboxEngine(
+    loadConfig({ FAAS_PREWARM_LANGUAGES: 'python,javascript', FAAS_OWNER_MAX_CONTAINERS: '4', FAAS_MAX_CONCURRENT: '8' }),
+    createLogger('warn'),
+  );
+  await engine.start();
+  await sleep(4000); // let the pools fill
+
+  const py: ExecuteRequestInput = { code: 'print(1)', language: 'python', mode: 'cached' };
+  const js: ExecuteRequestInput = { code: 'console.log(1)', language: 'javascript', mode: 'cached' };
+  const exec = async (req: ExecuteRequestInput, want = '1\n') => check((await engine.execute(req)).stdout, want, `${req.language} ${req.mode}`);
+
+  say('\nbaselines (plain docker through dockerode)');
+  const holder = await docker.createContainer({ Image: runtimeImageTag('node'), Cmd: ['sleep', 'infinity'], User: '65534:65534', HostConfig: SANDBOXED });
+  await holder.start();
+  const dockerExecPy = record('docker_exec_python', await timeIt(30, PACE, async () => check(await dockerExec(holder, ['python3', '-c', 'print(1)']), '1\n', 'docker exec python')));
+  const dockerExecJs = record('docker_exec_javascript', await timeIt(30, PACE, async () => check(await dockerExec(holder, ['node', '-e', 'console.log(1)']), '1\n', 'docker exec node')));
+  await holder.remove({ force: true });
+  const dockerRunPy = record('docker_run_python', await timeIt(15, PACE, async () => check(await dockerRun(runtimeImageTag('python'), ['python3', '-c', 'print(1)']), '1\n', 'docker run python')));
+  record('docker_run_javascript', await timeIt(10, PACE, async () => check(await dockerRun(runtimeImageTag('node'), ['node', '-e', 'console.log(1)']), '1\n', 'docker run node')));
+
+  say('\nengine (through DockerSandboxEngine.execute)');
+  for (let i = 0; i < 20; i++) await exec(py); // warm the owner's container
+  const cachedPy = record('cached_python', await timeIt(300, 0, () => exec(py)));
+  await exec(js);
+  const cachedJs = record('cached_javascript', await timeIt(40, PACE, () => exec(js)));
+  record('cached_javascript_backtoback', await timeIt(20, 0, () => exec(js)));
+  await sleep(1000);
+  const ephPy = record('ephemeral_python', await timeIt(20, PACE, () => exec({ ...py, mode: 'ephemeral' })));
+  record('ephemeral_python_backtoback', await timeIt(20, 0, () => exec({ ...py, mode: 'ephemeral' })));
+  await sleep(1000);
+  record('ephemeral_javascript', await timeIt(15, PACE, () => exec({ ...js, mode: 'ephemeral' })));
+
+  say('\nthroughput: cached python print(1), 4 concurrent callers, one owner');
+  for (let i = 0; i < 8; i++) await Promise.all([exec(py), exec(py), exec(py), exec(py)]); // 4 warm containers
+  let done = 0;
+  const until = performance.now() + 5000;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (performance.now() < until) {
+        await exec(py);
+        done++;
+      }
+    }),
+  );
+  const perS = done / ((performance.now() - t0) / 1000);
+  results.cached_exec_per_s = Math.round(perS);
+  say(`  cached_exec_per_s                    ${perS.toFixed(0)} executions/s (${done} in 5 s)`);
+
+  await engine.shutdown();
+
+  const ratios = {
+    cached_python_vs_docker_exec_ratio: cachedPy / dockerExecPy,
+    cached_javascript_vs_docker_exec_ratio: cachedJs / dockerExecJs,
+    ephemeral_python_vs_docker_run_ratio: ephPy / dockerRunPy,
+  };
+  say('\nratios (engine / baseline, same run)');
+  for (const [k, v] of Object.entries(ratios)) {
+    results[k] = Math.round(v * 1000) / 1000;
+    say(`  ${k.padEnd(42)} ${v.toFixed(3)}`);
+  }
+  say('\ntargets (issue #3)');
+  const target = (ok: boolean, text: string) => say(`  [${ok ? 'met' : 'MISSED'}] ${text}`);
+  target(cachedPy < 3, `cached python p50 < 3 ms: ${cachedPy.toFixed(2)} ms`);
+  target(cachedJs < 3, `cached javascript p50 < 3 ms (paced ${PACE} ms): ${cachedJs.toFixed(2)} ms`);
+  target(ratios.cached_python_vs_docker_exec_ratio <= 1 / 20, `cached python ≤ 1/20 of docker exec: ${ratios.cached_python_vs_docker_exec_ratio.toFixed(3)}`);
+  target(ratios.cached_javascript_vs_docker_exec_ratio <= 1 / 20, `cached javascript ≤ 1/20 of docker exec: ${ratios.cached_javascript_vs_docker_exec_ratio.toFixed(3)}`);
+  target(ratios.ephemeral_python_vs_docker_run_ratio <= 0.8, `ephemeral python ≤ 0.8 × docker run: ${ratios.ephemeral_python_vs_docker_run_ratio.toFixed(3)}`);
+  target(perS >= 1000, `≥ 1000 cached executions/s at concurrency 4: ${perS.toFixed(0)}`);
+  results.bench_pace_ms = PACE;
+  results.bench_duration_s = Math.round((Date.now() - started) / 1000);
+
+  const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
+  mkdirSync(dir, { recursive: true });
+  const json = JSON.stringify(results, null, 2) + '\n';
+  writeFileSync(join(dir, 'latest.json'), json);
+  writeFileSync(join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`), json);
+  say(`\nwrote bench/results/latest.json (${Object.keys(results).length} metrics, ${results.bench_duration_s} s)`);
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`bench failed: ${err.stack ?? err.message}\n`);
+  process.exit(1);
+});
