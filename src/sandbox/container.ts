@@ -40,6 +40,8 @@ export class SandboxContainer {
   private closed = false;
   private destroying: Promise<void> | null = null;
   private agentLog = '';
+  private pingSeq = 0;
+  private readonly pongWaiters = new Map<number, () => void>();
   /** When the container last finished an execution (for idle reaping). */
   lastUsed = Date.now();
   executions = 0;
@@ -126,6 +128,9 @@ export class SandboxContainer {
         p?.resolve(msg);
         return;
       }
+      case 'pong':
+        if (msg.seq !== null) this.pongWaiters.get(msg.seq)?.();
+        return;
       case 'output':
         this.pending.get(msg.id)?.onOutput?.(msg.stream, Buffer.from(msg.data, 'base64'));
         return;
@@ -171,6 +176,18 @@ export class SandboxContainer {
       setImmediate(() => void this.destroy());
       return new SandboxError(`sandbox ${this.id} did not answer within ${graceMs} ms; it was removed`, { timedOut: true });
     });
+  }
+
+  /** Round trip to the agent (health check); resolves with the time it took in ms. */
+  async ping(timeoutMs = 5_000): Promise<number> {
+    const seq = ++this.pingSeq;
+    const t0 = performance.now();
+    const pong = new Promise<void>((resolve) => this.pongWaiters.set(seq, resolve));
+    this.send({ type: 'ping', seq });
+    await withTimeout(pong, timeoutMs, () => new SandboxError(`sandbox ${this.id} did not answer a ping`)).finally(() =>
+      this.pongWaiters.delete(seq),
+    );
+    return performance.now() - t0;
   }
 
   /** Whether the container was killed by the kernel's OOM killer (the whole sandbox, not one process). */

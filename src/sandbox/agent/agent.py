@@ -49,6 +49,19 @@ SOURCE_NAMES = {
 }
 SPARE_LANGUAGES = ("python", "javascript", "typescript")
 SPARES = int(os.environ.get("FAAS_SPARES", "2"))
+# What every program starts with; spares are started with it too, so handing over a program
+# changes only what differs (its id and the user's variables).
+BASE_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "HOME": os.environ.get("HOME", "/home/sandbox"),
+    "LANG": "C.UTF-8",
+    "TERM": "xterm",
+    "TMPDIR": "/tmp",
+    "GOCACHE": "/tmp/.go-cache",
+    "GOPATH": "/tmp/.go",
+    "GOFLAGS": "-buildvcs=false",
+    "CGO_ENABLED": "0",
+}
 
 
 def log(msg):
@@ -129,6 +142,7 @@ class Spare:
                 pass_fds=(ctrl_r, stat_w),
                 start_new_session=True,
                 cwd=WORK_ROOT,
+                env=BASE_ENV,
                 preexec_fn=make_oom_victim,
             )
             proc.returncode = 0  # reaped by the agent with wait4, not by Popen
@@ -318,12 +332,15 @@ class Agent:
         code = msg["code"]
         if lang in SPARE_LANGUAGES and lang == self.language:
             spare = self.spares.pop(0) if self.spares else Spare(self.language)
-            payload = {"cwd": ex.workdir, "env": env}
+            # The program runs from memory; the source name is what tracebacks show. For node
+            # it lies in a private code directory, which the runner creates only if it must
+            # write the file (ES modules load from disk).
             if lang == "python":
-                payload["code"] = code  # runs from memory; tracebacks still show the lines
-                payload["source"] = os.path.join(ex.workdir, SOURCE_NAMES[lang])
+                source = os.path.join(ex.workdir, SOURCE_NAMES[lang])
             else:
-                payload["source"] = self.write_source(ex, lang, code)
+                ex.codedir = os.path.join(CODE_ROOT, ex.id)
+                source = os.path.join(ex.codedir, SOURCE_NAMES[lang])
+            payload = {"cwd": ex.workdir, "env": env, "code": code, "source": source}
             os.write(spare.ctrl_w, json.dumps(payload).encode())
             os.close(spare.ctrl_w)
             pid, in_fd, out_fd, err_fd = spare.pid, spare.stdin_fd, spare.stdout_fd, spare.stderr_fd
@@ -383,18 +400,8 @@ class Agent:
         return proc.pid, in_w, out_r, err_r
 
     def child_env(self, ex):
-        env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "HOME": os.environ.get("HOME", "/home/sandbox"),
-            "LANG": "C.UTF-8",
-            "TERM": "xterm",
-            "TMPDIR": "/tmp",
-            "GOCACHE": "/tmp/.go-cache",
-            "GOPATH": "/tmp/.go",
-            "GOFLAGS": "-buildvcs=false",
-            "CGO_ENABLED": "0",
-            "FAAS_EXECUTION_ID": ex.id,
-        }
+        env = dict(BASE_ENV)
+        env["FAAS_EXECUTION_ID"] = ex.id
         env.update({str(k): str(v) for k, v in ex.env.items()})
         return env
 
@@ -514,6 +521,20 @@ class Agent:
         except OSError:
             pass
 
+    def stray_count_unknown(self):
+        """False when the pids cgroup shows no process beyond the known ones (no sweep needed)."""
+        try:
+            with open("/sys/fs/cgroup/pids/pids.current") as f:
+                current = int(f.read())
+        except (OSError, ValueError):
+            try:
+                with open("/sys/fs/cgroup/pids.current") as f:
+                    current = int(f.read())
+            except (OSError, ValueError):
+                return True
+        # docker-init, this agent, the spares; a finished program may still be exiting.
+        return current > 2 + len(self.spares) + 1
+
     def sweep_strays(self):
         """Kill processes that escaped their execution's process group (setsid, double fork).
 
@@ -594,9 +615,12 @@ class Agent:
             }
         )
         # Clean-up and the next spare come after the answer, off its critical path.
-        if not self.execs:
+        if not self.execs and self.stray_count_unknown():
             self.sweep_strays()
-        shutil.rmtree(ex.workdir, ignore_errors=True)
+        try:
+            os.rmdir(ex.workdir)  # the common case: the program left its directory empty
+        except OSError:
+            shutil.rmtree(ex.workdir, ignore_errors=True)
         if ex.codedir:
             shutil.rmtree(ex.codedir, ignore_errors=True)
         self.refill_spares()
@@ -687,13 +711,18 @@ def python_spare_main(ctrl_fd, stat_fd):
     # Tracebacks show source lines without the file being written anywhere.
     linecache.cache[source] = (len(code), None, code.splitlines(True), source)
     os.chdir(cwd)
-    os.environ.clear()
-    os.environ.update(req["env"])
+    env = req["env"]
+    for k in [k for k in os.environ if k not in env]:
+        del os.environ[k]
+    for k, v in env.items():
+        if os.environ.get(k) != v:
+            os.environ[k] = v
     sys.stdin, sys.stdout, sys.stderr = stdin, stdout, stderr
     sys.__stdin__, sys.__stdout__, sys.__stderr__ = stdin, stdout, stderr
     sys.argv = [source]
     sys.path[0] = cwd
-    gc.unfreeze()
+    # The zygote's objects stay frozen (gc.unfreeze would write to every one of them and so
+    # copy every page); the program's own objects are collected as usual.
     main = types.ModuleType("__main__")
     main.__file__ = source
     main.__builtins__ = __builtins__

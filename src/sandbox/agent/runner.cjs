@@ -2,7 +2,7 @@
 // A spare node process of the in-sandbox agent (see agent.py).
 // `runner.cjs LANGUAGE --spare CTRL_FD STAT_FD` boots ahead of time (for typescript it also
 // loads the compiler), then blocks on CTRL_FD until the agent hands it a program:
-// {source, cwd, env}. It writes its own CPU time so far to STAT_FD (a JSON line), so the
+// {source, code, cwd, env}. It writes its own CPU time so far to STAT_FD (a JSON line), so the
 // boot is not billed to the user, runs the program as `node main.js` would, and as it
 // exits writes {exit, cpu, maxrss} there too.
 // `runner.cjs LANGUAGE --direct SOURCE` runs SOURCE at once.
@@ -43,17 +43,27 @@ function isEsm(code) {
   return /^\s*(import\s+[\w{*'"]|export\s)/m.test(code) || /\bimport\.meta\b/.test(code);
 }
 
-function run(source, cwd, env) {
-  if (cwd) process.chdir(cwd);
-  if (env) {
-    for (const k of Object.keys(process.env)) delete process.env[k];
-    Object.assign(process.env, env);
+function setEnv(env) {
+  // Spares start with the agent's base environment: apply only what differs.
+  for (const k of Object.keys(process.env)) if (!(k in env)) delete process.env[k];
+  for (const [k, v] of Object.entries(env)) if (process.env[k] !== v) process.env[k] = v;
+}
+
+function reportTsErrors(source, diagnostics) {
+  for (const d of diagnostics) {
+    const msg = ts.flattenDiagnosticMessageText(d.messageText, '\n');
+    const pos = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : null;
+    process.stderr.write(`${path.basename(source)}${pos ? `(${pos.line + 1},${pos.character + 1})` : ''}: error TS${d.code}: ${msg}\n`);
   }
-  let code = fs.readFileSync(source, 'utf8');
+}
+
+function run(source, code, cwd, env) {
+  if (cwd) process.chdir(cwd);
+  if (env) setEnv(env);
   let file = source;
+  const esm = isEsm(code);
   if (language === 'typescript') {
     if (!ts) throw new Error('the typescript compiler is not installed in this image');
-    const esm = isEsm(code);
     const out = ts.transpileModule(code, {
       fileName: source,
       reportDiagnostics: true,
@@ -64,38 +74,48 @@ function run(source, cwd, env) {
         sourceMap: false,
       },
     });
-    const syntax = (out.diagnostics || []).filter((d) => d.category === ts.DiagnosticCategory.Error);
-    if (syntax.length) {
-      for (const d of syntax) {
-        const msg = ts.flattenDiagnosticMessageText(d.messageText, '\n');
-        const pos = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : null;
-        process.stderr.write(`${path.basename(source)}${pos ? `(${pos.line + 1},${pos.character + 1})` : ''}: error TS${d.code}: ${msg}\n`);
-      }
+    const errors = (out.diagnostics || []).filter((d) => d.category === ts.DiagnosticCategory.Error);
+    if (errors.length) {
+      reportTsErrors(source, errors);
       process.exitCode = 1;
       return;
     }
     code = out.outputText;
-    file = source.replace(/\.ts$/, esm ? '.mjs' : '.js');
-    fs.writeFileSync(file, code);
-  } else if (isEsm(code)) {
-    file = source.replace(/\.js$/, '.mjs');
-    fs.writeFileSync(file, code);
+    file = source.replace(/\.ts$/, '.js');
   }
   process.argv = [process.argv[0], file];
-  // Let user modules resolve packages next to their working directory, as `node main.js` in cwd would.
-  module.paths.unshift(path.join(process.cwd(), 'node_modules'));
-  if (file.endsWith('.mjs')) {
+  if (esm) {
+    // ES modules load from a file: write it in the private code directory the agent named.
+    file = file.replace(/\.js$/, '.mjs');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, code);
+    process.argv[1] = file;
     import(file).catch((e) => { process.nextTick(() => { throw e; }); });
-  } else {
-    Module.runMain(file);
+    return;
   }
+  // CommonJS from memory, as the main module: what `node main.js` in cwd would do, without
+  // the file round trip. Packages resolve from the working directory's node_modules.
+  const m = new Module('.', null);
+  m.filename = file;
+  m.paths = Module._nodeModulePaths(process.cwd());
+  process.mainModule = m;
+  Module._cache[file] = m;
+  m._compile(code, file);
+  m.loaded = true;
 }
 
 if (direct) {
-  run(process.argv[4], null, null);
+  run(process.argv[4], fs.readFileSync(process.argv[4], 'utf8'), null, null);
 } else {
   const ctrl = Number(process.argv[4]);
   const stat = Number(process.argv[5]);
+  // Warm up before the clock starts: node creates the stdout/stderr streams, and loads what
+  // they need, on first use; a module's first compile loads the compiler paths.
+  void process.stdout;
+  void process.stderr;
+  require('util').format('%s %d %j', 'warm', 1, { up: true }); // what console.log formats with
+  const warm = new Module('warm-up', null);
+  warm._compile('module.exports = 0', path.join(__dirname, 'warm-up.js'));
   const req = JSON.parse(readAll(ctrl));
   fs.closeSync(ctrl);
   const u = process.cpuUsage();
@@ -115,5 +135,5 @@ if (direct) {
     const report = { exit: code, cpu: (r.userCPUTime + r.systemCPUTime) / 1e6, maxrss: r.maxRSS };
     try { fs.writeSync(stat, JSON.stringify(report) + '\n'); } catch { /* agent gone */ }
   });
-  run(req.source, req.cwd, req.env);
+  run(req.source, req.code, req.cwd, req.env);
 }
