@@ -106,57 +106,52 @@ def safe_join(root, name):
     return os.path.join(root, *parts)
 
 
+def start_spare(language):
+    """Starts a spare; returns (pid, [stdin_w, stdout_r, stderr_r, ctrl_w, stat_r]) — the
+    caller's ends of its pipes. Runs in the zygote (or, as a fallback, in the agent)."""
+    ctrl_r, ctrl_w = os.pipe()
+    stat_r, stat_w = os.pipe()
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            os.dup2(in_r, 0)
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            os.dup2(ctrl_r, 3)
+            os.dup2(stat_w, 4)
+            os.closerange(5, 65536)
+            make_oom_victim()
+            if language == "python":
+                python_spare_main(3, 4)
+            else:
+                os.set_inheritable(3, True)
+                os.set_inheritable(4, True)
+                os.chdir(WORK_ROOT)
+                runner = os.path.join(AGENT_DIR, "runner.cjs")
+                os.execve("/usr/bin/node", ["node", runner, language, "--spare", "3", "4"], BASE_ENV)
+        finally:
+            os._exit(70)
+    for fd in (ctrl_r, stat_w, in_r, out_w, err_w):
+        os.close(fd)
+    return pid, [in_w, out_r, err_r, ctrl_w, stat_r]
+
+
 class Spare:
     """A ready interpreter that will run exactly one program, then exit.
 
-    python: a child forked from this agent (the zygote), already detached and set up, that
-    blocks on its control pipe. javascript / typescript: a `node runner.cjs` booted ahead of
-    time. Either way the program arrives as JSON on the control pipe."""
+    python: a child forked from the zygote, already detached and set up, that blocks on its
+    control pipe. javascript / typescript: a `node runner.cjs` booted ahead of time. Either
+    way the program arrives as JSON on the control pipe."""
 
-    def __init__(self, language):
-        ctrl_r, ctrl_w = os.pipe()
-        stat_r, stat_w = os.pipe()
-        in_r, in_w = os.pipe()
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        if language == "python":
-            pid = os.fork()
-            if pid == 0:
-                try:
-                    os.setsid()
-                    os.dup2(in_r, 0)
-                    os.dup2(out_w, 1)
-                    os.dup2(err_w, 2)
-                    os.dup2(ctrl_r, 3)
-                    os.dup2(stat_w, 4)
-                    os.closerange(5, 65536)
-                    python_spare_main(3, 4)
-                finally:
-                    os._exit(70)
-        else:
-            proc = subprocess.Popen(
-                ["node", os.path.join(AGENT_DIR, "runner.cjs"), language, "--spare", str(ctrl_r), str(stat_w)],
-                stdin=in_r,
-                stdout=out_w,
-                stderr=err_w,
-                pass_fds=(ctrl_r, stat_w),
-                start_new_session=True,
-                cwd=WORK_ROOT,
-                env=BASE_ENV,
-                preexec_fn=make_oom_victim,
-            )
-            proc.returncode = 0  # reaped by the agent with wait4, not by Popen
-            pid = proc.pid
-        for fd in (ctrl_r, stat_w, in_r, out_w, err_w):
-            os.close(fd)
-        for fd in (stat_r, in_w, out_r, err_r):
-            os.set_blocking(fd, False)  # the agent must never block on a child
+    def __init__(self, pid, fds):
         self.pid = pid
-        self.ctrl_w = ctrl_w
-        self.stat_r = stat_r
-        self.stdin_fd = in_w
-        self.stdout_fd = out_r
-        self.stderr_fd = err_r
+        self.stdin_fd, self.stdout_fd, self.stderr_fd, self.ctrl_w, self.stat_r = fds
+        for fd in fds:
+            os.set_blocking(fd, False)  # the agent must never block on a child
 
     def discard(self):
         for fd in (self.ctrl_w, self.stat_r, self.stdin_fd, self.stdout_fd, self.stderr_fd):
@@ -168,6 +163,54 @@ class Spare:
             os.kill(self.pid, signal.SIGKILL)
         except OSError:
             pass
+
+
+def zygote_main(sock, language):
+    """The zygote: a lean copy of the agent that only forks spares, so the agent itself never
+    pays for a fork on its request path (and the forks run on another core). It sends each
+    spare's pipe ends to the agent over `sock` (SCM_RIGHTS) and reports how spares end."""
+    import socket
+
+    sig_r, sig_w = os.pipe()
+    os.set_blocking(sig_r, False)
+    os.set_blocking(sig_w, False)
+    signal.set_wakeup_fd(sig_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if language == "python":
+        gc.freeze()  # spares share our objects; keep the GC from touching (copying) them
+    sel = selectors.DefaultSelector()
+    sel.register(sock, selectors.EVENT_READ)
+    sel.register(sig_r, selectors.EVENT_READ)
+    while True:
+        for key, _ in sel.select():
+            if key.fileobj is sock:
+                try:
+                    data = sock.recv(64)
+                except InterruptedError:
+                    continue
+                if not data:
+                    os._exit(0)  # the agent is gone
+                for _ in range(data.count(b"S")):
+                    pid, fds = start_spare(language)
+                    socket.send_fds(sock, [json.dumps({"type": "spare", "pid": pid}).encode()], fds)
+                    for fd in fds:
+                        os.close(fd)
+            else:
+                try:
+                    while os.read(sig_r, 512):
+                        pass
+                except BlockingIOError:
+                    pass
+                while True:
+                    try:
+                        pid, status, ru = os.wait4(-1, os.WNOHANG)
+                    except ChildProcessError:
+                        break
+                    if pid == 0:
+                        break
+                    msg = {"type": "exit", "pid": pid, "status": status, "cpu": ru.ru_utime + ru.ru_stime, "maxrss": ru.ru_maxrss}
+                    sock.send(json.dumps(msg).encode())
 
 
 class Execution:
@@ -185,7 +228,7 @@ class Execution:
         self.pid = None
         self.status = None  # from wait4: (status, rusage)
         self.report = None  # from the spare's stat pipe: {"exit", "cpu", "maxrss"}
-        self.cpu_baseline = 0.0
+        self.cpu_baseline = 0.0  # CPU a spare used before the hand-over (if it reports one)
         self.stat_buf = b""
         self.stat_fd = None
         self.open_streams = 0
@@ -218,6 +261,12 @@ class Agent:
         os.makedirs(WORK_ROOT, exist_ok=True)
         os.makedirs(CODE_ROOT, exist_ok=True)
         self.oom_kills = read_oom_kills()
+        self.zygote = None
+        self.zygote_pid = None
+        self.spares_requested = 0
+        self.waiting = []  # executions that arrived when no spare was ready
+        if language in SPARE_LANGUAGES:
+            self.start_zygote()
         os.set_blocking(0, False)
         os.set_blocking(1, False)
         self.sig_r, sig_w = os.pipe()
@@ -228,8 +277,6 @@ class Agent:
         signal.signal(signal.SIGTERM, lambda *_: self.stop())
         self.sel.register(0, selectors.EVENT_READ, ("host", None))
         self.sel.register(self.sig_r, selectors.EVENT_READ, ("signal", None))
-        if language == "python":
-            gc.freeze()  # spares share the zygote's objects; keep the GC from touching (copying) them
         self.refill_spares()
         self.send({"type": "hello", "version": PROTOCOL_VERSION, "language": language, "pid": os.getpid()})
 
@@ -303,15 +350,94 @@ class Agent:
             self.send({"type": "error", "id": msg.get("id"), "message": "unknown message type %r" % t})
 
     # ---- executions ---------------------------------------------------------------
-    def refill_spares(self):
-        while self.language in SPARE_LANGUAGES and len(self.spares) < SPARES and not self.stopping:
+    def start_zygote(self):
+        import socket
+
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
             try:
-                self.spares.append(Spare(self.language))
+                ours.close()
+                keep = theirs.fileno()
+                for fd in range(3, 1024):
+                    if fd != keep:
+                        try:
+                            os.close(fd)
+                        except OSError:
+                            pass
+                zygote_main(theirs, self.language)
+            except BaseException:
+                log("zygote crashed: %s" % traceback.format_exc())
+            finally:
+                os._exit(70)
+        theirs.close()
+        ours.setblocking(False)
+        self.zygote = ours
+        self.zygote_pid = pid
+        self.sel.register(ours, selectors.EVENT_READ, ("zygote", None))
+
+    def refill_spares(self):
+        if self.language not in SPARE_LANGUAGES or self.stopping:
+            return
+        missing = SPARES + len(self.waiting) - len(self.spares) - self.spares_requested
+        if missing <= 0:
+            return
+        if self.zygote is not None:
+            try:
+                self.zygote.send(b"S" * missing)
+                self.spares_requested += missing
+                return
+            except OSError:
+                self.zygote_gone()
+        for _ in range(missing):  # no zygote: fork here
+            try:
+                self.add_spare(Spare(*start_spare(self.language)))
             except Exception:
                 log("could not start spare: %s" % traceback.format_exc())
                 return
 
+    def zygote_gone(self):
+        log("zygote is gone; forking spares in the agent from now on")
+        if self.zygote is not None:
+            if self.sel.get_map().get(self.zygote.fileno()) is not None:
+                self.sel.unregister(self.zygote)
+            self.zygote.close()
+        self.zygote = None
+        self.spares_requested = 0
+
+    def add_spare(self, spare):
+        self.spares.append(spare)
+        while self.waiting and self.spares:
+            msg = self.waiting.pop(0)
+            self.handle(msg)
+
+    def on_zygote(self):
+        import socket
+
+        while self.zygote is not None:
+            try:
+                data, fds, _, _ = socket.recv_fds(self.zygote, 4096, 8)
+            except BlockingIOError:
+                return
+            except OSError:
+                data, fds = b"", []
+            if not data:
+                self.zygote_gone()
+                self.refill_spares()
+                return
+            msg = json.loads(data)
+            if msg["type"] == "spare":
+                self.spares_requested = max(0, self.spares_requested - 1)
+                self.add_spare(Spare(msg["pid"], fds))
+            elif msg["type"] == "exit":
+                self.on_child_exit(msg["pid"], msg["status"], msg["cpu"], msg["maxrss"])
+
     def start_exec(self, msg):
+        if msg.get("language") == self.language in SPARE_LANGUAGES and not self.spares:
+            # None ready (a burst, or the very first request): run it as soon as one arrives.
+            self.waiting.append(msg)
+            self.refill_spares()
+            return
         ex = Execution(msg)
         if ex.id in self.execs:
             raise ValueError("execution %s already running" % ex.id)
@@ -331,7 +457,7 @@ class Agent:
         env = self.child_env(ex)
         code = msg["code"]
         if lang in SPARE_LANGUAGES and lang == self.language:
-            spare = self.spares.pop(0) if self.spares else Spare(self.language)
+            spare = self.spares.pop(0)
             # The program runs from memory; the source name is what tracebacks show. For node
             # it lies in a private code directory, which the runner creates only if it must
             # write the file (ES modules load from disk).
@@ -493,19 +619,25 @@ class Agent:
                 return
             if pid == 0:
                 return
-            ex = self.by_pid.pop(pid, None)
-            if ex is None:
-                dead = [sp for sp in self.spares if sp.pid == pid]
-                if dead:  # a spare died before use (killed, out of memory): replace it
-                    self.spares.remove(dead[0])
-                    dead[0].discard()
-                    self.refill_spares()
-                continue
-            if ex.finished:
-                continue  # already answered from its own exit report
-            ex.status = (status, rusage)
-            self.kill_group(ex.pid)
-            self.maybe_finish(ex)
+            self.on_child_exit(pid, status, rusage.ru_utime + rusage.ru_stime, rusage.ru_maxrss)
+
+    def on_child_exit(self, pid, status, cpu, maxrss_kb):
+        """A program or spare ended (reaped here, or by the zygote which tells us)."""
+        if pid == self.zygote_pid:
+            return
+        ex = self.by_pid.pop(pid, None)
+        if ex is None:
+            dead = [sp for sp in self.spares if sp.pid == pid]
+            if dead:  # a spare died before use (killed, out of memory): replace it
+                self.spares.remove(dead[0])
+                dead[0].discard()
+                self.refill_spares()
+            return
+        if ex.finished:
+            return  # already answered from its own exit report
+        ex.status = (status, cpu, maxrss_kb)
+        self.kill_group(ex.pid)
+        self.maybe_finish(ex)
 
     def kill_group(self, pgid):
         try:
@@ -532,8 +664,9 @@ class Agent:
                     current = int(f.read())
             except (OSError, ValueError):
                 return True
-        # docker-init, this agent, the spares; a finished program may still be exiting.
-        return current > 2 + len(self.spares) + 1
+        # docker-init, this agent, the zygote, the spares (ready and on their way); a finished
+        # program may still be exiting.
+        return current > 3 + len(self.spares) + self.spares_requested + 1
 
     def sweep_strays(self):
         """Kill processes that escaped their execution's process group (setsid, double fork).
@@ -543,8 +676,10 @@ class Agent:
         if os.environ.get("FAAS_IN_SANDBOX") != "1" or os.getuid() == 0:
             return
         uid = os.getuid()
-        keep = {os.getpid(), 1}
+        keep = {os.getpid(), 1, self.zygote_pid}
         keep.update(s.pid for s in self.spares)
+        if self.spares_requested:
+            return  # a spare is being born; it is not in our list yet
         live_groups = {ex.pid for ex in self.execs.values()}
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
@@ -584,14 +719,12 @@ class Agent:
             cpu = float(ex.report.get("cpu", 0.0))
             maxrss_kb = float(ex.report.get("maxrss", 0))
         else:
-            status, ru = ex.status
+            status, cpu, maxrss_kb = ex.status
             if os.WIFEXITED(status):
                 code = os.WEXITSTATUS(status)
             else:
                 signum = os.WTERMSIG(status)
                 code = 128 + signum
-            cpu = ru.ru_utime + ru.ru_stime
-            maxrss_kb = ru.ru_maxrss
             if signum == signal.SIGKILL and not ex.timed_out and not ex.killed:
                 kills = read_oom_kills()
                 oom = kills is not None and self.oom_kills is not None and kills > self.oom_kills
@@ -644,6 +777,11 @@ class Agent:
             self.kill_exec(ex)
         for s in self.spares:
             s.discard()
+        if self.zygote_pid:
+            try:
+                os.kill(self.zygote_pid, signal.SIGKILL)
+            except OSError:
+                pass
 
     def run(self):
         while not self.stopping:
@@ -660,6 +798,8 @@ class Agent:
                     self.on_output(key.fd, data[0], data[1])
                 elif kind == "stat":
                     self.on_stat(key.fd, data)
+                elif kind == "zygote":
+                    self.on_zygote()
                 elif kind == "signal":
                     try:
                         while os.read(self.sig_r, 512):
@@ -705,7 +845,7 @@ def python_spare_main(ctrl_fd, stat_fd):
     os.close(ctrl_fd)
     req = json.loads(b"".join(chunks))
     t = os.times()
-    os.write(stat_fd, b'{"baseline":%f}\n' % (t.user + t.system))
+    baseline = t.user + t.system  # set-up before the hand-over is not billed
 
     cwd, code, source = req["cwd"], req["code"], req["source"]
     # Tracebacks show source lines without the file being written anywhere.
@@ -754,7 +894,7 @@ def python_spare_main(ctrl_fd, stat_fd):
             pass
     me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+    cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime - baseline
     report = b'{"exit":%d,"cpu":%f,"maxrss":%d}\n' % (status, cpu, max(me.ru_maxrss, kids.ru_maxrss))
     # Close our ends of the output pipes first, so the agent has all output when it reads the report.
     os.close(1)
