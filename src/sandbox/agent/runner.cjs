@@ -21,24 +21,6 @@ if (language === 'typescript') {
   }
 }
 
-function readAll(fd) {
-  const chunks = [];
-  const buf = Buffer.alloc(65536);
-  for (;;) {
-    let n;
-    try {
-      n = fs.readSync(fd, buf, 0, buf.length, null);
-    } catch (e) {
-      if (e.code === 'EAGAIN') continue;
-      if (e.code === 'EOF') break;
-      throw e;
-    }
-    if (n === 0) break;
-    chunks.push(Buffer.from(buf.subarray(0, n)));
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 function isEsm(code) {
   return /^\s*(import\s+[\w{*'"]|export\s)/m.test(code) || /\bimport\.meta\b/.test(code);
 }
@@ -113,14 +95,34 @@ if (direct) {
   // they need, on first use; a module's first compile loads the compiler paths.
   void process.stdout;
   void process.stderr;
-  require('util').format('%s %d %j', 'warm', 1, { up: true }); // what console.log formats with
+  for (const stream of [process.stdout, process.stderr]) {
+    // Run console.log/error once through their whole path, the write itself switched off.
+    const write = stream.write;
+    stream.write = () => true;
+    (stream === process.stdout ? console.log : console.error)('%s %d %j', 'warm', 1, { up: true });
+    stream.write = write;
+  }
   const warm = new Module('warm-up', null);
   warm._compile('module.exports = 0', path.join(__dirname, 'warm-up.js'));
-  const req = JSON.parse(readAll(ctrl));
-  fs.closeSync(ctrl);
+  // Node finishes its own start-up after the main module (about 3 ms on node 18); that must
+  // happen now, not after the user's code. By the first setImmediate it is done: from there,
+  // block on the control pipe so the program starts the moment it arrives.
+  setImmediate(() => {
+    const chunks = [];
+    const buf = Buffer.alloc(65536);
+    for (;;) {
+      const n = fs.readSync(ctrl, buf, 0, buf.length, null);
+      if (n === 0) break;
+      chunks.push(Buffer.from(buf.subarray(0, n)));
+    }
+    fs.closeSync(ctrl);
+    start(JSON.parse(Buffer.concat(chunks).toString('utf8')), stat);
+  });
+}
+
+function start(req, stat) {
   const u = process.cpuUsage();
   try { fs.writeSync(stat, JSON.stringify({ baseline: (u.user + u.system) / 1e6 }) + '\n'); } catch { /* agent gone */ }
-  // On a normal exit, report how it ended at once, so the agent need not wait for teardown.
   // Node prints an uncaught exception only after 'exit' handlers ran: then report nothing
   // (and keep stderr open for the trace); the agent learns the end from wait4 instead.
   let uncaught = false;
