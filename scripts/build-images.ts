@@ -90,12 +90,13 @@ async function buildBase(): Promise<string> {
   const t0 = Date.now();
   say(`building ${BASE_IMAGE} with debootstrap (bookworm, minbase + ${packages.join(', ')}); about a minute`);
   try {
-    let stage = '';
+    const seen = new Set<string>();
     await run('debootstrap', ['--variant=minbase', `--include=${packages.join(',')}`, 'bookworm', dir, mirror()], {
       onLine: (l) => {
-        const m = /^I: (Retrieving|Validating|Extracting|Installing|Unpacking|Configuring) /.exec(l);
-        if (m && m[1] !== stage) {
-          stage = m[1]!;
+        // One line per stage (debootstrap repeats its stages per package group).
+        const stage = /^I: (Retrieving|Extracting|Installing|Configuring) /.exec(l)?.[1];
+        if (stage && !seen.has(stage)) {
+          seen.add(stage);
           say(`  debootstrap: ${stage.toLowerCase()} packages (${Math.round((Date.now() - t0) / 1000)} s)`);
         }
       },
@@ -150,6 +151,9 @@ async function main(): Promise<void> {
   for (const image of RUNTIME_IMAGES) replaced.push(await buildRuntime(image, baseId));
   for (const id of replaced) await removeQuietly(id);
   if (oldBase && oldBase.id !== baseId) await removeQuietly(oldBase.id);
+  // Earlier versions that were still in use by a container when they were replaced.
+  const stale = await docker.listImages({ filters: { dangling: ['true'], label: [CONTENT_LABEL] } });
+  for (const image of stale) await removeQuietly(image.Id);
   say(`images up to date (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 }
 
