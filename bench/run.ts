@@ -2,7 +2,7 @@
 // Prints p50/p95 and ratios; writes bench/results/latest.json (flat metric → number) and a
 // dated copy beside it. Baselines go through dockerode with the same sandbox settings
 // (no network, read-only root, tmpfs work dir), as the engine does.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -120,7 +120,13 @@ async function main(): Promise<void> {
 
   say('\nthroughput: cached python print(1), 4 concurrent callers, one owner');
   for (let i = 0; i < 8; i++) await Promise.all([exec(py), exec(py), exec(py), exec(py)]); // 4 warm containers
+  const busy = () => {
+    // Busy CPU time of the whole machine so far, in ms (user+nice+system+irq+softirq+steal).
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return ((f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + (f[7] ?? 0)) * 1000) / 100; // USER_HZ = 100
+  };
   let done = 0;
+  const busy0 = busy();
   const until = performance.now() + 5000;
   const t0 = performance.now();
   await Promise.all(
@@ -133,7 +139,37 @@ async function main(): Promise<void> {
   );
   const perS = done / ((performance.now() - t0) / 1000);
   results.cached_exec_per_s = Math.round(perS);
+  results.cached_cpu_ms_per_exec = r2((busy() - busy0) / done);
   say(`  cached_exec_per_s                    ${perS.toFixed(0)} executions/s (${done} in 5 s)`);
+  say(`  cached_cpu_ms_per_exec               ${results.cached_cpu_ms_per_exec} ms of machine CPU per execution (all processes)`);
+
+  // The floor under a fresh process per execution, measured inside a sandbox: CPU of a
+  // python fork() + _exit(), and of a fork that runs print(1) first.
+  const probe = await engine.execute({
+    language: 'python',
+    mode: 'cached',
+    code: [
+      'import os, json',
+      'def cost(work, n=200):',
+      '    t0 = os.times()',
+      '    for _ in range(n):',
+      '        pid = os.fork()',
+      '        if pid == 0:',
+      '            if work:',
+      '                os.dup2(os.open(os.devnull, os.O_WRONLY), 1)',
+      '                exec(compile("print(1)", "x", "exec"), {})',
+      '            os._exit(0)',
+      '        os.waitpid(pid, 0)',
+      '    t1 = os.times()',
+      '    return sum(t1[i] - t0[i] for i in range(4)) / n * 1000',
+      'print(json.dumps({"bare": cost(False), "print": cost(True)}))',
+    ].join('\n'),
+  });
+  const floor = JSON.parse(probe.stdout) as { bare: number; print: number };
+  results.fork_exit_cpu_ms = r2(floor.bare);
+  results.fork_print_cpu_ms = r2(floor.print);
+  say(`  fork_exit_cpu_ms                     ${floor.bare.toFixed(2)} ms CPU for a python fork() + _exit() in a sandbox`);
+  say(`  fork_print_cpu_ms                    ${floor.print.toFixed(2)} ms CPU for a fork that runs print(1)`);
 
   await engine.shutdown();
 

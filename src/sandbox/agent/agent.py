@@ -818,6 +818,15 @@ class Agent:
             os.write(1, bytes(self.outbuf))
 
 
+def set_environ(env):
+    """Makes os.environ equal to env, touching only what differs."""
+    for k in [k for k in os.environ if k not in env]:
+        del os.environ[k]
+    for k, v in env.items():
+        if os.environ.get(k) != v:
+            os.environ[k] = v
+
+
 def python_spare_main(ctrl_fd, stat_fd):
     """In a forked python spare: get ready, wait for the program, run it like `python3 main.py`."""
     import io
@@ -835,6 +844,15 @@ def python_spare_main(ctrl_fd, stat_fd):
         io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8", errors="backslashreplace", line_buffering=True
     )
     compile("pass", "<warm-up>", "exec")  # touch the compiler's pages before the clock starts
+    # Everything that does not depend on the program is done before the hand-over.
+    set_environ(BASE_ENV)
+    sys.stdin, sys.stdout, sys.stderr = stdin, stdout, stderr
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = stdin, stdout, stderr
+    # The zygote's objects stay frozen (gc.unfreeze would write to every one of them and so
+    # copy every page); the program's own objects are collected as usual.
+    main = types.ModuleType("__main__")
+    main.__builtins__ = __builtins__
+    sys.modules["__main__"] = main
 
     chunks = []
     while True:
@@ -851,22 +869,10 @@ def python_spare_main(ctrl_fd, stat_fd):
     # Tracebacks show source lines without the file being written anywhere.
     linecache.cache[source] = (len(code), None, code.splitlines(True), source)
     os.chdir(cwd)
-    env = req["env"]
-    for k in [k for k in os.environ if k not in env]:
-        del os.environ[k]
-    for k, v in env.items():
-        if os.environ.get(k) != v:
-            os.environ[k] = v
-    sys.stdin, sys.stdout, sys.stderr = stdin, stdout, stderr
-    sys.__stdin__, sys.__stdout__, sys.__stderr__ = stdin, stdout, stderr
+    set_environ(req["env"])
     sys.argv = [source]
     sys.path[0] = cwd
-    # The zygote's objects stay frozen (gc.unfreeze would write to every one of them and so
-    # copy every page); the program's own objects are collected as usual.
-    main = types.ModuleType("__main__")
     main.__file__ = source
-    main.__builtins__ = __builtins__
-    sys.modules["__main__"] = main
     status = 0
     try:
         exec(compile(code, source, "exec"), main.__dict__)
