@@ -22,8 +22,11 @@ its main process ends, every process it left behind is killed and the directory 
 
 import base64
 import gc
+import io
 import json
+import linecache
 import os
+import resource  # imported here, once, so spares (forked from the zygote) need not
 import selectors
 import shutil
 import signal
@@ -829,10 +832,6 @@ def set_environ(env):
 
 def python_spare_main(ctrl_fd, stat_fd):
     """In a forked python spare: get ready, wait for the program, run it like `python3 main.py`."""
-    import io
-    import linecache
-    import resource
-
     make_oom_victim()
     signal.set_wakeup_fd(-1)
     for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE):
