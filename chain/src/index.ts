@@ -1,12 +1,16 @@
 // The local Tangle services node: public face. Starts in-process for tests, or as
 // `npm run chain` for users; serves on 127.0.0.1.
 import { Blockchain } from './blockchain/index.js';
+import { TxPool } from './blockchain/txpool.js';
+import { author, dev } from './rpc/author.js';
 import { collectRpc } from './rpc/index.js';
 import { Runtime } from './runtime.js';
 import { serveRpc } from './server.js';
 
 export { Runtime, defaultMetadataPath } from './runtime.js';
 export { Blockchain, DEV_ACCOUNTS, DEV_BALANCE, devAddresses } from './blockchain/index.js';
+export { TxPool } from './blockchain/txpool.js';
+export { FIXED_FEE } from './blockchain/block-builder.js';
 
 export interface NodeOptions {
   host?: string;
@@ -20,6 +24,7 @@ export interface LocalNode {
   port: number;
   runtime: Runtime;
   chain: Blockchain;
+  pool: TxPool;
   stop(): Promise<void>;
 }
 
@@ -27,6 +32,7 @@ export async function startNode(opts: NodeOptions = {}): Promise<LocalNode> {
   const runtime = new Runtime(opts.metadataPath);
   const chain = await Blockchain.create(runtime);
   const ctx = { chain, runtime, node: { name: 'tangle-faas-dev-node', version: '0.1.0', chain: 'Tangle Local Testnet (FaaS development)' } };
-  const server = await serveRpc(ctx, collectRpc(), { host: opts.host ?? '127.0.0.1', port: opts.port ?? 9944 });
-  return { url: server.url, port: server.port, runtime, chain, stop: () => server.close() };
+  const pool = new TxPool(chain);
+  const server = await serveRpc(ctx, collectRpc([author(pool), dev(pool)]), { host: opts.host ?? '127.0.0.1', port: opts.port ?? 9944 });
+  return { url: server.url, port: server.port, runtime, chain, pool, stop: () => server.close() };
 }

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Metadata, TypeRegistry } from '@polkadot/types';
 import { decorateStorage } from '@polkadot/types/metadata/decorate';
 import type { Storage } from '@polkadot/types/metadata/decorate/types';
-import { compactStripLength, u8aToHex } from '@polkadot/util';
+import { compactStripLength, hexToU8a, u8aToHex } from '@polkadot/util';
 import type { Codec } from '@polkadot/types/types';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -68,13 +68,33 @@ export class Runtime {
     return u8aToHex(compactStripLength(entry(...(args as [])))[1]);
   }
 
-  /** SCALE-encodes `value` as the declared type of `pallet.item`'s values. */
-  encodeValue(pallet: string, item: string, value: unknown): `0x${string}` {
+  /** The type name of `pallet.item`'s values. */
+  valueType(pallet: string, item: string): string {
     const entry = this.storage[pallet]?.[item];
     if (!entry) throw new Error(`no storage item ${pallet}.${item} in the metadata`);
     const type = this.registry.lookup.getTypeDef(entry.meta.type.isPlain ? entry.meta.type.asPlain : entry.meta.type.asMap.value);
+    return type.lookupName ?? type.type;
+  }
+
+  /** SCALE-encodes `value` as the declared type of `pallet.item`'s values. */
+  encodeValue(pallet: string, item: string, value: unknown): `0x${string}` {
     // toU8a is the SCALE encoding (toHex of an integer is its big-endian value, not SCALE).
-    return u8aToHex(this.registry.createType(type.lookupName ?? type.type, value).toU8a());
+    return u8aToHex(this.registry.createType(this.valueType(pallet, item), value).toU8a());
+  }
+
+  /** Decodes a stored value of `pallet.item` (its default when absent). */
+  decodeValue<T extends Codec = Codec>(pallet: string, item: string, raw: `0x${string}` | null): T {
+    const type = this.valueType(pallet, item);
+    return this.registry.createType(type, raw === null ? undefined : hexToU8a(raw)) as unknown as T;
+  }
+
+  /** A pallet error as a DispatchError::Module value. */
+  moduleError(pallet: string, name: string): { Module: { index: number; error: Uint8Array } } {
+    const p = this.metadata.asLatest.pallets.find((x) => x.name.toString() === pallet);
+    if (!p || p.errors.isNone) throw new Error(`no errors for pallet ${pallet}`);
+    const v = this.registry.lookup.getSiType(p.errors.unwrap().type).def.asVariant.variants.find((x) => x.name.toString() === name);
+    if (!v) throw new Error(`no error ${pallet}.${name}`);
+    return { Module: { index: p.index.toNumber(), error: new Uint8Array([v.index.toNumber(), 0, 0, 0]) } };
   }
 
   /** A pallet constant, decoded with its declared type. */

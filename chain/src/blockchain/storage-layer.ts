@@ -19,6 +19,13 @@ export class StorageLayer {
     this.changes.set(key, value);
   }
 
+  /** Writes this layer's changes into its parent (a call that succeeded). */
+  mergeIntoParent(): void {
+    if (!this.parent) throw new Error('the root layer has no parent');
+    for (const [k, v] of this.changes) this.parent.set(k, v);
+    this.changes.clear();
+  }
+
   /** A child layer for the next block. */
   child(): StorageLayer {
     return new StorageLayer(this);
