@@ -101,3 +101,26 @@ describe('signed extrinsics on the local node', () => {
     expect(api.registry.findMetaError(denied.dispatchError!.asModule).name).toBe('RequireSudo');
   });
 });
+
+describe('multiAssetDelegation.joinOperators', () => {
+  it('makes the caller an active operator with its bond reserved, once', async () => {
+    const keyring = new Keyring({ type: 'sr25519', ss58Format: 42 });
+    const dave = keyring.addFromUri('//Dave');
+    const bond = 1_000n * 10n ** 18n;
+    const before = await free(dave.address);
+    const joined = await send(api.tx.multiAssetDelegation!.joinOperators!(bond), dave);
+    expect(names(joined)).toContain('multiAssetDelegation.OperatorJoined');
+    const op = (await api.query.multiAssetDelegation!.operators!(dave.address)) as unknown as { unwrap(): { stake: { toBigInt(): bigint }; status: { isActive: boolean } } };
+    expect(op.unwrap().stake.toBigInt()).toBe(bond);
+    expect(op.unwrap().status.isActive).toBe(true);
+    expect(await free(dave.address)).toBe(before - bond - FIXED_FEE);
+    const again = await send(api.tx.multiAssetDelegation!.joinOperators!(bond), dave);
+    expect(api.registry.findMetaError(again.dispatchError!.asModule).name).toBe('AlreadyOperator');
+  });
+
+  it('refuses a bond under the minimum', async () => {
+    const eve = new Keyring({ type: 'sr25519', ss58Format: 42 }).addFromUri('//Eve');
+    const low = await send(api.tx.multiAssetDelegation!.joinOperators!(99n), eve);
+    expect(api.registry.findMetaError(low.dispatchError!.asModule).name).toBe('BondTooLow');
+  });
+});
