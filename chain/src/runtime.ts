@@ -88,13 +88,22 @@ export class Runtime {
     return this.registry.createType(type, raw === null ? undefined : hexToU8a(raw)) as unknown as T;
   }
 
-  /** A pallet error as a DispatchError::Module value. */
-  moduleError(pallet: string, name: string): { Module: { index: number; error: Uint8Array } } {
+  /**
+   * A pallet error as a DispatchError::Module value. FRAME encodes the error enum (variant
+   * index, then any payload such as TypeCheck's) and pads or cuts it to 4 bytes.
+   */
+  moduleError(pallet: string, name: string, payload?: unknown): { Module: { index: number; error: Uint8Array } } {
     const p = this.metadata.asLatest.pallets.find((x) => x.name.toString() === pallet);
     if (!p || p.errors.isNone) throw new Error(`no errors for pallet ${pallet}`);
     const v = this.registry.lookup.getSiType(p.errors.unwrap().type).def.asVariant.variants.find((x) => x.name.toString() === name);
     if (!v) throw new Error(`no error ${pallet}.${name}`);
-    return { Module: { index: p.index.toNumber(), error: new Uint8Array([v.index.toNumber(), 0, 0, 0]) } };
+    const bytes = new Uint8Array(4);
+    bytes[0] = v.index.toNumber();
+    if (payload !== undefined && v.fields.length === 1) {
+      const def = this.registry.lookup.getTypeDef(v.fields[0]!.type);
+      bytes.set(this.registry.createType(def.lookupName ?? def.type, payload).toU8a().subarray(0, 3), 1);
+    }
+    return { Module: { index: p.index.toNumber(), error: bytes } };
   }
 
   /** A pallet constant, decoded with its declared type. */

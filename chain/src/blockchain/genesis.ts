@@ -8,6 +8,8 @@ import { StorageLayer } from './storage-layer.js';
 export const DEV_ACCOUNTS = ['Alice', 'Bob', 'Charlie', 'Dave', 'Eve', 'Ferdie'] as const;
 /** 1,000,000 TNT (18 decimals) for each development account. */
 export const DEV_BALANCE = 10n ** 24n;
+/** The master blueprint service manager (revision 0) the development chain starts with. */
+export const DEV_MBSM_ADDRESS = '0x0000000000000000000000000000000000000fa5';
 
 export async function devAddresses(ss58Prefix: number): Promise<Record<(typeof DEV_ACCOUNTS)[number], string>> {
   await cryptoWaitReady();
@@ -27,5 +29,11 @@ export async function genesisStorage(runtime: Runtime): Promise<StorageLayer> {
   storage.set(runtime.key('balances', 'totalIssuance'), runtime.encodeValue('balances', 'totalIssuance', DEV_BALANCE * BigInt(DEV_ACCOUNTS.length)));
   storage.set(runtime.key('sudo', 'key'), runtime.encodeValue('sudo', 'key', accounts.Alice));
   storage.set(runtime.key('system', 'number'), runtime.encodeValue('system', 'number', 0));
+  // The live chain has no master blueprint service manager at genesis (root adds one); with no
+  // EVM here its address only pins blueprints to revision 0, so one is there from the start.
+  storage.set(
+    runtime.key('services', 'masterBlueprintServiceManagerRevisions'),
+    runtime.encodeValue('services', 'masterBlueprintServiceManagerRevisions', [DEV_MBSM_ADDRESS]),
+  );
   return storage;
 }

@@ -8,11 +8,12 @@ export function isOperator(ctx: Pick<DispatchContext, 'runtime' | 'storage'>, wh
   return ctx.storage.get(ctx.runtime.key('multiAssetDelegation', 'operators', who)) !== null;
 }
 
-/** The operator's metadata, or null; `status` is 'Active', 'Inactive' or { Leaving: round }. */
-export function operatorStatus(ctx: Pick<DispatchContext, 'runtime' | 'storage'>, who: string): unknown {
+/** The operator's status variant ('Active', 'Inactive' or 'Leaving'), or null for a non-operator. */
+export function operatorStatus(ctx: Pick<DispatchContext, 'runtime' | 'storage'>, who: string): string | null {
   const raw = ctx.storage.get(ctx.runtime.key('multiAssetDelegation', 'operators', who));
   if (raw === null) return null;
-  return (ctx.runtime.decodeValue('multiAssetDelegation', 'operators', raw).toJSON() as { status: unknown }).status;
+  const meta = ctx.runtime.decodeValue('multiAssetDelegation', 'operators', raw) as unknown as { status: { type: string } };
+  return meta.status.type;
 }
 
 export const multiAssetDelegation: Pallet = {

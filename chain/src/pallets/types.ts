@@ -26,8 +26,8 @@ export class DispatchError extends Error {
     super(message);
   }
 
-  static module(runtime: Runtime, pallet: string, name: string): DispatchError {
-    return new DispatchError(runtime.moduleError(pallet, name), `${pallet}.${name}`);
+  static module(runtime: Runtime, pallet: string, name: string, payload?: unknown): DispatchError {
+    return new DispatchError(runtime.moduleError(pallet, name, payload), `${pallet}.${name}`);
   }
 
   static get badOrigin(): DispatchError {
