@@ -1,0 +1,68 @@
+// The FaaS blueprint: it is accepted on-chain as defined, and its argument codec round-trips
+// and names the argument at fault.
+import { ApiPromise, WsProvider } from '@polkadot/api';
+import { Keyring } from '@polkadot/keyring';
+import { cryptoWaitReady } from '@polkadot/util-crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BadJobArgs, EXECUTE_PARAMS, EXECUTE_RESULT, decodeExecuteArgs, encodeExecuteArgs, faasBlueprint } from '../../blueprint/index.js';
+import { startNode } from '../../chain/src/index.js';
+import type { LocalNode } from '../../chain/src/index.js';
+
+let node: LocalNode;
+let api: ApiPromise;
+
+beforeAll(async () => {
+  await cryptoWaitReady();
+  node = await startNode({ port: 0 });
+  api = await ApiPromise.create({ provider: new WsProvider(node.url), noInitWarn: true });
+});
+
+afterAll(async () => {
+  await api?.disconnect();
+  await node?.stop();
+});
+
+describe('FaaS blueprint', () => {
+  it('is created on-chain with its jobs and field types as defined', async () => {
+    const alice = new Keyring({ type: 'sr25519' }).addFromUri('//Alice');
+    await new Promise<void>((resolve, reject) => {
+      api.tx.services!.createBlueprint!(faasBlueprint())
+        .signAndSend(alice, (r) => {
+          if (!r.status.isFinalized) return;
+          if (r.dispatchError) reject(new Error(r.dispatchError.toString()));
+          else resolve();
+        })
+        .catch(reject);
+    });
+    const stored = (await api.query.services!.blueprints!(0)) as unknown as { unwrap(): [unknown, { jobs: Array<{ params: { toJSON(): unknown }; result: { toJSON(): unknown }; metadata: { name: { toUtf8(): string } } }> }] };
+    const [, bp] = stored.unwrap();
+    expect(bp.jobs[0]!.metadata.name.toUtf8()).toBe('execute');
+    const lower = (xs: readonly { type: string }[]) => xs.map((x) => ({ [x.type.toLowerCase()]: null }));
+    expect(bp.jobs[0]!.params.toJSON()).toEqual(lower(EXECUTE_PARAMS));
+    expect(bp.jobs[0]!.result.toJSON()).toEqual(lower(EXECUTE_RESULT));
+  });
+
+  it('encodes and decodes execute arguments', () => {
+    const fields = encodeExecuteArgs({ code: 'print(1)', language: 'python', mode: 'cached', resources: { memoryMb: 128 }, envVars: { A: 'b' }, stdin: 'hi' });
+    expect(fields).toHaveLength(EXECUTE_PARAMS.length);
+    const back = decodeExecuteArgs(fields.map((f) => f.String));
+    expect(back).toEqual({ code: 'print(1)', language: 'python', mode: 'cached', resources: { memoryMb: 128 }, envVars: { A: 'b' }, stdin: 'hi' });
+    expect(decodeExecuteArgs(['echo 1', 'bash', '', '', '', '']).mode).toBe('ephemeral');
+  });
+
+  it('names the argument at fault', () => {
+    const bad = (values: string[]) => {
+      try {
+        decodeExecuteArgs(values);
+      } catch (e) {
+        return e instanceof BadJobArgs ? e.field : 'other';
+      }
+      return 'none';
+    };
+    expect(bad(['print(1)', 'python', '', '{not json', '', ''])).toBe('resources');
+    expect(bad(['print(1)', 'python', '', '', '{"A": 1}', ''])).toBe('envVars');
+    expect(bad(['', 'python', '', '', '', ''])).toBe('code');
+    expect(bad(['print(1)'])).toBe('args');
+    expect(() => encodeExecuteArgs({ code: 'x'.repeat(2000), language: 'python' })).toThrow(/code: is 2000 bytes/);
+  });
+});
