@@ -10,7 +10,11 @@ import type { HexString } from './storage-layer.js';
 /** Why a transaction is refused, in Substrate's words (JSON-RPC error 1010 "Invalid Transaction"). */
 export class InvalidTransaction extends Error {
   readonly code = 1010;
-  constructor(readonly reason: string) {
+  constructor(
+    readonly reason: string,
+    /** A nonce ahead of the account's: valid once the gap is filled (the pool keeps it). */
+    readonly future = false,
+  ) {
     super(`Invalid Transaction: ${reason}`);
   }
 }
@@ -69,7 +73,7 @@ export function verifyExtrinsic(chain: Blockchain, hex: HexString, accountNonce:
   const nonce = ext.nonce.toNumber();
   const expected = accountNonce(signer);
   if (nonce < expected) throw new InvalidTransaction('Transaction is outdated');
-  if (nonce > expected) throw new InvalidTransaction('Transaction will be valid in the future');
+  if (nonce > expected) throw new InvalidTransaction('Transaction will be valid in the future', true);
   const { section, method } = runtime.registry.findMetaCall(ext.callIndex);
   return { hex, hash: ext.hash.toHex() as HexString, extrinsic: ext, signer, nonce, section, method };
 }

@@ -1,5 +1,5 @@
 // author_*: submitting transactions, and watching them into a block.
-import { InvalidTransaction } from '../blockchain/extrinsic.js';
+import { decodeExtrinsic, InvalidTransaction } from '../blockchain/extrinsic.js';
 import type { HexString } from '../blockchain/index.js';
 import type { TxPool } from '../blockchain/txpool.js';
 import { RpcError } from './types.js';
@@ -13,12 +13,15 @@ function asRpcError(err: unknown): RpcError {
 export function author(pool: TxPool): RpcModule {
   return {
     handlers: {
-      author_submitExtrinsic: async (_ctx, [hex]) => {
+      author_submitExtrinsic: (ctx, [hex]) => {
+        // Answer with the hash once the pool accepts it, as a node does; sealing follows.
         try {
-          return (await pool.submit(String(hex) as HexString)).hash;
+          pool.validateForPool(String(hex) as HexString);
         } catch (err) {
           throw asRpcError(err);
         }
+        void pool.submit(String(hex) as HexString).catch(() => undefined); // became invalid meanwhile: dropped
+        return decodeExtrinsic(ctx.runtime, String(hex) as HexString).hash.toHex();
       },
       author_pendingExtrinsics: () => [],
     },
@@ -29,7 +32,7 @@ export function author(pool: TxPool): RpcModule {
         start(_ctx, [hex], emit) {
           // Validation errors must answer the request itself, so validate synchronously.
           try {
-            pool.validate(String(hex) as HexString);
+            pool.validateForPool(String(hex) as HexString);
           } catch (err) {
             throw asRpcError(err);
           }

@@ -1,0 +1,4 @@
+// Public face of the chain client.
+export { PolkadotTangleClient, ChainTxError } from './client.js';
+export type { TangleClient, JobCall, Included } from './client.js';
+export { NonceManager } from './nonce.js';
