@@ -103,13 +103,22 @@ export function decodeExecuteArgs(values: string[]): ExecuteArgs {
   return parsed.data;
 }
 
+/**
+ * A String Field holding `text`. Given as the hex of its UTF-8 bytes: @polkadot/api reads a
+ * hex string as raw bytes, so a text that happens to look like hex ("0x12") must not be passed
+ * as it is.
+ */
+export function stringField(text: string): { String: `0x${string}` } {
+  return { String: `0x${Buffer.from(text, 'utf8').toString('hex')}` };
+}
+
 /** The job call's arguments as Fields, for `services.call(serviceId, 0, args)`. */
-export function encodeExecuteArgs(a: { code: string; language: string; mode?: string; resources?: object; envVars?: Record<string, string>; stdin?: string }): Array<{ String: string }> {
+export function encodeExecuteArgs(a: { code: string; language: string; mode?: string; resources?: object; envVars?: Record<string, string>; stdin?: string }): Array<{ String: `0x${string}` }> {
   const values = [a.code, a.language, a.mode ?? '', a.resources ? JSON.stringify(a.resources) : '', a.envVars ? JSON.stringify(a.envVars) : '', a.stdin ?? ''];
   values.forEach((v, i) => {
     if (Buffer.byteLength(v) > MAX_FIELD_BYTES) {
       throw new BadJobArgs(EXECUTE_PARAMS[i]!.name, `is ${Buffer.byteLength(v)} bytes; on-chain arguments are at most ${MAX_FIELD_BYTES} (use the operator API for larger ones)`);
     }
   });
-  return values.map((v) => ({ String: v }));
+  return values.map(stringField);
 }

@@ -41,7 +41,7 @@ export interface TangleClient {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
   /** JobCalled events of finalized blocks, from `fromBlock` (catching up) onwards. */
-  subscribeJobCalls(handler: (call: JobCall) => void, opts?: { fromBlock?: number }): Promise<() => void>;
+  subscribeJobCalls(handler: (call: JobCall) => void, opts?: { fromBlock?: number; onBlockScanned?: (n: number) => void }): Promise<() => void>;
   /** Submits `services.submitResult` and resolves once it is in a finalized block. */
   submitResult(serviceId: bigint, callId: bigint, result: unknown[]): Promise<Included>;
   /** Whether a result for the call is on-chain already. */
@@ -81,7 +81,7 @@ export class PolkadotTangleClient implements TangleClient {
     this.api = null;
   }
 
-  async subscribeJobCalls(handler: (call: JobCall) => void, opts: { fromBlock?: number } = {}): Promise<() => void> {
+  async subscribeJobCalls(handler: (call: JobCall) => void, opts: { fromBlock?: number; onBlockScanned?: (n: number) => void } = {}): Promise<() => void> {
     const api = this.chain();
     let next = opts.fromBlock;
     const scan = async (upTo: number) => {
@@ -102,6 +102,7 @@ export class PolkadotTangleClient implements TangleClient {
             blockHash: hash.toHex(),
           });
         }
+        opts.onBlockScanned?.(n);
       }
       next = upTo + 1;
     };
@@ -115,8 +116,9 @@ export class PolkadotTangleClient implements TangleClient {
   }
 
   async hasResult(serviceId: bigint, callId: bigint): Promise<boolean> {
-    const r = (await this.chain().query.services!.jobResults!(serviceId, callId)) as unknown as { isSome: boolean };
-    return r.isSome;
+    // Not `.isSome`: Tangle's metadata gives JobResults (and other Optional items) a fallback
+    // that @polkadot/api decodes as Some(...) when nothing is stored. The size is 0 then.
+    return (await this.chain().query.services!.jobResults!.size(serviceId, callId)).toNumber() > 0;
   }
 
   submitResult(serviceId: bigint, callId: bigint, result: unknown[]): Promise<Included> {

@@ -4,7 +4,7 @@ import { ApiPromise, WsProvider } from '@polkadot/api';
 import { Keyring } from '@polkadot/keyring';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BadJobArgs, EXECUTE_PARAMS, EXECUTE_RESULT, decodeExecuteArgs, encodeExecuteArgs, faasBlueprint } from '../../blueprint/index.js';
+import { BadJobArgs, EXECUTE_PARAMS, EXECUTE_RESULT, decodeExecuteArgs, encodeExecuteArgs, faasBlueprint, stringField } from '../../blueprint/index.js';
 import { startNode } from '../../chain/src/index.js';
 import type { LocalNode } from '../../chain/src/index.js';
 
@@ -45,9 +45,11 @@ describe('FaaS blueprint', () => {
   it('encodes and decodes execute arguments', () => {
     const fields = encodeExecuteArgs({ code: 'print(1)', language: 'python', mode: 'cached', resources: { memoryMb: 128 }, envVars: { A: 'b' }, stdin: 'hi' });
     expect(fields).toHaveLength(EXECUTE_PARAMS.length);
-    const back = decodeExecuteArgs(fields.map((f) => f.String));
+    const back = decodeExecuteArgs(fields.map((f) => Buffer.from(f.String.slice(2), 'hex').toString()));
     expect(back).toEqual({ code: 'print(1)', language: 'python', mode: 'cached', resources: { memoryMb: 128 }, envVars: { A: 'b' }, stdin: 'hi' });
     expect(decodeExecuteArgs(['echo 1', 'bash', '', '', '', '']).mode).toBe('ephemeral');
+    // Text that looks like hex stays text on-chain.
+    expect(stringField('0x12')).toEqual({ String: '0x30783132' });
   });
 
   it('names the argument at fault', () => {

@@ -16,11 +16,14 @@ export function send(tx: SubmittableExtrinsic<'promise'>, signer: KeyringPair): 
 }
 
 /** Blueprint (by owner) → operator joins and registers → service requested by owner and approved. */
-export async function setupFaasService(api: ApiPromise, who: { owner: KeyringPair; operator: KeyringPair; permitted: string[] }): Promise<{ blueprintId: number; serviceId: number }> {
+export async function setupFaasService(
+  api: ApiPromise,
+  who: { owner: KeyringPair; operator: KeyringPair; permitted: string[]; key?: string; joined?: boolean },
+): Promise<{ blueprintId: number; serviceId: number }> {
   const created = await send(api.tx.services!.createBlueprint!(faasBlueprint()), who.owner);
   const blueprintId = Number(created.events.find(({ event }) => event.method === 'BlueprintCreated')!.event.data[1]!.toString());
-  await send(api.tx.multiAssetDelegation!.joinOperators!(10n ** 18n), who.operator);
-  await send(api.tx.services!.register!(blueprintId, { key: `0x04${'22'.repeat(64)}`, rpcAddress: 'http://127.0.0.1:8080' }, [], 0), who.operator);
+  if (!who.joined) await send(api.tx.multiAssetDelegation!.joinOperators!(10n ** 18n), who.operator);
+  await send(api.tx.services!.register!(blueprintId, { key: who.key ?? `0x04${'22'.repeat(64)}`, rpcAddress: 'http://127.0.0.1:8080' }, [], 0), who.operator);
   const native = { Custom: 0 };
   const requested = await send(
     api.tx.services!.request!(null, blueprintId, who.permitted, [who.operator.address], [], [{ asset: native, minExposurePercent: 10, maxExposurePercent: 100 }], 1000, native, 0, { Fixed: { minOperators: 1 } }),

@@ -1,0 +1,5 @@
+// Public face of the operator.
+export { Operator } from './operator.js';
+export type { OperatorDeps } from './operator.js';
+export { outputHash, operatorSigningKey, signOutput, verifyOutput, resultFields, capBytes } from './result.js';
+export type { OutputToSign } from './result.js';

@@ -1,0 +1,97 @@
+// The operator's embedded job store (SQLite through better-sqlite3). A job call is written
+// before it runs and marked submitted after its result is on-chain, so a crash or restart
+// neither loses a job nor submits one twice.
+import Database from 'better-sqlite3';
+
+export type JobStatus = 'received' | 'executed' | 'submitted';
+
+export interface StoredJob {
+  serviceId: bigint;
+  callId: bigint;
+  job: number;
+  caller: string;
+  args: string[];
+  status: JobStatus;
+  /** The result fields (JSON) once executed. */
+  result: unknown[] | null;
+  blockNumber: number;
+}
+
+interface Row {
+  service_id: string;
+  call_id: string;
+  job: number;
+  caller: string;
+  args: string;
+  status: JobStatus;
+  result: string | null;
+  block_number: number;
+}
+
+export class JobStore {
+  private readonly db: Database.Database;
+
+  constructor(path = ':memory:') {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS jobs (
+        service_id TEXT NOT NULL, call_id TEXT NOT NULL, job INTEGER NOT NULL, caller TEXT NOT NULL,
+        args TEXT NOT NULL, status TEXT NOT NULL, result TEXT, block_number INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL, PRIMARY KEY (service_id, call_id));
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`);
+  }
+
+  /** Records a job call; false when it was already known (seen twice after a catch-up). */
+  insert(j: Omit<StoredJob, 'status' | 'result'>): boolean {
+    const r = this.db
+      .prepare('INSERT OR IGNORE INTO jobs (service_id, call_id, job, caller, args, status, result, block_number, updated_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)')
+      .run(String(j.serviceId), String(j.callId), j.job, j.caller, JSON.stringify(j.args), 'received', j.blockNumber, Date.now());
+    return r.changes === 1;
+  }
+
+  setResult(serviceId: bigint, callId: bigint, result: unknown[]): void {
+    this.db.prepare("UPDATE jobs SET status = 'executed', result = ?, updated_at = ? WHERE service_id = ? AND call_id = ?").run(JSON.stringify(result), Date.now(), String(serviceId), String(callId));
+  }
+
+  markSubmitted(serviceId: bigint, callId: bigint): void {
+    this.db.prepare("UPDATE jobs SET status = 'submitted', updated_at = ? WHERE service_id = ? AND call_id = ?").run(Date.now(), String(serviceId), String(callId));
+  }
+
+  get(serviceId: bigint, callId: bigint): StoredJob | null {
+    const row = this.db.prepare('SELECT * FROM jobs WHERE service_id = ? AND call_id = ?').get(String(serviceId), String(callId)) as Row | undefined;
+    return row ? toJob(row) : null;
+  }
+
+  /** Jobs not yet submitted, oldest first: what a restart must finish. */
+  unfinished(): StoredJob[] {
+    return (this.db.prepare("SELECT * FROM jobs WHERE status != 'submitted' ORDER BY block_number, CAST(call_id AS INTEGER)").all() as Row[]).map(toJob);
+  }
+
+  /** The last block whose job calls are all recorded (catch-up starts after it). */
+  get lastBlock(): number | null {
+    const r = this.db.prepare("SELECT value FROM meta WHERE key = 'last_block'").get() as { value: string } | undefined;
+    return r ? Number(r.value) : null;
+  }
+
+  set lastBlock(n: number | null) {
+    this.db.prepare("INSERT INTO meta (key, value) VALUES ('last_block', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(String(n));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function toJob(r: Row): StoredJob {
+  return {
+    serviceId: BigInt(r.service_id),
+    callId: BigInt(r.call_id),
+    job: r.job,
+    caller: r.caller,
+    args: JSON.parse(r.args) as string[],
+    status: r.status,
+    result: r.result ? (JSON.parse(r.result) as unknown[]) : null,
+    blockNumber: r.block_number,
+  };
+}

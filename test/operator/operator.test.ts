@@ -1,0 +1,132 @@
+// The operator end to end on the local node and the real Docker engine: a job call becomes a
+// signed, verifiable result on-chain; bad arguments get an error result; other services'
+// calls are ignored; after a restart, unfinished jobs are finished exactly once.
+import { ApiPromise, WsProvider } from '@polkadot/api';
+import { Keyring } from '@polkadot/keyring';
+import type { KeyringPair } from '@polkadot/keyring/types';
+import type { Codec } from '@polkadot/types/types';
+import { cryptoWaitReady } from '@polkadot/util-crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeExecuteArgs } from '../../blueprint/index.js';
+import { startNode } from '../../chain/src/index.js';
+import type { LocalNode } from '../../chain/src/index.js';
+import { PolkadotTangleClient } from '../../src/chain/index.js';
+import { createLogger } from '../../src/log.js';
+import { Operator, operatorSigningKey, outputHash, verifyOutput } from '../../src/operator/index.js';
+import type { DockerSandboxEngine } from '../../src/sandbox/index.js';
+import { JobStore } from '../../src/store/index.js';
+import { send, setupFaasService } from '../chain/fixtures.js';
+import { makeEngine, ourContainers } from '../helpers.js';
+
+const log = createLogger('warn');
+let node: LocalNode;
+let api: ApiPromise;
+let engine: DockerSandboxEngine;
+let k: Record<'alice' | 'bob' | 'charlie', KeyringPair>;
+let serviceId: number;
+let registeredKey: `0x${string}`;
+let client: PolkadotTangleClient;
+let store: JobStore;
+let operator: Operator;
+
+async function newOperator(s: JobStore): Promise<Operator> {
+  const { pair } = await operatorSigningKey('//Bob');
+  const op = new Operator({ client, engine, store: s, signer: pair, services: new Set([BigInt(serviceId)]), log });
+  await op.start();
+  return op;
+}
+
+type Field = { type: string; value: Codec & { toU8a(bare: boolean): Uint8Array } };
+const text = (f: Field) => (f.type === 'String' ? Buffer.from(f.value.toU8a(true)).toString() : f.value.toString());
+
+async function resultOf(sid: number, callId: bigint, timeout = 30_000): Promise<string[]> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    if ((await api.query.services!.jobResults!.size(sid, callId)).toNumber() > 0) {
+      const r = (await api.query.services!.jobResults!(sid, callId)) as unknown as { unwrap(): { result: Field[] } };
+      return r.unwrap().result.map(text);
+    }
+    if (Date.now() > deadline) throw new Error(`no result for call ${callId}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+async function callJob(args: unknown[], sid = serviceId): Promise<bigint> {
+  const r = await send(api.tx.services!.call!(sid, 0, args), k.charlie);
+  return BigInt(r.events.find(({ event }) => event.method === 'JobCalled')!.event.data[2]!.toString());
+}
+
+beforeAll(async () => {
+  await cryptoWaitReady();
+  const keyring = new Keyring({ type: 'sr25519', ss58Format: 42 });
+  k = { alice: keyring.addFromUri('//Alice'), bob: keyring.addFromUri('//Bob'), charlie: keyring.addFromUri('//Charlie') };
+  node = await startNode({ port: 0 });
+  api = await ApiPromise.create({ provider: new WsProvider(node.url), noInitWarn: true });
+  ({ registeredKey } = await operatorSigningKey('//Bob'));
+  ({ serviceId } = await setupFaasService(api, { owner: k.alice, operator: k.bob, permitted: [k.charlie.address], key: registeredKey }));
+  engine = makeEngine();
+  await engine.start();
+  client = new PolkadotTangleClient({ rpcUrl: node.url, suri: '//Bob', log });
+  await client.connect();
+  store = new JobStore();
+  operator = await newOperator(store);
+});
+
+afterAll(async () => {
+  await operator?.stop();
+  await client?.disconnect();
+  await engine?.shutdown();
+  await api?.disconnect();
+  await node?.stop();
+  expect(await ourContainers()).toEqual([]);
+});
+
+describe('operator', () => {
+  it('answers a job call with a signed result that verifies against the registered key', async () => {
+    const callId = await callJob(encodeExecuteArgs({ code: 'print(6 * 7)', language: 'python', mode: 'cached' }));
+    const [exitCode, stdout, stderr, complete, hash, signature] = await resultOf(serviceId, callId);
+    expect([exitCode, stdout, stderr, complete]).toEqual(['0', '42\n', '', 'true']);
+    expect(hash).toBe(outputHash({ exitCode: 0, stdout: '42\n', stderr: '' }));
+    expect(verifyOutput(hash as `0x${string}`, signature as `0x${string}`, registeredKey)).toBe(true);
+    expect(verifyOutput(outputHash({ exitCode: 0, stdout: '43\n', stderr: '' }), signature as `0x${string}`, registeredKey)).toBe(false);
+  });
+
+  it('puts an error result on-chain for malformed arguments', async () => {
+    const callId = await callJob([{ String: 'print(1)' }, { String: 'python' }, { String: '' }, { String: '{not json' }, { String: '' }, { String: '' }]);
+    const [exitCode, , stderr] = await resultOf(serviceId, callId);
+    expect(exitCode).toBe('255');
+    expect(stderr).toMatch(/VALIDATION_ERROR: resources: is not valid JSON/);
+  });
+
+  it('ignores calls of a service it does not serve', async () => {
+    const other = await setupFaasService(api, { owner: k.alice, operator: k.bob, permitted: [k.charlie.address], key: registeredKey, joined: true });
+    const callId = await callJob(encodeExecuteArgs({ code: 'print(1)', language: 'python' }), other.serviceId);
+    const mine = await callJob(encodeExecuteArgs({ code: 'print(2)', language: 'python' }));
+    await resultOf(serviceId, mine); // later calls of our service are answered...
+    expect((await api.query.services!.jobResults!.size(other.serviceId, callId)).toNumber()).toBe(0); // ...the other service's is not
+    expect(store.get(BigInt(other.serviceId), callId)).toBeNull();
+  });
+
+  it('after a restart, finishes unfinished jobs exactly once', async () => {
+    await operator.stop();
+    // Two calls arrive while the operator is down; a third was executed but not yet submitted.
+    const a = await callJob(encodeExecuteArgs({ code: 'echo down-a', language: 'bash' }));
+    const b = await callJob(encodeExecuteArgs({ code: 'echo down-b', language: 'bash' }));
+    operator = await newOperator(store);
+    expect((await resultOf(serviceId, a))[1]).toBe('down-a\n');
+    expect((await resultOf(serviceId, b))[1]).toBe('down-b\n');
+    await operator.idle();
+    const submissions = async (callId: bigint) => {
+      let n = 0;
+      for (let i = 0; i <= node.chain.head.number; i++) {
+        const at = await api.at(node.chain.block(i)!.hash);
+        const evs = (await at.query.system!.events!()) as unknown as Array<{ event: { method: string; data: Codec[] } }>;
+        n += evs.filter(({ event }) => event.method === 'JobResultSubmitted' && BigInt(event.data[2]!.toString()) === callId).length;
+      }
+      return n;
+    };
+    expect(await submissions(a)).toBe(1);
+    expect(await submissions(b)).toBe(1);
+    expect(store.unfinished()).toEqual([]);
+  });
+});
