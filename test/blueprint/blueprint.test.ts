@@ -1,39 +1,25 @@
 // The FaaS blueprint: it is accepted on-chain as defined, and its argument codec round-trips
 // and names the argument at fault.
-import { ApiPromise, WsProvider } from '@polkadot/api';
-import { Keyring } from '@polkadot/keyring';
-import { cryptoWaitReady } from '@polkadot/util-crypto';
+import type { ApiPromise } from '@polkadot/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BadJobArgs, EXECUTE_PARAMS, EXECUTE_RESULT, decodeExecuteArgs, encodeExecuteArgs, faasBlueprint, stringField } from '../../blueprint/index.js';
-import { startNode } from '../../chain/src/index.js';
-import type { LocalNode } from '../../chain/src/index.js';
+import { send, startChain } from '../chain/fixtures.js';
 
-let node: LocalNode;
+let chain: Awaited<ReturnType<typeof startChain>>;
 let api: ApiPromise;
 
 beforeAll(async () => {
-  await cryptoWaitReady();
-  node = await startNode({ port: 0 });
-  api = await ApiPromise.create({ provider: new WsProvider(node.url), noInitWarn: true });
+  chain = await startChain();
+  ({ api } = chain);
 });
 
 afterAll(async () => {
-  await api?.disconnect();
-  await node?.stop();
+  await chain?.stop();
 });
 
 describe('FaaS blueprint', () => {
   it('is created on-chain with its jobs and field types as defined', async () => {
-    const alice = new Keyring({ type: 'sr25519' }).addFromUri('//Alice');
-    await new Promise<void>((resolve, reject) => {
-      api.tx.services!.createBlueprint!(faasBlueprint())
-        .signAndSend(alice, (r) => {
-          if (!r.status.isFinalized) return;
-          if (r.dispatchError) reject(new Error(r.dispatchError.toString()));
-          else resolve();
-        })
-        .catch(reject);
-    });
+    await send(api.tx.services!.createBlueprint!(faasBlueprint()), chain.keys.alice);
     const stored = (await api.query.services!.blueprints!(0)) as unknown as { unwrap(): [unknown, { jobs: Array<{ params: { toJSON(): unknown }; result: { toJSON(): unknown }; metadata: { name: { toUtf8(): string } } }> }] };
     const [, bp] = stored.unwrap();
     expect(bp.jobs[0]!.metadata.name.toUtf8()).toBe('execute');

@@ -1,20 +1,16 @@
 // The operator's chain client against the local node: it sees every JobCalled of finalized
 // blocks once (catching up from a past block), and submits many results at once without
 // nonce collisions.
-import { ApiPromise, WsProvider } from '@polkadot/api';
-import { Keyring } from '@polkadot/keyring';
+import type { ApiPromise } from '@polkadot/api';
 import type { KeyringPair } from '@polkadot/keyring/types';
-import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeExecuteArgs } from '../../blueprint/index.js';
-import { startNode } from '../../chain/src/index.js';
-import type { LocalNode } from '../../chain/src/index.js';
 import { PolkadotTangleClient } from '../../src/chain/index.js';
 import type { JobCall } from '../../src/chain/index.js';
 import { createLogger } from '../../src/log.js';
-import { send, setupFaasService } from './fixtures.js';
+import { send, setupFaasService, startChain } from './fixtures.js';
 
-let node: LocalNode;
+let chain: Awaited<ReturnType<typeof startChain>>;
 let api: ApiPromise;
 let alice: KeyringPair;
 let bob: KeyringPair;
@@ -23,20 +19,17 @@ let serviceId: number;
 let client: PolkadotTangleClient;
 
 beforeAll(async () => {
-  await cryptoWaitReady();
-  const keyring = new Keyring({ type: 'sr25519', ss58Format: 42 });
-  [alice, bob, charlie] = ['//Alice', '//Bob', '//Charlie'].map((u) => keyring.addFromUri(u)) as [KeyringPair, KeyringPair, KeyringPair];
-  node = await startNode({ port: 0 });
-  api = await ApiPromise.create({ provider: new WsProvider(node.url), noInitWarn: true });
+  chain = await startChain();
+  ({ api } = chain);
+  ({ alice, bob, charlie } = chain.keys);
   ({ serviceId } = await setupFaasService(api, { owner: alice, operator: bob, permitted: [charlie.address] }));
-  client = new PolkadotTangleClient({ rpcUrl: node.url, suri: '//Bob', log: createLogger('warn') });
+  client = new PolkadotTangleClient({ rpcUrl: chain.node.url, suri: '//Bob', log: createLogger('warn') });
   await client.connect();
 });
 
 afterAll(async () => {
   await client?.disconnect();
-  await api?.disconnect();
-  await node?.stop();
+  await chain?.stop();
 });
 
 describe('PolkadotTangleClient', () => {

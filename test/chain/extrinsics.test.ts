@@ -1,42 +1,31 @@
 // Signed extrinsics on the local node, submitted by @polkadot/api as a wallet would:
 // signature and nonce checks, fees, events decoded from System.Events, sudo.
-import { ApiPromise, WsProvider } from '@polkadot/api';
-import type { SubmittableExtrinsic } from '@polkadot/api/types';
-import { Keyring } from '@polkadot/keyring';
+import type { ApiPromise } from '@polkadot/api';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import type { ISubmittableResult } from '@polkadot/types/types';
-import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEV_BALANCE, FIXED_FEE, startNode } from '../../chain/src/index.js';
+import { DEV_BALANCE, FIXED_FEE } from '../../chain/src/index.js';
 import type { LocalNode } from '../../chain/src/index.js';
+import { sendRaw as send, startChain } from './fixtures.js';
+import type { DevKeys } from './fixtures.js';
 
+let chain: Awaited<ReturnType<typeof startChain>>;
 let node: LocalNode;
 let api: ApiPromise;
+let keys: DevKeys;
 let alice: KeyringPair;
 let bob: KeyringPair;
 let charlie: KeyringPair;
 
 beforeAll(async () => {
-  await cryptoWaitReady();
-  const keyring = new Keyring({ type: 'sr25519', ss58Format: 42 });
-  [alice, bob, charlie] = ['//Alice', '//Bob', '//Charlie'].map((u) => keyring.addFromUri(u)) as [KeyringPair, KeyringPair, KeyringPair];
-  node = await startNode({ port: 0 });
-  api = await ApiPromise.create({ provider: new WsProvider(node.url), noInitWarn: true });
+  chain = await startChain();
+  ({ node, api, keys } = chain);
+  ({ alice, bob, charlie } = keys);
 });
 
 afterAll(async () => {
-  await api?.disconnect();
-  await node?.stop();
+  await chain?.stop();
 });
-
-/** Signs and sends, resolving with the finalized result. */
-function send(tx: SubmittableExtrinsic<'promise'>, signer: KeyringPair): Promise<ISubmittableResult> {
-  return new Promise((resolve, reject) => {
-    tx.signAndSend(signer, (result) => {
-      if (result.status.isFinalized) resolve(result);
-    }).catch(reject);
-  });
-}
 
 const free = async (who: string) => ((await api.query.system!.account!(who)) as unknown as { data: { free: { toBigInt(): bigint } } }).data.free.toBigInt();
 const names = (r: ISubmittableResult) => r.events.map(({ event }) => `${event.section}.${event.method}`);
@@ -104,8 +93,7 @@ describe('signed extrinsics on the local node', () => {
 
 describe('multiAssetDelegation.joinOperators', () => {
   it('makes the caller an active operator with its bond reserved, once', async () => {
-    const keyring = new Keyring({ type: 'sr25519', ss58Format: 42 });
-    const dave = keyring.addFromUri('//Dave');
+    const dave = keys.dave;
     const bond = 1_000n * 10n ** 18n;
     const before = await free(dave.address);
     const joined = await send(api.tx.multiAssetDelegation!.joinOperators!(bond), dave);
@@ -119,7 +107,7 @@ describe('multiAssetDelegation.joinOperators', () => {
   });
 
   it('refuses a bond under the minimum', async () => {
-    const eve = new Keyring({ type: 'sr25519', ss58Format: 42 }).addFromUri('//Eve');
+    const eve = keys.eve;
     const low = await send(api.tx.multiAssetDelegation!.joinOperators!(99n), eve);
     expect(api.registry.findMetaError(low.dispatchError!.asModule).name).toBe('BondTooLow');
   });

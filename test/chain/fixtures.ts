@@ -1,18 +1,49 @@
-// Chain test fixtures: sending as a dev account, and a FaaS service made from scratch.
-import type { ApiPromise } from '@polkadot/api';
+// Chain test fixtures: a local node with an API and the dev keys, sending as a dev account,
+// and a FaaS service made from scratch.
+import { ApiPromise, WsProvider } from '@polkadot/api';
 import type { SubmittableExtrinsic } from '@polkadot/api/types';
+import { Keyring } from '@polkadot/keyring';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import type { ISubmittableResult } from '@polkadot/types/types';
+import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { faasBlueprint } from '../../blueprint/index.js';
+import { startNode } from '../../chain/src/index.js';
+import type { LocalNode } from '../../chain/src/index.js';
 
-export function send(tx: SubmittableExtrinsic<'promise'>, signer: KeyringPair): Promise<ISubmittableResult> {
+export type DevKeys = Record<'alice' | 'bob' | 'charlie' | 'dave' | 'eve', KeyringPair>;
+
+/** A fresh local node on a free port, an API connected to it, and the dev accounts' keys. */
+export async function startChain(): Promise<{ node: LocalNode; api: ApiPromise; keys: DevKeys; stop(): Promise<void> }> {
+  await cryptoWaitReady();
+  const keyring = new Keyring({ type: 'sr25519', ss58Format: 42 });
+  const keys = Object.fromEntries(['Alice', 'Bob', 'Charlie', 'Dave', 'Eve'].map((n) => [n.toLowerCase(), keyring.addFromUri(`//${n}`)])) as DevKeys;
+  const node = await startNode({ port: 0 });
+  const api = await ApiPromise.create({ provider: new WsProvider(node.url), noInitWarn: true });
+  return {
+    node,
+    api,
+    keys,
+    stop: async () => {
+      await api.disconnect();
+      await node.stop();
+    },
+  };
+}
+
+/** Signs and sends; resolves with the finalized result, whether the call succeeded or failed. */
+export function sendRaw(tx: SubmittableExtrinsic<'promise'>, signer: KeyringPair): Promise<ISubmittableResult> {
   return new Promise((resolve, reject) => {
     tx.signAndSend(signer, (r) => {
-      if (!r.status.isFinalized) return;
-      if (r.dispatchError) reject(new Error(`${tx.method.section}.${tx.method.method} failed: ${r.dispatchError.toString()}`));
-      else resolve(r);
+      if (r.status.isFinalized) resolve(r);
     }).catch(reject);
   });
+}
+
+/** Signs and sends; rejects when the call failed. */
+export async function send(tx: SubmittableExtrinsic<'promise'>, signer: KeyringPair): Promise<ISubmittableResult> {
+  const r = await sendRaw(tx, signer);
+  if (r.dispatchError) throw new Error(`${tx.method.section}.${tx.method.method} failed: ${r.dispatchError.toString()}`);
+  return r;
 }
 
 /** Blueprint (by owner) → operator joins and registers → service requested by owner and approved. */

@@ -1,27 +1,16 @@
 // The services pallet on the local node, end to end as an operator and a developer use it:
 // blueprint → operator joins and registers → service requested and approved → job called →
 // result submitted; with the pallet's checks (origin, registration, type check) on the way.
-import { ApiPromise, WsProvider } from '@polkadot/api';
-import type { SubmittableExtrinsic } from '@polkadot/api/types';
-import { Keyring } from '@polkadot/keyring';
-import type { KeyringPair } from '@polkadot/keyring/types';
+import type { ApiPromise } from '@polkadot/api';
 import type { ISubmittableResult } from '@polkadot/types/types';
-import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNode } from '../../chain/src/index.js';
-import type { LocalNode } from '../../chain/src/index.js';
+import { sendRaw as send, startChain } from './fixtures.js';
+import type { DevKeys } from './fixtures.js';
 
-let node: LocalNode;
+let chain: Awaited<ReturnType<typeof startChain>>;
 let api: ApiPromise;
-let k: Record<'alice' | 'bob' | 'charlie' | 'dave' | 'eve', KeyringPair>;
+let k: DevKeys;
 
-function send(tx: SubmittableExtrinsic<'promise'>, signer: KeyringPair): Promise<ISubmittableResult> {
-  return new Promise((resolve, reject) => {
-    tx.signAndSend(signer, (r) => {
-      if (r.status.isFinalized) resolve(r);
-    }).catch(reject);
-  });
-}
 const events = (r: ISubmittableResult) => r.events.map(({ event }) => `${event.section}.${event.method}`);
 const failure = (r: ISubmittableResult) => {
   const e = r.dispatchError;
@@ -51,16 +40,12 @@ const operatorKey = `0x04${'11'.repeat(64)}`;
 const native = { Custom: 0 };
 
 beforeAll(async () => {
-  await cryptoWaitReady();
-  const keyring = new Keyring({ type: 'sr25519', ss58Format: 42 });
-  k = Object.fromEntries(['alice', 'bob', 'charlie', 'dave', 'eve'].map((n) => [n, keyring.addFromUri(`//${n[0]!.toUpperCase()}${n.slice(1)}`)])) as typeof k;
-  node = await startNode({ port: 0 });
-  api = await ApiPromise.create({ provider: new WsProvider(node.url), noInitWarn: true });
+  chain = await startChain();
+  ({ api, keys: k } = chain);
 });
 
 afterAll(async () => {
-  await api?.disconnect();
-  await node?.stop();
+  await chain?.stop();
 });
 
 describe('services pallet', () => {

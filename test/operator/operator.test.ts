@@ -1,28 +1,26 @@
 // The operator end to end on the local node and the real Docker engine: a job call becomes a
 // signed, verifiable result on-chain; bad arguments get an error result; other services'
 // calls are ignored; after a restart, unfinished jobs are finished exactly once.
-import { ApiPromise, WsProvider } from '@polkadot/api';
-import { Keyring } from '@polkadot/keyring';
-import type { KeyringPair } from '@polkadot/keyring/types';
+import type { ApiPromise } from '@polkadot/api';
 import type { Codec } from '@polkadot/types/types';
-import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeExecuteArgs } from '../../blueprint/index.js';
-import { startNode } from '../../chain/src/index.js';
 import type { LocalNode } from '../../chain/src/index.js';
 import { PolkadotTangleClient } from '../../src/chain/index.js';
 import { createLogger } from '../../src/log.js';
 import { Operator, operatorSigningKey, outputHash, verifyOutput } from '../../src/operator/index.js';
 import type { DockerSandboxEngine } from '../../src/sandbox/index.js';
 import { JobStore } from '../../src/store/index.js';
-import { send, setupFaasService } from '../chain/fixtures.js';
+import { send, setupFaasService, startChain } from '../chain/fixtures.js';
+import type { DevKeys } from '../chain/fixtures.js';
 import { makeEngine, ourContainers } from '../helpers.js';
 
 const log = createLogger('warn');
+let chain: Awaited<ReturnType<typeof startChain>>;
 let node: LocalNode;
 let api: ApiPromise;
 let engine: DockerSandboxEngine;
-let k: Record<'alice' | 'bob' | 'charlie', KeyringPair>;
+let k: DevKeys;
 let serviceId: number;
 let registeredKey: `0x${string}`;
 let client: PolkadotTangleClient;
@@ -57,11 +55,8 @@ async function callJob(args: unknown[], sid = serviceId): Promise<bigint> {
 }
 
 beforeAll(async () => {
-  await cryptoWaitReady();
-  const keyring = new Keyring({ type: 'sr25519', ss58Format: 42 });
-  k = { alice: keyring.addFromUri('//Alice'), bob: keyring.addFromUri('//Bob'), charlie: keyring.addFromUri('//Charlie') };
-  node = await startNode({ port: 0 });
-  api = await ApiPromise.create({ provider: new WsProvider(node.url), noInitWarn: true });
+  chain = await startChain();
+  ({ node, api, keys: k } = chain);
   ({ registeredKey } = await operatorSigningKey('//Bob'));
   ({ serviceId } = await setupFaasService(api, { owner: k.alice, operator: k.bob, permitted: [k.charlie.address], key: registeredKey }));
   engine = makeEngine();
@@ -76,8 +71,7 @@ afterAll(async () => {
   await operator?.stop();
   await client?.disconnect();
   await engine?.shutdown();
-  await api?.disconnect();
-  await node?.stop();
+  await chain?.stop();
   expect(await ourContainers()).toEqual([]);
 });
 
