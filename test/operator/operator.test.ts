@@ -124,3 +124,56 @@ describe('operator', () => {
     expect(store.unfinished()).toEqual([]);
   });
 });
+
+describe('TangleFaaSClient', () => {
+  it('submits a job and gets a verified result, with job updates', async () => {
+    const { TangleFaaSClient } = await import('../../src/sdk/index.js');
+    const sdk = new TangleFaaSClient({ rpcUrl: node.url, blueprintId: 0, serviceId, account: '//Charlie' });
+    await sdk.connect();
+    const updates: string[] = [];
+    sdk.on('jobUpdate', (u: { status: string }) => updates.push(u.status));
+    try {
+      const jobId = await sdk.submitJob({ code: 'console.log("hi from js")', language: 'javascript', mode: 'cached' });
+      const r = await sdk.waitForResult(jobId, { timeoutMs: 30_000 });
+      expect(r).toMatchObject({ exitCode: 0, stdout: 'hi from js\n', stderr: '', complete: true, verified: true, operator: k.bob.address });
+      expect(updates).toEqual(['submitted', 'completed']);
+    } finally {
+      await sdk.disconnect();
+    }
+  });
+
+  it('answers 10 jobs sent at once by two callers, each once and verified', async () => {
+    const { TangleFaaSClient } = await import('../../src/sdk/index.js');
+    const clients = ['//Alice', '//Charlie'].map((account) => new TangleFaaSClient({ rpcUrl: node.url, blueprintId: 0, serviceId, account }));
+    await Promise.all(clients.map((c) => c.connect()));
+    try {
+      const jobs = await Promise.all(
+        Array.from({ length: 10 }, async (_, i) => {
+          const c = clients[i % 2]!;
+          const jobId = await c.submitJob({ code: `print(${i} * ${i})`, language: 'python', mode: 'cached' });
+          return { i, result: await c.waitForResult(jobId, { timeoutMs: 60_000 }) };
+        }),
+      );
+      for (const { i, result } of jobs) {
+        expect(result.stdout).toBe(`${i * i}\n`);
+        expect(result.verified).toBe(true);
+      }
+      expect(new Set(jobs.map((j) => j.result.jobId)).size).toBe(10);
+    } finally {
+      await Promise.all(clients.map((c) => c.disconnect()));
+    }
+  });
+
+  it('a tampered output, or a signature by another key, fails verification', async () => {
+    const { verifyJobResult } = await import('../../src/sdk/index.js');
+    const hash = outputHash({ exitCode: 0, stdout: 'real\n', stderr: '' });
+    const { pair } = await operatorSigningKey('//Bob');
+    const signature = `0x${Buffer.from(pair.sign(Buffer.from(hash.slice(2), 'hex'))).toString('hex')}`;
+    const good = { exitCode: 0, stdout: 'real\n', stderr: '', complete: true, outputHash: hash, signature };
+    expect(verifyJobResult(good, registeredKey)).toEqual({ verified: true });
+    expect(verifyJobResult({ ...good, stdout: 'fake\n' }, registeredKey).verified).toBe(false);
+    expect(verifyJobResult({ ...good, exitCode: 1 }, registeredKey).verified).toBe(false);
+    const { registeredKey: otherKey } = await operatorSigningKey('//Eve');
+    expect(verifyJobResult(good, otherKey).verified).toBe(false);
+  });
+});

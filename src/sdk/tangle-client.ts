@@ -1,0 +1,158 @@
+// TangleFaaSClient: submit FaaS jobs on Tangle and get back results you can verify — the
+// output hash must match the output, and the signature must check against the key the
+// operator registered on-chain for the blueprint.
+import { EventEmitter } from 'node:events';
+import { ApiPromise, WsProvider } from '@polkadot/api';
+import { Keyring } from '@polkadot/keyring';
+import type { KeyringPair } from '@polkadot/keyring/types';
+import type { Codec, ISubmittableResult } from '@polkadot/types/types';
+import { cryptoWaitReady } from '@polkadot/util-crypto';
+import { JOB_EXECUTE, encodeExecuteArgs } from '../../blueprint/index.js';
+import { NonceManager } from '../chain/index.js';
+import { outputHash, verifyOutput } from '../operator/index.js';
+
+export interface TangleFaaSClientConfig {
+  rpcUrl: string;
+  blueprintId: number | bigint;
+  serviceId: number | bigint;
+  /** The caller's account: a mnemonic or dev URI (e.g. //Alice), or a keyring pair. */
+  account: string | KeyringPair;
+}
+
+export interface JobRequest {
+  code: string;
+  language: string;
+  mode?: string;
+  resources?: Record<string, unknown>;
+  envVars?: Record<string, string>;
+  stdin?: string;
+}
+
+export interface JobResult {
+  jobId: bigint;
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** False when the on-chain output was cut (the full output is then fetched from the operator). */
+  complete: boolean;
+  outputHash: string;
+  signature: string;
+  operator: string;
+  /** True only if the hash matches the output and the signature checks against the operator's registered key. */
+  verified: boolean;
+  /** Why `verified` is false, when it is. */
+  verificationError?: string;
+}
+
+export type JobStatus = 'submitted' | 'executing' | 'completed' | 'failed';
+
+type Field = Codec & { type: string; value: Codec };
+const fieldText = (f: Field): string => (f.type === 'String' ? Buffer.from(f.value.toU8a(true)).toString('utf8') : f.value.toString());
+
+/** Checks a result's six fields against the operator's registered 65-byte key. */
+export function verifyJobResult(fields: { exitCode: number; stdout: string; stderr: string; complete: boolean; outputHash: string; signature: string }, registeredKey: string): { verified: boolean; error?: string } {
+  if (!fields.complete) return { verified: false, error: 'the on-chain output is cut; fetching it from the operator API is not available yet' };
+  const expected = outputHash({ exitCode: fields.exitCode, stdout: fields.stdout, stderr: fields.stderr });
+  if (expected !== fields.outputHash) return { verified: false, error: `output hash mismatch: the output hashes to ${expected}` };
+  if (!verifyOutput(fields.outputHash as `0x${string}`, fields.signature as `0x${string}`, registeredKey as `0x${string}`)) {
+    return { verified: false, error: 'the signature does not check against the operator’s registered key' };
+  }
+  return { verified: true };
+}
+
+export class TangleFaaSClient extends EventEmitter {
+  private api: ApiPromise | null = null;
+  private pair: KeyringPair | null = null;
+  // Jobs submitted at once each take the next nonce, so they do not collide.
+  private readonly nonces = new NonceManager(async () => (await this.chain().rpc.system.accountNextIndex(this.pair!.address)).toNumber());
+
+  constructor(private readonly config: TangleFaaSClientConfig) {
+    super();
+  }
+
+  async connect(): Promise<void> {
+    await cryptoWaitReady();
+    this.api = await ApiPromise.create({ provider: new WsProvider(this.config.rpcUrl), noInitWarn: true });
+    const a = this.config.account;
+    this.pair = typeof a === 'string' ? new Keyring({ type: 'sr25519', ss58Format: this.api.registry.chainSS58 }).addFromUri(a) : a;
+  }
+
+  async disconnect(): Promise<void> {
+    await this.api?.disconnect();
+    this.api = null;
+  }
+
+  private chain(): ApiPromise {
+    if (!this.api) throw new Error('call connect() first');
+    return this.api;
+  }
+
+  /** Calls job 0 `execute`; resolves with the job id (the call id) once the call is included. */
+  async submitJob(req: JobRequest): Promise<bigint> {
+    const api = this.chain();
+    const tx = api.tx.services!.call!(this.config.serviceId, JOB_EXECUTE, encodeExecuteArgs(req));
+    const nonce = await this.nonces.take();
+    const result = await new Promise<ISubmittableResult>((resolve, reject) => {
+      tx.signAndSend(this.pair!, { nonce }, (r) => {
+        if (r.status.isInBlock || r.status.isFinalized) resolve(r);
+      }).catch((err: Error) => {
+        this.nonces.reset(); // refused: our count may be off; re-read it next time
+        reject(err);
+      });
+    });
+    if (result.dispatchError) {
+      const e = result.dispatchError;
+      throw new Error(`services.call failed: ${e.isModule ? api.registry.findMetaError(e.asModule).name : e.toString()}`);
+    }
+    const called = result.events.find(({ event }) => event.section === 'services' && event.method === 'JobCalled');
+    if (!called) throw new Error('services.call was included but emitted no JobCalled event');
+    const jobId = BigInt(called.event.data[2]!.toString());
+    this.emit('jobUpdate', { jobId, status: 'submitted' satisfies JobStatus });
+    return jobId;
+  }
+
+  /** Waits for the job's result (JobResultSubmitted) and verifies it. */
+  async waitForResult(jobId: bigint, opts: { timeoutMs?: number } = {}): Promise<JobResult> {
+    const api = this.chain();
+    const timeoutMs = opts.timeoutMs ?? 60_000;
+    const found = await new Promise<{ operator: string; fields: Field[] }>((resolve, reject) => {
+      let unsub: (() => void) | null = null;
+      let next: number | null = null;
+      const timer = setTimeout(() => {
+        unsub?.();
+        reject(new Error(`no result for job ${jobId} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const scan = async (upTo: number) => {
+        for (let n = next ?? Math.max(0, upTo - 20); n <= upTo; n++) {
+          const at = await api.at(await api.rpc.chain.getBlockHash(n));
+          const records = (await at.query.system!.events!()) as unknown as Array<{ event: { section: string; method: string; data: Codec[] } }>;
+          for (const { event } of records) {
+            if (event.section !== 'services' || event.method !== 'JobResultSubmitted') continue;
+            const [operator, serviceId, callId, , result] = event.data;
+            if (BigInt(serviceId!.toString()) !== BigInt(this.config.serviceId) || BigInt(callId!.toString()) !== jobId) continue;
+            clearTimeout(timer);
+            unsub?.();
+            resolve({ operator: operator!.toString(), fields: [...(result as unknown as Iterable<Field>)] });
+            return;
+          }
+        }
+        next = upTo + 1;
+      };
+      let tail = Promise.resolve();
+      void api.rpc.chain
+        .subscribeFinalizedHeads((h) => {
+          tail = tail.then(() => scan(h.number.toNumber())).catch(() => undefined);
+        })
+        .then((u) => {
+          unsub = u;
+        });
+    });
+    const [exitCode, stdout, stderr, complete, hash, signature] = found.fields.map(fieldText);
+    const fields = { exitCode: Number(exitCode), stdout: stdout!, stderr: stderr!, complete: complete === 'true', outputHash: hash!, signature: signature! };
+    const prefs = (await api.query.services!.operators!(this.config.blueprintId, found.operator)) as unknown as { unwrap(): { key: Codec } };
+    const check = verifyJobResult(fields, prefs.unwrap().key.toHex());
+    const out: JobResult = { jobId, ...fields, operator: found.operator, verified: check.verified, ...(check.error ? { verificationError: check.error } : {}) };
+    this.emit('jobUpdate', { jobId, status: (out.exitCode === 0 ? 'completed' : 'failed') satisfies JobStatus, result: out });
+    return out;
+  }
+}
