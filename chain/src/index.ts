@@ -26,6 +26,10 @@ export interface LocalNode {
   chain: Blockchain;
   pool: TxPool;
   stop(): Promise<void>;
+  /** Drops all connections and stops answering (blocks can still be made in-process). */
+  suspend(): Promise<void>;
+  /** Listens again on the same port. */
+  resume(): Promise<void>;
 }
 
 export async function startNode(opts: NodeOptions = {}): Promise<LocalNode> {
@@ -34,5 +38,5 @@ export async function startNode(opts: NodeOptions = {}): Promise<LocalNode> {
   const ctx = { chain, runtime, node: { name: 'tangle-faas-dev-node', version: '0.1.0', chain: 'Tangle Local Testnet (FaaS development)' } };
   const pool = new TxPool(chain);
   const server = await serveRpc(ctx, collectRpc([author(pool), dev(pool)]), { host: opts.host ?? '127.0.0.1', port: opts.port ?? 9944 });
-  return { url: server.url, port: server.port, runtime, chain, pool, stop: () => server.close() };
+  return { url: server.url, port: server.port, runtime, chain, pool, stop: () => server.close(), suspend: () => server.suspend(), resume: () => server.resume() };
 }

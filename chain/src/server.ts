@@ -17,6 +17,8 @@ export interface RpcServer {
   url: string;
   port: number;
   close(): Promise<void>;
+  suspend(): Promise<void>;
+  resume(): Promise<void>;
 }
 
 export async function serveRpc(
@@ -24,15 +26,10 @@ export async function serveRpc(
   rpc: { handlers: Map<string, Handler>; subscriptions: Map<string, Subscription> },
   opts: { host: string; port: number },
 ): Promise<RpcServer> {
-  const wss = new WebSocketServer({ host: opts.host, port: opts.port, maxPayload: 16 << 20 });
-  await new Promise<void>((resolve, reject) => {
-    wss.once('listening', resolve);
-    wss.once('error', reject);
-  });
   const unsubscribeMethods = new Map([...rpc.subscriptions.values()].map((s) => [s.unsubscribe, s]));
   let nextSub = 1;
 
-  wss.on('connection', (ws: WebSocket) => {
+  const onConnection = (ws: WebSocket) => {
     const active = new Map<string, () => void>();
     const send = (obj: unknown) => {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(obj));
@@ -95,16 +92,33 @@ export async function serveRpc(
       for (const stop of active.values()) stop();
       active.clear();
     });
-  });
+  };
 
+  const listen = async (port: number): Promise<WebSocketServer> => {
+    const server = new WebSocketServer({ host: opts.host, port, maxPayload: 16 << 20 });
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+    });
+    server.on('connection', onConnection);
+    return server;
+  };
+  const shut = (server: WebSocketServer) =>
+    new Promise<void>((resolve) => {
+      for (const c of server.clients) c.terminate();
+      server.close(() => resolve());
+    });
+
+  let wss = await listen(opts.port);
   const port = (wss.address() as AddressInfo).port;
   return {
     url: `ws://${opts.host}:${port}`,
     port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const c of wss.clients) c.terminate();
-        wss.close(() => resolve());
-      }),
+    close: () => shut(wss),
+    // Drop every connection and stop listening; the chain itself goes on (for reconnect tests).
+    suspend: () => shut(wss),
+    resume: async () => {
+      wss = await listen(port);
+    },
   };
 }

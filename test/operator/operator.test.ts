@@ -177,3 +177,21 @@ describe('TangleFaaSClient', () => {
     expect(verifyJobResult(good, otherKey).verified).toBe(false);
   });
 });
+
+describe('operator and a dropped node connection', () => {
+  it('loses no job: a call made while the node was unreachable is answered after it returns', async () => {
+    // Signed beforehand; submitted in-process while no client can reach the node.
+    const tx = api.tx.services!.call!(serviceId, 0, encodeExecuteArgs({ code: 'print("while away")', language: 'python', mode: 'cached' }));
+    await tx.signAsync(k.charlie);
+    await node.suspend();
+    const { block } = await node.pool.submit(tx.toHex() as `0x${string}`);
+    const raw = block.storage.get(node.runtime.key('system', 'events'))!;
+    const records = api.registry.createType('Vec<EventRecord>', raw) as unknown as Array<{ event: { method: string; data: Codec[] } }>;
+    const callId = BigInt(records.find(({ event }) => event.method === 'JobCalled')!.event.data[2]!.toString());
+    await new Promise((res) => setTimeout(res, 1500));
+    await node.resume();
+    await expect.poll(() => api.isConnected, { timeout: 15_000 }).toBe(true); // our own API reconnects too
+    const [exitCode, stdout] = await resultOf(serviceId, callId, 45_000);
+    expect([exitCode, stdout]).toEqual(['0', 'while away\n']);
+  });
+});
