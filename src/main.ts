@@ -1,11 +1,22 @@
-// `npm start`: the operator's main job. At this stage (sandbox engine only) it starts the
-// engine on the local Docker host and runs a hello world in every language and mode, with
-// timings, then shuts down cleanly. The chain listener and API gateway come with later issues.
+// `npm start`: the operator's main job.
+// - With no arguments (embedded defaults): the sandbox engine on the local Docker host, the
+//   local Tangle services node on 127.0.0.1, the FaaS blueprint created, //Bob joined as
+//   operator and registered, a service (owner //Alice, //Charlie permitted) requested and
+//   approved, and the operator serving it; a first job is run through the chain and verified.
+//   It then keeps running until Ctrl-C.
+// - `npm start -- --rpc wss://…` runs the same operator against a real chain: the account comes
+//   from FAAS_SURI and the services from FAAS_SERVICE_IDS (see README).
+import { ApiPromise, WsProvider } from '@polkadot/api';
+import { Keyring } from '@polkadot/keyring';
+import { cryptoWaitReady } from '@polkadot/util-crypto';
+import { bootstrapFaasService, startNode } from '../chain/src/index.js';
 import { loadConfig } from './config.js';
 import { FaaSError } from './errors.js';
 import { createLogger } from './log.js';
+import { operatorSigningKey, startOperatorService } from './operator/index.js';
 import { DockerSandboxEngine, LANGUAGES } from './sandbox/index.js';
 import type { Language } from './sandbox/index.js';
+import { TangleFaaSClient } from './sdk/index.js';
 
 const HELLO: Record<Language, string> = {
   python: 'import sys; print(f"hello from python {sys.version.split()[0]}")',
@@ -15,42 +26,81 @@ const HELLO: Record<Language, string> = {
   go: 'package main\n\nimport (\n\t"fmt"\n\t"runtime"\n)\n\nfunc main() { fmt.Println("hello from go", runtime.Version()) }\n',
 };
 
+const out = (s: string) => process.stdout.write(`${s}\n`);
+
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
   const engine = new DockerSandboxEngine(config, log);
-  const out = (s: string) => process.stdout.write(`${s}\n`);
   out('starting the sandbox engine (Docker, warm pools)...');
   await engine.start();
+  const stops: Array<() => Promise<void>> = [() => engine.shutdown()];
   const stop = async () => {
-    await engine.shutdown();
+    for (const s of stops.reverse()) await s().catch(() => undefined);
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
 
-  out('\nlanguage     mode        ms      output');
+  out('\nthe engine, one hello world per language (cached mode):');
   for (const language of LANGUAGES) {
-    for (const mode of ['ephemeral', 'cached'] as const) {
-      // Twice in cached mode: the first call assigns a warm container, the second reuses it.
-      for (const pass of mode === 'cached' ? [1, 2] : [1]) {
-        const t = performance.now();
-        try {
-          const r = await engine.execute({ code: HELLO[language], language, mode }, { owner: 'demo' });
-          const ms = (performance.now() - t).toFixed(1).padStart(7);
-          out(`${language.padEnd(12)} ${(mode + (pass === 2 ? ' (2)' : '')).padEnd(11)} ${ms}   ${(r.stdout || r.stderr).trim()}`);
-        } catch (err) {
-          const e = err instanceof FaaSError ? `${err.code}: ${err.message}` : String(err);
-          out(`${language.padEnd(12)} ${mode.padEnd(11)}    fail   ${e}`);
-        }
-      }
+    const t = performance.now();
+    try {
+      const r = await engine.execute({ code: HELLO[language], language, mode: 'cached' }, { owner: 'demo' });
+      out(`  ${language.padEnd(11)} ${(performance.now() - t).toFixed(1).padStart(7)} ms  ${(r.stdout || r.stderr).trim()}`);
+    } catch (err) {
+      out(`  ${language.padEnd(11)} failed: ${err instanceof FaaSError ? `${err.code}: ${err.message}` : String(err)}`);
     }
   }
-  const bad = await engine.execute({ code: 'print(1)', language: 'cobol' } as never).catch((e: FaaSError) => e);
-  out(`\nbad input is a typed error, not a crash: ${bad instanceof FaaSError ? `${bad.code} — ${bad.message}` : 'unexpected success'}`);
-  out('\nstats: ' + JSON.stringify(engine.stats()));
-  await engine.shutdown();
-  out('engine stopped; every container it started is removed.');
+
+  const rpc = argValue('--rpc') ?? process.env.FAAS_RPC_URL;
+  if (rpc) {
+    const suri = process.env.FAAS_SURI;
+    if (!suri) throw new Error('FAAS_SURI: the operator account (mnemonic or dev URI) is needed with --rpc');
+    const services = (process.env.FAAS_SERVICE_IDS ?? '').split(',').filter(Boolean).map((s) => BigInt(s.trim()));
+    const service = await startOperatorService({ rpcUrl: rpc, suri, services, dbPath: process.env.FAAS_DB_PATH ?? '.faas/operator.db', engine, log });
+    stops.push(() => service.stop());
+    out(`\noperator ${service.address} serving services ${services.join(', ')} on ${rpc}. Ctrl-C stops it.`);
+    return;
+  }
+
+  // Embedded defaults: a local chain with everything set up.
+  const node = await startNode({ port: Number(process.env.FAAS_CHAIN_PORT ?? 9944) });
+  stops.push(() => node.stop());
+  await cryptoWaitReady();
+  const keyring = new Keyring({ type: 'sr25519', ss58Format: node.runtime.ss58Prefix });
+  const [alice, bob, charlie] = ['//Alice', '//Bob', '//Charlie'].map((u) => keyring.addFromUri(u)) as [ReturnType<Keyring['addFromUri']>, ReturnType<Keyring['addFromUri']>, ReturnType<Keyring['addFromUri']>];
+  const api = await ApiPromise.create({ provider: new WsProvider(node.url), noInitWarn: true });
+  stops.push(() => api.disconnect());
+  const { registeredKey } = await operatorSigningKey('//Bob');
+  const { blueprintId, serviceId } = await bootstrapFaasService(api, { owner: alice, operator: bob, permitted: [charlie.address], key: registeredKey });
+  const service = await startOperatorService({ rpcUrl: node.url, suri: '//Bob', services: [BigInt(serviceId)], dbPath: ':memory:', engine, log });
+  stops.push(() => service.stop());
+
+  out(`\nlocal Tangle node (${node.runtime.version.specName} ${node.runtime.version.specVersion}) at ${node.url}`);
+  out(`blueprint ${blueprintId} created by //Alice; //Bob (${bob.address}) operates service ${serviceId}; //Charlie may call it`);
+
+  const sdk = new TangleFaaSClient({ rpcUrl: node.url, blueprintId, serviceId, account: '//Charlie' });
+  await sdk.connect();
+  stops.push(() => sdk.disconnect());
+  const t = performance.now();
+  const jobId = await sdk.submitJob({ code: 'print(sum(range(10)))', language: 'python', mode: 'cached' });
+  const r = await sdk.waitForResult(jobId, { timeoutMs: 60_000 });
+  out(`\nfirst job through the chain: job ${jobId} → exit ${r.exitCode}, stdout ${JSON.stringify(r.stdout)}, verified ${r.verified} (${(performance.now() - t).toFixed(0)} ms)`);
+
+  out(`
+try it:
+  polkadot.js apps → Settings: custom endpoint ${node.url}
+  Developer → Extrinsics → //Charlie → services → call(serviceId ${serviceId}, job 0, args):
+    six String fields: code, language, mode, resources JSON, envVars JSON, stdin
+    e.g. "print(1)", "python", "cached", "", "", ""
+  or from code: new TangleFaaSClient({ rpcUrl: '${node.url}', blueprintId: ${blueprintId}, serviceId: ${serviceId}, account: '//Charlie' })
+Ctrl-C stops everything (the local chain is in memory).`);
 }
 
 main().catch((err: unknown) => {

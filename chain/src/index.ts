@@ -11,6 +11,7 @@ export { Runtime, defaultMetadataPath } from './runtime.js';
 export { Blockchain, DEV_ACCOUNTS, DEV_BALANCE, devAddresses } from './blockchain/index.js';
 export { TxPool } from './blockchain/txpool.js';
 export { FIXED_FEE } from './blockchain/block-builder.js';
+export { bootstrapFaasService, send, sendRaw } from './bootstrap.js';
 
 export interface NodeOptions {
   host?: string;

@@ -1,0 +1,45 @@
+// The operator service: engine + chain client + job store + operator loop, started and
+// stopped together. Used by `npm run operator -- run` and by `npm start`.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Logger } from 'pino';
+import { PolkadotTangleClient } from '../chain/index.js';
+import type { SandboxEngine } from '../sandbox/index.js';
+import { JobStore } from '../store/index.js';
+import { Operator } from './operator.js';
+import { operatorSigningKey } from './result.js';
+
+export interface OperatorServiceOptions {
+  rpcUrl: string;
+  /** The operator account's secret (mnemonic or dev URI); never logged. */
+  suri: string;
+  services: bigint[];
+  /** Job store path; ':memory:' for a throw-away chain. */
+  dbPath: string;
+  engine: SandboxEngine;
+  log: Logger;
+}
+
+export interface OperatorService {
+  address: string;
+  stop(): Promise<void>;
+}
+
+export async function startOperatorService(o: OperatorServiceOptions): Promise<OperatorService> {
+  if (!o.services.length) throw new Error('no services to serve: list their ids (FAAS_SERVICE_IDS)');
+  if (o.dbPath !== ':memory:') mkdirSync(dirname(o.dbPath), { recursive: true });
+  const client = new PolkadotTangleClient({ rpcUrl: o.rpcUrl, suri: o.suri, log: o.log });
+  await client.connect();
+  const store = new JobStore(o.dbPath);
+  const { pair } = await operatorSigningKey(o.suri);
+  const operator = new Operator({ client, engine: o.engine, store, signer: pair, services: new Set(o.services), log: o.log });
+  await operator.start();
+  return {
+    address: client.address,
+    stop: async () => {
+      await operator.stop();
+      await client.disconnect();
+      store.close();
+    },
+  };
+}
