@@ -32,10 +32,16 @@ function checkTypes(ctx: DispatchContext, args: Codec, params: Codec): void {
   if (problem) throw err(ctx, 'TypeCheck', problem);
 }
 
-function addToSet(ctx: DispatchContext, item: string, key: unknown, value: bigint, current: Codec | null): void {
-  const set = new Set((current ? list(current) : []).map((x) => BigInt(x.toString())));
-  set.add(value);
-  write(ctx, S, item, [key], [...set]);
+/** A stored BTreeSet<u64> (or none yet) with `value` added, ready to write back. */
+function withAdded(set: Codec | null | undefined, value: bigint): bigint[] {
+  const ids = new Set((set ? list(set) : []).map((x) => BigInt(x.toString())));
+  ids.add(value);
+  return [...ids];
+}
+
+/** A struct codec's fields by name, to write it back with some of them changed. */
+function fieldsOf(struct: Struct): Record<string, Codec> {
+  return Object.fromEntries(Object.keys(struct.toJSON() as object).map((k) => [k, struct[k]!]));
 }
 
 export const services: Pallet = {
@@ -56,7 +62,7 @@ export const services: Pallet = {
       const pinned = rev.isLatest ? Math.max(revisions.length - 1, 0) : num(rev.asSpecific);
       if (pinned >= revisions.length) throw err(ctx, 'MasterBlueprintServiceManagerRevisionNotFound');
       const id = nextId(ctx, S, 'nextBlueprintId');
-      const stored = { ...Object.fromEntries(Object.keys(bp.toJSON() as object).map((k) => [k, bp[k]])), masterManagerRevision: { Specific: pinned } };
+      const stored = { ...fieldsOf(bp), masterManagerRevision: { Specific: pinned } };
       write(ctx, S, 'blueprints', [id], [owner, stored]);
       ctx.events.emit(ctx.phase, 'Services', 'BlueprintCreated', { owner, blueprintId: id });
     },
@@ -80,9 +86,7 @@ export const services: Pallet = {
       if (BigInt(value!.toString()) !== 0n) throw new DispatchError('Other', 'registration payments are not supported on this development node');
       write(ctx, S, 'operators', [id, operator], prefs);
       const profile = read<Struct>(ctx, S, 'operatorsProfile', operator);
-      const blueprints = new Set((profile ? list(profile.blueprints!) : []).map((x) => BigInt(x.toString())));
-      blueprints.add(id);
-      write(ctx, S, 'operatorsProfile', [operator], { services: profile ? profile.services : [], blueprints: [...blueprints] });
+      write(ctx, S, 'operatorsProfile', [operator], { services: profile ? profile.services : [], blueprints: withAdded(profile?.blueprints, id) });
       ctx.events.emit(ctx.phase, 'Services', 'Registered', { provider: operator, blueprintId: id, preferences: prefs, registrationArgs });
     },
 
@@ -163,7 +167,7 @@ export const services: Pallet = {
       const model = request.membershipModel as unknown as { isFixed: boolean; asFixed: Struct; asDynamic: Struct };
       const min = num((model.isFixed ? model.asFixed : model.asDynamic).minOperators!);
       if (approved.length < min) {
-        write(ctx, S, 'serviceRequests', [rid], { ...Object.fromEntries(Object.keys(request.toJSON() as object).map((k) => [k, request[k]])), operatorsWithApprovalState: states });
+        write(ctx, S, 'serviceRequests', [rid], { ...fieldsOf(request), operatorsWithApprovalState: states });
         return;
       }
       // Enough approvals: the request becomes a service.
@@ -173,9 +177,7 @@ export const services: Pallet = {
       for (const [op] of operatorCommitments) {
         const profile = read<Struct>(ctx, S, 'operatorsProfile', op);
         if (!profile) throw err(ctx, 'NotRegistered');
-        const services = new Set(list(profile.services!).map((x) => BigInt(x.toString())));
-        services.add(serviceId);
-        write(ctx, S, 'operatorsProfile', [op], { services: [...services], blueprints: profile.blueprints });
+        write(ctx, S, 'operatorsProfile', [op], { services: withAdded(profile.services, serviceId), blueprints: profile.blueprints });
       }
       write(ctx, S, 'instances', [serviceId], {
         id: serviceId,
@@ -189,7 +191,8 @@ export const services: Pallet = {
         membershipModel: request.membershipModel,
       });
       write(ctx, S, 'serviceStatus', [bpId, serviceId], undefined); // a unit value: the entry's presence is the status
-      addToSet(ctx, 'userServices', request.owner!.toString(), serviceId, read(ctx, S, 'userServices', request.owner!.toString()));
+      const owner = request.owner!.toString();
+      write(ctx, S, 'userServices', [owner], withAdded(read(ctx, S, 'userServices', owner), serviceId));
       ctx.events.emit(ctx.phase, 'Services', 'ServiceInitiated', {
         owner: request.owner,
         requestId: rid,
