@@ -7,6 +7,7 @@ import type { KeyringPair } from '@polkadot/keyring/types';
 import type { Codec, ISubmittableResult } from '@polkadot/types/types';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import type { Logger } from 'pino';
+import { followFinalizedEvents } from './follow.js';
 import { NonceManager } from './nonce.js';
 
 /** A `services.JobCalled` event, decoded. Args are the raw Field codecs, in order. */
@@ -81,38 +82,24 @@ export class PolkadotTangleClient implements TangleClient {
     this.api = null;
   }
 
-  async subscribeJobCalls(handler: (call: JobCall) => void, opts: { fromBlock?: number; onBlockScanned?: (n: number) => void } = {}): Promise<() => void> {
-    const api = this.chain();
-    let next = opts.fromBlock;
-    const scan = async (upTo: number) => {
-      for (let n = next ?? upTo; n <= upTo; n++) {
-        const hash = await api.rpc.chain.getBlockHash(n);
-        const at = await api.at(hash);
-        const records = (await at.query.system!.events!()) as unknown as Array<{ event: { section: string; method: string; data: Codec[] } }>;
-        for (const { event } of records) {
-          if (event.section !== 'services' || event.method !== 'JobCalled') continue;
-          const [caller, serviceId, callId, job, args] = event.data;
-          handler({
-            caller: caller!.toString(),
-            serviceId: BigInt(serviceId!.toString()),
-            callId: BigInt(callId!.toString()),
-            job: Number(job!.toString()),
-            args: [...(args as unknown as Iterable<Codec>)],
-            blockNumber: n,
-            blockHash: hash.toHex(),
-          });
-        }
-        opts.onBlockScanned?.(n);
-      }
-      next = upTo + 1;
-    };
-    // Blocks are scanned in order, one batch at a time, so none is missed or seen twice.
-    let chainTail = Promise.resolve();
-    const unsub = await api.rpc.chain.subscribeFinalizedHeads((header) => {
-      const upTo = header.number.toNumber();
-      chainTail = chainTail.then(() => scan(upTo)).catch((err: Error) => this.opts.log.warn({ err: err.message }, 'block scan failed; retrying with the next head'));
-    });
-    return () => unsub();
+  subscribeJobCalls(handler: (call: JobCall) => void, opts: { fromBlock?: number; onBlockScanned?: (n: number) => void } = {}): Promise<() => void> {
+    return followFinalizedEvents(
+      this.chain(),
+      { ...opts, onError: (err) => this.opts.log.warn({ err: err.message }, 'block scan failed; retrying with the next head') },
+      (event, block) => {
+        if (event.section !== 'services' || event.method !== 'JobCalled') return;
+        const [caller, serviceId, callId, job, args] = event.data;
+        handler({
+          caller: caller!.toString(),
+          serviceId: BigInt(serviceId!.toString()),
+          callId: BigInt(callId!.toString()),
+          job: Number(job!.toString()),
+          args: [...(args as unknown as Iterable<Codec>)],
+          blockNumber: block.number,
+          blockHash: block.hash,
+        });
+      },
+    );
   }
 
   async hasResult(serviceId: bigint, callId: bigint): Promise<boolean> {

@@ -8,7 +8,7 @@ import type { KeyringPair } from '@polkadot/keyring/types';
 import type { Codec, ISubmittableResult } from '@polkadot/types/types';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { JOB_EXECUTE, encodeExecuteArgs } from '../../blueprint/index.js';
-import { NonceManager } from '../chain/index.js';
+import { NonceManager, followFinalizedEvents } from '../chain/index.js';
 import { outputHash, verifyOutput } from '../operator/index.js';
 
 export interface TangleFaaSClientConfig {
@@ -115,37 +115,25 @@ export class TangleFaaSClient extends EventEmitter {
   async waitForResult(jobId: bigint, opts: { timeoutMs?: number } = {}): Promise<JobResult> {
     const api = this.chain();
     const timeoutMs = opts.timeoutMs ?? 60_000;
+    let stop: (() => void) | null = null;
+    let done = false;
+    let timer: NodeJS.Timeout | undefined;
     const found = await new Promise<{ operator: string; fields: Field[] }>((resolve, reject) => {
-      let unsub: (() => void) | null = null;
-      let next: number | null = null;
-      const timer = setTimeout(() => {
-        unsub?.();
-        reject(new Error(`no result for job ${jobId} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const scan = async (upTo: number) => {
-        for (let n = next ?? Math.max(0, upTo - 20); n <= upTo; n++) {
-          const at = await api.at(await api.rpc.chain.getBlockHash(n));
-          const records = (await at.query.system!.events!()) as unknown as Array<{ event: { section: string; method: string; data: Codec[] } }>;
-          for (const { event } of records) {
-            if (event.section !== 'services' || event.method !== 'JobResultSubmitted') continue;
-            const [operator, serviceId, callId, , result] = event.data;
-            if (BigInt(serviceId!.toString()) !== BigInt(this.config.serviceId) || BigInt(callId!.toString()) !== jobId) continue;
-            clearTimeout(timer);
-            unsub?.();
-            resolve({ operator: operator!.toString(), fields: [...(result as unknown as Iterable<Field>)] });
-            return;
-          }
-        }
-        next = upTo + 1;
-      };
-      let tail = Promise.resolve();
-      void api.rpc.chain
-        .subscribeFinalizedHeads((h) => {
-          tail = tail.then(() => scan(h.number.toNumber())).catch(() => undefined);
-        })
-        .then((u) => {
-          unsub = u;
-        });
+      timer = setTimeout(() => reject(new Error(`no result for job ${jobId} within ${timeoutMs} ms`)), timeoutMs);
+      // From a few blocks back: the result may already be in.
+      followFinalizedEvents(api, { fromBlock: (head) => Math.max(0, head - 20) }, (event) => {
+        if (event.section !== 'services' || event.method !== 'JobResultSubmitted') return;
+        const [operator, serviceId, callId, , result] = event.data;
+        if (BigInt(serviceId!.toString()) !== BigInt(this.config.serviceId) || BigInt(callId!.toString()) !== jobId) return;
+        resolve({ operator: operator!.toString(), fields: [...(result as unknown as Iterable<Field>)] });
+      }).then((s) => {
+        stop = s;
+        if (done) s(); // found before the subscription was even confirmed
+      }, reject);
+    }).finally(() => {
+      done = true;
+      clearTimeout(timer);
+      stop?.();
     });
     const [exitCode, stdout, stderr, complete, hash, signature] = found.fields.map(fieldText);
     const fields = { exitCode: Number(exitCode), stdout: stdout!, stderr: stderr!, complete: complete === 'true', outputHash: hash!, signature: signature! };

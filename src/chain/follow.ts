@@ -1,0 +1,47 @@
+// Following the chain's events: every finalized block's events, in block order, each block
+// once — from a given block (catching up on what was missed) or from the head.
+import type { ApiPromise } from '@polkadot/api';
+import type { Codec } from '@polkadot/types/types';
+
+export interface ChainEvent {
+  section: string;
+  method: string;
+  data: Codec[];
+}
+
+export interface FollowOptions {
+  /** First block to read; a function gets the first finalized head. Default: that head. */
+  fromBlock?: number | ((head: number) => number);
+  /** Called after all of a block's events were handed over. */
+  onBlockScanned?: (n: number) => void;
+  /** A failed block read; the same blocks are read again with the next head. */
+  onError?: (err: Error) => void;
+}
+
+/** Calls `onEvent` for each event of each finalized block; resolves with a stop function. */
+export async function followFinalizedEvents(
+  api: ApiPromise,
+  opts: FollowOptions,
+  onEvent: (event: ChainEvent, block: { number: number; hash: string }) => void,
+): Promise<() => void> {
+  let next: number | null = typeof opts.fromBlock === 'number' ? opts.fromBlock : null;
+  let stopped = false;
+  const scan = async (head: number) => {
+    if (next === null) next = typeof opts.fromBlock === 'function' ? opts.fromBlock(head) : head;
+    for (; next <= head && !stopped; next++) {
+      const hash = await api.rpc.chain.getBlockHash(next);
+      const records = (await (await api.at(hash)).query.system!.events!()) as unknown as Array<{ event: ChainEvent }>;
+      for (const { event } of records) if (!stopped) onEvent(event, { number: next, hash: hash.toHex() });
+      opts.onBlockScanned?.(next);
+    }
+  };
+  // One scan at a time, in head order, so no block is missed or read twice.
+  let tail = Promise.resolve();
+  const unsub = await api.rpc.chain.subscribeFinalizedHeads((header) => {
+    tail = tail.then(() => scan(header.number.toNumber())).catch((err: Error) => opts.onError?.(err));
+  });
+  return () => {
+    stopped = true;
+    unsub();
+  };
+}
