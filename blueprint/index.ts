@@ -112,6 +112,17 @@ export function stringField(text: string): { String: `0x${string}` } {
   return { String: `0x${Buffer.from(text, 'utf8').toString('hex')}` };
 }
 
+/** A decoded Field (a tangle-primitives `Field` enum codec): its variant and value. */
+export interface FieldCodec {
+  type: string;
+  value: { toU8a(bare: boolean): Uint8Array; toString(): string };
+}
+
+/** A Field read back as text: a String's UTF-8 content, any other value as its string form. */
+export function fieldText(f: FieldCodec): string {
+  return f.type === 'String' ? Buffer.from(f.value.toU8a(true)).toString('utf8') : f.value.toString();
+}
+
 /** The job call's arguments as Fields, for `services.call(serviceId, 0, args)`. */
 export function encodeExecuteArgs(a: { code: string; language: string; mode?: string; resources?: object; envVars?: Record<string, string>; stdin?: string }): Array<{ String: `0x${string}` }> {
   const values = [a.code, a.language, a.mode ?? '', a.resources ? JSON.stringify(a.resources) : '', a.envVars ? JSON.stringify(a.envVars) : '', a.stdin ?? ''];

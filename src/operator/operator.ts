@@ -4,7 +4,8 @@
 import type { KeyringPair } from '@polkadot/keyring/types';
 import type { Codec } from '@polkadot/types/types';
 import type { Logger } from 'pino';
-import { BadJobArgs, JOB_EXECUTE, decodeExecuteArgs } from '../../blueprint/index.js';
+import { BadJobArgs, JOB_EXECUTE, decodeExecuteArgs, fieldText } from '../../blueprint/index.js';
+import type { FieldCodec } from '../../blueprint/index.js';
 import type { JobCall, TangleClient } from '../chain/index.js';
 import { FaaSError } from '../errors.js';
 import type { ExecuteRequestInput, SandboxEngine } from '../sandbox/index.js';
@@ -22,11 +23,11 @@ export interface OperatorDeps {
   log: Logger;
 }
 
-/** A Field argument as text: String fields are UTF-8 bytes; anything else is refused. */
-function fieldText(f: Codec, index: number): string {
-  const e = f as unknown as { type: string; value: { toU8a(bare: boolean): Uint8Array } };
-  if (e.type !== 'String') throw new BadJobArgs(`args[${index}]`, `expected a String field, got ${e.type}`);
-  return Buffer.from(e.value.toU8a(true)).toString('utf8');
+/** A job argument as text: every `execute` argument is a String field; anything else is refused. */
+function argText(f: Codec, index: number): string {
+  const field = f as unknown as FieldCodec;
+  if (field.type !== 'String') throw new BadJobArgs(`args[${index}]`, `expected a String field, got ${field.type}`);
+  return fieldText(field);
 }
 
 export class Operator {
@@ -63,7 +64,7 @@ export class Operator {
     }
     let args: string[];
     try {
-      args = call.args.map(fieldText);
+      args = call.args.map(argText);
     } catch (err) {
       args = [`\u0000invalid: ${(err as Error).message}`];
     }

@@ -7,7 +7,8 @@ import { Keyring } from '@polkadot/keyring';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import type { Codec, ISubmittableResult } from '@polkadot/types/types';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
-import { JOB_EXECUTE, encodeExecuteArgs } from '../../blueprint/index.js';
+import { JOB_EXECUTE, encodeExecuteArgs, fieldText } from '../../blueprint/index.js';
+import type { FieldCodec } from '../../blueprint/index.js';
 import { NonceManager, followFinalizedEvents } from '../chain/index.js';
 import { outputHash, verifyOutput } from '../operator/index.js';
 
@@ -46,8 +47,7 @@ export interface JobResult {
 
 export type JobStatus = 'submitted' | 'executing' | 'completed' | 'failed';
 
-type Field = Codec & { type: string; value: Codec };
-const fieldText = (f: Field): string => (f.type === 'String' ? Buffer.from(f.value.toU8a(true)).toString('utf8') : f.value.toString());
+type Field = Codec & FieldCodec;
 
 /** Checks a result's six fields against the operator's registered 65-byte key. */
 export function verifyJobResult(fields: { exitCode: number; stdout: string; stderr: string; complete: boolean; outputHash: string; signature: string }, registeredKey: string): { verified: boolean; error?: string } {

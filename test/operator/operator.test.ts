@@ -4,7 +4,8 @@
 import type { ApiPromise } from '@polkadot/api';
 import type { Codec } from '@polkadot/types/types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeExecuteArgs } from '../../blueprint/index.js';
+import { encodeExecuteArgs, fieldText } from '../../blueprint/index.js';
+import type { FieldCodec } from '../../blueprint/index.js';
 import type { LocalNode } from '../../chain/src/index.js';
 import { PolkadotTangleClient } from '../../src/chain/index.js';
 import { createLogger } from '../../src/log.js';
@@ -34,15 +35,13 @@ async function newOperator(s: JobStore): Promise<Operator> {
   return op;
 }
 
-type Field = { type: string; value: Codec & { toU8a(bare: boolean): Uint8Array } };
-const text = (f: Field) => (f.type === 'String' ? Buffer.from(f.value.toU8a(true)).toString() : f.value.toString());
 
 async function resultOf(sid: number, callId: bigint, timeout = 30_000): Promise<string[]> {
   const deadline = Date.now() + timeout;
   for (;;) {
     if ((await api.query.services!.jobResults!.size(sid, callId)).toNumber() > 0) {
-      const r = (await api.query.services!.jobResults!(sid, callId)) as unknown as { unwrap(): { result: Field[] } };
-      return r.unwrap().result.map(text);
+      const r = (await api.query.services!.jobResults!(sid, callId)) as unknown as { unwrap(): { result: FieldCodec[] } };
+      return r.unwrap().result.map(fieldText);
     }
     if (Date.now() > deadline) throw new Error(`no result for call ${callId}`);
     await new Promise((res) => setTimeout(res, 100));
