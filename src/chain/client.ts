@@ -1,14 +1,11 @@
 // The Tangle chain behind one interface, so the operator does not depend on how the chain is
 // reached (a second backend — Tangle's EVM contracts — can implement the same interface).
-import { ApiPromise, WsProvider } from '@polkadot/api';
-import type { SubmittableExtrinsic } from '@polkadot/api/types';
-import { Keyring } from '@polkadot/keyring';
-import type { KeyringPair } from '@polkadot/keyring/types';
-import type { Codec, ISubmittableResult } from '@polkadot/types/types';
-import { cryptoWaitReady } from '@polkadot/util-crypto';
+import type { ApiPromise } from '@polkadot/api';
+import type { Codec } from '@polkadot/types/types';
 import type { Logger } from 'pino';
 import { followFinalizedEvents } from './follow.js';
-import { NonceManager } from './nonce.js';
+import { TxSender, accountFromUri, connectApi } from './tx.js';
+import type { Included } from './tx.js';
 
 /** A `services.JobCalled` event, decoded. Args are the raw Field codecs, in order. */
 export interface JobCall {
@@ -19,22 +16,6 @@ export interface JobCall {
   args: Codec[];
   blockNumber: number;
   blockHash: string;
-}
-
-export interface Included {
-  blockHash: string;
-  blockNumber: number;
-  events: string[];
-}
-
-/** Thrown when the chain refuses or fails a transaction; `reason` is the chain's words. */
-export class ChainTxError extends Error {
-  constructor(
-    readonly reason: string,
-    readonly outdatedNonce = false,
-  ) {
-    super(reason);
-  }
 }
 
 export interface TangleClient {
@@ -51,16 +32,15 @@ export interface TangleClient {
 
 export class PolkadotTangleClient implements TangleClient {
   private api: ApiPromise | null = null;
-  private pair: KeyringPair | null = null;
-  private readonly nonces = new NonceManager(async () => (await this.chain().rpc.system.accountNextIndex(this.address)).toNumber());
+  private sender: TxSender | null = null;
 
   constructor(
     private readonly opts: { rpcUrl: string; suri: string; log: Logger },
   ) {}
 
   get address(): string {
-    if (!this.pair) throw new Error('not connected');
-    return this.pair.address;
+    if (!this.sender) throw new Error('not connected');
+    return this.sender.pair.address;
   }
 
   private chain(): ApiPromise {
@@ -69,12 +49,9 @@ export class PolkadotTangleClient implements TangleClient {
   }
 
   async connect(): Promise<void> {
-    await cryptoWaitReady();
-    const provider = new WsProvider(this.opts.rpcUrl, 1000); // reconnects every second when dropped
-    const api = await ApiPromise.create({ provider, noInitWarn: true });
-    provider.on('connected', () => this.nonces.reset()); // our count may be stale after a gap
+    const api = await connectApi(this.opts.rpcUrl);
     this.api = api;
-    this.pair = new Keyring({ type: 'sr25519', ss58Format: api.registry.chainSS58 }).addFromUri(this.opts.suri);
+    this.sender = new TxSender(api, accountFromUri(api, this.opts.suri));
   }
 
   async disconnect(): Promise<void> {
@@ -109,36 +86,6 @@ export class PolkadotTangleClient implements TangleClient {
   }
 
   submitResult(serviceId: bigint, callId: bigint, result: unknown[]): Promise<Included> {
-    return this.submit(this.chain().tx.services!.submitResult!(serviceId, callId, result));
-  }
-
-  /** Signs with the next local nonce and waits for finality; retries once on a stale nonce. */
-  private async submit(tx: SubmittableExtrinsic<'promise'>, retried = false): Promise<Included> {
-    const nonce = await this.nonces.take();
-    try {
-      return await new Promise<Included>((resolve, reject) => {
-        tx.signAndSend(this.pair!, { nonce }, (r: ISubmittableResult) => {
-          if (r.isError) reject(new ChainTxError(`transaction ${r.status.type}`));
-          if (!r.status.isFinalized) return;
-          if (r.dispatchError) {
-            const e = r.dispatchError;
-            const reason = e.isModule ? (({ section, name }) => `${section}.${name}`)(this.chain().registry.findMetaError(e.asModule)) : e.toString();
-            reject(new ChainTxError(reason));
-            return;
-          }
-          resolve({
-            blockHash: r.status.asFinalized.toHex(),
-            blockNumber: -1,
-            events: r.events.map(({ event }) => `${event.section}.${event.method}`),
-          });
-        }).catch((err: Error) => reject(new ChainTxError(err.message, /outdated|future|1010.*nonce|Priority is too low/i.test(err.message))));
-      });
-    } catch (err) {
-      if (err instanceof ChainTxError && err.outdatedNonce && !retried) {
-        this.nonces.reset();
-        return this.submit(tx, true);
-      }
-      throw err;
-    }
+    return this.sender!.send(this.chain().tx.services!.submitResult!(serviceId, callId, result));
   }
 }

@@ -1,6 +1,8 @@
 // Public face of the chain client.
-export { PolkadotTangleClient, ChainTxError } from './client.js';
-export type { TangleClient, JobCall, Included } from './client.js';
+export { PolkadotTangleClient } from './client.js';
+export type { TangleClient, JobCall } from './client.js';
+export { TxSender, ChainTxError, connectApi, accountFromUri } from './tx.js';
+export type { Included } from './tx.js';
 export { NonceManager } from './nonce.js';
 export { followFinalizedEvents } from './follow.js';
 export type { ChainEvent, FollowOptions } from './follow.js';

@@ -2,14 +2,12 @@
 // output hash must match the output, and the signature must check against the key the
 // operator registered on-chain for the blueprint.
 import { EventEmitter } from 'node:events';
-import { ApiPromise, WsProvider } from '@polkadot/api';
-import { Keyring } from '@polkadot/keyring';
+import type { ApiPromise } from '@polkadot/api';
 import type { KeyringPair } from '@polkadot/keyring/types';
-import type { Codec, ISubmittableResult } from '@polkadot/types/types';
-import { cryptoWaitReady } from '@polkadot/util-crypto';
+import type { Codec } from '@polkadot/types/types';
 import { JOB_EXECUTE, encodeExecuteArgs, fieldText } from '../../blueprint/index.js';
 import type { FieldCodec } from '../../blueprint/index.js';
-import { NonceManager, followFinalizedEvents } from '../chain/index.js';
+import { ChainTxError, TxSender, accountFromUri, connectApi, followFinalizedEvents } from '../chain/index.js';
 import { outputHash, verifyOutput } from '../operator/index.js';
 
 export interface TangleFaaSClientConfig {
@@ -62,19 +60,17 @@ export function verifyJobResult(fields: { exitCode: number; stdout: string; stde
 
 export class TangleFaaSClient extends EventEmitter {
   private api: ApiPromise | null = null;
-  private pair: KeyringPair | null = null;
   // Jobs submitted at once each take the next nonce, so they do not collide.
-  private readonly nonces = new NonceManager(async () => (await this.chain().rpc.system.accountNextIndex(this.pair!.address)).toNumber());
+  private sender: TxSender | null = null;
 
   constructor(private readonly config: TangleFaaSClientConfig) {
     super();
   }
 
   async connect(): Promise<void> {
-    await cryptoWaitReady();
-    this.api = await ApiPromise.create({ provider: new WsProvider(this.config.rpcUrl), noInitWarn: true });
+    this.api = await connectApi(this.config.rpcUrl);
     const a = this.config.account;
-    this.pair = typeof a === 'string' ? new Keyring({ type: 'sr25519', ss58Format: this.api.registry.chainSS58 }).addFromUri(a) : a;
+    this.sender = new TxSender(this.api, typeof a === 'string' ? accountFromUri(this.api, a) : a);
   }
 
   async disconnect(): Promise<void> {
@@ -91,22 +87,12 @@ export class TangleFaaSClient extends EventEmitter {
   async submitJob(req: JobRequest): Promise<bigint> {
     const api = this.chain();
     const tx = api.tx.services!.call!(this.config.serviceId, JOB_EXECUTE, encodeExecuteArgs(req));
-    const nonce = await this.nonces.take();
-    const result = await new Promise<ISubmittableResult>((resolve, reject) => {
-      tx.signAndSend(this.pair!, { nonce }, (r) => {
-        if (r.status.isInBlock || r.status.isFinalized) resolve(r);
-      }).catch((err: Error) => {
-        this.nonces.reset(); // refused: our count may be off; re-read it next time
-        reject(err);
-      });
+    const included = await this.sender!.send(tx, 'inBlock').catch((err: Error) => {
+      throw new Error(`services.call failed: ${err instanceof ChainTxError ? err.reason : err.message}`);
     });
-    if (result.dispatchError) {
-      const e = result.dispatchError;
-      throw new Error(`services.call failed: ${e.isModule ? api.registry.findMetaError(e.asModule).name : e.toString()}`);
-    }
-    const called = result.events.find(({ event }) => event.section === 'services' && event.method === 'JobCalled');
+    const called = included.records.find((e) => e.section === 'services' && e.method === 'JobCalled');
     if (!called) throw new Error('services.call was included but emitted no JobCalled event');
-    const jobId = BigInt(called.event.data[2]!.toString());
+    const jobId = BigInt(called.data[2]!.toString());
     this.emit('jobUpdate', { jobId, status: 'submitted' satisfies JobStatus });
     return jobId;
   }
