@@ -6,3 +6,5 @@ export type { Included } from './tx.js';
 export { NonceManager } from './nonce.js';
 export { followFinalizedEvents } from './follow.js';
 export type { ChainEvent, FollowOptions } from './follow.js';
+export { readOperatorStatus, registerOperator } from './registration.js';
+export type { OperatorChainStatus, RegisterOptions } from './registration.js';

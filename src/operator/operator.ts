@@ -87,7 +87,7 @@ export class Operator {
       const output = await this.execute(job);
       const hash = outputHash(output);
       fields = resultFields(output, hash, signOutput(this.d.signer, hash));
-      this.d.store.setResult(job.serviceId, job.callId, fields);
+      this.d.store.setResult(job.serviceId, job.callId, fields, { hash, ...output });
     }
     // A result may be on-chain already: our own, submitted just before a crash.
     if (!(await this.d.client.hasResult(job.serviceId, job.callId))) {

@@ -3,6 +3,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
+import { startApiServer } from '../api/index.js';
+import type { ApiServer } from '../api/index.js';
 import { PolkadotTangleClient } from '../chain/index.js';
 import type { SandboxEngine } from '../sandbox/index.js';
 import { JobStore } from '../store/index.js';
@@ -18,10 +20,14 @@ export interface OperatorServiceOptions {
   dbPath: string;
   engine: SandboxEngine;
   log: Logger;
+  /** Where the operator API listens (full outputs by hash, and the FaaS API); false: no API. */
+  api?: { host?: string; port?: number } | false;
 }
 
 export interface OperatorService {
   address: string;
+  /** The operator API's base URL, when it serves one: what it registers as its `rpcAddress`. */
+  apiUrl: string | null;
   stop(): Promise<void>;
 }
 
@@ -33,10 +39,13 @@ export async function startOperatorService(o: OperatorServiceOptions): Promise<O
   const store = new JobStore(o.dbPath);
   const { pair } = await operatorSigningKey(o.suri);
   const operator = new Operator({ client, engine: o.engine, store, signer: pair, services: new Set(o.services), log: o.log });
+  const api: ApiServer | null = o.api === false ? null : await startApiServer({ log: o.log, outputs: store }, o.api ?? {});
   await operator.start();
   return {
     address: client.address,
+    apiUrl: api?.url ?? null,
     stop: async () => {
+      await api?.close();
       await operator.stop();
       await client.disconnect();
       store.close();

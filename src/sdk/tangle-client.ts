@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import type { ApiPromise } from '@polkadot/api';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import type { Codec } from '@polkadot/types/types';
+import { u8aToString } from '@polkadot/util';
 import { JOB_EXECUTE, encodeExecuteArgs, fieldText } from '../../blueprint/index.js';
 import type { FieldCodec } from '../../blueprint/index.js';
 import { ChainTxError, TxSender, accountFromUri, connectApi, followFinalizedEvents } from '../chain/index.js';
@@ -30,6 +31,7 @@ export interface JobRequest {
 export interface JobResult {
   jobId: bigint;
   exitCode: number;
+  /** The whole output: fetched from the operator's API when the on-chain copy was cut. */
   stdout: string;
   stderr: string;
   /** False when the on-chain output was cut (the full output is then fetched from the operator). */
@@ -47,15 +49,31 @@ export type JobStatus = 'submitted' | 'executing' | 'completed' | 'failed';
 
 type Field = Codec & FieldCodec;
 
-/** Checks a result's six fields against the operator's registered 65-byte key. */
-export function verifyJobResult(fields: { exitCode: number; stdout: string; stderr: string; complete: boolean; outputHash: string; signature: string }, registeredKey: string): { verified: boolean; error?: string } {
-  if (!fields.complete) return { verified: false, error: 'the on-chain output is cut; fetching it from the operator API is not available yet' };
-  const expected = outputHash({ exitCode: fields.exitCode, stdout: fields.stdout, stderr: fields.stderr });
-  if (expected !== fields.outputHash) return { verified: false, error: `output hash mismatch: the output hashes to ${expected}` };
-  if (!verifyOutput(fields.outputHash as `0x${string}`, fields.signature as `0x${string}`, registeredKey as `0x${string}`)) {
+/** A result as the operator signed it: the whole output, its hash and the signature. */
+export interface SignedOutput {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  outputHash: string;
+  signature: string;
+}
+
+/** True only if the output hashes to `outputHash` and the signature checks against the operator's registered 65-byte key. */
+export function verifyJobResult(r: SignedOutput, registeredKey: string): { verified: boolean; error?: string } {
+  const expected = outputHash({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr });
+  if (expected !== r.outputHash) return { verified: false, error: `output hash mismatch: the output hashes to ${expected}` };
+  if (!verifyOutput(r.outputHash as `0x${string}`, r.signature as `0x${string}`, registeredKey as `0x${string}`)) {
     return { verified: false, error: 'the signature does not check against the operator’s registered key' };
   }
   return { verified: true };
+}
+
+/** The full output behind `hash` from the operator's API (its registered address). */
+export async function fetchFullOutput(apiUrl: string, hash: string, timeoutMs = 10_000): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const res = await fetch(`${apiUrl.replace(/\/+$/, '')}/v1/outputs/${hash}`, { signal: AbortSignal.timeout(timeoutMs) });
+  const body = (await res.json()) as { exitCode: number; stdout: string; stderr: string; message?: string };
+  if (!res.ok) throw new Error(`${res.status} ${body.message ?? ''}`.trim());
+  return { exitCode: body.exitCode, stdout: body.stdout, stderr: body.stderr };
 }
 
 export class TangleFaaSClient extends EventEmitter {
@@ -123,8 +141,19 @@ export class TangleFaaSClient extends EventEmitter {
     });
     const [exitCode, stdout, stderr, complete, hash, signature] = found.fields.map(fieldText);
     const fields = { exitCode: Number(exitCode), stdout: stdout!, stderr: stderr!, complete: complete === 'true', outputHash: hash!, signature: signature! };
-    const prefs = (await api.query.services!.operators!(this.config.blueprintId, found.operator)) as unknown as { unwrap(): { key: Codec } };
-    const check = verifyJobResult(fields, prefs.unwrap().key.toHex());
+    const prefs = ((await api.query.services!.operators!(this.config.blueprintId, found.operator)) as unknown as { unwrap(): { key: Codec; rpcAddress: Codec } }).unwrap();
+    let check: { verified: boolean; error?: string };
+    if (fields.complete) check = verifyJobResult(fields, prefs.key.toHex());
+    else {
+      // The chain holds a cut copy: fetch the whole output from the operator and check it against the signed hash.
+      const apiUrl = u8aToString(prefs.rpcAddress.toU8a(true));
+      try {
+        Object.assign(fields, await fetchFullOutput(apiUrl, fields.outputHash));
+        check = verifyJobResult(fields, prefs.key.toHex());
+      } catch (err) {
+        check = { verified: false, error: `the on-chain output is cut and the full output could not be fetched from ${apiUrl}: ${(err as Error).message}` };
+      }
+    }
     const out: JobResult = { jobId, ...fields, operator: found.operator, verified: check.verified, ...(check.error ? { verificationError: check.error } : {}) };
     this.emit('jobUpdate', { jobId, status: (out.exitCode === 0 ? 'completed' : 'failed') satisfies JobStatus, result: out });
     return out;

@@ -17,6 +17,14 @@ export interface StoredJob {
   blockNumber: number;
 }
 
+/** An execution's whole output, keyed by its output hash. */
+export interface FullOutput {
+  hash: string;
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
 interface Row {
   service_id: string;
   call_id: string;
@@ -39,7 +47,10 @@ export class JobStore {
         service_id TEXT NOT NULL, call_id TEXT NOT NULL, job INTEGER NOT NULL, caller TEXT NOT NULL,
         args TEXT NOT NULL, status TEXT NOT NULL, result TEXT, block_number INTEGER NOT NULL,
         updated_at INTEGER NOT NULL, PRIMARY KEY (service_id, call_id));
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`);
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS outputs (
+        hash TEXT PRIMARY KEY, exit_code INTEGER NOT NULL, stdout TEXT NOT NULL, stderr TEXT NOT NULL,
+        created_at INTEGER NOT NULL);`);
   }
 
   /** Records a job call; false when it was already known (seen twice after a catch-up). */
@@ -50,8 +61,20 @@ export class JobStore {
     return r.changes === 1;
   }
 
-  setResult(serviceId: bigint, callId: bigint, result: unknown[]): void {
-    this.db.prepare("UPDATE jobs SET status = 'executed', result = ?, updated_at = ? WHERE service_id = ? AND call_id = ?").run(JSON.stringify(result), Date.now(), String(serviceId), String(callId));
+  /** Stores the result fields and the full output behind its hash (the chain may hold a cut copy). */
+  setResult(serviceId: bigint, callId: bigint, result: unknown[], output: FullOutput): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare('INSERT OR IGNORE INTO outputs (hash, exit_code, stdout, stderr, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(output.hash, output.exitCode, output.stdout, output.stderr, Date.now());
+      this.db.prepare("UPDATE jobs SET status = 'executed', result = ?, updated_at = ? WHERE service_id = ? AND call_id = ?").run(JSON.stringify(result), Date.now(), String(serviceId), String(callId));
+    })();
+  }
+
+  /** A full output by its hash, or null. */
+  output(hash: string): FullOutput | null {
+    const r = this.db.prepare('SELECT hash, exit_code, stdout, stderr FROM outputs WHERE hash = ?').get(hash) as { hash: string; exit_code: number; stdout: string; stderr: string } | undefined;
+    return r ? { hash: r.hash, exitCode: r.exit_code, stdout: r.stdout, stderr: r.stderr } : null;
   }
 
   markSubmitted(serviceId: bigint, callId: bigint): void {
@@ -66,6 +89,14 @@ export class JobStore {
   /** Jobs not yet submitted, oldest first: what a restart must finish. */
   unfinished(): StoredJob[] {
     return (this.db.prepare("SELECT * FROM jobs WHERE status != 'submitted' ORDER BY block_number, CAST(call_id AS INTEGER)").all() as Row[]).map(toJob);
+  }
+
+  /** How many jobs are in each state. */
+  counts(): Record<JobStatus, number> {
+    const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status').all() as Array<{ status: JobStatus; n: number }>;
+    const out: Record<JobStatus, number> = { received: 0, executed: 0, submitted: 0 };
+    for (const r of rows) out[r.status] = r.n;
+    return out;
   }
 
   /** The last block whose job calls are all recorded (catch-up starts after it). */

@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeExecuteArgs, fieldText } from '../../blueprint/index.js';
 import type { FieldCodec } from '../../blueprint/index.js';
 import type { LocalNode } from '../../chain/src/index.js';
+import { startApiServer } from '../../src/api/index.js';
+import type { ApiServer } from '../../src/api/index.js';
 import { PolkadotTangleClient } from '../../src/chain/index.js';
 import { createLogger } from '../../src/log.js';
 import { Operator, operatorSigningKey, outputHash, verifyOutput } from '../../src/operator/index.js';
@@ -27,6 +29,7 @@ let registeredKey: `0x${string}`;
 let client: PolkadotTangleClient;
 let store: JobStore;
 let operator: Operator;
+let apiServer: ApiServer;
 
 async function newOperator(s: JobStore): Promise<Operator> {
   const { pair } = await operatorSigningKey('//Bob');
@@ -57,7 +60,9 @@ beforeAll(async () => {
   chain = await startChain();
   ({ node, api, keys: k } = chain);
   ({ registeredKey } = await operatorSigningKey('//Bob'));
-  ({ serviceId } = await setupFaasService(api, { owner: k.alice, operator: k.bob, permitted: [k.charlie.address], key: registeredKey }));
+  // The operator API serves full outputs by hash; the operator registers its address.
+  apiServer = await startApiServer({ log, outputs: { output: (h) => store.output(h) } }, { port: 0 });
+  ({ serviceId } = await setupFaasService(api, { owner: k.alice, operator: k.bob, permitted: [k.charlie.address], key: registeredKey, rpcAddress: apiServer.url }));
   engine = makeEngine();
   await engine.start();
   client = new PolkadotTangleClient({ rpcUrl: node.url, suri: '//Bob', log });
@@ -67,6 +72,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await apiServer?.close();
   await operator?.stop();
   await client?.disconnect();
   await engine?.shutdown();
@@ -160,6 +166,45 @@ describe('TangleFaaSClient', () => {
       expect(new Set(jobs.map((j) => j.result.jobId)).size).toBe(10);
     } finally {
       await Promise.all(clients.map((c) => c.disconnect()));
+    }
+  });
+
+  it('an output too long for the chain is fetched from the operator API and checked against the signed hash', async () => {
+    const { TangleFaaSClient } = await import('../../src/sdk/index.js');
+    const sdk = new TangleFaaSClient({ rpcUrl: node.url, blueprintId: 0, serviceId, account: '//Charlie' });
+    await sdk.connect();
+    try {
+      const jobId = await sdk.submitJob({ code: 'print("x" * 5000); import sys; print("e" * 300, file=sys.stderr)', language: 'python', mode: 'cached' });
+      const r = await sdk.waitForResult(jobId, { timeoutMs: 30_000 });
+      expect(r).toMatchObject({ exitCode: 0, stdout: `${'x'.repeat(5000)}\n`, stderr: `${'e'.repeat(300)}\n`, complete: false, verified: true });
+      const onChain = await resultOf(serviceId, jobId);
+      expect(Buffer.byteLength(onChain[1]!)).toBeLessThanOrEqual(256); // the chain holds the cut copy
+      const res = await fetch(`${apiServer.url}/v1/outputs/0x${'ab'.repeat(32)}`);
+      expect([res.status, ((await res.json()) as { code: string }).code]).toEqual([404, 'NOT_FOUND']);
+      const bad = await fetch(`${apiServer.url}/v1/outputs/nothex`);
+      expect([bad.status, ((await bad.json()) as { field: string }).field]).toEqual([400, 'hash']);
+    } finally {
+      await sdk.disconnect();
+    }
+  });
+
+  it('a full output served tampered by the operator API fails verification', async () => {
+    const { TangleFaaSClient } = await import('../../src/sdk/index.js');
+    // The registered address serves changed outputs: what a dishonest or broken operator would do.
+    const port = Number(new URL(apiServer.url).port);
+    const serve = (change: (s: string) => string) => startApiServer({ log, outputs: { output: (h) => { const o = store.output(h); return o && { ...o, stdout: change(o.stdout) }; } } }, { port });
+    await apiServer.close();
+    apiServer = await serve((s) => s.replace('y', 'z'));
+    const sdk = new TangleFaaSClient({ rpcUrl: node.url, blueprintId: 0, serviceId, account: '//Charlie' });
+    await sdk.connect();
+    try {
+      const r = await sdk.waitForResult(await sdk.submitJob({ code: 'print("y" * 400)', language: 'python', mode: 'cached' }), { timeoutMs: 30_000 });
+      expect(r.verified).toBe(false);
+      expect(r.verificationError).toMatch(/output hash mismatch/);
+    } finally {
+      await sdk.disconnect();
+      await apiServer.close();
+      apiServer = await serve((s) => s);
     }
   });
 

@@ -1,0 +1,3 @@
+// Public face of the HTTP/WebSocket API.
+export { startApiServer } from './server.js';
+export type { ApiDeps, ApiOptions, ApiServer } from './server.js';
