@@ -1,25 +1,116 @@
-// `npm run operator -- run`: the operator service against a chain, configured by environment:
-//   FAAS_RPC_URL      chain endpoint (default ws://127.0.0.1:9944)
-//   FAAS_SURI         the operator account's secret (mnemonic or dev URI); never printed
-//   FAAS_SERVICE_IDS  comma-separated services to serve
-//   FAAS_DB_PATH      the job store (default .faas/operator.db)
-// plus the engine's FAAS_* settings (see README).
+// The operator CLI (`npm run operator -- <command>`):
+//   register  join the operators with a bond (if not yet) and register for the FaaS blueprint
+//             with the operator's signing key and API address
+//   run       the operator service: chain job calls → sandbox → signed results on-chain
+//   status    where the account stands on-chain, and the local job store
+// The account comes from FAAS_SURI (a mnemonic or dev URI such as //Bob); it is never printed.
+// Flags override the environment: --rpc (FAAS_RPC_URL), --blueprint (FAAS_BLUEPRINT_ID),
+// --services (FAAS_SERVICE_IDS), --api-url (FAAS_API_URL), --bond (FAAS_BOND), --db (FAAS_DB_PATH),
+// --api-host/--api-port (FAAS_API_HOST/FAAS_API_PORT).
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { TxSender, accountFromUri, connectApi, readOperatorStatus, registerOperator } from '../chain/index.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../log.js';
 import { DockerSandboxEngine } from '../sandbox/index.js';
+import { JobStore } from '../store/index.js';
+import { operatorSigningKey } from './result.js';
 import { startOperatorService } from './service.js';
+
+const USAGE = 'usage: npm run operator -- <register|run|status> [--rpc URL] [--blueprint ID] [--services 1,2] [--api-url URL] [--bond AMOUNT] [--db PATH]';
+
+const { values: flags, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    rpc: { type: 'string' },
+    blueprint: { type: 'string' },
+    services: { type: 'string' },
+    'api-url': { type: 'string' },
+    'api-host': { type: 'string' },
+    'api-port': { type: 'string' },
+    bond: { type: 'string' },
+    db: { type: 'string' },
+  },
+});
+
+const setting = (flag: keyof typeof flags, env: string, def?: string): string | undefined => (flags[flag] as string | undefined) ?? process.env[env] ?? def;
+const out = (s: string) => process.stdout.write(`${s}\n`);
+
+class UsageError extends Error {}
+
+function required(flag: keyof typeof flags, env: string, what: string): string {
+  const v = setting(flag, env);
+  if (!v) throw new UsageError(`${env} (or --${flag}): ${what}`);
+  return v;
+}
+
+function integer(name: string, v: string): bigint {
+  if (!/^\d+$/.test(v)) throw new UsageError(`${name}: expected a whole number, got ${JSON.stringify(v)}`);
+  return BigInt(v);
+}
+
+/** The account secret, from the environment only: a flag would show in `ps`. */
+function suri(): string {
+  const v = process.env.FAAS_SURI;
+  if (!v) throw new UsageError('FAAS_SURI: set it to the operator account (mnemonic or dev URI such as //Bob)');
+  return v;
+}
+const rpcUrl = () => setting('rpc', 'FAAS_RPC_URL', 'ws://127.0.0.1:9944')!;
+const dbPath = () => setting('db', 'FAAS_DB_PATH', '.faas/operator.db')!;
+const apiHost = () => setting('api-host', 'FAAS_API_HOST', '127.0.0.1')!;
+const apiPort = () => Number(setting('api-port', 'FAAS_API_PORT', '8080'));
+
+async function register(): Promise<void> {
+  const secret = suri();
+  const blueprintId = integer('FAAS_BLUEPRINT_ID', required('blueprint', 'FAAS_BLUEPRINT_ID', 'the FaaS blueprint id to register for'));
+  const rpcAddress = setting('api-url', 'FAAS_API_URL', `http://${apiHost()}:${apiPort()}`)!;
+  const bondText = setting('bond', 'FAAS_BOND');
+  const api = await connectApi(rpcUrl());
+  try {
+    const sender = new TxSender(api, accountFromUri(api, secret));
+    const { registeredKey } = await operatorSigningKey(secret);
+    out(`operator ${sender.pair.address} on ${rpcUrl()}`);
+    const done = await registerOperator(api, sender, { blueprintId, key: registeredKey, rpcAddress, ...(bondText ? { bond: integer('FAAS_BOND', bondText) } : {}) });
+    for (const d of done) out(`  ${d}`);
+    out(`  signing key (public, what callers verify results against): ${registeredKey}`);
+  } finally {
+    await api.disconnect();
+  }
+}
+
+async function status(): Promise<void> {
+  const api = await connectApi(rpcUrl());
+  try {
+    const address = accountFromUri(api, suri()).address;
+    const s = await readOperatorStatus(api, address);
+    const head = (await api.rpc.chain.getHeader()).number.toNumber();
+    out(`operator ${address} on ${rpcUrl()} (head #${head})`);
+    out(`  balance: free ${s.free}, reserved ${s.reserved}`);
+    out(`  operator: ${s.operator ? `${s.operator.status}, stake ${s.operator.stake}` : 'not joined (run register)'}`);
+    if (!s.registrations.length) out('  registered for: no blueprint');
+    for (const r of s.registrations) out(`  registered for blueprint ${r.blueprintId}: API ${r.rpcAddress}`);
+    out(`  services operated: ${s.services.length ? s.services.join(', ') : 'none'}`);
+    const path = dbPath();
+    if (existsSync(path)) {
+      const store = new JobStore(path);
+      const c = store.counts();
+      out(`  job store ${path}: ${c.submitted} submitted, ${c.executed} executed awaiting submission, ${c.received} received; last scanned block ${store.lastBlock ?? 'none'}`);
+      store.close();
+    } else out(`  job store ${path}: none yet (run starts one)`);
+  } finally {
+    await api.disconnect();
+  }
+}
 
 async function run(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel, 'operator');
-  const suri = process.env.FAAS_SURI;
-  if (!suri) throw new Error('FAAS_SURI: set it to the operator account (mnemonic or dev URI such as //Bob)');
-  const services = (process.env.FAAS_SERVICE_IDS ?? '').split(',').filter(Boolean).map((s) => BigInt(s.trim()));
-  const dbPath = process.env.FAAS_DB_PATH ?? '.faas/operator.db';
+  const secret = suri();
+  const services = (setting('services', 'FAAS_SERVICE_IDS') ?? '').split(',').filter(Boolean).map((s) => integer('FAAS_SERVICE_IDS', s.trim()));
   const engine = new DockerSandboxEngine(config, log);
   await engine.start();
-  const service = await startOperatorService({ rpcUrl: process.env.FAAS_RPC_URL ?? 'ws://127.0.0.1:9944', suri, services, dbPath, engine, log });
-  process.stdout.write(`operator ${service.address} serving services ${services.join(', ')} (job store ${dbPath})\n`);
+  const service = await startOperatorService({ rpcUrl: rpcUrl(), suri: secret, services, dbPath: dbPath(), engine, log, api: { host: apiHost(), port: apiPort() } });
+  out(`operator ${service.address} serving services ${services.join(', ')} (job store ${dbPath()}, API ${service.apiUrl})`);
   const stop = async () => {
     await service.stop();
     await engine.shutdown();
@@ -29,12 +120,17 @@ async function run(): Promise<void> {
   process.once('SIGTERM', () => void stop());
 }
 
-const command = process.argv[2] ?? 'run';
-if (command !== 'run') {
-  process.stderr.write(`unknown command ${command}; available: run\n`);
+const commands: Record<string, () => Promise<void>> = { register, run, status };
+const command = commands[positionals[0] ?? 'run'];
+if (!command) {
+  process.stderr.write(`unknown command ${positionals[0]}\n${USAGE}\n`);
   process.exit(2);
 }
-run().catch((err: Error) => {
-  process.stderr.write(`operator: ${err.message}\n`);
-  process.exit(1);
-});
+command()
+  .then(() => {
+    if (positionals[0] !== 'run' && positionals[0] !== undefined) process.exit(0);
+  })
+  .catch((err: Error) => {
+    process.stderr.write(`operator: ${err.message}${err instanceof UsageError ? `\n${USAGE}` : ''}\n`);
+    process.exit(err instanceof UsageError ? 2 : 1);
+  });

@@ -1,0 +1,97 @@
+// The operator CLI as a user runs it (a child process against the local node): `register`
+// joins and registers with the signing key and API address, a second time changes nothing,
+// `status` shows where the account stands; the account's secret never appears in the output.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { u8aToString } from '@polkadot/util';
+import { mnemonicGenerate } from '@polkadot/util-crypto';
+import type { Codec } from '@polkadot/types/types';
+import { Keyring } from '@polkadot/keyring';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { faasBlueprint } from '../../blueprint/index.js';
+import { operatorSigningKey } from '../../src/operator/index.js';
+import { JobStore } from '../../src/store/index.js';
+import { send, startChain } from '../chain/fixtures.js';
+
+const run = promisify(execFile);
+let chain: Awaited<ReturnType<typeof startChain>>;
+let dir: string;
+let blueprintId: number;
+const mnemonic = mnemonicGenerate();
+let address: string;
+
+async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string }> {
+  const r = await run('node', ['--import', 'tsx', 'src/operator/cli.ts', ...args], {
+    env: { ...process.env, FAAS_RPC_URL: chain.node.url, FAAS_SURI: mnemonic, FAAS_DB_PATH: join(dir, 'op.db'), ...env },
+  }).then(
+    (x) => ({ code: 0, out: x.stdout + x.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
+  );
+  expect(r.out).not.toContain(mnemonic.split(' ').slice(0, 3).join(' ')); // the secret is never printed
+  return r;
+}
+
+beforeAll(async () => {
+  chain = await startChain();
+  dir = mkdtempSync(join(tmpdir(), 'faas-cli-'));
+  const { api, keys } = chain;
+  address = new Keyring({ type: 'sr25519', ss58Format: 42 }).addFromUri(mnemonic).address;
+  await send(api.tx.balances!.transferKeepAlive!(address, 10n ** 21n), keys.alice);
+  const r = await send(api.tx.services!.createBlueprint!(faasBlueprint()), keys.alice);
+  blueprintId = Number(r.events.find(({ event }) => event.method === 'BlueprintCreated')!.event.data[1]!.toString());
+});
+
+afterAll(async () => {
+  await chain?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('operator CLI', () => {
+  it('register: joins the operators and registers for the blueprint with its key and API address; again: nothing to do', async () => {
+    const first = await cli(['register', '--blueprint', String(blueprintId), '--api-url', 'http://127.0.0.1:18080']);
+    expect(first.code).toBe(0);
+    expect(first.out).toMatch(/joined the operators with a bond of \d+/);
+    expect(first.out).toContain(`registered for blueprint ${blueprintId} with API http://127.0.0.1:18080`);
+    const prefs = ((await chain.api.query.services!.operators!(blueprintId, address)) as unknown as { unwrap(): { key: Codec; rpcAddress: Codec } }).unwrap();
+    expect(prefs.key.toHex()).toBe((await operatorSigningKey(mnemonic)).registeredKey);
+    expect(u8aToString(prefs.rpcAddress.toU8a(true))).toBe('http://127.0.0.1:18080');
+    const again = await cli(['register', '--blueprint', String(blueprintId)]);
+    expect(again.code).toBe(0);
+    expect(again.out).toContain(`already registered for blueprint ${blueprintId}`);
+    expect(again.out).not.toContain('joined');
+  });
+
+  it('status: balance, operator state, registrations, services and the job store', async () => {
+    const { api, keys } = chain;
+    const native = { Custom: 0 };
+    const request = api.tx.services!.request!(null, blueprintId, [], [address], [], [{ asset: native, minExposurePercent: 10, maxExposurePercent: 100 }], 1000, native, 0, { Fixed: { minOperators: 1 } });
+    const requestId = (await send(request, keys.alice)).events.find(({ event }) => event.method === 'ServiceRequested')!.event.data[1]!.toString();
+    const operatorPair = new Keyring({ type: 'sr25519', ss58Format: 42 }).addFromUri(mnemonic);
+    const approved = await send(api.tx.services!.approve!(requestId, [{ asset: native, exposurePercent: 50 }]), operatorPair);
+    const serviceId = approved.events.find(({ event }) => event.method === 'ServiceInitiated')!.event.data[2]!.toString();
+    const store = new JobStore(join(dir, 'op.db'));
+    store.insert({ serviceId: BigInt(serviceId), callId: 0n, job: 0, caller: address, args: [], blockNumber: 1 });
+    store.close();
+    const s = await cli(['status']);
+    expect(s.code).toBe(0);
+    expect(s.out).toContain(`operator ${address}`);
+    expect(s.out).toMatch(/operator: Active, stake \d+/);
+    expect(s.out).toContain(`registered for blueprint ${blueprintId}: API http://127.0.0.1:18080`);
+    expect(s.out).toContain(`services operated: ${serviceId}`);
+    expect(s.out).toMatch(/0 submitted, 0 executed awaiting submission, 1 received/);
+  });
+
+  it('a missing or bad setting is a usage error naming it, exit 2', async () => {
+    const noBlueprint = await cli(['register']);
+    expect([noBlueprint.code, noBlueprint.out]).toEqual([2, expect.stringContaining('FAAS_BLUEPRINT_ID (or --blueprint)')]);
+    const badBond = await cli(['register', '--blueprint', '0', '--bond', 'lots']);
+    expect([badBond.code, badBond.out]).toEqual([2, expect.stringContaining('FAAS_BOND: expected a whole number, got "lots"')]);
+    const noSecret = await cli(['status'], { FAAS_SURI: '' });
+    expect([noSecret.code, noSecret.out]).toEqual([2, expect.stringContaining('FAAS_SURI')]);
+    const unknown = await cli(['launch']);
+    expect([unknown.code, unknown.out]).toEqual([2, expect.stringContaining('unknown command launch')]);
+  });
+});
