@@ -40,6 +40,24 @@ export const ConfigEnvSchema = z.object({
   FAAS_IDLE_TIMEOUT_MS: int(120_000, 1000),
   /** Pristine containers kept started for ephemeral executions, per prewarmed language. */
   FAAS_EPHEMERAL_POOL_SIZE: int(2, 0),
+  /** The operator API (HTTP + WebSocket). */
+  FAAS_API_HOST: z.string().min(1).default('127.0.0.1'),
+  FAAS_API_PORT: int(8080, 0),
+  /** Largest request body, MiB (an execute carries code, files and stdin). */
+  FAAS_API_BODY_LIMIT_MB: int(64, 1),
+  /** A request still unanswered after this long is cut off (executions have their own timeout). */
+  FAAS_API_REQUEST_TIMEOUT_MS: int(330_000, 1000),
+  /** Default per-key limits: requests per window, the window, and executions at once. */
+  FAAS_RATE_LIMIT_REQUESTS: int(600, 1),
+  FAAS_RATE_LIMIT_WINDOW_MS: int(60_000, 1000),
+  FAAS_RATE_LIMIT_CONCURRENT: int(8, 1),
+  /** The price table (in credits) and the credit a new key starts with. */
+  FAAS_PRICE_PER_EXECUTION: num(0.0001),
+  FAAS_PRICE_PER_CPU_SECOND: num(0.00002),
+  FAAS_PRICE_PER_GB_SECOND: num(0.0000025),
+  FAAS_DEFAULT_CREDIT: num(10),
+  /** The embedded database (jobs, outputs, API keys, usage). */
+  FAAS_DB_PATH: z.string().min(1).default('.faas/operator.db'),
 });
 
 export type ConfigEnv = z.infer<typeof ConfigEnvSchema>;
@@ -55,8 +73,25 @@ export interface SandboxLimits {
   pidsLimit: number;
 }
 
+export interface RateLimits {
+  requests: number;
+  windowMs: number;
+  concurrent: number;
+}
+
+export interface PriceTable {
+  perExecution: number;
+  perCpuSecond: number;
+  perGbSecond: number;
+}
+
 export interface Config {
   logLevel: ConfigEnv['FAAS_LOG_LEVEL'];
+  dbPath: string;
+  api: { host: string; port: number; bodyLimitBytes: number; requestTimeoutMs: number };
+  rateLimits: RateLimits;
+  prices: PriceTable;
+  defaultCredit: number;
   dockerHost?: string;
   queue: { concurrency: number; maxQueued: number };
   limits: SandboxLimits;
@@ -79,6 +114,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.data;
   return {
     logLevel: e.FAAS_LOG_LEVEL,
+    dbPath: e.FAAS_DB_PATH,
+    api: { host: e.FAAS_API_HOST, port: e.FAAS_API_PORT, bodyLimitBytes: e.FAAS_API_BODY_LIMIT_MB << 20, requestTimeoutMs: e.FAAS_API_REQUEST_TIMEOUT_MS },
+    rateLimits: { requests: e.FAAS_RATE_LIMIT_REQUESTS, windowMs: e.FAAS_RATE_LIMIT_WINDOW_MS, concurrent: e.FAAS_RATE_LIMIT_CONCURRENT },
+    prices: { perExecution: e.FAAS_PRICE_PER_EXECUTION, perCpuSecond: e.FAAS_PRICE_PER_CPU_SECOND, perGbSecond: e.FAAS_PRICE_PER_GB_SECOND },
+    defaultCredit: e.FAAS_DEFAULT_CREDIT,
     dockerHost: e.DOCKER_HOST,
     queue: { concurrency: e.FAAS_MAX_CONCURRENT, maxQueued: e.FAAS_MAX_QUEUED },
     limits: {

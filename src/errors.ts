@@ -40,6 +40,8 @@ export interface ErrorBody {
   code: ErrorCode;
   message: string;
   field?: string;
+  /** When a rate-limited call may be tried again (ISO time). */
+  resetAt?: string;
   details?: Record<string, unknown>;
 }
 
@@ -122,6 +124,9 @@ export class RateLimitError extends FaaSError {
     });
     this.resetAt = resetAt;
   }
+  override toJSON(): ErrorBody {
+    return { ...super.toJSON(), resetAt: this.resetAt.toISOString() };
+  }
 }
 
 /** Thrown when the sandbox itself failed (container died, agent unreachable) — not the user's code. */
@@ -136,6 +141,59 @@ export class ShuttingDownError extends FaaSError {
   constructor() {
     super('SHUTTING_DOWN', 'The operator is shutting down; retry shortly.');
   }
+}
+
+/** Thrown by the SDKs when a program could not run (syntax/compile error, time limit, out of
+ *  memory), or exited non-zero and the caller asked `throwOnError`. Carries its stderr and exit code. */
+export class ExecutionError extends FaaSError {
+  constructor(
+    message: string,
+    readonly stderr: string,
+    readonly exitCode: number,
+    /** Why it could not run; absent for a plain non-zero exit. */
+    readonly failure?: 'compile' | 'timeout' | 'oom',
+  ) {
+    super('EXECUTION_ERROR', message, { exitCode, ...(failure ? { failure } : {}) });
+  }
+}
+
+/** Thrown when a call got no answer in time (the SDK's `timeout`, or the server's request timeout). */
+export class TimeoutError extends FaaSError {
+  constructor(message: string) {
+    super('TIMEOUT', message);
+  }
+}
+
+/** The error a server's JSON error body stands for, as the class of its code (SDK side). */
+export function errorFromBody(body: Partial<ErrorBody> | null, status: number): FaaSError {
+  const code = body?.code && (ERROR_CODES as readonly string[]).includes(body.code) ? body.code : status === 429 ? 'RATE_LIMIT_EXCEEDED' : status >= 500 ? 'INTERNAL_ERROR' : 'VALIDATION_ERROR';
+  const message = body?.message ?? `HTTP ${status}`;
+  let e: FaaSError;
+  switch (code) {
+    case 'VALIDATION_ERROR':
+      e = new ValidationError(body?.field ?? 'request', message);
+      break;
+    case 'RATE_LIMIT_EXCEEDED':
+      e = new RateLimitError(new Date(body?.resetAt ?? Date.now() + 1000), message);
+      break;
+    case 'AUTH_ERROR':
+      e = new AuthError(message);
+      break;
+    case 'NOT_FOUND':
+      e = new NotFoundError(String(body?.details?.kind ?? 'resource'), String(body?.details?.id ?? ''));
+      break;
+    case 'NOT_IMPLEMENTED':
+      e = new NotImplementedError(String(body?.details?.feature ?? 'This feature'));
+      break;
+    case 'TIMEOUT':
+      e = new TimeoutError(message);
+      break;
+    default:
+      e = new FaaSError(code, message, body?.details);
+  }
+  // The server's message already names the field: keep it as sent.
+  Object.defineProperty(e, 'message', { value: message });
+  return e;
 }
 
 /** Wraps anything unexpected so callers always see a FaaSError with a code. */

@@ -63,9 +63,9 @@ async function main(): Promise<void> {
     const suri = process.env.FAAS_SURI;
     if (!suri) throw new Error('FAAS_SURI: the operator account (mnemonic or dev URI) is needed with --rpc');
     const services = (process.env.FAAS_SERVICE_IDS ?? '').split(',').filter(Boolean).map((s) => BigInt(s.trim()));
-    const service = await startOperatorService({ rpcUrl: rpc, suri, services, dbPath: process.env.FAAS_DB_PATH ?? '.faas/operator.db', engine, log });
+    const service = await startOperatorService({ rpcUrl: rpc, suri, services, dbPath: config.dbPath, engine, log, api: { ...config.api, config } });
     stops.push(() => service.stop());
-    out(`\noperator ${service.address} serving services ${services.join(', ')} on ${rpc}. Ctrl-C stops it.`);
+    out(`\noperator ${service.address} serving services ${services.join(', ')} on ${rpc}; API ${service.apiUrl}. Ctrl-C stops it.`);
     return;
   }
 
@@ -78,11 +78,15 @@ async function main(): Promise<void> {
   const api = await ApiPromise.create({ provider: new WsProvider(node.url), noInitWarn: true });
   stops.push(() => api.disconnect());
   const { registeredKey } = await operatorSigningKey('//Bob');
-  const { blueprintId, serviceId } = await bootstrapFaasService(api, { owner: alice, operator: bob, permitted: [charlie.address], key: registeredKey });
-  const service = await startOperatorService({ rpcUrl: node.url, suri: '//Bob', services: [BigInt(serviceId)], dbPath: ':memory:', engine, log });
+  const apiUrl = `http://${config.api.host}:${config.api.port}`;
+  const { blueprintId, serviceId } = await bootstrapFaasService(api, { owner: alice, operator: bob, permitted: [charlie.address], key: registeredKey, rpcAddress: apiUrl });
+  const service = await startOperatorService({ rpcUrl: node.url, suri: '//Bob', services: [BigInt(serviceId)], dbPath: ':memory:', engine, log, api: { ...config.api, config } });
   stops.push(() => service.stop());
+  const devKey = service.keys!.create('dev').key;
 
   out(`\nlocal Tangle node (${node.runtime.version.specName} ${node.runtime.version.specVersion}) at ${node.url}`);
+  out(`operator API (FaaS gateway) at ${service.apiUrl}  (docs: ${service.apiUrl}/docs)`);
+  out(`dev API key: ${devKey}`);
   out(`blueprint ${blueprintId} created by //Alice; //Bob (${bob.address}) operates service ${serviceId}; //Charlie may call it`);
 
   const sdk = new TangleFaaSClient({ rpcUrl: node.url, blueprintId, serviceId, account: '//Charlie' });
@@ -100,6 +104,10 @@ try it:
     six String fields: code, language, mode, resources JSON, envVars JSON, stdin
     e.g. "print(1)", "python", "cached", "", "", ""
   or from code: new TangleFaaSClient({ rpcUrl: '${node.url}', blueprintId: ${blueprintId}, serviceId: ${serviceId}, account: '//Charlie' })
+  or straight to the gateway:
+    curl -s ${service.apiUrl}/v1/executions -H 'authorization: Bearer ${devKey}' -H 'content-type: application/json' \\
+      -d '{"code": "print(6 * 7)", "language": "python", "mode": "cached"}'
+    new FaaSClient({ endpoint: '${service.apiUrl}', apiKey: '${devKey}' }).execute({ code: 'print(1)', language: 'python' })
 Ctrl-C stops everything (the local chain is in memory).`);
 }
 

@@ -1,17 +1,39 @@
 // The operator's HTTP (and WebSocket) API, served by the operator process. Handlers are thin:
-// they parse, call a service passed in through `ApiDeps`, and answer; every failure leaves as
-// a FaaSError body `{code, message, field?}` with the status from the one shared code table.
+// they parse, call a service passed in through the deps, and answer; every failure leaves as
+// a FaaSError body `{code, message, field?, resetAt?}` with the status from the one shared
+// code table (src/errors.ts), which the SDKs read the same way.
+import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { FaaSError, ValidationError, toFaaSError } from '../errors.js';
-import type { FullOutput } from '../store/index.js';
+import { FaaSError, RateLimitError, ValidationError, toFaaSError } from '../errors.js';
+import type { ApiKey, FullOutput } from '../store/index.js';
+import { registerDocRoutes } from './handlers/docs.js';
+import { registerExecutionRoutes } from './handlers/executions.js';
 import { registerOutputRoutes } from './handlers/outputs.js';
+import { registerUnavailableRoutes } from './handlers/unavailable.js';
+import { registerUsageRoutes } from './handlers/usage.js';
+import type { Authenticator, ExecutionService, RateLimiter, UsageService } from './services/index.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    apiKey?: ApiKey;
+  }
+}
+
+/** The FaaS gateway's services (absent: the API serves outputs only). */
+export interface GatewayDeps {
+  auth: Authenticator;
+  limiter: RateLimiter;
+  executions: ExecutionService;
+  usage: UsageService;
+}
 
 export interface ApiDeps {
   log: Logger;
   /** Full outputs of chain jobs by output hash (the chain may hold a cut copy). */
   outputs: { output(hash: string): FullOutput | null };
+  gateway?: GatewayDeps;
 }
 
 export interface ApiOptions {
@@ -19,6 +41,8 @@ export interface ApiOptions {
   port?: number;
   /** Largest request body accepted, bytes. */
   bodyLimit?: number;
+  /** A request unanswered after this long is cut off. */
+  requestTimeoutMs?: number;
 }
 
 export interface ApiServer {
@@ -28,28 +52,55 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
+/** Routes anyone may call: health, docs, and outputs (whose hashes are public on-chain). */
+const PUBLIC = /^\/(v1\/health|v1\/outputs\/|openapi\.json|docs)/;
+
 /** Fastify's own errors (bad JSON, body too large...) as our codes. */
 function fromFastify(err: FastifyError, bodyLimit: number): FaaSError {
   if (err instanceof FaaSError) return err;
   if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ValidationError('body', `larger than the ${bodyLimit} bytes this operator accepts`);
   if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new ValidationError('content-type', 'send application/json');
-  if (err.statusCode === 400) return new ValidationError('body', err.message);
+  if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new ValidationError('body', 'expected a JSON object');
+  if (err.statusCode === 400) return new ValidationError('body', `not valid JSON (${err.message})`);
   return toFaaSError(err);
 }
 
 export async function startApiServer(deps: ApiDeps, opts: ApiOptions = {}): Promise<ApiServer> {
   const bodyLimit = opts.bodyLimit ?? 64 << 20;
-  const app = Fastify({ bodyLimit, logger: false });
+  const app = Fastify({ bodyLimit, logger: false, requestTimeout: opts.requestTimeoutMs ?? 330_000 });
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     const e = fromFastify(err, bodyLimit);
     if (e.code === 'INTERNAL_ERROR') deps.log.error({ err: err.message }, 'API request failed');
+    if (e instanceof RateLimitError) void reply.header('retry-after', String(Math.max(1, Math.ceil((e.resetAt.getTime() - Date.now()) / 1000))));
     void reply.status(e.status).send(e.toJSON());
   });
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ code: 'NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0]}; see /openapi.json.` });
   });
+  await app.register(websocket, { options: { maxPayload: 1 << 20 } });
+
+  const g = deps.gateway;
+  if (g) {
+    // Every non-public call: a live key, counted against its window.
+    app.addHook('onRequest', async (req, reply) => {
+      if (PUBLIC.test(req.url)) return;
+      const key = g.auth.authenticate(req.headers.authorization, (req.query as { apiKey?: string } | undefined)?.apiKey);
+      req.apiKey = key;
+      const s = g.limiter.hit(key.id, g.auth.limitsOf(key));
+      void reply.header('x-ratelimit-limit', String(s.limit));
+      void reply.header('x-ratelimit-remaining', String(s.remaining));
+      void reply.header('x-ratelimit-reset', s.resetAt.toISOString());
+    });
+  }
+
   app.get('/v1/health', () => ({ ok: true }));
   registerOutputRoutes(app, deps);
+  registerDocRoutes(app);
+  if (g) {
+    registerExecutionRoutes(app, g);
+    registerUsageRoutes(app, g);
+    registerUnavailableRoutes(app);
+  }
   const address = await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 8080 });
   return { url: address, app, close: () => app.close() };
 }

@@ -3,6 +3,8 @@
 //             with the operator's signing key and API address
 //   run       the operator service: chain job calls → sandbox → signed results on-chain
 //   status    where the account stands on-chain, and the local job store
+//   keys create --name NAME [--requests N --window-ms MS --concurrency N --credit C]
+//   keys list | keys revoke ID     API keys of the gateway (stored hashed in FAAS_DB_PATH)
 // The account comes from FAAS_SURI (a mnemonic or dev URI such as //Bob); it is never printed.
 // Flags override the environment: --rpc (FAAS_RPC_URL), --blueprint (FAAS_BLUEPRINT_ID),
 // --services (FAAS_SERVICE_IDS), --api-url (FAAS_API_URL), --bond (FAAS_BOND), --db (FAAS_DB_PATH),
@@ -13,11 +15,11 @@ import { TxSender, accountFromUri, connectApi, readOperatorStatus, registerOpera
 import { loadConfig } from '../config.js';
 import { createLogger } from '../log.js';
 import { DockerSandboxEngine } from '../sandbox/index.js';
-import { JobStore } from '../store/index.js';
+import { JobStore, KeyStore, openDatabase } from '../store/index.js';
 import { operatorSigningKey } from './result.js';
 import { startOperatorService } from './service.js';
 
-const USAGE = 'usage: npm run operator -- <register|run|status> [--rpc URL] [--blueprint ID] [--services 1,2] [--api-url URL] [--bond AMOUNT] [--db PATH]';
+const USAGE = 'usage: npm run operator -- <register|run|status|keys create|keys list|keys revoke ID> [--rpc URL] [--blueprint ID] [--services 1,2] [--api-url URL] [--bond AMOUNT] [--db PATH] [--name N --requests N --window-ms MS --concurrency N --credit C]';
 
 const { values: flags, positionals } = parseArgs({
   allowPositionals: true,
@@ -30,6 +32,11 @@ const { values: flags, positionals } = parseArgs({
     'api-port': { type: 'string' },
     bond: { type: 'string' },
     db: { type: 'string' },
+    name: { type: 'string' },
+    requests: { type: 'string' },
+    'window-ms': { type: 'string' },
+    concurrency: { type: 'string' },
+    credit: { type: 'string' },
   },
 });
 
@@ -109,7 +116,7 @@ async function run(): Promise<void> {
   const services = (setting('services', 'FAAS_SERVICE_IDS') ?? '').split(',').filter(Boolean).map((s) => integer('FAAS_SERVICE_IDS', s.trim()));
   const engine = new DockerSandboxEngine(config, log);
   await engine.start();
-  const service = await startOperatorService({ rpcUrl: rpcUrl(), suri: secret, services, dbPath: dbPath(), engine, log, api: { host: apiHost(), port: apiPort() } });
+  const service = await startOperatorService({ rpcUrl: rpcUrl(), suri: secret, services, dbPath: dbPath(), engine, log, api: { host: apiHost(), port: apiPort(), config } });
   out(`operator ${service.address} serving services ${services.join(', ')} (job store ${dbPath()}, API ${service.apiUrl})`);
   const stop = async () => {
     await service.stop();
@@ -120,7 +127,36 @@ async function run(): Promise<void> {
   process.once('SIGTERM', () => void stop());
 }
 
-const commands: Record<string, () => Promise<void>> = { register, run, status };
+async function keys(): Promise<void> {
+  const db = openDatabase(dbPath());
+  const store = new KeyStore(db);
+  const optional = (flag: keyof typeof flags, name: string) => (flags[flag] === undefined ? undefined : Number(integer(name, flags[flag] as string)));
+  try {
+    const sub = positionals[1];
+    if (sub === 'create') {
+      const name = flags.name ?? 'default';
+      const credit = flags.credit === undefined ? undefined : Number(flags.credit);
+      if (credit !== undefined && !(credit >= 0)) throw new UsageError(`--credit: expected a number ≥ 0, got ${JSON.stringify(flags.credit)}`);
+      const { key, info } = store.create(name, { rateLimitRequests: optional('requests', '--requests'), rateLimitWindowMs: optional('window-ms', '--window-ms'), maxConcurrent: optional('concurrency', '--concurrency'), credit });
+      out(`created key ${info.id} (${info.name}). Its secret, shown only now:`);
+      out(key);
+    } else if (sub === 'list') {
+      for (const k of store.list()) {
+        const limits = [k.rateLimitRequests && `${k.rateLimitRequests} req/${(k.rateLimitWindowMs ?? 60_000) / 1000}s`, k.maxConcurrent && `${k.maxConcurrent} at once`, k.credit !== null && `credit ${k.credit}`].filter(Boolean).join(', ');
+        out(`${k.id}  ${k.name.padEnd(16)} created ${k.createdAt}${k.revokedAt ? `  REVOKED ${k.revokedAt}` : ''}${limits ? `  (${limits})` : ''}`);
+      }
+    } else if (sub === 'revoke') {
+      const id = positionals[2];
+      if (!id) throw new UsageError('keys revoke: give the key id (see keys list)');
+      if (!store.revoke(id)) throw new UsageError(`keys revoke: no live key with id ${id}`);
+      out(`revoked key ${id}`);
+    } else throw new UsageError(`keys: expected create, list or revoke, got ${sub ?? 'nothing'}`);
+  } finally {
+    db.close();
+  }
+}
+
+const commands: Record<string, () => Promise<void>> = { register, run, status, keys };
 const command = commands[positionals[0] ?? 'run'];
 if (!command) {
   process.stderr.write(`unknown command ${positionals[0]}\n${USAGE}\n`);

@@ -1,7 +1,8 @@
 // The operator's embedded job store (SQLite through better-sqlite3). A job call is written
 // before it runs and marked submitted after its result is on-chain, so a crash or restart
 // neither loses a job nor submits one twice.
-import Database from 'better-sqlite3';
+import { openDatabase } from './database.js';
+import type { Db } from './database.js';
 
 export type JobStatus = 'received' | 'executed' | 'submitted';
 
@@ -37,11 +38,13 @@ interface Row {
 }
 
 export class JobStore {
-  private readonly db: Database.Database;
+  private readonly db: Db;
+  private readonly owned: boolean;
 
-  constructor(path = ':memory:') {
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
+  /** A path opens its own database; a Db shares one with the other stores. */
+  constructor(pathOrDb: string | Db = ':memory:') {
+    this.owned = typeof pathOrDb === 'string';
+    this.db = typeof pathOrDb === 'string' ? openDatabase(pathOrDb) : pathOrDb;
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS jobs (
         service_id TEXT NOT NULL, call_id TEXT NOT NULL, job INTEGER NOT NULL, caller TEXT NOT NULL,
@@ -110,7 +113,7 @@ export class JobStore {
   }
 
   close(): void {
-    this.db.close();
+    if (this.owned) this.db.close();
   }
 }
 

@@ -1,0 +1,57 @@
+// POST /v1/executions, GET /v1/executions/:id, and the stream WebSocket
+// /v1/executions/:id/stream. Thin: parse, call ExecutionService, answer.
+import type { FastifyInstance } from 'fastify';
+import { FaaSError, ValidationError } from '../../errors.js';
+import { ExecuteBodySchema, StreamInputSchema } from '../schemas.js';
+import type { StreamEvent } from '../schemas.js';
+import type { GatewayDeps } from '../server.js';
+import { parseWith } from '../validation.js';
+
+export function registerExecutionRoutes(app: FastifyInstance, g: GatewayDeps): void {
+  app.post('/v1/executions', async (req, reply) => {
+    const body = parseWith(ExecuteBodySchema, req.body);
+    const key = req.apiKey!;
+    const ex = g.executions.start(key, g.auth.limitsOf(key), body);
+    if (body.wait === false) return reply.status(202).send(ex.info());
+    await ex.done;
+    if (ex.result) return ex.result;
+    throw new FaaSError(ex.error!.code, ex.error!.message); // refused by the engine: its code and status
+
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/executions/:id', (req) => g.executions.get(req.apiKey!, req.params.id).info());
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/executions/:id/stream',
+    {
+      websocket: true,
+      // Look it up before the upgrade, so an unknown id is a plain 404.
+      preValidation: async (req) => {
+        g.executions.get(req.apiKey!, req.params.id);
+      },
+    },
+    (socket, req) => {
+      const ex = g.executions.get(req.apiKey!, req.params.id);
+      socket.on('message', (raw) => {
+        let msg: unknown;
+        try {
+          msg = JSON.parse(raw.toString());
+        } catch {
+          msg = undefined;
+        }
+        const r = StreamInputSchema.safeParse(msg);
+        if (!r.success) {
+          const err = new ValidationError('message', 'expected {type: "stdin"|"stdin_close"|"resize"|"kill", ...}');
+          socket.send(JSON.stringify({ type: 'error', error: { code: err.code, message: err.message } } satisfies StreamEvent));
+          return;
+        }
+        ex.input(r.data);
+      });
+      const unsubscribe = ex.subscribe((e) => {
+        socket.send(JSON.stringify(e));
+        if (e.type === 'complete' || (e.type === 'error' && e.error)) socket.close(1000, 'done');
+      });
+      socket.on('close', unsubscribe); // the execution goes on without its viewer
+    },
+  );
+}

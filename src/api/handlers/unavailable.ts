@@ -1,0 +1,28 @@
+// Snapshot, branch and instance routes: answered with NOT_IMPLEMENTED until those modes land,
+// so clients get a clear, typed answer rather than a 404 or a fake success.
+import type { FastifyInstance } from 'fastify';
+import { NotImplementedError } from '../../errors.js';
+
+export const UNAVAILABLE_ROUTES: Array<[method: 'GET' | 'POST' | 'DELETE', path: string, feature: string]> = [
+  ['POST', '/v1/snapshots', 'Snapshots (checkpointed mode)'],
+  ['POST', '/v1/snapshots/:id/restore', 'Snapshot restore (checkpointed mode)'],
+  ['POST', '/v1/branches', 'Branches (branched mode)'],
+  ['POST', '/v1/branches/merge', 'Branch merges (branched mode)'],
+  ['POST', '/v1/instances', 'Persistent instances'],
+  ['GET', '/v1/instances', 'Persistent instances'],
+  ['GET', '/v1/instances/:id', 'Persistent instances'],
+  ['POST', '/v1/instances/:id/:action', 'Persistent instances'],
+  ['DELETE', '/v1/instances/:id', 'Persistent instances'],
+];
+
+export function registerUnavailableRoutes(app: FastifyInstance): void {
+  for (const [method, url, feature] of UNAVAILABLE_ROUTES) {
+    app.route({
+      method,
+      url,
+      handler: () => {
+        throw new NotImplementedError(feature);
+      },
+    });
+  }
+}

@@ -1,0 +1,10 @@
+// GET /v1/usage/current and /v1/usage/metrics.
+import type { FastifyInstance } from 'fastify';
+import { MetricsQuerySchema } from '../schemas.js';
+import type { GatewayDeps } from '../server.js';
+import { parseWith } from '../validation.js';
+
+export function registerUsageRoutes(app: FastifyInstance, g: GatewayDeps): void {
+  app.get('/v1/usage/current', (req) => g.usage.current(req.apiKey!, g.auth.limitsOf(req.apiKey!)));
+  app.get('/v1/usage/metrics', (req) => g.usage.metrics(req.apiKey!, parseWith(MetricsQuerySchema, req.query ?? {})));
+}

@@ -1,0 +1,113 @@
+// The HTTP/WebSocket API's wire shapes. These zod schemas are the one source of the request
+// and response types (z.infer), shared by the server and the TypeScript SDK; /openapi.json is
+// generated from them.
+import { z } from 'zod';
+import { ERROR_CODES } from '../errors.js';
+import { ExecuteRequestSchema, LanguageSchema, ModeSchema } from '../sandbox/types.js';
+
+/** Bytes on the wire: a UTF-8 string, or `{ base64 }` for binary content. */
+export const WireBytesSchema = z.union([z.string(), z.object({ base64: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64') }).strict()]);
+export type WireBytes = z.infer<typeof WireBytesSchema>;
+
+/** POST /v1/executions. The engine's request, with bytes as JSON can carry them. */
+export const ExecuteBodySchema = ExecuteRequestSchema.extend({
+  files: z.record(z.string(), WireBytesSchema).optional(),
+  stdin: WireBytesSchema.optional(),
+  /** false: answer 202 at once with the execution id (then stream or poll it). Default true: answer with the result. */
+  wait: z.boolean().optional(),
+  /** Keep stdin open for `stdin` messages over the stream (with wait: false). */
+  interactive: z.boolean().optional(),
+  tty: z.object({ cols: z.number().int().min(1).max(1000), rows: z.number().int().min(1).max(1000) }).strict().optional(),
+}).strict();
+export type ExecuteBody = z.input<typeof ExecuteBodySchema>;
+
+export const UsageSchema = z.object({ cpuSeconds: z.number(), memoryPeakMb: z.number() });
+
+export const ExecutionResultSchema = z.object({
+  executionId: z.string(),
+  stdout: z.string(),
+  stderr: z.string(),
+  exitCode: z.number().int(),
+  durationMs: z.number(),
+  truncated: z.boolean(),
+  timedOut: z.boolean(),
+  oomKilled: z.boolean(),
+  usage: UsageSchema,
+  /** Present when the program could not run: a syntax or compile error, the time limit, out of memory. */
+  failure: z.enum(['compile', 'timeout', 'oom']).optional(),
+});
+export type ExecutionResultBody = z.infer<typeof ExecutionResultSchema>;
+
+export const EXECUTION_STATUSES = ['queued', 'running', 'completed', 'failed'] as const;
+export const ExecutionStatusSchema = z.enum(EXECUTION_STATUSES);
+
+/** GET /v1/executions/:id, and the 202 answer of a `wait: false` execute. */
+export const ExecutionInfoSchema = z.object({
+  executionId: z.string(),
+  status: ExecutionStatusSchema,
+  language: LanguageSchema,
+  mode: ModeSchema,
+  createdAt: z.string(),
+  result: ExecutionResultSchema.optional(),
+  error: z.object({ code: z.enum(ERROR_CODES), message: z.string() }).optional(),
+});
+export type ExecutionInfo = z.infer<typeof ExecutionInfoSchema>;
+
+/** Events the server sends on /v1/executions/:id/stream (JSON text frames). */
+export const StreamEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('output'), data: z.string() }),
+  z.object({ type: z.literal('error'), data: z.string().optional(), error: z.object({ code: z.enum(ERROR_CODES), message: z.string() }).optional() }),
+  z.object({ type: z.literal('progress'), percent: z.number(), message: z.string() }),
+  z.object({ type: z.literal('complete'), exitCode: z.number().int(), result: ExecutionResultSchema }),
+]);
+export type StreamEvent = z.infer<typeof StreamEventSchema>;
+
+/** Messages the client sends on the stream. */
+export const StreamInputSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('stdin'), data: z.string() }).strict(),
+  z.object({ type: z.literal('stdin_close') }).strict(),
+  z.object({ type: z.literal('resize'), cols: z.number().int().min(1).max(1000), rows: z.number().int().min(1).max(1000) }).strict(),
+  z.object({ type: z.literal('kill') }).strict(),
+]);
+export type StreamInput = z.infer<typeof StreamInputSchema>;
+
+/** GET /v1/usage/metrics?startDate=&endDate= (ISO dates or date-times). */
+export const MetricsQuerySchema = z
+  .object({
+    startDate: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
+    endDate: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
+  })
+  .strict();
+
+export const UsageTotalsSchema = z.object({
+  executions: z.number().int(),
+  cpuSeconds: z.number(),
+  memoryGbSeconds: z.number(),
+  cost: z.number(),
+});
+export type UsageTotals = z.infer<typeof UsageTotalsSchema>;
+
+export const UsageMetricsSchema = UsageTotalsSchema.extend({
+  startDate: z.string(),
+  endDate: z.string(),
+  /** The same totals per UTC day of the period. */
+  daily: z.array(UsageTotalsSchema.extend({ date: z.string() })),
+});
+export type UsageMetrics = z.infer<typeof UsageMetricsSchema>;
+
+export const CurrentUsageSchema = UsageTotalsSchema.extend({
+  credit: z.number(),
+  balance: z.number(),
+  activeExecutions: z.number().int(),
+  rateLimit: z.object({ limit: z.number().int(), remaining: z.number().int(), resetAt: z.string(), windowMs: z.number().int(), maxConcurrent: z.number().int() }),
+  prices: z.object({ perExecution: z.number(), perCpuSecond: z.number(), perGbSecond: z.number() }),
+});
+export type CurrentUsage = z.infer<typeof CurrentUsageSchema>;
+
+export const ErrorBodySchema = z.object({
+  code: z.enum(ERROR_CODES),
+  message: z.string(),
+  field: z.string().optional(),
+  resetAt: z.string().optional(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});

@@ -1,0 +1,6 @@
+// The gateway's services: the logic the thin handlers call.
+export { Authenticator } from './auth.js';
+export { RateLimiter } from './rate-limiter.js';
+export type { LimitStatus } from './rate-limiter.js';
+export { Execution, ExecutionService, failureOf } from './executions.js';
+export { UsageService } from './usage.js';

@@ -1,0 +1,340 @@
+// FaaSClient: the operator's gateway from TypeScript. Every call carries the API key; errors
+// arrive as the classes of src/errors.ts (one code table with the server). Retries back off
+// exponentially with jitter on network errors, 5xx and 429 (waiting for `resetAt`), but a
+// call that may already have run is never sent twice.
+import { EventEmitter } from 'node:events';
+import WebSocket from 'ws';
+import { AuthError, ExecutionError, FaaSError, TimeoutError, errorFromBody } from '../errors.js';
+import type { ErrorBody } from '../errors.js';
+import type { CurrentUsage, ExecuteBody, ExecutionInfo, ExecutionResultBody, StreamEvent, StreamInput, UsageMetrics } from '../api/index.js';
+
+export interface FaaSClientConfig {
+  /** Defaults to the FAAS_API_KEY environment variable. */
+  apiKey?: string;
+  /** Defaults to FAAS_ENDPOINT, then http://127.0.0.1:8080. */
+  endpoint?: string;
+  /** Per-request timeout, ms (default 60 000; an execute also gets its own timeoutMs on top). */
+  timeout?: number;
+  /** Retries after the first attempt (default 3). */
+  maxRetries?: number;
+  /** Logs each request (method, path, status, ms) to stderr. */
+  debug?: boolean;
+}
+
+/** Bytes for files and stdin: text, or binary. */
+export type Bytes = string | Uint8Array;
+
+export interface ExecuteParams extends Omit<ExecuteBody, 'files' | 'stdin' | 'wait'> {
+  files?: Record<string, Bytes>;
+  stdin?: Bytes;
+  /** Reject with ExecutionError when the program exits non-zero (default: resolve with the result). */
+  throwOnError?: boolean;
+}
+
+export type ExecutionResult = ExecutionResultBody;
+
+const wireBytes = (b: Bytes) => (typeof b === 'string' ? b : { base64: Buffer.from(b).toString('base64') });
+
+function toBody(p: ExecuteParams): ExecuteBody {
+  const { throwOnError: _ignored, files, stdin, ...rest } = p;
+  return {
+    ...rest,
+    ...(files ? { files: Object.fromEntries(Object.entries(files).map(([k, v]) => [k, wireBytes(v)])) } : {}),
+    ...(stdin !== undefined ? { stdin: wireBytes(stdin) } : {}),
+  };
+}
+
+/** Statuses worth another try of an idempotent call. */
+const RETRY_STATUS = (s: number) => s === 429 || s >= 500;
+/** Answers that prove a POST did not run: refused before it started. */
+const NOT_RUN_CODES = new Set(['RATE_LIMIT_EXCEEDED', 'QUEUE_FULL', 'SHUTTING_DOWN']);
+
+interface CallOptions {
+  /** Whether sending it twice is harmless (GET), or it may have run once sent (POST execute). */
+  idempotent: boolean;
+  timeoutMs?: number;
+  query?: Record<string, string | undefined>;
+}
+
+/** A live stream of one execution: an EventEmitter ('output', 'stderr', 'progress', 'complete', 'failure', 'event', 'close') and an async iterable of events. */
+export class ExecutionStream extends EventEmitter implements AsyncIterable<StreamEvent> {
+  executionId = '';
+  private ws: WebSocket | null = null;
+  private readonly queue: StreamEvent[] = [];
+  private waiting: ((r: IteratorResult<StreamEvent>) => void) | null = null;
+  private ended = false;
+  private failure: Error | null = null;
+  private readonly opened: Promise<void>;
+
+  /** `target`: the execution id and a socket to it, once known (a new execution is started first). */
+  constructor(target: Promise<{ executionId: string; ws: WebSocket }>) {
+    super();
+    this.opened = target.then(
+      ({ executionId, ws }) =>
+        new Promise<void>((resolve, reject) => {
+          this.executionId = executionId;
+          this.ws = ws;
+          ws.once('open', () => resolve());
+          ws.once('unexpected-response', (_req, res) => {
+            let text = '';
+            res.on('data', (c: Buffer) => (text += c.toString()));
+            res.on('end', () => {
+              let body: Partial<ErrorBody> | null = null;
+              try {
+                body = JSON.parse(text) as ErrorBody;
+              } catch {
+                /* not JSON: the status alone */
+              }
+              reject(errorFromBody(body, res.statusCode ?? 500));
+            });
+          });
+          ws.once('error', reject);
+          ws.on('message', (raw) => this.receive(JSON.parse(raw.toString()) as StreamEvent));
+          ws.on('close', () => this.end());
+        }),
+    );
+    this.opened.catch((err: Error) => this.end(err));
+  }
+
+  private receive(e: StreamEvent): void {
+    this.emit('event', e);
+    if (e.type === 'error') this.emit(e.error ? 'failure' : 'stderr', e);
+    else this.emit(e.type, e);
+    if (this.waiting) {
+      const w = this.waiting;
+      this.waiting = null;
+      w({ value: e, done: false });
+    } else this.queue.push(e);
+  }
+
+  /** Resolves once connected; rejects with the server's error (e.g. NotFoundError for an unknown id). */
+  ready(): Promise<void> {
+    return this.opened;
+  }
+
+  private send(m: StreamInput): void {
+    void this.opened.then(() => this.ws!.send(JSON.stringify(m)), () => undefined);
+  }
+
+  /** Writes to the program's stdin. */
+  sendInput(text: string): void {
+    this.send({ type: 'stdin', data: text });
+  }
+
+  /** Ends the program's stdin (EOF). */
+  closeInput(): void {
+    this.send({ type: 'stdin_close' });
+  }
+
+  /** Resizes the program's terminal (when it runs with `tty`). */
+  resize(cols: number, rows: number): void {
+    this.send({ type: 'resize', cols, rows });
+  }
+
+  kill(): void {
+    this.send({ type: 'kill' });
+  }
+
+  /** Stops watching; the execution goes on. */
+  close(): void {
+    void this.opened.then(() => this.ws!.close(), () => undefined);
+  }
+
+  private end(err?: Error): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (err) {
+      this.failure = err;
+      if (this.listenerCount('error')) this.emit('error', err);
+    }
+    this.emit('close');
+    if (this.waiting) {
+      const w = this.waiting;
+      this.waiting = null;
+      if (err) this.queue.length = 0;
+      w({ value: undefined, done: true });
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<StreamEvent> {
+    return {
+      next: async () => {
+        await this.opened.catch(() => undefined);
+        if (this.queue.length) return { value: this.queue.shift()!, done: false };
+        if (this.failure) throw this.failure;
+        if (this.ended) return { value: undefined, done: true };
+        return new Promise((resolve) => (this.waiting = resolve));
+      },
+      return: async () => {
+        this.close();
+        return { value: undefined, done: true };
+      },
+    };
+  }
+}
+
+export class FaaSClient {
+  readonly endpoint: string;
+  private readonly apiKey: string | undefined;
+  private readonly timeout: number;
+  private readonly maxRetries: number;
+  private readonly debug: boolean;
+
+  constructor(config: FaaSClientConfig = {}) {
+    this.apiKey = config.apiKey ?? process.env.FAAS_API_KEY;
+    this.endpoint = (config.endpoint ?? process.env.FAAS_ENDPOINT ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+    this.timeout = config.timeout ?? 60_000;
+    this.maxRetries = config.maxRetries ?? 3;
+    this.debug = config.debug ?? false;
+  }
+
+  private key(): string {
+    if (!this.apiKey) throw new AuthError('No API key: pass { apiKey } or set FAAS_API_KEY (npm run operator -- keys create).');
+    return this.apiKey;
+  }
+
+  /** One call with retries; returns the parsed JSON body. */
+  private async call<T>(method: string, path: string, body: unknown, o: CallOptions): Promise<T> {
+    const key = this.key();
+    const url = new URL(this.endpoint + path);
+    for (const [k, v] of Object.entries(o.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
+    for (let attempt = 0; ; attempt++) {
+      const t0 = performance.now();
+      let res: Response;
+      try {
+        res = await fetch(url, {
+          method,
+          headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(o.timeoutMs ?? this.timeout),
+        });
+      } catch (err) {
+        const e = err as Error & { cause?: { code?: string } };
+        const timedOut = e.name === 'TimeoutError' || e.name === 'AbortError';
+        // Refused before anything was sent: safe to retry any call. Otherwise only idempotent ones.
+        const refused = e.cause?.code === 'ECONNREFUSED';
+        this.log(method, path, timedOut ? 'timeout' : (e.cause?.code ?? e.message), t0);
+        if (attempt < this.maxRetries && (refused || (o.idempotent && !timedOut) || (o.idempotent && timedOut))) {
+          await this.backoff(attempt);
+          continue;
+        }
+        if (timedOut) throw new TimeoutError(`${method} ${path}: no answer within ${o.timeoutMs ?? this.timeout} ms`);
+        throw new FaaSError('INTERNAL_ERROR', `${method} ${path}: cannot reach ${this.endpoint} (${e.cause?.code ?? e.message})`);
+      }
+      this.log(method, path, String(res.status), t0);
+      const text = await res.text();
+      let parsed: unknown = null;
+      try {
+        parsed = text ? JSON.parse(text) : null;
+      } catch {
+        parsed = null;
+      }
+      if (res.ok) return parsed as T;
+      const err = errorFromBody(parsed as Partial<ErrorBody> | null, res.status);
+      const retryable = RETRY_STATUS(res.status) && (o.idempotent || NOT_RUN_CODES.has(err.code));
+      if (attempt < this.maxRetries && retryable) {
+        const resetAt = (parsed as { resetAt?: string } | null)?.resetAt;
+        await this.backoff(attempt, resetAt ? Date.parse(resetAt) - Date.now() : undefined);
+        continue;
+      }
+      throw err;
+    }
+  }
+
+  private async backoff(attempt: number, atLeastMs = 0): Promise<void> {
+    const expo = Math.min(200 * 2 ** attempt, 10_000);
+    const wait = Math.max(atLeastMs, expo / 2 + Math.random() * (expo / 2)); // jitter: half fixed, half random
+    await new Promise((r) => setTimeout(r, wait));
+  }
+
+  private log(method: string, path: string, status: string, t0: number): void {
+    if (this.debug) process.stderr.write(`[faas] ${method} ${path} → ${status} (${(performance.now() - t0).toFixed(1)} ms)\n`);
+  }
+
+  /**
+   * Runs code and resolves with the result — also for a program that exits non-zero, unless
+   * `throwOnError`. Rejects with ExecutionError when the program could not run (syntax or
+   * compile error, time limit, out of memory), with its stderr and exit code.
+   */
+  async execute(params: ExecuteParams): Promise<ExecutionResult> {
+    const timeoutMs = this.timeout + (params.resources?.timeoutMs ?? 30_000);
+    const r = await this.call<ExecutionResult>('POST', '/v1/executions', toBody(params), { idempotent: false, timeoutMs });
+    if (r.failure) throw new ExecutionError(`The program could not run (${r.failure}): ${r.stderr.trim().split('\n').slice(-3).join(' ').slice(0, 500)}`, r.stderr, r.exitCode, r.failure);
+    if (params.throwOnError && r.exitCode !== 0) throw new ExecutionError(`The program exited with ${r.exitCode}`, r.stderr, r.exitCode);
+    return r;
+  }
+
+  /** Starts an execution without waiting; resolves with its id (then `stream` or `getExecution`). */
+  async start(params: ExecuteParams): Promise<string> {
+    const info = await this.call<ExecutionInfo>('POST', '/v1/executions', { ...toBody(params), wait: false }, { idempotent: false });
+    return info.executionId;
+  }
+
+  getExecution(executionId: string): Promise<ExecutionInfo> {
+    return this.call('GET', `/v1/executions/${encodeURIComponent(executionId)}`, undefined, { idempotent: true });
+  }
+
+  /**
+   * Streams an execution: give the id of one started with `start`, or the parameters of a new
+   * one (started interactive, so `sendInput` reaches it). Started first, then watched: the
+   * server's replay buffer means nothing printed in between is lost.
+   */
+  stream(target: string | ExecuteParams): ExecutionStream {
+    const id = typeof target === 'string' ? Promise.resolve(target) : this.start({ ...target, interactive: target.interactive ?? true });
+    return new ExecutionStream(
+      id.then((executionId) => ({
+        executionId,
+        ws: new WebSocket(`${this.endpoint.replace(/^http/, 'ws')}/v1/executions/${encodeURIComponent(executionId)}/stream`, { headers: { authorization: `Bearer ${this.key()}` } }),
+      })),
+    );
+  }
+
+  createSnapshot(params: Record<string, unknown>): Promise<unknown> {
+    return this.call('POST', '/v1/snapshots', params, { idempotent: false });
+  }
+
+  restoreSnapshot(snapshotId: string, params: Record<string, unknown> = {}): Promise<unknown> {
+    return this.call('POST', `/v1/snapshots/${encodeURIComponent(snapshotId)}/restore`, params, { idempotent: false });
+  }
+
+  createBranch(params: Record<string, unknown>): Promise<unknown> {
+    return this.call('POST', '/v1/branches', params, { idempotent: false });
+  }
+
+  mergeBranches(params: Record<string, unknown>): Promise<unknown> {
+    return this.call('POST', '/v1/branches/merge', params, { idempotent: false });
+  }
+
+  /** Persistent instances (answer NOT_IMPLEMENTED until that mode lands on the operator). */
+  readonly instances = {
+    start: (params: Record<string, unknown>) => this.call('POST', '/v1/instances', params, { idempotent: false }),
+    get: (id: string) => this.call('GET', `/v1/instances/${encodeURIComponent(id)}`, undefined, { idempotent: true }),
+    list: () => this.call('GET', '/v1/instances', undefined, { idempotent: true }),
+    getSshInfo: (id: string) => this.action(id, 'ssh'),
+    expose: (id: string, params: Record<string, unknown>) => this.action(id, 'expose', params),
+    createPortForward: (id: string, params: Record<string, unknown>) => this.action(id, 'port-forward', params),
+    pause: (id: string) => this.action(id, 'pause'),
+    resume: (id: string) => this.action(id, 'resume'),
+    stop: (id: string) => this.call('DELETE', `/v1/instances/${encodeURIComponent(id)}`, undefined, { idempotent: true }),
+    copyFiles: (id: string, params: Record<string, unknown>) => this.action(id, 'copy', params),
+    syncFiles: (id: string, params: Record<string, unknown>) => this.action(id, 'sync', params),
+    launchVSCode: (id: string) => this.action(id, 'vscode'),
+    launchJupyter: (id: string) => this.action(id, 'jupyter'),
+    launchVNC: (id: string) => this.action(id, 'vnc'),
+  };
+
+  private action(id: string, action: string, params: Record<string, unknown> = {}): Promise<unknown> {
+    return this.call('POST', `/v1/instances/${encodeURIComponent(id)}/${action}`, params, { idempotent: false });
+  }
+
+  readonly usage = {
+    /** Totals over a period (default: the last 30 days), with one row per UTC day. */
+    getMetrics: (p: { startDate?: Date | string; endDate?: Date | string } = {}): Promise<UsageMetrics> =>
+      this.call('GET', '/v1/usage/metrics', undefined, {
+        idempotent: true,
+        query: { startDate: p.startDate instanceof Date ? p.startDate.toISOString() : p.startDate, endDate: p.endDate instanceof Date ? p.endDate.toISOString() : p.endDate },
+      }),
+    /** Totals so far, credit and balance, rate limit left, executions running. */
+    getCurrent: (): Promise<CurrentUsage> => this.call('GET', '/v1/usage/current', undefined, { idempotent: true }),
+  };
+}
