@@ -2,7 +2,8 @@
 # Host set-up for the FaaS operator, run by `npm start`, `npm test` and `npm run bench`.
 # Idempotent: every step checks first and does nothing when already done.
 #   1. a Docker engine that answers (installs docker.io and starts dockerd when we may);
-#   2. the runtime images, built offline (scripts/build-images.ts).
+#   2. Debian's python3 with websockets and pytest, for the Python SDK and its tests;
+#   3. the runtime images, built offline (scripts/build-images.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,6 +64,15 @@ ensure_debootstrap() {
   if ! command -v debootstrap >/dev/null 2>&1 && can_install; then apt_install debootstrap; fi
 }
 
+ensure_python_sdk_deps() {
+  # The Python SDK uses only the standard library and Debian's packages (no PyPI here).
+  if /usr/bin/python3 -c 'import websockets, pytest' >/dev/null 2>&1; then return 0; fi
+  if can_install; then apt_install python3 python3-websockets python3-pytest; else
+    log "the Python SDK tests need /usr/bin/python3 with websockets and pytest (python3-websockets, python3-pytest)"
+  fi
+}
+
 ensure_docker
 ensure_debootstrap
+ensure_python_sdk_deps
 exec node --import tsx scripts/build-images.ts

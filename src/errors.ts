@@ -164,9 +164,12 @@ export class TimeoutError extends FaaSError {
   }
 }
 
+/** For answers without an error body (a proxy's, or a refused WebSocket upgrade): the status alone. */
+const CODE_OF_STATUS: Record<number, ErrorCode> = { 400: 'VALIDATION_ERROR', 401: 'AUTH_ERROR', 404: 'NOT_FOUND', 429: 'RATE_LIMIT_EXCEEDED', 501: 'NOT_IMPLEMENTED', 504: 'TIMEOUT' };
+
 /** The error a server's JSON error body stands for, as the class of its code (SDK side). */
 export function errorFromBody(body: Partial<ErrorBody> | null, status: number): FaaSError {
-  const code = body?.code && (ERROR_CODES as readonly string[]).includes(body.code) ? body.code : status === 429 ? 'RATE_LIMIT_EXCEEDED' : status >= 500 ? 'INTERNAL_ERROR' : 'VALIDATION_ERROR';
+  const code = body?.code && (ERROR_CODES as readonly string[]).includes(body.code) ? body.code : (CODE_OF_STATUS[status] ?? (status >= 500 ? 'INTERNAL_ERROR' : 'VALIDATION_ERROR'));
   const message = body?.message ?? `HTTP ${status}`;
   let e: FaaSError;
   switch (code) {

@@ -44,8 +44,8 @@ function toBody(p: ExecuteParams): ExecuteBody {
   };
 }
 
-/** Statuses worth another try of an idempotent call. */
-const RETRY_STATUS = (s: number) => s === 429 || s >= 500;
+/** Statuses worth another try of an idempotent call (not 501: it will not change). */
+const RETRY_STATUS = (s: number) => s === 429 || (s >= 500 && s !== 501);
 /** Answers that prove a POST did not run: refused before it started. */
 const NOT_RUN_CODES = new Set(['RATE_LIMIT_EXCEEDED', 'QUEUE_FULL', 'SHUTTING_DOWN']);
 

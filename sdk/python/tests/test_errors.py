@@ -1,0 +1,105 @@
+"""Typed errors from the real gateway."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Dict
+
+import pytest
+
+from faas_sdk import (
+    AuthError,
+    FaaSClient,
+    FaaSNotImplementedError,
+    NotFoundError,
+    RateLimitError,
+    ValidationError,
+)
+
+
+def test_another_keys_execution_is_not_found(client: FaaSClient, client2: FaaSClient) -> None:
+    result = client.execute("print('mine')", "python")
+    with pytest.raises(NotFoundError) as info:
+        client2.get_execution(result.execution_id)
+    assert info.value.code == "NOT_FOUND"
+    assert info.value.status == 404
+
+
+def test_unknown_execution_is_not_found(client: FaaSClient) -> None:
+    with pytest.raises(NotFoundError):
+        client.get_execution("no-such-execution")
+
+
+def test_unknown_field_is_a_validation_error_naming_it(client: FaaSClient) -> None:
+    with pytest.raises(ValidationError) as info:
+        client.request("POST", "/v1/executions", {"code": "print(1)", "language": "python", "colour": "blue"})
+    assert info.value.code == "VALIDATION_ERROR"
+    assert info.value.status == 400
+    assert info.value.field == "colour"
+
+
+def test_bad_language_is_a_validation_error(client: FaaSClient) -> None:
+    with pytest.raises(ValidationError) as info:
+        client.execute("PROGRAM-ID. HELLO.", "cobol")  # type: ignore[arg-type]
+    assert info.value.field == "language"
+
+
+def test_unknown_key_is_an_auth_error(env: Dict[str, str]) -> None:
+    bad = FaaSClient(api_key="not-a-real-key", endpoint=env["FAAS_ENDPOINT"])
+    with pytest.raises(AuthError) as info:
+        bad.usage.get_current()
+    assert info.value.status == 401
+
+
+def test_missing_key_is_an_auth_error_at_call_time(env: Dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FAAS_API_KEY", raising=False)
+    keyless = FaaSClient(endpoint=env["FAAS_ENDPOINT"])  # building it is fine...
+    with pytest.raises(AuthError, match="FAAS_API_KEY"):
+        keyless.execute("print(1)", "python")  # ...calling it is not
+
+
+def test_snapshot_surfaces_not_implemented(client: FaaSClient) -> None:
+    result = client.execute("print(1)", "python")
+    with pytest.raises(FaaSNotImplementedError) as info:
+        client.create_snapshot(result.execution_id)
+    assert info.value.code == "NOT_IMPLEMENTED"
+    assert info.value.status == 501
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.restore_snapshot("snap-1"),
+        lambda c: c.create_branch("snap-1"),
+        lambda c: c.merge_branches("branch-a", "branch-b"),
+    ],
+    ids=["restore_snapshot", "create_branch", "merge_branches"],
+)
+def test_other_stateful_calls_surface_not_implemented(client: FaaSClient, call) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(FaaSNotImplementedError):
+        call(client)
+
+
+def test_rate_limit_error_has_reset_at(env: Dict[str, str]) -> None:
+    # The only test that uses the limited key (3 requests per short window). No retries: a retry would
+    # wait for the window to reopen instead of showing the error.
+    limited = FaaSClient(api_key=env["FAAS_API_KEY_LIMITED"], endpoint=env["FAAS_ENDPOINT"], max_retries=0)
+    with pytest.raises(RateLimitError) as info:
+        for _ in range(10):
+            limited.usage.get_current()
+    err = info.value
+    assert err.code == "RATE_LIMIT_EXCEEDED"
+    assert err.status == 429
+    assert isinstance(err.reset_at, datetime)
+    assert err.reset_at > datetime.now(timezone.utc)
+    assert err.retry_after is not None and err.retry_after > 0
+
+    # With retries, the same call waits for the window to reopen (resetAt) and then succeeds.
+    patient = FaaSClient(api_key=env["FAAS_API_KEY_LIMITED"], endpoint=env["FAAS_ENDPOINT"], max_retries=2)
+    remaining = (err.reset_at - datetime.now(timezone.utc)).total_seconds()
+    started = time.monotonic()
+    usage = patient.usage.get_current()
+    waited = time.monotonic() - started
+    assert usage.rate_limit.limit == 3
+    assert waited >= remaining - 0.5, (waited, remaining)
