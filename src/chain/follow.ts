@@ -32,6 +32,9 @@ export async function followFinalizedEvents(
       const hash = await api.rpc.chain.getBlockHash(next);
       const records = (await (await api.at(hash)).query.system!.events!()) as unknown as Array<{ event: ChainEvent }>;
       for (const { event } of records) if (!stopped) onEvent(event, { number: next, hash: hash.toHex() });
+      // Stopped meanwhile: this block's events were not all handed over, so it is not scanned
+      // (a follower resuming after the last scanned block must read it again).
+      if (stopped) return;
       opts.onBlockScanned?.(next);
     }
   };

@@ -48,6 +48,8 @@ const NONCE_REFUSED = /outdated|stale|future|1010.*nonce|Priority is too low/i;
 
 export class TxSender {
   private readonly nonces: NonceManager;
+  // Hand-overs to the node go one at a time, in nonce order (see `send`).
+  private handOver: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly api: ApiPromise,
@@ -60,11 +62,24 @@ export class TxSender {
 
   /** Signs with the next nonce and resolves once included (`inBlock`) or finalized; retries once on a stale nonce. */
   async send(tx: SubmittableExtrinsic<'promise'>, until: 'inBlock' | 'finalized' = 'finalized', retried = false): Promise<Included> {
-    const nonce = await this.nonces.take();
+    // Each send hands its transaction to the node only after the one before was accepted
+    // (its first status), so the node receives them in nonce order: a node may drop one that
+    // arrives before its predecessor (chopsticks applies its pool in arrival order and drops
+    // a "future" nonce). Only the hand-over waits; the waits for inclusion overlap.
+    const previous = this.handOver;
+    let handedOver!: () => void;
+    this.handOver = new Promise<void>((res) => (handedOver = res));
     try {
+      await previous;
+      const nonce = await this.nonces.take();
       return await new Promise<Included>((resolve, reject) => {
         tx.signAndSend(this.pair, { nonce }, (r: ISubmittableResult) => {
-          if (r.isError) reject(new ChainTxError(`transaction ${r.status.type}`));
+          if (r.isError) {
+            // Dropped or invalid after entering the pool: its nonce went unused, so later
+            // ones would wait behind the gap. Re-read the count from the chain.
+            this.nonces.reset();
+            reject(new ChainTxError(`transaction ${r.status.type}`));
+          }
           if (!(r.status.isFinalized || (until === 'inBlock' && r.status.isInBlock))) return;
           if (r.dispatchError) {
             const e = r.dispatchError;
@@ -80,14 +95,17 @@ export class TxSender {
             records,
             fee: paid ? BigInt(paid.data[1]!.toString()) : null,
           });
-        }).catch((err: Error) => reject(new ChainTxError(err.message, true, NONCE_REFUSED.test(err.message))));
+        }).then(handedOver, (err: Error) => reject(new ChainTxError(err.message, true, NONCE_REFUSED.test(err.message))));
       });
     } catch (err) {
+      handedOver(); // before a retry queues behind us
       // Refused before entering the pool: the nonce we took is unused, so later ones would
       // wait forever behind the gap. Re-read the count from the chain (it counts the pool).
       if (err instanceof ChainTxError && err.refused) this.nonces.reset();
       if (err instanceof ChainTxError && err.outdatedNonce && !retried) return this.send(tx, until, true);
       throw err;
+    } finally {
+      handedOver();
     }
   }
 }
