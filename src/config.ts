@@ -47,10 +47,11 @@ export const ConfigEnvSchema = z.object({
   FAAS_API_BODY_LIMIT_MB: int(64, 1),
   /** A request still unanswered after this long is cut off (executions have their own timeout). */
   FAAS_API_REQUEST_TIMEOUT_MS: int(330_000, 1000),
-  /** Default per-key limits: requests per window, the window, and executions at once. */
+  /** Default per-key limits: requests per window, the window, and executions at once (queued
+   *  ones included; the engine's own queue decides how many really run in parallel). */
   FAAS_RATE_LIMIT_REQUESTS: int(600, 1),
   FAAS_RATE_LIMIT_WINDOW_MS: int(60_000, 1000),
-  FAAS_RATE_LIMIT_CONCURRENT: int(8, 1),
+  FAAS_RATE_LIMIT_CONCURRENT: int(64, 1),
   /** The price table (in credits) and the credit a new key starts with. */
   FAAS_PRICE_PER_EXECUTION: num(0.0001),
   FAAS_PRICE_PER_CPU_SECOND: num(0.00002),

@@ -6,7 +6,7 @@ import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { FaaSError, RateLimitError, ValidationError, toFaaSError } from '../errors.js';
+import { FaaSError, RateLimitError, ShuttingDownError, ValidationError, toFaaSError } from '../errors.js';
 import type { ApiKey, FullOutput } from '../store/index.js';
 import { registerDocRoutes } from './handlers/docs.js';
 import { registerExecutionRoutes } from './handlers/executions.js';
@@ -67,7 +67,19 @@ function fromFastify(err: FastifyError, bodyLimit: number): FaaSError {
 
 export async function startApiServer(deps: ApiDeps, opts: ApiOptions = {}): Promise<ApiServer> {
   const bodyLimit = opts.bodyLimit ?? 64 << 20;
-  const app = Fastify({ bodyLimit, logger: false, requestTimeout: opts.requestTimeoutMs ?? 330_000 });
+  // While closing, a request on a kept-alive connection is answered SHUTTING_DOWN (our code, so
+  // clients know nothing ran and may resend it) rather than fastify's bare 503.
+  const app = Fastify({ bodyLimit, logger: false, requestTimeout: opts.requestTimeoutMs ?? 330_000, return503OnClosing: false });
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_req, reply) => {
+    if (closing) {
+      void reply.header('connection', 'close');
+      throw new ShuttingDownError();
+    }
+  });
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     const e = fromFastify(err, bodyLimit);
     if (e.code === 'INTERNAL_ERROR') deps.log.error({ err: err.message }, 'API request failed');

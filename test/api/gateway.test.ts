@@ -1,0 +1,235 @@
+// The gateway and the TypeScript SDK against the real engine: every FaaSClient method round-
+// trips; streams show output as it happens, take stdin and resize a terminal; keys do not see
+// each other's executions; 429 carries resetAt; bad requests get 400 with a code and field;
+// retries ride out a gateway restart; usage survives a restart; 50 executes at once all answer.
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuthError, ExecutionError, FaaSClient, NotFoundError, NotImplementedError, RateLimitError, ValidationError } from '../../src/index.js';
+import type { StreamEvent } from '../../src/index.js';
+import { startGateway } from './fixtures.js';
+import type { TestGateway } from './fixtures.js';
+
+let gw: TestGateway;
+let key: string;
+let key2: string;
+let sdk: FaaSClient;
+
+beforeAll(async () => {
+  gw = await startGateway();
+  key = gw.keys.create('first').key;
+  key2 = gw.keys.create('second').key;
+  sdk = new FaaSClient({ endpoint: gw.url, apiKey: key });
+});
+
+afterAll(async () => {
+  await gw?.close();
+});
+
+const post = (path: string, body: string, k = key, type = 'application/json') =>
+  fetch(`${gw.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${k}`, 'content-type': type }, body });
+
+describe('FaaSClient.execute', () => {
+  it('runs code with every request field, and resolves for a non-zero exit', async () => {
+    const r = await sdk.execute({
+      code: 'import os, sys\nprint(open("data/in.txt").read().strip(), os.environ["GREETING"], sys.stdin.read().strip(), open("bin.dat","rb").read().hex())\nsys.exit(3)',
+      language: 'python',
+      mode: 'cached',
+      resources: { cpuCores: 0.5, memoryMb: 128, timeoutMs: 10_000 },
+      envVars: { GREETING: 'hi' },
+      files: { 'data/in.txt': 'from a file\n', 'bin.dat': new Uint8Array([0, 255, 16]) },
+      stdin: 'from stdin\n',
+    });
+    expect(r).toMatchObject({ stdout: 'from a file hi from stdin 00ff10\n', exitCode: 3, timedOut: false });
+    expect(r.usage.cpuSeconds).toBeGreaterThan(0);
+    await expect(sdk.execute({ code: 'exit 4', language: 'bash', throwOnError: true })).rejects.toMatchObject({ code: 'EXECUTION_ERROR', exitCode: 4 });
+  });
+
+  it('rejects with ExecutionError (stderr, exit code) when the program could not run', async () => {
+    const timeout = await sdk.execute({ code: 'import time; time.sleep(5)', language: 'python', mode: 'cached', resources: { timeoutMs: 300 } }).catch((e: unknown) => e);
+    expect(timeout).toBeInstanceOf(ExecutionError);
+    expect(timeout).toMatchObject({ code: 'EXECUTION_ERROR', failure: 'timeout' });
+  });
+
+  it('start + getExecution: 202 at once, then the result', async () => {
+    const id = await sdk.start({ code: 'import time; time.sleep(0.3); print("later")', language: 'python', mode: 'cached' });
+    expect((await sdk.getExecution(id)).status).toMatch(/queued|running/);
+    await expect.poll(async () => (await sdk.getExecution(id)).status, { timeout: 10_000 }).toBe('completed');
+    expect((await sdk.getExecution(id)).result?.stdout).toBe('later\n');
+  });
+
+  it('answers 50 executes sent at once, each with its own correct result', async () => {
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => sdk.execute({ code: `print(${i} * 2)`, language: 'python', mode: 'cached' })));
+    expect(results.map((r) => r.stdout)).toEqual(Array.from({ length: 50 }, (_, i) => `${i * 2}\n`));
+  });
+});
+
+describe('FaaSClient.stream', () => {
+  it('delivers output while the program runs, then complete', async () => {
+    const seen: Array<{ e: StreamEvent; t: number }> = [];
+    for await (const e of sdk.stream({ code: 'import time\nprint("one", flush=True)\ntime.sleep(1)\nprint("two")', language: 'python', mode: 'cached' })) seen.push({ e, t: Date.now() });
+    const out = seen.filter((s) => s.e.type === 'output');
+    const done = seen.find((s) => s.e.type === 'complete')!;
+    expect(out.map((s) => (s.e as { data: string }).data).join('')).toBe('one\ntwo\n');
+    expect(done.t - out[0]!.t).toBeGreaterThan(800);
+    expect(done.e).toMatchObject({ exitCode: 0 });
+  });
+
+  it('a late client gets the replay; a client that leaves does not stop the execution', async () => {
+    const id = await sdk.start({ code: 'import time\nprint("early", flush=True)\ntime.sleep(0.8)\nprint("late")', language: 'python', mode: 'cached' });
+    const first = sdk.stream(id);
+    await first.ready();
+    first.close();
+    await new Promise((r) => setTimeout(r, 300));
+    const events: StreamEvent[] = [];
+    for await (const e of sdk.stream(id)) events.push(e);
+    expect(events.filter((e) => e.type === 'output').map((e) => (e as { data: string }).data).join('')).toBe('early\nlate\n');
+  });
+
+  it('stdin sent while running is echoed back', async () => {
+    const s = sdk.stream({ code: 'import sys\nfor line in sys.stdin:\n    print("echo:", line.strip(), flush=True)', language: 'python', mode: 'cached' });
+    let out = '';
+    s.on('output', (e: { data: string }) => {
+      out += e.data;
+      if (out === 'echo: hello\n') s.sendInput('world\n');
+      if (out.endsWith('echo: world\n')) s.closeInput();
+    });
+    s.sendInput('hello\n');
+    const done = await new Promise<StreamEvent>((r) => s.on('complete', r));
+    expect(out).toBe('echo: hello\necho: world\n');
+    expect(done).toMatchObject({ exitCode: 0 });
+  });
+
+  it('resize changes what tput cols prints on a terminal', async () => {
+    const s = sdk.stream({ code: 'tput cols\nread -r _\ntput cols', language: 'bash', mode: 'cached', tty: { cols: 91, rows: 20 } });
+    let out = '';
+    s.on('output', (e: { data: string }) => {
+      out += e.data;
+      if (/^91\r?\n$/.test(out)) {
+        s.resize(123, 30);
+        setTimeout(() => s.sendInput('go\n'), 200);
+      }
+    });
+    await new Promise((r) => s.on('complete', r));
+    expect(out.split(/\r?\n/).filter((l) => /^\d+$/.test(l))).toEqual(['91', '123']);
+  });
+
+  it('progress reported by the program arrives as progress events', async () => {
+    const events: StreamEvent[] = [];
+    for await (const e of sdk.stream({ code: 'faas-progress 40 "loading"\nfaas-progress 100 done', language: 'bash', mode: 'cached' })) events.push(e);
+    expect(events.filter((e) => e.type === 'progress')).toEqual([
+      { type: 'progress', percent: 40, message: 'loading' },
+      { type: 'progress', percent: 100, message: 'done' },
+    ]);
+  });
+});
+
+describe('keys, limits and errors', () => {
+  it("another key gets 404 for this key's execution, on GET and on the stream", async () => {
+    const id = await sdk.start({ code: 'print(1)', language: 'python', mode: 'cached' });
+    const other = new FaaSClient({ endpoint: gw.url, apiKey: key2 });
+    await expect(other.getExecution(id)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(other.stream(id).ready()).rejects.toBeInstanceOf(NotFoundError);
+    await expect(new FaaSClient({ endpoint: gw.url, apiKey: 'faas_000000000000_nope' }).getExecution(id)).rejects.toBeInstanceOf(AuthError);
+    await expect(new FaaSClient({ endpoint: gw.url, apiKey: '' }).usage.getCurrent()).rejects.toBeInstanceOf(AuthError);
+  });
+
+  it('over the rate limit: 429 with code, resetAt and Retry-After; the SDK throws RateLimitError', async () => {
+    const limited = gw.keys.create('limited', { rateLimitRequests: 2, rateLimitWindowMs: 30_000 }).key;
+    const c = new FaaSClient({ endpoint: gw.url, apiKey: limited, maxRetries: 0 });
+    await c.usage.getCurrent();
+    await c.usage.getCurrent();
+    const res = await fetch(`${gw.url}/v1/usage/current`, { headers: { authorization: `Bearer ${limited}` } });
+    const body = (await res.json()) as { code: string; resetAt: string };
+    expect(res.status).toBe(429);
+    expect(body.code).toBe('RATE_LIMIT_EXCEEDED');
+    expect(Date.parse(body.resetAt)).toBeGreaterThan(Date.now());
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    const err = await c.usage.getCurrent().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RateLimitError);
+    expect((err as RateLimitError).resetAt.getTime()).toBeGreaterThan(Date.now());
+    // Concurrent executions are limited too.
+    const one = gw.keys.create('one-at-a-time', { maxConcurrent: 1 }).key;
+    const c1 = new FaaSClient({ endpoint: gw.url, apiKey: one, maxRetries: 0 });
+    const slow = c1.execute({ code: 'import time; time.sleep(1)', language: 'python', mode: 'cached' });
+    await new Promise((r) => setTimeout(r, 200));
+    await expect(c1.execute({ code: 'print(1)', language: 'python' })).rejects.toBeInstanceOf(RateLimitError);
+    await slow;
+  });
+
+  it('bad JSON, an oversized body and unknown fields: 400 with a code and the field', async () => {
+    const badJson = await post('/v1/executions', '{"code": ');
+    expect([badJson.status, ((await badJson.json()) as { code: string }).code]).toEqual([400, 'VALIDATION_ERROR']);
+    const big = await post('/v1/executions', JSON.stringify({ code: 'x'.repeat(gw.config.api.bodyLimitBytes + 10), language: 'python' }));
+    expect([big.status, ((await big.json()) as { field: string }).field]).toEqual([400, 'body']);
+    const unknown = await post('/v1/executions', JSON.stringify({ code: 'print(1)', language: 'python', colour: 'red' }));
+    expect([unknown.status, await unknown.json()]).toEqual([400, expect.objectContaining({ code: 'VALIDATION_ERROR', field: 'colour' })]);
+    const badLanguage = await sdk.execute({ code: 'x', language: 'cobol' as 'python' }).catch((e: unknown) => e);
+    expect(badLanguage).toBeInstanceOf(ValidationError);
+    expect((badLanguage as ValidationError).field).toBe('language');
+  });
+
+  it('snapshot, branch and instance calls answer NOT_IMPLEMENTED, typed', async () => {
+    for (const call of [() => sdk.createSnapshot({}), () => sdk.restoreSnapshot('s1'), () => sdk.createBranch({}), () => sdk.mergeBranches({}), () => sdk.instances.start({}), () => sdk.instances.list(), () => sdk.instances.getSshInfo('i1'), () => sdk.instances.launchJupyter('i1')]) {
+      const e = await call().catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(NotImplementedError);
+      expect(e).toMatchObject({ code: 'NOT_IMPLEMENTED' });
+    }
+  });
+
+  it('serves /openapi.json and /docs', async () => {
+    const doc = (await (await fetch(`${gw.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/executions', '/v1/executions/{id}/stream', '/v1/usage/metrics']));
+    expect(await (await fetch(`${gw.url}/docs`)).text()).toContain('POST /v1/executions');
+  });
+});
+
+describe('retries and usage', () => {
+  it('a call series rides out a gateway restart', async () => {
+    const c = new FaaSClient({ endpoint: gw.url, apiKey: key, maxRetries: 5 });
+    const results: string[] = [];
+    const series = (async () => {
+      for (let i = 0; i < 12; i++) {
+        results.push((await c.execute({ code: `print(${i})`, language: 'python', mode: 'cached' })).stdout);
+        await new Promise((r) => setTimeout(r, 60));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 200));
+    await gw.stopApi();
+    await new Promise((r) => setTimeout(r, 700));
+    await gw.startApi();
+    await series;
+    expect(results).toEqual(Array.from({ length: 12 }, (_, i) => `${i}\n`));
+  });
+
+  it('usage: counts, CPU from the cgroup, costs and balance; per-day metrics; kept across a restart', async () => {
+    const fresh = gw.keys.create('metered').key;
+    const c = new FaaSClient({ endpoint: gw.url, apiKey: fresh });
+    await c.execute({ code: 'x = 0\nfor i in range(3_000_000): x += i\nprint(x)', language: 'python', mode: 'cached' });
+    await c.execute({ code: 'echo hi', language: 'bash' });
+    const now = await c.usage.getCurrent();
+    expect(now.executions).toBe(2);
+    expect(now.cpuSeconds).toBeGreaterThan(0.05);
+    expect(now.cost).toBeCloseTo(2 * now.prices.perExecution + now.cpuSeconds * now.prices.perCpuSecond + now.memoryGbSeconds * now.prices.perGbSecond, 10);
+    expect(now.balance).toBeCloseTo(now.credit - now.cost, 10);
+    expect(now.activeExecutions).toBe(0);
+    expect(now.rateLimit.remaining).toBeLessThan(now.rateLimit.limit);
+    const m = await c.usage.getMetrics({ startDate: new Date(Date.now() - 3600_000), endDate: new Date() });
+    expect(m.executions).toBe(2);
+    expect(m.daily.reduce((n, d) => n + d.executions, 0)).toBe(2);
+    await gw.reopen();
+    const after = await new FaaSClient({ endpoint: gw.url, apiKey: fresh }).usage.getCurrent();
+    expect([after.executions, after.cost]).toEqual([2, now.cost]);
+  });
+
+  it('a raw WebSocket with ?apiKey= and a bad message gets a typed error event', async () => {
+    const id = await sdk.start({ code: 'import time; time.sleep(0.5); print(1)', language: 'python', mode: 'cached', interactive: true });
+    const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/v1/executions/${id}/stream?apiKey=${key}`);
+    const events: StreamEvent[] = [];
+    ws.on('open', () => ws.send('not json'));
+    ws.on('message', (m) => events.push(JSON.parse(m.toString()) as StreamEvent));
+    await new Promise((r) => ws.on('close', r));
+    expect(events[0]).toMatchObject({ type: 'error', error: { code: 'VALIDATION_ERROR' } });
+    expect(events.at(-1)).toMatchObject({ type: 'complete', exitCode: 0 });
+  });
+});
