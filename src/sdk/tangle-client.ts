@@ -115,25 +115,34 @@ export class TangleFaaSClient extends EventEmitter {
     return jobId;
   }
 
-  /** Waits for the job's result (JobResultSubmitted) and verifies it. */
+  /**
+   * Waits for the job's result and verifies it. Follows finalized blocks from the current head
+   * and, once following, reads the result's storage once: a result that landed earlier is found
+   * there, a later one in the events, and no past blocks need scanning.
+   */
   async waitForResult(jobId: bigint, opts: { timeoutMs?: number } = {}): Promise<JobResult> {
     const api = this.chain();
     const timeoutMs = opts.timeoutMs ?? 60_000;
+    const serviceId = BigInt(this.config.serviceId);
     let stop: (() => void) | null = null;
     let done = false;
     let timer: NodeJS.Timeout | undefined;
-    const found = await new Promise<{ operator: string; fields: Field[] }>((resolve, reject) => {
+    const found = await new Promise<{ operator: string | null; fields: Field[] }>((resolve, reject) => {
       timer = setTimeout(() => reject(new Error(`no result for job ${jobId} within ${timeoutMs} ms`)), timeoutMs);
-      // From a few blocks back: the result may already be in.
-      followFinalizedEvents(api, { fromBlock: (head) => Math.max(0, head - 20) }, (event) => {
+      followFinalizedEvents(api, {}, (event) => {
         if (event.section !== 'services' || event.method !== 'JobResultSubmitted') return;
-        const [operator, serviceId, callId, , result] = event.data;
-        if (BigInt(serviceId!.toString()) !== BigInt(this.config.serviceId) || BigInt(callId!.toString()) !== jobId) return;
+        const [operator, sid, callId, , result] = event.data;
+        if (BigInt(sid!.toString()) !== serviceId || BigInt(callId!.toString()) !== jobId) return;
         resolve({ operator: operator!.toString(), fields: [...(result as unknown as Iterable<Field>)] });
-      }).then((s) => {
-        stop = s;
-        if (done) s(); // found before the subscription was even confirmed
-      }, reject);
+      })
+        .then(async (s) => {
+          stop = s;
+          if (done) return s(); // found before the subscription was even confirmed
+          if ((await api.query.services!.jobResults!.size(serviceId, jobId)).toNumber() === 0) return;
+          const stored = (await api.query.services!.jobResults!(serviceId, jobId)) as unknown as { unwrap(): { result: Iterable<Field> } };
+          resolve({ operator: null, fields: [...stored.unwrap().result] });
+        })
+        .catch(reject);
     }).finally(() => {
       done = true;
       clearTimeout(timer);
@@ -141,21 +150,47 @@ export class TangleFaaSClient extends EventEmitter {
     });
     const [exitCode, stdout, stderr, complete, hash, signature] = found.fields.map(fieldText);
     const fields = { exitCode: Number(exitCode), stdout: stdout!, stderr: stderr!, complete: complete === 'true', outputHash: hash!, signature: signature! };
-    const prefs = ((await api.query.services!.operators!(this.config.blueprintId, found.operator)) as unknown as { unwrap(): { key: Codec; rpcAddress: Codec } }).unwrap();
-    let check: { verified: boolean; error?: string };
-    if (fields.complete) check = verifyJobResult(fields, prefs.key.toHex());
-    else {
-      // The chain holds a cut copy: fetch the whole output from the operator and check it against the signed hash.
-      const apiUrl = u8aToString(prefs.rpcAddress.toU8a(true));
-      try {
-        Object.assign(fields, await fetchFullOutput(apiUrl, fields.outputHash));
-        check = verifyJobResult(fields, prefs.key.toHex());
-      } catch (err) {
-        check = { verified: false, error: `the on-chain output is cut and the full output could not be fetched from ${apiUrl}: ${(err as Error).message}` };
+    // From storage the submitter is not named: it is the service operator whose key verifies.
+    const operators = found.operator ? [found.operator] : await this.serviceOperators(serviceId);
+    let check: { verified: boolean; error?: string } = { verified: false, error: 'no operator of the service is registered for the blueprint' };
+    let operator = found.operator ?? operators[0] ?? '';
+    let full = fields;
+    for (const candidate of operators) {
+      const prefs = await this.preferences(candidate);
+      if (!prefs) continue;
+      let output = fields;
+      if (!fields.complete) {
+        // The chain holds a cut copy: fetch the whole output from the operator and check it against the signed hash.
+        try {
+          output = { ...fields, ...(await fetchFullOutput(prefs.rpcAddress, fields.outputHash)) };
+        } catch (err) {
+          check = { verified: false, error: `the on-chain output is cut and the full output could not be fetched from ${prefs.rpcAddress}: ${(err as Error).message}` };
+          continue;
+        }
       }
+      check = verifyJobResult(output, prefs.key);
+      operator = candidate;
+      full = output;
+      if (check.verified) break;
     }
-    const out: JobResult = { jobId, ...fields, operator: found.operator, verified: check.verified, ...(check.error ? { verificationError: check.error } : {}) };
+    const out: JobResult = { jobId, ...full, operator, verified: check.verified, ...(check.error ? { verificationError: check.error } : {}) };
     this.emit('jobUpdate', { jobId, status: (out.exitCode === 0 ? 'completed' : 'failed') satisfies JobStatus, result: out });
     return out;
+  }
+
+  /** The operator's registered key and API address for this blueprint, or null. */
+  private async preferences(operator: string): Promise<{ key: string; rpcAddress: string } | null> {
+    const api = this.chain();
+    if ((await api.query.services!.operators!.size(this.config.blueprintId, operator)).toNumber() === 0) return null;
+    const p = ((await api.query.services!.operators!(this.config.blueprintId, operator)) as unknown as { unwrap(): { key: Codec; rpcAddress: Codec } }).unwrap();
+    return { key: p.key.toHex(), rpcAddress: u8aToString(p.rpcAddress.toU8a(true)) };
+  }
+
+  /** The operators of a service (its security commitments). */
+  private async serviceOperators(serviceId: bigint): Promise<string[]> {
+    const api = this.chain();
+    if ((await api.query.services!.instances!.size(serviceId)).toNumber() === 0) return [];
+    const service = ((await api.query.services!.instances!(serviceId)) as unknown as { unwrap(): { operatorSecurityCommitments: Iterable<[Codec, Codec]> } }).unwrap();
+    return [...service.operatorSecurityCommitments].map(([op]) => op.toString());
   }
 }

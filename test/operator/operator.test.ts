@@ -147,6 +147,22 @@ describe('TangleFaaSClient', () => {
     }
   });
 
+  it('a caller that asks late finds the result in storage, verified against the operator that signed it', async () => {
+    const { TangleFaaSClient } = await import('../../src/sdk/index.js');
+    const sdk = new TangleFaaSClient({ rpcUrl: node.url, blueprintId: 0, serviceId, account: '//Charlie' });
+    await sdk.connect();
+    try {
+      const jobId = await sdk.submitJob({ code: 'print("early")', language: 'python', mode: 'cached' });
+      await resultOf(serviceId, jobId); // on-chain before anyone waits for it
+      await send(api.tx.system!.remark!('0x00'), k.alice); // and a few blocks have passed since
+      await send(api.tx.system!.remark!('0x00'), k.alice);
+      const r = await sdk.waitForResult(jobId, { timeoutMs: 10_000 });
+      expect(r).toMatchObject({ stdout: 'early\n', verified: true, operator: k.bob.address });
+    } finally {
+      await sdk.disconnect();
+    }
+  });
+
   it('answers 10 jobs sent at once by two callers, each once and verified', async () => {
     const { TangleFaaSClient } = await import('../../src/sdk/index.js');
     const clients = ['//Alice', '//Charlie'].map((account) => new TangleFaaSClient({ rpcUrl: node.url, blueprintId: 0, serviceId, account }));
