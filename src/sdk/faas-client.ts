@@ -3,6 +3,7 @@
 // exponentially with jitter on network errors, 5xx and 429 (waiting for `resetAt`), but a
 // call that may already have run is never sent twice.
 import { EventEmitter } from 'node:events';
+import { request } from 'undici';
 import WebSocket from 'ws';
 import { AuthError, ExecutionError, FaaSError, TimeoutError, errorFromBody } from '../errors.js';
 import type { ErrorBody } from '../errors.js';
@@ -200,38 +201,43 @@ export class FaaSClient {
     for (const [k, v] of Object.entries(o.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
     for (let attempt = 0; ; attempt++) {
       const t0 = performance.now();
-      let res: Response;
+      let status: number;
+      let text: string;
       try {
-        res = await fetch(url, {
-          method,
+        // undici's request rather than fetch: the same client Node's fetch is built on, without
+        // the WHATWG layers (about half a millisecond a call on the warm path).
+        const res = await request(url, {
+          method: method as 'GET',
           headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
           body: body === undefined ? undefined : JSON.stringify(body),
           signal: AbortSignal.timeout(o.timeoutMs ?? this.timeout),
         });
+        status = res.statusCode;
+        text = await res.body.text();
       } catch (err) {
-        const e = err as Error & { cause?: { code?: string } };
+        const e = err as Error & { code?: string; cause?: { code?: string } };
+        const errCode = e.code ?? e.cause?.code;
         const timedOut = e.name === 'TimeoutError' || e.name === 'AbortError';
         // Refused before anything was sent: safe to retry any call. Otherwise only idempotent ones.
-        const refused = e.cause?.code === 'ECONNREFUSED';
-        this.log(method, path, timedOut ? 'timeout' : (e.cause?.code ?? e.message), t0);
-        if (attempt < this.maxRetries && (refused || (o.idempotent && !timedOut) || (o.idempotent && timedOut))) {
+        const refused = errCode === 'ECONNREFUSED';
+        this.log(method, path, timedOut ? 'timeout' : (errCode ?? e.message), t0);
+        if (attempt < this.maxRetries && (refused || o.idempotent)) {
           await this.backoff(attempt);
           continue;
         }
         if (timedOut) throw new TimeoutError(`${method} ${path}: no answer within ${o.timeoutMs ?? this.timeout} ms`);
-        throw new FaaSError('INTERNAL_ERROR', `${method} ${path}: cannot reach ${this.endpoint} (${e.cause?.code ?? e.message})`);
+        throw new FaaSError('INTERNAL_ERROR', `${method} ${path}: cannot reach ${this.endpoint} (${errCode ?? e.message})`);
       }
-      this.log(method, path, String(res.status), t0);
-      const text = await res.text();
+      this.log(method, path, String(status), t0);
       let parsed: unknown = null;
       try {
         parsed = text ? JSON.parse(text) : null;
       } catch {
         parsed = null;
       }
-      if (res.ok) return parsed as T;
-      const err = errorFromBody(parsed as Partial<ErrorBody> | null, res.status);
-      const retryable = RETRY_STATUS(res.status) && (o.idempotent || NOT_RUN_CODES.has(err.code));
+      if (status >= 200 && status < 300) return parsed as T;
+      const err = errorFromBody(parsed as Partial<ErrorBody> | null, status);
+      const retryable = RETRY_STATUS(status) && (o.idempotent || NOT_RUN_CODES.has(err.code));
       if (attempt < this.maxRetries && retryable) {
         const resetAt = (parsed as { resetAt?: string } | null)?.resetAt;
         await this.backoff(attempt, resetAt ? Date.parse(resetAt) - Date.now() : undefined);

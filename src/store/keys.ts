@@ -33,10 +33,14 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest();
 export type NewKeyOptions = Partial<Pick<ApiKey, 'rateLimitRequests' | 'rateLimitWindowMs' | 'maxConcurrent' | 'credit'>>;
 
 export class KeyStore {
+  // Every API request looks its key up: prepare that statement once.
+  private readonly byId;
+
   constructor(private readonly db: Db) {
     db.exec(`CREATE TABLE IF NOT EXISTS api_keys (
       id TEXT PRIMARY KEY, name TEXT NOT NULL, hash BLOB NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER,
       rate_limit_requests INTEGER, rate_limit_window_ms INTEGER, max_concurrent INTEGER, credit REAL)`);
+    this.byId = db.prepare('SELECT * FROM api_keys WHERE id = ?');
   }
 
   /** Creates a key; the secret is returned this once and never again. */
@@ -53,13 +57,13 @@ export class KeyStore {
   verify(presented: string): ApiKey | null {
     const m = /^faas_([0-9a-f]{12})_[A-Za-z0-9_-]+$/.exec(presented);
     if (!m) return null;
-    const row = this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(m[1]) as Row | undefined;
+    const row = this.byId.get(m[1]) as Row | undefined;
     if (!row || row.revoked_at !== null) return null;
     return timingSafeEqual(row.hash, sha256(presented)) ? toKey(row) : null;
   }
 
   get(id: string): ApiKey | null {
-    const row = this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(id) as Row | undefined;
+    const row = this.byId.get(id) as Row | undefined;
     return row ? toKey(row) : null;
   }
 

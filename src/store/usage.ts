@@ -25,18 +25,19 @@ export interface UsageTotalsRow {
 }
 
 export class UsageStore {
+  private readonly insert;
+
   constructor(private readonly db: Db) {
     db.exec(`CREATE TABLE IF NOT EXISTS usage (
       execution_id TEXT PRIMARY KEY, key_id TEXT NOT NULL, language TEXT NOT NULL, mode TEXT NOT NULL,
       started_at INTEGER NOT NULL, finished_at INTEGER NOT NULL, exit_code INTEGER,
       cpu_seconds REAL NOT NULL, memory_gb_seconds REAL NOT NULL, cost REAL NOT NULL);
       CREATE INDEX IF NOT EXISTS usage_by_key_time ON usage (key_id, finished_at);`);
+    this.insert = db.prepare('INSERT OR IGNORE INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
   }
 
   record(r: UsageRecord): void {
-    this.db
-      .prepare('INSERT OR IGNORE INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(r.executionId, r.keyId, r.language, r.mode, r.startedAt, r.finishedAt, r.exitCode, r.cpuSeconds, r.memoryGbSeconds, r.cost);
+    this.insert.run(r.executionId, r.keyId, r.language, r.mode, r.startedAt, r.finishedAt, r.exitCode, r.cpuSeconds, r.memoryGbSeconds, r.cost);
   }
 
   /** Sums of a key's executions that finished in [from, to) (ms since the epoch). */

@@ -138,8 +138,13 @@ export class ExecutionService {
 
   constructor(private readonly d: ExecutionServiceDeps) {}
 
-  /** Validates and starts an execution for the key; throws before starting anything on bad input or limits. */
-  start(key: ApiKey, limits: RateLimits, body: ExecuteBody): Execution {
+  /**
+   * Validates and starts an execution for the key; throws before starting anything on bad
+   * input or limits. `watchable`: it may be streamed (started with `wait: false`), so output
+   * is forwarded as it happens; a waited-for execution skips that work — nobody can attach
+   * to it before its result is out.
+   */
+  start(key: ApiKey, limits: RateLimits, body: ExecuteBody, watchable = body.wait === false): Execution {
     const request: ExecuteRequestInput = {
       ...body,
       files: body.files && Object.fromEntries(Object.entries(body.files).map(([k, v]) => [k, bytesOf(v)])),
@@ -153,14 +158,16 @@ export class ExecutionService {
     this.executions.set(ex.id, ex);
     this.sweep();
     const t0 = Date.now();
-    const options: StreamingOptions = {
-      owner: key.id,
-      id: ex.id,
-      interactive: body.interactive === true,
-      onStart: (c) => ex.started(c),
-      onOutput: (stream, chunk) => ex.emit(stream === 'stdout' ? { type: 'output', data: chunk.toString('utf8') } : { type: 'error', data: chunk.toString('utf8') }),
-      onProgress: (p) => ex.emit({ type: 'progress', percent: p.percent, message: p.message }),
-    };
+    const options: StreamingOptions = watchable
+      ? {
+          owner: key.id,
+          id: ex.id,
+          interactive: body.interactive === true,
+          onStart: (c) => ex.started(c),
+          onOutput: (stream, chunk) => ex.emit(stream === 'stdout' ? { type: 'output', data: chunk.toString('utf8') } : { type: 'error', data: chunk.toString('utf8') }),
+          onProgress: (p) => ex.emit({ type: 'progress', percent: p.percent, message: p.message }),
+        }
+      : { owner: key.id, id: ex.id };
     this.d.engine
       .execute(request, options)
       .then(
@@ -211,8 +218,14 @@ export class ExecutionService {
     return n;
   }
 
+  private lastSweep = 0;
+
+  /** Forgets executions finished over RETAIN_MS ago; at most once a second (it walks them all). */
   private sweep(): void {
-    const cutoff = Date.now() - RETAIN_MS;
+    const now = Date.now();
+    if (now - this.lastSweep < 1000) return;
+    this.lastSweep = now;
+    const cutoff = now - RETAIN_MS;
     for (const [id, ex] of this.executions) if (ex.finishedAt && ex.finishedAt < cutoff) this.executions.delete(id);
   }
 }
