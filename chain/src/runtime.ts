@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Metadata, TypeRegistry } from '@polkadot/types';
 import { decorateStorage } from '@polkadot/types/metadata/decorate';
 import type { Storage } from '@polkadot/types/metadata/decorate/types';
-import { compactStripLength, hexToU8a, u8aToHex } from '@polkadot/util';
+import { compactAddLength, compactStripLength, hexToU8a, u8aToHex } from '@polkadot/util';
 import type { Codec } from '@polkadot/types/types';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -66,6 +66,17 @@ export class Runtime {
     // The decorated entry returns the key length-prefixed (as a StorageKey encodes); the
     // key itself is what follows.
     return u8aToHex(compactStripLength(entry(...(args as [])))[1]);
+  }
+
+  private opaqueMetadata: `0x${string}` | null = null;
+
+  /**
+   * The metadata as the Metadata_* runtime APIs return it (OpaqueMetadata: length-prefixed
+   * bytes). Encoded once: it is a few hundred kilobytes, and every client asks at connect.
+   */
+  get opaqueMetadataHex(): `0x${string}` {
+    this.opaqueMetadata ??= u8aToHex(compactAddLength(this.metadata.toU8a()));
+    return this.opaqueMetadata;
   }
 
   /** The type name of `pallet.item`'s values. */

@@ -6,6 +6,7 @@ import type { HexString, StorageLayer } from './storage-layer.js';
 
 export class Block {
   readonly hash: HexString;
+  private json: Readonly<Record<string, unknown>> | null = null;
 
   constructor(
     readonly header: Header,
@@ -23,10 +24,14 @@ export class Block {
     return this.header.parentHash.toHex() as HexString;
   }
 
-  /** The header as the JSON-RPC API gives it (block number as hex, like a Substrate node). */
-  headerJson(): Record<string, unknown> {
-    const json = this.header.toJSON() as Record<string, unknown>;
-    return { ...json, number: `0x${this.number.toString(16)}` };
+  /**
+   * The header as the JSON-RPC API gives it (block number as hex, like a Substrate node).
+   * Made once per block: a header never changes, and every head subscriber and getHeader /
+   * getBlock call asks for it.
+   */
+  headerJson(): Readonly<Record<string, unknown>> {
+    this.json ??= Object.freeze({ ...(this.header.toJSON() as Record<string, unknown>), number: `0x${this.number.toString(16)}` });
+    return this.json;
   }
 
   static create(runtime: Runtime, fields: { parentHash: HexString; number: number; stateRoot: HexString; extrinsicsRoot: HexString }, extrinsics: HexString[], storage: StorageLayer): Block {

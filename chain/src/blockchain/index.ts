@@ -4,10 +4,11 @@ import { blake2AsHex } from '@polkadot/util-crypto';
 import type { Runtime } from '../runtime.js';
 import { Block } from './block.js';
 import { genesisStorage } from './genesis.js';
+import { StateHistory } from './storage-layer.js';
 import type { HexString, StorageLayer } from './storage-layer.js';
 
 export { Block } from './block.js';
-export { StorageLayer } from './storage-layer.js';
+export { StateHistory, StorageLayer } from './storage-layer.js';
 export type { HexString } from './storage-layer.js';
 export { DEV_ACCOUNTS, DEV_BALANCE, devAddresses } from './genesis.js';
 
@@ -17,13 +18,16 @@ export class Blockchain {
   private readonly byHash = new Map<HexString, Block>();
   private readonly byNumber: Block[] = [];
   private readonly listeners = new Set<(block: Block) => void>();
+  /** Every block's state, by number: what sealed blocks' storage layers read through. */
+  private readonly history = new StateHistory();
 
   private constructor(readonly runtime: Runtime) {}
 
   static async create(runtime: Runtime): Promise<Blockchain> {
     const chain = new Blockchain(runtime);
     const storage = await genesisStorage(runtime);
-    const genesis = Block.create(runtime, { parentHash: `0x${'00'.repeat(32)}`, number: 0, stateRoot: storage.root(), extrinsicsRoot: EMPTY_ROOT }, [], storage);
+    const stateRoot = storage.seal(chain.history, 0, null);
+    const genesis = Block.create(runtime, { parentHash: `0x${'00'.repeat(32)}`, number: 0, stateRoot, extrinsicsRoot: EMPTY_ROOT }, [], storage);
     chain.add(genesis);
     return chain;
   }
@@ -57,7 +61,8 @@ export class Blockchain {
     storage.set(this.runtime.key('system', 'blockHash', parent.number), this.runtime.encodeValue('system', 'blockHash', parent.hash));
     apply(storage, number);
     const extrinsicsRoot = extrinsics.length ? (blake2AsHex(extrinsics.join(''), 256) as HexString) : EMPTY_ROOT;
-    const block = Block.create(this.runtime, { parentHash: parent.hash, number, stateRoot: storage.root(), extrinsicsRoot }, extrinsics, storage);
+    const stateRoot = storage.seal(this.history, number, parent.header.stateRoot.toHex() as HexString);
+    const block = Block.create(this.runtime, { parentHash: parent.hash, number, stateRoot, extrinsicsRoot }, extrinsics, storage);
     this.add(block);
     return block;
   }

@@ -2,7 +2,7 @@
 // (instant sealing), so the pool validates, seals, and tells watchers how each one fared.
 import { readAccount } from '../pallets/index.js';
 import { BlockBuilder, FIXED_FEE } from './block-builder.js';
-import { InvalidTransaction, verifyExtrinsic } from './extrinsic.js';
+import { InvalidTransaction, checkSignature, checkState } from './extrinsic.js';
 import type { VerifiedExtrinsic } from './extrinsic.js';
 import type { Block, Blockchain } from './index.js';
 import type { HexString } from './storage-layer.js';
@@ -10,7 +10,8 @@ import type { HexString } from './storage-layer.js';
 export type TxStatus = 'future' | 'ready' | { inBlock: HexString } | { finalized: HexString };
 
 interface Waiting {
-  hex: HexString;
+  /** The transaction, its signature already checked when the pool accepted it (or raw, to check). */
+  tx: HexString | VerifiedExtrinsic;
   onStatus: (s: TxStatus) => void;
   resolve: (r: { hash: HexString; block: Block }) => void;
   reject: (e: unknown) => void;
@@ -30,20 +31,30 @@ export class TxPool {
 
   /** Validates against the current head: signature, era, nonce, and that the fee can be paid. */
   validate(hex: HexString): VerifiedExtrinsic {
-    const ctx = { runtime: this.chain.runtime, storage: this.chain.head.storage };
-    const xt = verifyExtrinsic(this.chain, hex, (who) => readAccount(ctx, who).nonce);
+    return this.checkAtHead(checkSignature(this.chain, hex));
+  }
+
+  /** The checks that depend on the head (era, nonce, fee) of a transaction whose signature was checked. */
+  private checkAtHead(xt: VerifiedExtrinsic): VerifiedExtrinsic {
+    const account = readAccount({ runtime: this.chain.runtime, storage: this.chain.head.storage }, xt.signer);
+    checkState(this.chain, xt, () => account.nonce);
     const fee = FIXED_FEE + BigInt(xt.extrinsic.tip.toString());
-    if (readAccount(ctx, xt.signer).data.free < fee) throw new InvalidTransaction('Inability to pay some fees (e.g. account balance too low)');
+    if (account.data.free < fee) throw new InvalidTransaction('Inability to pay some fees (e.g. account balance too low)');
     return xt;
   }
 
-  /** Like validate, but a nonce ahead of the account's is fine (the pool will hold it). */
-  validateForPool(hex: HexString): void {
+  /**
+   * Like validate, but a nonce ahead of the account's is fine (the pool will hold it). Returns
+   * the checked transaction for `submit`, so that its signature is not verified twice.
+   */
+  validateForPool(hex: HexString): VerifiedExtrinsic {
+    const xt = checkSignature(this.chain, hex);
     try {
-      this.validate(hex);
+      this.checkAtHead(xt);
     } catch (err) {
       if (!(err instanceof InvalidTransaction && err.future)) throw err;
     }
+    return xt;
   }
 
   /**
@@ -51,9 +62,9 @@ export class TxPool {
    * nonce gap, as a Substrate pool does), ready, inBlock and finalized. Submissions are handled
    * one at a time, in arrival order.
    */
-  submit(hex: HexString, onStatus: (s: TxStatus) => void = () => undefined): Promise<{ hash: HexString; block: Block }> {
+  submit(tx: HexString | VerifiedExtrinsic, onStatus: (s: TxStatus) => void = () => undefined): Promise<{ hash: HexString; block: Block }> {
     return new Promise((resolve, reject) => {
-      const w: Waiting = { hex, onStatus, resolve, reject };
+      const w: Waiting = { tx, onStatus, resolve, reject };
       const run = () => this.process(w);
       this.queue = this.queue.then(run, run);
     });
@@ -62,7 +73,9 @@ export class TxPool {
   private async process(w: Waiting): Promise<void> {
     let xt: VerifiedExtrinsic;
     try {
-      xt = this.validate(w.hex);
+      // Its state may have changed since it was accepted (another transaction of the same
+      // account, a balance spent): the head-dependent checks run again on the head it joins.
+      xt = typeof w.tx === 'string' ? this.validate(w.tx) : this.checkAtHead(w.tx);
     } catch (err) {
       if (err instanceof InvalidTransaction && err.future && this.future.length < MAX_FUTURE) {
         this.future.push(w);

@@ -1,5 +1,6 @@
 // author_*: submitting transactions, and watching them into a block.
-import { decodeExtrinsic, InvalidTransaction } from '../blockchain/extrinsic.js';
+import { InvalidTransaction } from '../blockchain/extrinsic.js';
+import type { VerifiedExtrinsic } from '../blockchain/extrinsic.js';
 import type { HexString } from '../blockchain/index.js';
 import type { TxPool } from '../blockchain/txpool.js';
 import { RpcError } from './types.js';
@@ -13,15 +14,16 @@ function asRpcError(err: unknown): RpcError {
 export function author(pool: TxPool): RpcModule {
   return {
     handlers: {
-      author_submitExtrinsic: (ctx, [hex]) => {
+      author_submitExtrinsic: (_ctx, [hex]) => {
         // Answer with the hash once the pool accepts it, as a node does; sealing follows.
+        let xt: VerifiedExtrinsic;
         try {
-          pool.validateForPool(String(hex) as HexString);
+          xt = pool.validateForPool(String(hex) as HexString);
         } catch (err) {
           throw asRpcError(err);
         }
-        void pool.submit(String(hex) as HexString).catch(() => undefined); // became invalid meanwhile: dropped
-        return decodeExtrinsic(ctx.runtime, String(hex) as HexString).hash.toHex();
+        void pool.submit(xt).catch(() => undefined); // became invalid meanwhile: dropped
+        return xt.hash;
       },
       author_pendingExtrinsics: () => [],
     },
@@ -31,12 +33,13 @@ export function author(pool: TxPool): RpcModule {
         unsubscribe: 'author_unwatchExtrinsic',
         start(_ctx, [hex], emit) {
           // Validation errors must answer the request itself, so validate synchronously.
+          let xt: VerifiedExtrinsic;
           try {
-            pool.validateForPool(String(hex) as HexString);
+            xt = pool.validateForPool(String(hex) as HexString);
           } catch (err) {
             throw asRpcError(err);
           }
-          void pool.submit(String(hex) as HexString, emit).catch((err: unknown) => emit({ invalid: null, error: (err as Error).message }));
+          void pool.submit(xt, emit).catch((err: unknown) => emit({ invalid: null, error: (err as Error).message }));
           return () => undefined;
         },
       },

@@ -1,5 +1,5 @@
 // state_*: metadata, runtime version, storage reads and storage subscriptions.
-import { compactAddLength, hexToU8a, u8aToHex } from '@polkadot/util';
+import { hexToU8a, u8aToHex } from '@polkadot/util';
 import type { HexString } from '../blockchain/index.js';
 import { blockAt } from './chain.js';
 import { INVALID_PARAMS, RpcError } from './types.js';
@@ -21,10 +21,10 @@ function runtimeCall(ctx: RpcContext, method: string, data: HexString): HexStrin
     case 'Metadata_metadata_at_version': {
       const version = registry.createType('u32', hexToU8a(data)).toNumber();
       if (version !== metadata.version) return '0x00'; // Option::None
-      return u8aToHex(new Uint8Array([1, ...compactAddLength(metadata.toU8a())]));
+      return `0x01${ctx.runtime.opaqueMetadataHex.slice(2)}` as HexString; // Option::Some
     }
     case 'Metadata_metadata':
-      return u8aToHex(compactAddLength(metadata.toU8a()));
+      return ctx.runtime.opaqueMetadataHex;
     case 'Core_version':
       return u8aToHex(registry.createType('RuntimeVersion', ctx.runtime.version).toU8a());
     default:
@@ -72,8 +72,8 @@ export const state: RpcModule = {
         const head = ctx.chain.head;
         emit({ block: head.hash, changes: watched.map((k) => [k, head.storage.get(k)]) });
         return ctx.chain.onBlock((b) => {
-          const changed = new Set(b.storage.changedKeys());
-          const changes = watched.filter((k) => changed.has(k)).map((k) => [k, b.storage.get(k)]);
+          // O(watched keys) per subscriber: the block's layer answers "did this block change k" directly.
+          const changes = watched.filter((k) => b.storage.changed(k)).map((k) => [k, b.storage.get(k)]);
           if (changes.length) emit({ block: b.hash, changes });
         });
       },
