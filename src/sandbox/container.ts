@@ -5,8 +5,11 @@ import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import type { Duplex } from 'node:stream';
 import { SandboxError } from '../errors.js';
+import { findCpuCounter } from './cgroup.js';
+import type { CpuCounter } from './cgroup.js';
 import { encodeFrame, FrameDecoder, PROTOCOL_VERSION } from './protocol.js';
 import type { AgentMessage, AgentResult, ExecMessage, HostMessage } from './protocol.js';
+import type { ProgressEvent } from './types.js';
 
 /** Parses Docker's multiplexed attach stream (8-byte header: stream type, 3 zero bytes, u32 size). */
 class AttachDemuxer {
@@ -25,11 +28,21 @@ class AttachDemuxer {
   }
 }
 
-interface Pending {
+/** What the host hears of a running execution besides its result. */
+export interface ExecHandlers {
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  /** The program runs (needs `stream` or `notifyStart` in the exec message). */
+  onStarted?: () => void;
+  onProgress?: (progress: ProgressEvent) => void;
+}
+
+interface Pending extends ExecHandlers {
   resolve: (r: AgentResult) => void;
   reject: (e: Error) => void;
-  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
 }
+
+/** Longest progress message passed on (the agent cuts there too). */
+export const MAX_PROGRESS_MESSAGE = 1000;
 
 export class SandboxContainer {
   private readonly decoder = new FrameDecoder((raw, why) =>
@@ -45,6 +58,8 @@ export class SandboxContainer {
   /** When the container last finished an execution (for idle reaping). */
   lastUsed = Date.now();
   executions = 0;
+  /** The container's cgroup CPU counter; null where it cannot be read (then rusage is used). */
+  cpu: CpuCounter | null = null;
 
   private constructor(
     readonly container: Docker.Container,
@@ -95,6 +110,8 @@ export class SandboxContainer {
       });
       await container.start();
       await withTimeout(hello, 30_000, () => new SandboxError(`agent in container ${sc.id} did not start: ${sc.agentLog}`));
+      sc.cpu = findCpuCounter(container.id);
+      if (sc.closed) sc.cpu?.close(); // it went down meanwhile
       return sc;
     } catch (err) {
       await container.remove({ force: true }).catch(() => undefined);
@@ -131,9 +148,23 @@ export class SandboxContainer {
       case 'pong':
         if (msg.seq !== null) this.pongWaiters.get(msg.seq)?.();
         return;
-      case 'output':
-        this.pending.get(msg.id)?.onOutput?.(msg.stream, Buffer.from(msg.data, 'base64'));
+      case 'output': {
+        const p = this.pending.get(msg.id);
+        if (p?.onOutput) this.callback(() => p.onOutput!(msg.stream, Buffer.from(msg.data, 'base64')));
         return;
+      }
+      case 'started': {
+        const p = this.pending.get(msg.id);
+        if (p?.onStarted) this.callback(p.onStarted);
+        return;
+      }
+      case 'progress': {
+        const p = this.pending.get(msg.id);
+        if (!p?.onProgress || Number.isNaN(msg.percent)) return;
+        const event = { percent: Math.min(100, Math.max(0, msg.percent)), message: msg.message.slice(0, MAX_PROGRESS_MESSAGE) };
+        this.callback(() => p.onProgress!(event));
+        return;
+      }
       case 'error': {
         if (msg.id) {
           const p = this.pending.get(msg.id);
@@ -149,9 +180,19 @@ export class SandboxContainer {
     }
   }
 
+  /** Runs a caller's callback; one that throws must not break the agent channel. */
+  private callback(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.warn({ err, container: this.id }, 'an execution callback threw');
+    }
+  }
+
   private onClose(): void {
     if (this.closed) return;
     this.closed = true;
+    this.cpu?.close();
     const err = new SandboxError(`sandbox ${this.id} stopped unexpectedly${this.agentLog ? `: ${this.agentLog.trim().slice(-500)}` : ''}`);
     this.helloWaiter?.reject(err);
     for (const p of this.pending.values()) p.reject(err);
@@ -163,10 +204,10 @@ export class SandboxContainer {
    * the program's timeout plus a grace period, the container is destroyed and the result
    * says timedOut (the agent kills on time itself; this is the backstop).
    */
-  exec(msg: ExecMessage, onOutput?: Pending['onOutput']): Promise<AgentResult> {
+  exec(msg: ExecMessage, handlers?: ExecHandlers): Promise<AgentResult> {
     this.executions++;
     const result = new Promise<AgentResult>((resolve, reject) => {
-      this.pending.set(msg.id, { resolve, reject, onOutput });
+      this.pending.set(msg.id, handlers ? { resolve, reject, ...handlers } : { resolve, reject });
     });
     result.catch(() => undefined); // the race below reports the failure; keep this one handled
     this.send(msg);
@@ -176,6 +217,15 @@ export class SandboxContainer {
       setImmediate(() => void this.destroy());
       return new SandboxError(`sandbox ${this.id} did not answer within ${graceMs} ms; it was removed`, { timedOut: true });
     });
+  }
+
+  /**
+   * Steers a running execution: more stdin, end of stdin, a new terminal size, a kill. Does
+   * nothing once the execution has ended or the sandbox is gone.
+   */
+  control(id: string, msg: { type: 'stdin'; data?: string; eof?: boolean } | { type: 'resize'; cols: number; rows: number } | { type: 'kill' }): void {
+    if (this.closed || !this.pending.has(id)) return;
+    this.send({ ...msg, id });
   }
 
   /** Round trip to the agent (health check); resolves with the time it took in ms. */

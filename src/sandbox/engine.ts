@@ -6,15 +6,16 @@ import Docker from 'dockerode';
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { NotImplementedError, QueueFullError, SandboxError, ShuttingDownError } from '../errors.js';
+import { NotImplementedError, QueueFullError, SandboxError, ShuttingDownError, ValidationError } from '../errors.js';
 import { SandboxContainer } from './container.js';
+import type { ExecHandlers } from './container.js';
 import { IMAGE_OF_LANGUAGE, MANAGED_LABEL, RUNTIME_IMAGES, runtimeImageTag } from './images.js';
 import { configKey, containerOptions, validateRequest } from './policy.js';
 import type { ContainerSpec } from './policy.js';
 import { FreshPool, WarmPool } from './pools.js';
 import type { AgentResult, ExecMessage } from './protocol.js';
-import { ResourcesSchema } from './types.js';
-import type { ExecuteOptions, ExecuteRequest, ExecuteRequestInput, ExecuteResult, Language } from './types.js';
+import { EXECUTION_ID_PATTERN, ResourcesSchema } from './types.js';
+import type { ExecuteOptions, ExecuteRequest, ExecuteRequestInput, ExecuteResult, ExecutionControl, Language } from './types.js';
 
 export interface EngineStats {
   running: number;
@@ -133,6 +134,9 @@ export class DockerSandboxEngine implements SandboxEngine {
       if (req.executionId !== undefined) {
         throw new NotImplementedError('executionId (running in an existing stateful context)');
       }
+      if (options.id !== undefined && (typeof options.id !== 'string' || !EXECUTION_ID_PATTERN.test(options.id))) {
+        throw new ValidationError('id', 'must be 1 to 128 letters, digits, _, - or . (not starting with .)');
+      }
       if (this.queue.size >= this.config.queue.maxQueued && this.queue.pending >= this.config.queue.concurrency) {
         throw new QueueFullError(this.queue.size);
       }
@@ -143,12 +147,12 @@ export class DockerSandboxEngine implements SandboxEngine {
   }
 
   private async run(req: ExecuteRequest, options: ExecuteOptions): Promise<ExecuteResult> {
-    const id = randomUUID();
+    const id = options.id ?? randomUUID();
     const key = configKey(req.language, req.resources);
     const spec = this.spec(req.language, req.resources);
     const owner = options.owner ?? ANONYMOUS;
     this.executions++;
-    const msg = this.message(id, req, Boolean(options.onOutput));
+    const msg = this.message(id, req, options);
     if (req.mode === 'ephemeral') {
       // A never-used container, used once and removed: nothing of one execution meets another.
       const c = await this.fresh.take(key, spec, this.config.pools.ephemeralPoolSize);
@@ -166,7 +170,7 @@ export class DockerSandboxEngine implements SandboxEngine {
     }
   }
 
-  private message(id: string, req: ExecuteRequest, stream: boolean): ExecMessage {
+  private message(id: string, req: ExecuteRequest, options: ExecuteOptions): ExecMessage {
     const files: Record<string, string> = {};
     for (const [name, content] of Object.entries(req.files)) files[name] = Buffer.from(content).toString('base64');
     return {
@@ -179,18 +183,53 @@ export class DockerSandboxEngine implements SandboxEngine {
       stdin: req.stdin === undefined ? '' : Buffer.from(req.stdin).toString('base64'),
       timeoutMs: req.resources.timeoutMs,
       maxOutputBytes: this.config.limits.maxOutputBytes,
-      stream,
+      stream: Boolean(options.onOutput),
+      // Only what is asked for goes on the wire: the common request stays as small as before.
+      ...(options.interactive ? { interactive: true } : {}),
+      ...(options.onStart ? { notifyStart: true } : {}),
+      ...(options.onProgress ? { progress: true } : {}),
+      ...(req.tty ? { tty: { cols: req.tty.cols, rows: req.tty.rows } } : {}),
     };
+  }
+
+  /** The callbacks an execution asked for, wired to its container; undefined when none. */
+  private handlers(c: SandboxContainer, id: string, options: ExecuteOptions): ExecHandlers | undefined {
+    const { onOutput, onStart, onProgress } = options;
+    if (!onOutput && !onStart && !onProgress) return undefined;
+    let onStarted: (() => void) | undefined;
+    if (onStart) {
+      const control: ExecutionControl = {
+        sendInput: (data) => {
+          const b = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+          if (b.length > 0) c.control(id, { type: 'stdin', data: b.toString('base64') });
+        },
+        closeInput: () => c.control(id, { type: 'stdin', eof: true }),
+        resize: (cols, rows) => {
+          const size = (n: number) => Math.min(1000, Math.max(1, Math.trunc(n)));
+          if (Number.isFinite(cols) && Number.isFinite(rows)) c.control(id, { type: 'resize', cols: size(cols), rows: size(rows) });
+        },
+        kill: () => c.control(id, { type: 'kill' }),
+      };
+      let called = false;
+      onStarted = () => {
+        if (called) return;
+        called = true;
+        onStart(control);
+      };
+    }
+    return { onOutput, onStarted, onProgress };
   }
 
   private async runIn(c: SandboxContainer, msg: ExecMessage, options: ExecuteOptions): Promise<ExecuteResult> {
     const t0 = performance.now();
+    const cpu0 = c.cpu?.read() ?? null;
     let r: AgentResult;
     try {
-      r = await c.exec(msg, options.onOutput);
+      r = await c.exec(msg, this.handlers(c, msg.id, options));
     } catch (err) {
       // The sandbox as a whole went down: say why when the kernel or the clock did it.
       const timedOut = err instanceof SandboxError && err.details?.timedOut === true;
+      const cpu1 = cpu0 === null ? null : c.cpu!.read();
       const oomKilled = !timedOut && (await c.wasOomKilled());
       await c.destroy();
       if (!timedOut && !oomKilled) throw err;
@@ -203,13 +242,17 @@ export class DockerSandboxEngine implements SandboxEngine {
         truncated: false,
         timedOut,
         oomKilled,
-        usage: { cpuSeconds: 0, memoryPeakMb: 0 },
+        usage: { cpuSeconds: cpu1 === null ? 0 : Math.round(Math.max(0, cpu1 - cpu0!) * 1e6) / 1e6, memoryPeakMb: 0 },
       };
     }
     // On the warm path every microsecond shows: build the log record only when it is wanted.
     if (this.log.isLevelEnabled('debug')) {
       this.log.debug({ executionId: msg.id, container: c.id, agentMs: r.durationMs, hostMs: performance.now() - t0 }, 'executed');
     }
+    // The container's cgroup counts every process of the execution (a warm container runs one
+    // at a time); the program's own rusage is the fallback where the cgroup cannot be read.
+    const cpu1 = cpu0 === null ? null : c.cpu!.read();
+    const cpuSeconds = cpu1 === null ? r.cpuSeconds : Math.round(Math.max(0, cpu1 - cpu0!) * 1e6) / 1e6;
     return {
       executionId: msg.id,
       stdout: Buffer.from(r.stdout, 'base64').toString('utf8'),
@@ -219,7 +262,7 @@ export class DockerSandboxEngine implements SandboxEngine {
       truncated: r.truncated,
       timedOut: r.timedOut,
       oomKilled: r.oomKilled,
-      usage: { cpuSeconds: r.cpuSeconds, memoryPeakMb: r.memoryPeakMb },
+      usage: { cpuSeconds, memoryPeakMb: r.memoryPeakMb },
     };
   }
 

@@ -26,7 +26,14 @@ export function runtimeImageTag(image: RuntimeImage): string {
 }
 
 /** Files (relative to the project root) copied into every runtime image. */
-export const AGENT_FILES = ['src/sandbox/agent/agent.py', 'src/sandbox/agent/runner.cjs'];
+export const AGENT_FILES = [
+  'src/sandbox/agent/agent.py',
+  'src/sandbox/agent/runner.cjs',
+  // the progress helpers: `faas-progress`, python's and node's `faas` module
+  'src/sandbox/agent/faas-progress',
+  'src/sandbox/agent/faas.py',
+  'src/sandbox/agent/faas.cjs',
+];
 
 export function hashFiles(root: string, files: readonly string[], extra = ''): string {
   const h = createHash('sha256');

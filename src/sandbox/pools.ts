@@ -66,12 +66,16 @@ export class FreshPool {
     while (e.ready.length + e.filling < e.target) {
       e.filling++;
       void this.starts
-        .add(() => this.factory(e.spec), { priority: 0 })
-        .then((c) => {
-          if (!c) return;
-          if (this.closed || this.entries.get(key) !== e) void c.destroy();
-          else e.ready.push(c);
-        })
+        .add(
+          async () => {
+            const c = await this.factory(e.spec);
+            // Ready after the pool closed or was dropped: removed within this task, so that
+            // drain (which waits for the running tasks) also waits for the removal.
+            if (this.closed || this.entries.get(key) !== e) await c.destroy();
+            else e.ready.push(c);
+          },
+          { priority: 0 },
+        )
         .catch((err: Error) => this.log.warn({ err: err.message, key }, 'pool refill failed'))
         .finally(() => {
           e.filling--;
@@ -100,7 +104,7 @@ export class FreshPool {
   async drain(): Promise<void> {
     this.closed = true;
     this.starts.clear();
-    await this.starts.onIdle();
+    await this.starts.onIdle(); // refills that were running have pooled or removed theirs
     const all = [...this.entries.values()].flatMap((e) => e.ready);
     this.entries.clear();
     await Promise.all(all.map((c) => c.destroy()));

@@ -6,7 +6,8 @@
 // (files, stdin, output) travel base64-encoded inside the JSON.
 import { z } from 'zod';
 
-export const PROTOCOL_VERSION = 1;
+// v2: pseudo-terminals (`exec.tty`, `resize`), progress reports (`progress`), `notifyStart`.
+export const PROTOCOL_VERSION = 2;
 
 // ---- host → agent -----------------------------------------------------------------------
 export interface ExecMessage {
@@ -17,19 +18,39 @@ export interface ExecMessage {
   env: Record<string, string>;
   /** name → base64 content, written into the fresh working directory before the code runs. */
   files: Record<string, string>;
-  /** base64; written to the program's stdin, which is then closed unless `interactive`. */
+  /**
+   * base64; written to the program's stdin, which is then closed unless `interactive` (then
+   * `stdin` frames add more, and one with `eof` closes it). On a tty, closing sends Ctrl-D.
+   */
   stdin: string;
   interactive?: boolean;
   timeoutMs: number;
   maxOutputBytes: number;
-  /** Send `output` frames as output is produced (besides the full copy in `result`). */
+  /**
+   * Send `output` frames as output is produced (besides the full copy in `result`); python's
+   * stdout is then line-buffered, as on a terminal.
+   */
   stream?: boolean;
+  /** Send a `started` frame once the program runs (also sent when `stream`). */
+  notifyStart?: boolean;
+  /**
+   * Run the program on a pseudo-terminal of this size (stdout and stderr merged into
+   * `stdout`; TERM=xterm-256color); `resize` frames change the size.
+   */
+  tty?: { cols: number; rows: number };
+  /**
+   * Send `progress` frames for the program's progress reports (what it writes, one JSON line
+   * `{"percent": n, "message": s}` each, to the private pipe named by FAAS_PROGRESS_FD).
+   * Without it the reports are read and dropped.
+   */
+  progress?: boolean;
 }
 export type HostMessage =
   | ExecMessage
   | { type: 'ping'; seq: number }
   | { type: 'stdin'; id: string; data?: string; eof?: boolean }
   | { type: 'kill'; id: string }
+  | { type: 'resize'; id: string; cols: number; rows: number }
   | { type: 'shutdown' };
 
 // ---- agent → host -----------------------------------------------------------------------
@@ -59,6 +80,8 @@ export const AgentMessageSchema = z.discriminatedUnion('type', [
   ResultSchema,
   z.object({ type: z.literal('started'), id: z.string(), pid: z.number() }),
   z.object({ type: z.literal('output'), id: z.string(), stream: z.enum(['stdout', 'stderr']), data: z.string() }),
+  // percent is clamped to 0..100 by the agent; the host clamps again (it trusts nothing inside).
+  z.object({ type: z.literal('progress'), id: z.string(), percent: z.number(), message: z.string() }),
   z.object({ type: z.literal('pong'), seq: z.number().nullable() }),
   z.object({ type: z.literal('error'), id: z.string().nullable().optional(), message: z.string() }),
 ]);

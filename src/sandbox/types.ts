@@ -66,13 +66,25 @@ export const ExecuteRequestSchema = z
       )
       .default({}),
     stdin: bytes.optional(),
+    /**
+     * Run the program on a pseudo-terminal of this size: stdout and stderr then arrive merged
+     * on 'stdout' (with terminal line endings, \r\n), as on a terminal; `tput cols` prints cols.
+     */
+    tty: z
+      .object({ cols: z.number().int().min(1).max(1000), rows: z.number().int().min(1).max(1000) })
+      .strict()
+      .optional(),
   })
   .strict();
 export type ExecuteRequest = z.infer<typeof ExecuteRequestSchema>;
 export type ExecuteRequestInput = z.input<typeof ExecuteRequestSchema>;
 
 export interface ExecutionUsage {
-  /** CPU time of the program (user + system, its waited-for children included), in seconds. */
+  /**
+   * CPU time used in the sandbox while the program ran, in seconds: the container's cgroup
+   * accounting (every process of the execution, waited for or not). Where the cgroup cannot be
+   * read, the program's own rusage (user + system, its waited-for children included).
+   */
   cpuSeconds: number;
   /** Peak resident memory of the program, in MiB. */
   memoryPeakMb: number;
@@ -94,8 +106,44 @@ export interface ExecuteResult {
 /** Who an execution belongs to: an API key id or an on-chain caller. Warm containers are per owner. */
 export type Owner = string;
 
+/** A progress report of a running program (`faas-progress 40 loading`, `progress(40, "loading")`). */
+export interface ProgressEvent {
+  /** 0..100 (reports out of range are clamped, non-numbers dropped). */
+  percent: number;
+  message: string;
+}
+
+/** Handed to `onStart`: steers a running execution. Calls after it completed do nothing. */
+export interface ExecutionControl {
+  /** Writes to the running program's stdin (or PTY). */
+  sendInput(data: string | Uint8Array): void;
+  /** Closes its stdin (EOF). On a PTY: sends the terminal's end-of-file character (Ctrl-D). */
+  closeInput(): void;
+  /** Resizes its PTY (when it runs with `tty`); a no-op otherwise. */
+  resize(cols: number, rows: number): void;
+  /** Kills the program (its whole process group); the execution then completes with exit 137. */
+  kill(): void;
+}
+
 export interface ExecuteOptions {
   owner?: Owner;
+  /**
+   * The execution id to use (the API generates it before starting); default randomUUID().
+   * 1 to 128 characters: letters, digits, `_`, `-`, `.`; not starting with `.`.
+   */
+  id?: string;
+  /**
+   * Keep stdin open after the request's `stdin` was written, for `sendInput` (until
+   * `closeInput` or the program's end). Default false: the request's stdin, then EOF.
+   */
+  interactive?: boolean;
   /** Receives output chunks as they are produced. */
   onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  /** Called once the program runs, with the means to steer it. */
+  onStart?: (control: ExecutionControl) => void;
+  /** Receives the program's progress reports as they are made. */
+  onProgress?: (progress: ProgressEvent) => void;
 }
+
+/** What an execution id may look like (it names directories inside the sandbox). */
+export const EXECUTION_ID_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;

@@ -18,14 +18,25 @@ signal sends no report; then wait4() says how it ended.
 
 Each execution runs in its own session (process group) in a fresh working directory; when
 its main process ends, every process it left behind is killed and the directory removed.
+
+Progress: each execution has a private pipe whose write end the program holds as the fd
+named by FAAS_PROGRESS_FD (5 in spares). It writes one JSON line per report,
+{"percent": n, "message": s} (the `faas-progress` command and the `faas` python and node
+modules do this); the agent checks each line and passes it on as a `progress` frame.
+
+Terminals: an execution with `tty` runs on a pseudo-terminal (stdout and stderr merged)
+started for it, not in a spare; `resize` frames set its size (SIGWINCH reaches the program).
 """
 
 import base64
+import fcntl
 import gc
 import io
 import json
 import linecache
+import math
 import os
+import re
 import resource  # imported here, once, so spares (forked from the zygote) need not
 import selectors
 import shutil
@@ -37,8 +48,9 @@ import time
 import traceback
 import types
 
-PROTOCOL_VERSION = 1
-AGENT_DIR = os.path.dirname(os.path.abspath(__file__))
+PROTOCOL_VERSION = 2
+AGENT_FILE = os.path.abspath(__file__)
+AGENT_DIR = os.path.dirname(AGENT_FILE)
 SANDBOX_ROOT = "/sandbox"
 WORK_ROOT = os.environ.get("FAAS_WORK_ROOT", "/workspace")
 CODE_ROOT = os.environ.get("FAAS_CODE_ROOT", "/tmp/.faas")
@@ -52,6 +64,10 @@ SOURCE_NAMES = {
 }
 SPARE_LANGUAGES = ("python", "javascript", "typescript")
 SPARES = int(os.environ.get("FAAS_SPARES", "2"))
+PROGRESS_FD = 5  # in spares; a program started per execution gets the number in FAAS_PROGRESS_FD
+MAX_PROGRESS_LINE = 4096
+MAX_PROGRESS_MESSAGE = 1000
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}")
 # What every program starts with; spares are started with it too, so handing over a program
 # changes only what differs (its id and the user's variables).
 BASE_ENV = {
@@ -64,6 +80,10 @@ BASE_ENV = {
     "GOPATH": "/tmp/.go",
     "GOFLAGS": "-buildvcs=false",
     "CGO_ENABLED": "0",
+    # `require('faas')` (the progress helper) resolves here from any node program.
+    "NODE_PATH": os.path.join(AGENT_DIR, "node"),
+    # The progress pipe's number in spares; a program started per execution gets its own.
+    "FAAS_PROGRESS_FD": str(PROGRESS_FD),
 }
 
 
@@ -99,6 +119,15 @@ def make_oom_victim():
         pass
 
 
+def make_tty_child():
+    """In a program's process before exec (a new session, the pty on 0-2): the pty becomes
+    its controlling terminal, so Ctrl-C, SIGWINCH and job control work as on a terminal."""
+    import termios
+
+    make_oom_victim()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 def safe_join(root, name):
     """Join a relative file name under root; the host validates too, this is the second wall."""
     if not name or name.startswith("/") or "\0" in name:
@@ -110,37 +139,37 @@ def safe_join(root, name):
 
 
 def start_spare(language):
-    """Starts a spare; returns (pid, [stdin_w, stdout_r, stderr_r, ctrl_w, stat_r]) — the
-    caller's ends of its pipes. Runs in the zygote (or, as a fallback, in the agent)."""
+    """Starts a spare; returns (pid, [stdin_w, stdout_r, stderr_r, ctrl_w, stat_r, progress_r])
+    — the caller's ends of its pipes. Runs in the zygote (or, as a fallback, in the agent)."""
     ctrl_r, ctrl_w = os.pipe()
     stat_r, stat_w = os.pipe()
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
+    prog_r, prog_w = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
             os.setsid()
-            os.dup2(in_r, 0)
-            os.dup2(out_w, 1)
-            os.dup2(err_w, 2)
-            os.dup2(ctrl_r, 3)
-            os.dup2(stat_w, 4)
-            os.closerange(5, 65536)
+            # Lift every source above the targets first, so no dup2 clobbers one still needed.
+            srcs = [fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in (in_r, out_w, err_w, ctrl_r, stat_w, prog_w)]
+            for target, fd in enumerate(srcs):  # 0 1 2 stdio, 3 control, 4 status, 5 progress
+                os.dup2(fd, target)
+            os.closerange(PROGRESS_FD + 1, 65536)
             make_oom_victim()
             if language == "python":
                 python_spare_main(3, 4)
             else:
-                os.set_inheritable(3, True)
-                os.set_inheritable(4, True)
+                for fd in (3, 4, PROGRESS_FD):
+                    os.set_inheritable(fd, True)
                 os.chdir(WORK_ROOT)
                 runner = os.path.join(AGENT_DIR, "runner.cjs")
                 os.execve("/usr/bin/node", ["node", runner, language, "--spare", "3", "4"], BASE_ENV)
         finally:
             os._exit(70)
-    for fd in (ctrl_r, stat_w, in_r, out_w, err_w):
+    for fd in (ctrl_r, stat_w, in_r, out_w, err_w, prog_w):
         os.close(fd)
-    return pid, [in_w, out_r, err_r, ctrl_w, stat_r]
+    return pid, [in_w, out_r, err_r, ctrl_w, stat_r, prog_r]
 
 
 class Spare:
@@ -150,14 +179,19 @@ class Spare:
     control pipe. javascript / typescript: a `node runner.cjs` booted ahead of time. Either
     way the program arrives as JSON on the control pipe."""
 
-    def __init__(self, pid, fds):
+    def __init__(self, pid, fds, language):
         self.pid = pid
-        self.stdin_fd, self.stdout_fd, self.stderr_fd, self.ctrl_w, self.stat_r = fds
+        self.stdin_fd, self.stdout_fd, self.stderr_fd, self.ctrl_w, self.stat_r, self.progress_fd = fds
         for fd in fds:
             os.set_blocking(fd, False)  # the agent must never block on a child
+        # A node spare says when it has booted (its CPU so far, on the status pipe); a python
+        # spare is ready as it arrives.
+        self.ready = language == "python"
+        self.baseline = None
+        self.stat_buf = b""
 
     def discard(self):
-        for fd in (self.ctrl_w, self.stat_r, self.stdin_fd, self.stdout_fd, self.stderr_fd):
+        for fd in (self.ctrl_w, self.stat_r, self.stdin_fd, self.stdout_fd, self.stderr_fd, self.progress_fd):
             try:
                 os.close(fd)
             except OSError:
@@ -216,13 +250,55 @@ def zygote_main(sock, language):
                     sock.send(json.dumps(msg).encode())
 
 
+def terminal_size(spec):
+    """(cols, rows) from an exec's or resize's numbers, each kept within 1..1000."""
+    return tuple(min(1000, max(1, int(spec[k]))) for k in ("cols", "rows"))
+
+
+def set_terminal_size(fd, cols, rows):
+    # termios is imported here, not at the top: spares (forked from the zygote) never need it,
+    # and every module the zygote holds makes each spare's fork and exit a little dearer.
+    import termios
+
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+def parse_progress(line):
+    """A progress report from a program's JSON line: (percent 0..100, message), or None."""
+    try:
+        rec = json.loads(line.decode("utf-8", "replace"))
+        percent = rec["percent"]
+        if isinstance(percent, bool) or not isinstance(percent, (int, float, str)):
+            return None
+        percent = float(percent)
+    except (ValueError, TypeError, KeyError, OverflowError):
+        return None
+    if math.isnan(percent):
+        return None
+    message = rec.get("message", "")
+    if not isinstance(message, str):
+        message = "" if message is None else json.dumps(message)
+    return min(100.0, max(0.0, percent)), message[:MAX_PROGRESS_MESSAGE]
+
+
 class Execution:
     def __init__(self, msg):
         self.id = msg["id"]
+        if not isinstance(self.id, str) or not ID_PATTERN.fullmatch(self.id):
+            raise ValueError("bad execution id %r" % (self.id,))
         self.language = msg["language"]
         self.timeout_ms = int(msg.get("timeoutMs", 30000))
         self.max_output = int(msg.get("maxOutputBytes", 1 << 20))
         self.stream = bool(msg.get("stream", False))
+        self.notify_start = self.stream or bool(msg.get("notifyStart", False))
+        self.tty = terminal_size(msg["tty"]) if msg.get("tty") else None
+        self.master_fd = None  # the pty's master, with `tty`
+        self.eof_sent = False  # with `tty`: Ctrl-D went to the terminal for the end of input
+        self.last_input = b"\n"
+        self.want_progress = bool(msg.get("progress", False))
+        self.progress_fd = None
+        self.progress_buf = b""
+        self.progress_budget = self.max_output  # bytes of reports passed on, at most
         self.env = msg.get("env") or {}
         self.keep_stdin_open = bool(msg.get("interactive", False))
         self.stdin_pending = base64.b64decode(msg.get("stdin") or "")
@@ -281,7 +357,21 @@ class Agent:
         self.sel.register(0, selectors.EVENT_READ, ("host", None))
         self.sel.register(self.sig_r, selectors.EVENT_READ, ("signal", None))
         self.refill_spares()
-        self.send({"type": "hello", "version": PROTOCOL_VERSION, "language": language, "pid": os.getpid()})
+        # Hello (the host's "ready") waits for the first spares to have booted, so their boot
+        # is done before any execution starts and never billed to one (usage comes from the
+        # container's cgroup). If they take too long, hello goes anyway.
+        self.hello_deadline = time.monotonic() + 10.0
+        self.hello_sent = False
+        self.maybe_hello()
+
+    def maybe_hello(self):
+        if self.hello_sent:
+            return
+        if self.language in SPARE_LANGUAGES and not self.stopping and time.monotonic() < self.hello_deadline:
+            if sum(1 for sp in self.spares if sp.ready) < SPARES:
+                return
+        self.hello_sent = True
+        self.send({"type": "hello", "version": PROTOCOL_VERSION, "language": self.language, "pid": os.getpid()})
 
     # ---- host channel -------------------------------------------------------------
     def send(self, obj):
@@ -347,6 +437,14 @@ class Agent:
             ex = self.execs.get(msg.get("id"))
             if ex is not None:
                 self.kill_exec(ex)
+        elif t == "resize":
+            ex = self.execs.get(msg.get("id"))
+            if ex is not None and ex.master_fd is not None:
+                ex.tty = terminal_size(msg)
+                try:
+                    set_terminal_size(ex.master_fd, *ex.tty)  # the kernel sends SIGWINCH
+                except OSError:
+                    pass
         elif t == "shutdown":
             self.stop()
         else:
@@ -394,7 +492,7 @@ class Agent:
                 self.zygote_gone()
         for _ in range(missing):  # no zygote: fork here
             try:
-                self.add_spare(Spare(*start_spare(self.language)))
+                self.add_spare(Spare(*start_spare(self.language), self.language))
             except Exception:
                 log("could not start spare: %s" % traceback.format_exc())
                 return
@@ -410,9 +508,35 @@ class Agent:
 
     def add_spare(self, spare):
         self.spares.append(spare)
+        if not spare.ready:
+            self.sel.register(spare.stat_r, selectors.EVENT_READ, ("spare-stat", spare))
+        else:
+            self.maybe_hello()
         while self.waiting and self.spares:
             msg = self.waiting.pop(0)
             self.handle(msg)
+
+    def on_spare_stat(self, spare):
+        """A node spare that has not run anything yet reports it has booted (its CPU so far)."""
+        try:
+            chunk = os.read(spare.stat_r, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if chunk:
+            spare.stat_buf += chunk
+            if b"\n" not in spare.stat_buf:
+                return
+            line, spare.stat_buf = spare.stat_buf.split(b"\n", 1)
+            try:
+                spare.baseline = float(json.loads(line)["baseline"])
+            except (ValueError, TypeError, KeyError):
+                pass
+            spare.ready = True
+        # Booted (or dead: then on_child_exit drops it); what comes next is the program's.
+        self.sel.unregister(spare.stat_r)
+        self.maybe_hello()
 
     def on_zygote(self):
         import socket
@@ -431,12 +555,12 @@ class Agent:
             msg = json.loads(data)
             if msg["type"] == "spare":
                 self.spares_requested = max(0, self.spares_requested - 1)
-                self.add_spare(Spare(msg["pid"], fds))
+                self.add_spare(Spare(msg["pid"], fds, self.language))
             elif msg["type"] == "exit":
                 self.on_child_exit(msg["pid"], msg["status"], msg["cpu"], msg["maxrss"])
 
     def start_exec(self, msg):
-        if msg.get("language") == self.language in SPARE_LANGUAGES and not self.spares:
+        if msg.get("language") == self.language in SPARE_LANGUAGES and not self.spares and not msg.get("tty"):
             # None ready (a burst, or the very first request): run it as soon as one arrives.
             self.waiting.append(msg)
             self.refill_spares()
@@ -459,7 +583,10 @@ class Agent:
                 f.write(base64.b64decode(b64))
         env = self.child_env(ex)
         code = msg["code"]
-        if lang in SPARE_LANGUAGES and lang == self.language:
+        if ex.tty is not None:
+            # A terminal of its own: started for this execution (spares have pipes, not a pty).
+            pid, in_fd, out_fd, err_fd = self.spawn(ex, lang, code, env)
+        elif lang in SPARE_LANGUAGES and lang == self.language:
             spare = self.spares.pop(0)
             # The program runs from memory; the source name is what tracebacks show. For node
             # it lies in a private code directory, which the runner creates only if it must
@@ -470,11 +597,23 @@ class Agent:
                 ex.codedir = os.path.join(CODE_ROOT, ex.id)
                 source = os.path.join(ex.codedir, SOURCE_NAMES[lang])
             payload = {"cwd": ex.workdir, "env": env, "code": code, "source": source}
+            if ex.stream:
+                payload["lineBuffered"] = True  # streamed output arrives line by line, as on a terminal
+            # Reports written into this spare's pipe before it was handed a program are not
+            # this execution's: drop them (unwanted reports are dropped as they come anyway).
+            if ex.want_progress:
+                self.drain(spare.progress_fd)
+            ex.progress_fd = spare.progress_fd
             os.write(spare.ctrl_w, json.dumps(payload).encode())
             os.close(spare.ctrl_w)
             pid, in_fd, out_fd, err_fd = spare.pid, spare.stdin_fd, spare.stdout_fd, spare.stderr_fd
             ex.stat_fd = spare.stat_r
-            os.set_blocking(ex.stat_fd, False)
+            ex.stat_buf = spare.stat_buf
+            if spare.baseline is not None:
+                ex.cpu_baseline = spare.baseline
+            if self.sel.get_map().get(spare.stat_r) is not None:
+                # Still booting: its boot report comes on the status pipe, read as the program's.
+                self.sel.unregister(spare.stat_r)
             self.sel.register(ex.stat_fd, selectors.EVENT_READ, ("stat", ex))
         else:
             pid, in_fd, out_fd, err_fd = self.spawn(ex, lang, code, env)
@@ -482,13 +621,16 @@ class Agent:
         self.execs[ex.id] = ex
         self.by_pid[pid] = ex
         for name, fd in (("stdout", out_fd), ("stderr", err_fd)):
+            if fd is None:  # a terminal has one stream
+                continue
             os.set_blocking(fd, False)
             self.sel.register(fd, selectors.EVENT_READ, ("out", (ex, name)))
             ex.open_streams += 1
+        self.sel.register(ex.progress_fd, selectors.EVENT_READ, ("progress", ex))
         os.set_blocking(in_fd, False)
         ex.stdin_fd = in_fd
         self.pump_stdin(ex)
-        if ex.stream:
+        if ex.notify_start:
             self.send({"type": "started", "id": ex.id, "pid": pid})
 
     def write_source(self, ex, lang, code):
@@ -501,43 +643,122 @@ class Agent:
         return source
 
     def spawn(self, ex, lang, code, env):
-        """Starts a program that has no spare (bash, go): source in a private code dir."""
+        """Starts a program that has no spare (bash, go; any language on a terminal): source
+        in a private code dir. Returns (pid, stdin, stdout, stderr) — the agent's ends; on a
+        terminal stdin and stdout are the pty's master and stderr is None."""
         source = self.write_source(ex, lang, code)
         if lang == "bash":
             argv = ["bash", source]
         elif lang == "go":
             binary = os.path.join(ex.codedir, "main")
             argv = ["/bin/sh", "-c", 'go build -o "$0" "$1" && exec "$0"', binary, source]
-        else:  # a node language in a container started for another language
+        elif lang == "python":  # on a terminal: run as a spare would, in a fresh interpreter
+            argv = [sys.executable, AGENT_FILE, "--run-python", source, os.path.join(ex.workdir, SOURCE_NAMES[lang])]
+        else:  # node, on a terminal or in a container started for another language
             argv = ["node", os.path.join(AGENT_DIR, "runner.cjs"), lang, "--direct", source]
-        in_r, in_w = os.pipe()
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        proc = subprocess.Popen(
-            argv,
-            stdin=in_r,
-            stdout=out_w,
-            stderr=err_w,
-            start_new_session=True,
-            cwd=ex.workdir,
-            env=env,
-            preexec_fn=make_oom_victim,
-        )
+        prog_r, prog_w = os.pipe()
+        env["FAAS_PROGRESS_FD"] = str(prog_w)
+        if ex.tty is not None:
+            master, slave = os.openpty()
+            set_terminal_size(master, *ex.tty)
+            child_in = child_out = child_err = slave
+            setup = make_tty_child
+        else:
+            in_r, in_w = os.pipe()
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            child_in, child_out, child_err = in_r, out_w, err_w
+            setup = make_oom_victim
+        ours = [prog_r] + ([master] if ex.tty is not None else [in_w, out_r, err_r])
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=child_in,
+                stdout=child_out,
+                stderr=child_err,
+                pass_fds=(prog_w,),
+                start_new_session=True,
+                cwd=ex.workdir,
+                env=env,
+                preexec_fn=setup,
+            )
+        except BaseException:
+            for fd in ours:
+                os.close(fd)
+            raise
+        finally:
+            for fd in {child_in, child_out, child_err, prog_w}:
+                os.close(fd)
         proc.returncode = 0  # reaped by the agent with wait4 (for its rusage), not by Popen
-        for fd in (in_r, out_w, err_w):
-            os.close(fd)
+        os.set_blocking(prog_r, False)
+        ex.progress_fd = prog_r
+        if ex.tty is not None:
+            ex.master_fd = master
+            return proc.pid, os.dup(master), master, None
         return proc.pid, in_w, out_r, err_r
 
     def child_env(self, ex):
-        env = dict(BASE_ENV)
+        env = dict(BASE_ENV)  # FAAS_PROGRESS_FD is right for spares; spawn() sets its own
+        if ex.tty is not None:
+            env["TERM"] = "xterm-256color"
         env["FAAS_EXECUTION_ID"] = ex.id
         env.update({str(k): str(v) for k, v in ex.env.items()})
+        if "FAAS_PROGRESS_FD" in ex.env:  # ours: it names the execution's pipe
+            env["FAAS_PROGRESS_FD"] = BASE_ENV["FAAS_PROGRESS_FD"]
         return env
+
+    def drain(self, fd):
+        """Reads and drops what is waiting in a pipe."""
+        try:
+            while os.read(fd, 65536):
+                pass
+        except OSError:
+            pass
+
+    def on_progress(self, ex, final=False):
+        """Reads a program's progress reports; passes on the good ones, drops the rest.
+        `final`: the execution is ending — read what is there, then close the pipe."""
+        fd = ex.progress_fd
+        eof = False
+        for _ in range(64 if final else 1):
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                break
+            except OSError:
+                chunk = b""
+            if not chunk:
+                eof = True
+                break
+            ex.progress_buf += chunk
+            *lines, ex.progress_buf = ex.progress_buf.split(b"\n")
+            if len(ex.progress_buf) > MAX_PROGRESS_LINE:
+                ex.progress_buf = b""  # no newline in sight: not a report
+            for line in lines:
+                if len(line) > MAX_PROGRESS_LINE or ex.progress_budget <= 0 or not ex.want_progress:
+                    continue
+                report = parse_progress(line)
+                if report is not None:
+                    ex.progress_budget -= len(line)
+                    self.send({"type": "progress", "id": ex.id, "percent": report[0], "message": report[1]})
+        if eof or final:
+            if self.sel.get_map().get(fd) is not None:
+                self.sel.unregister(fd)
+            os.close(fd)
+            ex.progress_fd = None
 
     def pump_stdin(self, ex):
         fd = ex.stdin_fd
         if fd is None:
             return
+        if ex.tty is not None and not ex.keep_stdin_open and not ex.eof_sent:
+            # A terminal has no "close": its end of input is Ctrl-D at the start of a line
+            # (a second one ends a line that has no newline yet).
+            ex.eof_sent = True
+            tail = ex.stdin_pending[-1:] or ex.last_input
+            ex.stdin_pending += b"\x04" if tail in (b"\n", b"\r") else b"\x04\x04"
+        if ex.stdin_pending and ex.tty is not None:
+            ex.last_input = ex.stdin_pending[-1:]
         while ex.stdin_pending:
             try:
                 n = os.write(fd, ex.stdin_pending)
@@ -565,9 +786,11 @@ class Agent:
             return
         except OSError:
             chunk = b""
-        if not chunk:
+        if not chunk:  # (a pty's master reads EIO once the program and its children are gone)
             self.sel.unregister(fd)
             os.close(fd)
+            if fd == ex.master_fd:
+                ex.master_fd = None
             ex.open_streams -= 1
             self.maybe_finish(ex)
             return
@@ -633,6 +856,8 @@ class Agent:
             dead = [sp for sp in self.spares if sp.pid == pid]
             if dead:  # a spare died before use (killed, out of memory): replace it
                 self.spares.remove(dead[0])
+                if self.sel.get_map().get(dead[0].stat_r) is not None:
+                    self.sel.unregister(dead[0].stat_r)
                 dead[0].discard()
                 self.refill_spares()
             return
@@ -714,6 +939,13 @@ class Agent:
                 self.sel.unregister(ex.stdin_fd)
             os.close(ex.stdin_fd)
             ex.stdin_fd = None
+        if ex.progress_fd is not None:
+            if ex.want_progress:
+                self.on_progress(ex, final=True)  # reports made just before the end go before the result
+            else:
+                self.sel.unregister(ex.progress_fd)
+                os.close(ex.progress_fd)
+                ex.progress_fd = None
         del self.execs[ex.id]
         signum = None
         oom = False
@@ -789,6 +1021,10 @@ class Agent:
     def run(self):
         while not self.stopping:
             timeout = self.check_deadlines()
+            if not self.hello_sent:
+                self.maybe_hello()
+                left = max(0.0, self.hello_deadline - time.monotonic())
+                timeout = left if timeout is None else min(timeout, left)
             for key, _ in self.sel.select(timeout):
                 # An earlier event of this batch may have closed this fd, and a new pipe may
                 # have taken its number since: act only on keys that are still registered.
@@ -801,6 +1037,10 @@ class Agent:
                     self.on_output(key.fd, data[0], data[1])
                 elif kind == "stat":
                     self.on_stat(key.fd, data)
+                elif kind == "progress":
+                    self.on_progress(data)
+                elif kind == "spare-stat":
+                    self.on_spare_stat(data)
                 elif kind == "zygote":
                     self.on_zygote()
                 elif kind == "signal":
@@ -864,11 +1104,41 @@ def python_spare_main(ctrl_fd, stat_fd):
     t = os.times()
     baseline = t.user + t.system  # set-up before the hand-over is not billed
 
-    cwd, code, source = req["cwd"], req["code"], req["source"]
+    set_environ(req["env"])
+    if req.get("lineBuffered"):
+        stdout.reconfigure(line_buffering=True)  # streamed: flush at each line, as on a terminal
+    status = run_python_program(main, req["code"], req["source"], req["cwd"])
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime - baseline
+    report = b'{"exit":%d,"cpu":%f,"maxrss":%d}\n' % (status, cpu, max(me.ru_maxrss, kids.ru_maxrss))
+    # Close our ends of the output pipes first, so the agent has all output when it reads the report.
+    os.close(1)
+    os.close(2)
+    # From here on only our exit is left: let the agent (woken by the report) go first rather
+    # than wait on this CPU while the kernel tears this process down.
+    try:
+        os.nice(19)
+    except OSError:
+        pass
+    try:
+        os.write(stat_fd, report)
+    except OSError:
+        pass
+    os._exit(status)
+
+
+def run_python_program(main, code, source, cwd):
+    """Runs code as `python3 main.py` would in cwd (main: a fresh __main__ module); returns
+    its exit status."""
     # Tracebacks show source lines without the file being written anywhere.
     linecache.cache[source] = (len(code), None, code.splitlines(True), source)
     os.chdir(cwd)
-    set_environ(req["env"])
     sys.argv = [source]
     sys.path[0] = cwd
     main.__file__ = source
@@ -892,28 +1162,29 @@ def python_spare_main(ctrl_fd, stat_fd):
 
         tbmod.print_exception(t, v, tb.tb_next if tb is not None and tb.tb_next is not None else tb)
         status = 1
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            pass
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime - baseline
-    report = b'{"exit":%d,"cpu":%f,"maxrss":%d}\n' % (status, cpu, max(me.ru_maxrss, kids.ru_maxrss))
-    # Close our ends of the output pipes first, so the agent has all output when it reads the report.
-    os.close(1)
-    os.close(2)
-    try:
-        os.write(stat_fd, report)
-    except OSError:
-        pass
-    os._exit(status)
+    return status
+
+
+def python_direct_main(path, source):
+    """`agent.py --run-python FILE SOURCE`: runs the code in FILE as a spare runs a program
+    (named SOURCE, in the current directory), in this fresh interpreter — for a program on a
+    terminal, which a spare cannot give it."""
+    with open(path, encoding="utf-8") as f:
+        code = f.read()
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    main = types.ModuleType("__main__")
+    main.__builtins__ = __builtins__
+    sys.modules["__main__"] = main
+    status = run_python_program(main, code, source, os.getcwd())
+    sys.exit(status)  # the interpreter's own exit: flushes, runs atexit, joins threads
 
 
 def main():
     language = "python"
     args = sys.argv[1:]
+    if args[:1] == ["--run-python"]:
+        python_direct_main(args[1], args[2])
+        return
     if "--language" in args:
         language = args[args.index("--language") + 1]
     agent = Agent(language)

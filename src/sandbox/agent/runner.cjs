@@ -1,10 +1,10 @@
 'use strict';
 // A spare node process of the in-sandbox agent (see agent.py).
 // `runner.cjs LANGUAGE --spare CTRL_FD STAT_FD` boots ahead of time (for typescript it also
-// loads the compiler), then blocks on CTRL_FD until the agent hands it a program:
-// {source, code, cwd, env}. It writes its own CPU time so far to STAT_FD (a JSON line), so the
-// boot is not billed to the user, runs the program as `node main.js` would, and as it
-// exits writes {exit, cpu, maxrss} there too.
+// loads the compiler), writes its CPU time so far to STAT_FD (a JSON line: it is ready, and
+// the boot is not billed to the user), then blocks on CTRL_FD until the agent hands it a
+// program: {source, code, cwd, env}. It runs the program as `node main.js` would, and as it
+// exits writes {exit, cpu, maxrss} to STAT_FD too.
 // `runner.cjs LANGUAGE --direct SOURCE` runs SOURCE at once.
 const fs = require('fs');
 const path = require('path');
@@ -71,6 +71,9 @@ function run(source, code, cwd, env) {
     file = file.replace(/\.js$/, '.mjs');
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, code);
+    // `import { progress } from 'faas'`: ES modules ignore NODE_PATH, so the helper is linked
+    // in beside the program (its code directory is private to this execution).
+    try { fs.symlinkSync(path.join(__dirname, 'node'), path.join(path.dirname(file), 'node_modules')); } catch { /* there already */ }
     process.argv[1] = file;
     import(file).catch((e) => { process.nextTick(() => { throw e; }); });
     return;
@@ -108,6 +111,10 @@ if (direct) {
   // happen now, not after the user's code. By the first setImmediate it is done: from there,
   // block on the control pipe so the program starts the moment it arrives.
   setImmediate(() => {
+    // Booted: say so with the CPU used so far (not billed to the program; the agent waits
+    // for its first spares' word before it tells the host it is ready).
+    const u = process.cpuUsage();
+    try { fs.writeSync(stat, JSON.stringify({ baseline: (u.user + u.system) / 1e6 }) + '\n'); } catch { /* agent gone */ }
     const chunks = [];
     const buf = Buffer.alloc(65536);
     for (;;) {
@@ -121,8 +128,6 @@ if (direct) {
 }
 
 function start(req, stat) {
-  const u = process.cpuUsage();
-  try { fs.writeSync(stat, JSON.stringify({ baseline: (u.user + u.system) / 1e6 }) + '\n'); } catch { /* agent gone */ }
   // Node prints an uncaught exception only after 'exit' handlers ran: then report nothing
   // (and keep stderr open for the trace); the agent learns the end from wait4 instead.
   let uncaught = false;
