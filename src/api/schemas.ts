@@ -32,6 +32,8 @@ export const ExecutionResultSchema = z.object({
   truncated: z.boolean(),
   timedOut: z.boolean(),
   oomKilled: z.boolean(),
+  /** The program failed to compile (syntax or build error) and never ran. */
+  compileError: z.boolean(),
   usage: UsageSchema,
   /** Present when the program could not run: a syntax or compile error, the time limit, out of memory. */
   failure: z.enum(['compile', 'timeout', 'oom']).optional(),

@@ -242,6 +242,7 @@ export class DockerSandboxEngine implements SandboxEngine {
         truncated: false,
         timedOut,
         oomKilled,
+        compileError: false,
         usage: { cpuSeconds: cpu1 === null ? 0 : Math.round(Math.max(0, cpu1 - cpu0!) * 1e6) / 1e6, memoryPeakMb: 0 },
       };
     }
@@ -262,6 +263,7 @@ export class DockerSandboxEngine implements SandboxEngine {
       truncated: r.truncated,
       timedOut: r.timedOut,
       oomKilled: r.oomKilled,
+      compileError: r.compileError === true,
       usage: { cpuSeconds, memoryPeakMb: r.memoryPeakMb },
     };
   }

@@ -74,6 +74,8 @@ export const ResultSchema = z.object({
   durationMs: z.number(),
   cpuSeconds: z.number(),
   memoryPeakMb: z.number(),
+  /** The program failed to compile (syntax or build error): it never ran. */
+  compileError: z.boolean().optional(),
 });
 export const AgentMessageSchema = z.discriminatedUnion('type', [
   HelloSchema,

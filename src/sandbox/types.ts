@@ -101,6 +101,8 @@ export interface ExecuteResult {
   timedOut: boolean;
   oomKilled: boolean;
   usage: ExecutionUsage;
+  /** True when the program failed to compile (a syntax or build error): it never ran. */
+  compileError: boolean;
 }
 
 /** Who an execution belongs to: an API key id or an on-chain caller. Warm containers are per owner. */

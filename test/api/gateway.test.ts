@@ -45,6 +45,13 @@ describe('FaaSClient.execute', () => {
   });
 
   it('rejects with ExecutionError (stderr, exit code) when the program could not run', async () => {
+    for (const [language, code] of [['python', 'def broken(:\n    pass'], ['go', 'package main\nfunc main() { x }'], ['bash', 'if then fi (']] as const) {
+      const e = await sdk.execute({ code, language, mode: 'cached' }).catch((x: unknown) => x);
+      expect(e, language).toBeInstanceOf(ExecutionError);
+      expect(e).toMatchObject({ code: 'EXECUTION_ERROR', failure: 'compile' });
+      expect((e as ExecutionError).stderr.length).toBeGreaterThan(0);
+      expect((e as ExecutionError).exitCode).not.toBe(0);
+    }
     const timeout = await sdk.execute({ code: 'import time; time.sleep(5)', language: 'python', mode: 'cached', resources: { timeoutMs: 300 } }).catch((e: unknown) => e);
     expect(timeout).toBeInstanceOf(ExecutionError);
     expect(timeout).toMatchObject({ code: 'EXECUTION_ERROR', failure: 'timeout' });

@@ -143,6 +143,22 @@ describe('outcomes', () => {
       expect(r.exitCode).not.toBe(0);
       expect(r.stderr).toMatch(pattern);
       expect(r.timedOut).toBe(false);
+      expect(r.compileError).toBe(true);
+    });
+  }
+
+  const runtimeErrors: Array<[Language, string]> = [
+    ['python', 'import json\njson.loads("{not json")'],
+    ['javascript', 'JSON.parse("{not json")'],
+    ['typescript', 'const n: number = JSON.parse("{x");'],
+    ['bash', 'exit 2'],
+    ['go', 'package main\nimport "os"\nfunc main() { os.Exit(2) }'],
+  ];
+  for (const [language, code] of runtimeErrors) {
+    it(`a ${language} program that compiled and then failed is not a compile error`, async () => {
+      const r = await engine.execute({ code, language, mode: 'cached' });
+      expect(r.exitCode).not.toBe(0);
+      expect(r.compileError).toBe(false);
     });
   }
 

@@ -130,7 +130,7 @@ const bytesOf = (b: WireBytes): string | Uint8Array<ArrayBuffer> => (typeof b ==
 export function failureOf(r: ExecuteResult): ExecutionResultBody['failure'] {
   if (r.timedOut) return 'timeout';
   if (r.oomKilled) return 'oom';
-  return (r as ExecuteResult & { compileError?: boolean }).compileError ? 'compile' : undefined;
+  return r.compileError ? 'compile' : undefined;
 }
 
 export class ExecutionService {

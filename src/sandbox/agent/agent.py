@@ -54,6 +54,20 @@ AGENT_DIR = os.path.dirname(AGENT_FILE)
 SANDBOX_ROOT = "/sandbox"
 WORK_ROOT = os.environ.get("FAAS_WORK_ROOT", "/workspace")
 CODE_ROOT = os.environ.get("FAAS_CODE_ROOT", "/tmp/.faas")
+
+
+def compile_marker(exec_id):
+    """A file a runner creates when the program failed to compile (it never ran): the
+    result then says `compileError`, which the SDKs turn into an ExecutionError."""
+    return os.path.join(CODE_ROOT, exec_id + ".compile-error")
+
+
+def mark_compile_error(marker):
+    if marker:
+        try:
+            open(marker, "w").close()
+        except OSError:
+            pass
 READ_CHUNK = 65536
 SOURCE_NAMES = {
     "python": "main.py",
@@ -596,7 +610,7 @@ class Agent:
             else:
                 ex.codedir = os.path.join(CODE_ROOT, ex.id)
                 source = os.path.join(ex.codedir, SOURCE_NAMES[lang])
-            payload = {"cwd": ex.workdir, "env": env, "code": code, "source": source}
+            payload = {"cwd": ex.workdir, "env": env, "code": code, "source": source, "compileMarker": compile_marker(ex.id)}
             if ex.stream:
                 payload["lineBuffered"] = True  # streamed output arrives line by line, as on a terminal
             # Reports written into this spare's pipe before it was handed a program are not
@@ -651,11 +665,12 @@ class Agent:
             argv = ["bash", source]
         elif lang == "go":
             binary = os.path.join(ex.codedir, "main")
-            argv = ["/bin/sh", "-c", 'go build -o "$0" "$1" && exec "$0"', binary, source]
+            # A failed build leaves the compile marker: the program never ran.
+            argv = ["/bin/sh", "-c", 'go build -o "$0" "$1" || { s=$?; : > "$2"; exit $s; }; exec "$0"', binary, source, compile_marker(ex.id)]
         elif lang == "python":  # on a terminal: run as a spare would, in a fresh interpreter
-            argv = [sys.executable, AGENT_FILE, "--run-python", source, os.path.join(ex.workdir, SOURCE_NAMES[lang])]
+            argv = [sys.executable, AGENT_FILE, "--run-python", source, os.path.join(ex.workdir, SOURCE_NAMES[lang]), compile_marker(ex.id)]
         else:  # node, on a terminal or in a container started for another language
-            argv = ["node", os.path.join(AGENT_DIR, "runner.cjs"), lang, "--direct", source]
+            argv = ["node", os.path.join(AGENT_DIR, "runner.cjs"), lang, "--direct", source, compile_marker(ex.id)]
         prog_r, prog_w = os.pipe()
         env["FAAS_PROGRESS_FD"] = str(prog_w)
         if ex.tty is not None:
@@ -978,6 +993,7 @@ class Agent:
                 "stdout": base64.b64encode(bytes(ex.out["stdout"])).decode(),
                 "stderr": base64.b64encode(bytes(ex.out["stderr"])).decode(),
                 "durationMs": round((time.monotonic() - ex.started) * 1000, 3),
+                "compileError": self.compile_failed(ex, code),
                 "cpuSeconds": round(max(0.0, cpu - ex.cpu_baseline), 6),
                 "memoryPeakMb": round(maxrss_kb / 1024.0, 3),
             }
@@ -992,6 +1008,23 @@ class Agent:
         if ex.codedir:
             shutil.rmtree(ex.codedir, ignore_errors=True)
         self.refill_spares()
+
+    def compile_failed(self, ex, code):
+        """Whether the program failed to compile: its runner left the marker, or (bash, which
+        parses as it goes) it exited 2, bash's syntax-error status, and `bash -n` agrees."""
+        marker = compile_marker(ex.id)
+        try:
+            os.unlink(marker)
+            return True
+        except OSError:
+            pass
+        if ex.language == "bash" and code == 2 and ex.codedir:
+            source = os.path.join(ex.codedir, SOURCE_NAMES["bash"])
+            try:
+                return subprocess.run(["bash", "-n", source], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=5).returncode != 0
+            except (OSError, subprocess.SubprocessError):
+                return False
+        return False
 
     def check_deadlines(self):
         now = time.monotonic()
@@ -1107,7 +1140,7 @@ def python_spare_main(ctrl_fd, stat_fd):
     set_environ(req["env"])
     if req.get("lineBuffered"):
         stdout.reconfigure(line_buffering=True)  # streamed: flush at each line, as on a terminal
-    status = run_python_program(main, req["code"], req["source"], req["cwd"])
+    status = run_python_program(main, req["code"], req["source"], req["cwd"], req.get("compileMarker"))
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -1133,9 +1166,9 @@ def python_spare_main(ctrl_fd, stat_fd):
     os._exit(status)
 
 
-def run_python_program(main, code, source, cwd):
+def run_python_program(main, code, source, cwd, marker=None):
     """Runs code as `python3 main.py` would in cwd (main: a fresh __main__ module); returns
-    its exit status."""
+    its exit status. A syntax error (the program never ran) leaves the compile marker."""
     # Tracebacks show source lines without the file being written anywhere.
     linecache.cache[source] = (len(code), None, code.splitlines(True), source)
     os.chdir(cwd)
@@ -1144,7 +1177,12 @@ def run_python_program(main, code, source, cwd):
     main.__file__ = source
     status = 0
     try:
-        exec(compile(code, source, "exec"), main.__dict__)
+        try:
+            program = compile(code, source, "exec")
+        except SyntaxError:
+            mark_compile_error(marker)
+            raise
+        exec(program, main.__dict__)
     except SystemExit as e:
         c = e.code
         if c is None:
@@ -1165,7 +1203,7 @@ def run_python_program(main, code, source, cwd):
     return status
 
 
-def python_direct_main(path, source):
+def python_direct_main(path, source, marker=None):
     """`agent.py --run-python FILE SOURCE`: runs the code in FILE as a spare runs a program
     (named SOURCE, in the current directory), in this fresh interpreter — for a program on a
     terminal, which a spare cannot give it."""
@@ -1175,7 +1213,7 @@ def python_direct_main(path, source):
     main = types.ModuleType("__main__")
     main.__builtins__ = __builtins__
     sys.modules["__main__"] = main
-    status = run_python_program(main, code, source, os.getcwd())
+    status = run_python_program(main, code, source, os.getcwd(), marker)
     sys.exit(status)  # the interpreter's own exit: flushes, runs atexit, joins threads
 
 
@@ -1183,7 +1221,7 @@ def main():
     language = "python"
     args = sys.argv[1:]
     if args[:1] == ["--run-python"]:
-        python_direct_main(args[1], args[2])
+        python_direct_main(args[1], args[2], args[3] if len(args) > 3 else None)
         return
     if "--language" in args:
         language = args[args.index("--language") + 1]

@@ -9,6 +9,7 @@
 const fs = require('fs');
 const path = require('path');
 const Module = require('module');
+const vm = require('vm');
 
 const language = process.argv[2] || 'javascript';
 const direct = process.argv[3] === '--direct';
@@ -39,7 +40,13 @@ function reportTsErrors(source, diagnostics) {
   }
 }
 
-function run(source, code, cwd, env) {
+/** The program failed to compile (it never ran): say so to the agent through the marker file. */
+function markCompileError(marker) {
+  if (!marker) return;
+  try { fs.writeFileSync(marker, ''); } catch { /* best effort */ }
+}
+
+function run(source, code, cwd, env, marker) {
   if (cwd) process.chdir(cwd);
   if (env) setEnv(env);
   let file = source;
@@ -59,6 +66,7 @@ function run(source, code, cwd, env) {
     const errors = (out.diagnostics || []).filter((d) => d.category === ts.DiagnosticCategory.Error);
     if (errors.length) {
       reportTsErrors(source, errors);
+      markCompileError(marker);
       process.exitCode = 1;
       return;
     }
@@ -85,12 +93,21 @@ function run(source, code, cwd, env) {
   m.paths = Module._nodeModulePaths(process.cwd());
   process.mainModule = m;
   Module._cache[file] = m;
-  m._compile(code, file);
+  try {
+    m._compile(code, file);
+  } catch (e) {
+    // A SyntaxError thrown here is the program's own parse failure only if the source does not
+    // compile on its own (JSON.parse at top level throws SyntaxError too, after running).
+    if (e instanceof SyntaxError) {
+      try { new vm.Script(Module.wrap(code), { filename: file }); } catch (p) { if (p instanceof SyntaxError) markCompileError(marker); }
+    }
+    throw e;
+  }
   m.loaded = true;
 }
 
 if (direct) {
-  run(process.argv[4], fs.readFileSync(process.argv[4], 'utf8'), null, null);
+  run(process.argv[4], fs.readFileSync(process.argv[4], 'utf8'), null, null, process.argv[5]);
 } else {
   const ctrl = Number(process.argv[4]);
   const stat = Number(process.argv[5]);
@@ -142,5 +159,5 @@ function start(req, stat) {
     const report = { exit: code, cpu: (r.userCPUTime + r.systemCPUTime) / 1e6, maxrss: r.maxRSS };
     try { fs.writeSync(stat, JSON.stringify(report) + '\n'); } catch { /* agent gone */ }
   });
-  run(req.source, req.code, req.cwd, req.env);
+  run(req.source, req.code, req.cwd, req.env, req.compileMarker);
 }
