@@ -90,6 +90,12 @@ describe('FaaSClient.stream', () => {
     const events: StreamEvent[] = [];
     for await (const e of sdk.stream(id)) events.push(e);
     expect(events.filter((e) => e.type === 'output').map((e) => (e as { data: string }).data).join('')).toBe('early\nlate\n');
+    // Also an execution that was waited for: its stream replays the output and the end.
+    const done = await sdk.execute({ code: 'import sys; print("waited"); print("oops", file=sys.stderr)', language: 'python', mode: 'cached' });
+    const replay: StreamEvent[] = [];
+    for await (const e of sdk.stream(done.executionId)) replay.push(e);
+    expect(replay.map((e) => e.type)).toEqual(['output', 'error', 'complete']);
+    expect(replay[0]).toEqual({ type: 'output', data: 'waited\n' });
   });
 
   it('stdin sent while running is echoed back', async () => {

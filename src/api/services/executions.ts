@@ -175,6 +175,11 @@ export class ExecutionService {
           const failure = failureOf(r);
           ex.result = { ...r, executionId: ex.id, ...(failure ? { failure } : {}) };
           ex.status = 'completed';
+          if (!watchable) {
+            // Not forwarded as it happened: a stream opened later still replays the output.
+            if (r.stdout) ex.emit({ type: 'output', data: r.stdout });
+            if (r.stderr) ex.emit({ type: 'error', data: r.stderr });
+          }
           ex.emit({ type: 'complete', exitCode: r.exitCode, result: ex.result });
           this.record(ex, t0, r);
         },
