@@ -11,38 +11,11 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { DockerSandboxEngine, runtimeImageTag } from '../src/sandbox/index.js';
 import type { ExecuteRequestInput } from '../src/sandbox/index.js';
+import { benchChain } from './chain.js';
+import { benchGateway } from './gateway.js';
+import { check, r2, record, results, say, sleep, timeIt } from './stats.js';
 
 const docker = new Docker();
-const results: Record<string, number> = {};
-const say = (s: string) => process.stdout.write(`${s}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function pct(samples: number[], p: number): number {
-  const s = [...samples].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
-const r2 = (n: number) => Math.round(n * 100) / 100;
-
-function record(name: string, samples: number[]): number {
-  const p50 = pct(samples, 50);
-  const p95 = pct(samples, 95);
-  results[`${name}_p50_ms`] = r2(p50);
-  results[`${name}_p95_ms`] = r2(p95);
-  say(`  ${name.padEnd(36)} p50 ${p50.toFixed(2).padStart(8)} ms   p95 ${p95.toFixed(2).padStart(8)} ms   (n=${samples.length})`);
-  return p50;
-}
-
-async function timeIt(n: number, paceMs: number, fn: () => Promise<void>): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn();
-    out.push(performance.now() - t);
-    if (paceMs) await sleep(paceMs);
-  }
-  return out;
-}
-
 const SANDBOXED = {
   NetworkMode: 'none',
   ReadonlyRootfs: true,
@@ -76,13 +49,9 @@ async function dockerExec(c: Docker.Container, cmd: string[]): Promise<string> {
   return text;
 }
 
-function check(out: string, want: string, what: string): void {
-  if (out !== want) throw new Error(`${what}: expected ${JSON.stringify(want)}, got ${JSON.stringify(out)}`);
-}
+const PACE = Number(process.env.BENCH_PACE_MS ?? 250);
 
-async function main(): Promise<void> {
-  const started = Date.now();
-  const PACE = Number(process.env.BENCH_PACE_MS ?? 250);
+async function benchEngine(): Promise<void> {
   say(`bench: engine vs plain docker on this machine (pace between sequential requests: ${PACE} ms)`);
   const engine = new DockerSandboxEngine(
     loadConfig({ FAAS_PREWARM_LANGUAGES: 'python,javascript', FAAS_OWNER_MAX_CONTAINERS: '4', FAAS_MAX_CONCURRENT: '8' }),
@@ -191,12 +160,27 @@ async function main(): Promise<void> {
   target(ratios.cached_javascript_vs_docker_exec_ratio <= 1 / 20, `cached javascript ≤ 1/20 of docker exec: ${ratios.cached_javascript_vs_docker_exec_ratio.toFixed(3)}`);
   target(ratios.ephemeral_python_vs_docker_run_ratio <= 0.8, `ephemeral python ≤ 0.8 × docker run: ${ratios.ephemeral_python_vs_docker_run_ratio.toFixed(3)}`);
   target(perS >= 1000, `≥ 1000 cached executions/s at concurrency 4: ${perS.toFixed(0)}`);
+}
+
+/** BENCH_ONLY=engine,gateway,chain runs some sections (written to partial.json, not latest.json). */
+async function main(): Promise<void> {
+  const started = Date.now();
+  const only = process.env.BENCH_ONLY?.split(',').map((x) => x.trim());
+  const want = (section: string) => !only || only.includes(section);
+  if (want('engine')) await benchEngine();
+  if (want('gateway')) await benchGateway(PACE);
+  if (want('chain')) await benchChain(PACE);
   results.bench_pace_ms = PACE;
   results.bench_duration_s = Math.round((Date.now() - started) / 1000);
 
   const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
   mkdirSync(dir, { recursive: true });
   const json = JSON.stringify(results, null, 2) + '\n';
+  if (only) {
+    writeFileSync(join(dir, 'partial.json'), json);
+    say(`\nwrote bench/results/partial.json (sections ${only.join(', ')}; latest.json is only written by a full run)`);
+    return;
+  }
   writeFileSync(join(dir, 'latest.json'), json);
   writeFileSync(join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`), json);
   say(`\nwrote bench/results/latest.json (${Object.keys(results).length} metrics, ${results.bench_duration_s} s)`);

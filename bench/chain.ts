@@ -1,0 +1,110 @@
+// Jobs through the chain on the local services node (instant blocks): submit → verified
+// result for print(1) in cached mode, split into execution (the engine's share, measured in
+// the operator) and chain; beside it the chain's floor, a plain system.remark round trip in
+// the same run; and jobs per second with 20 concurrent callers.
+import { Keyring } from '@polkadot/keyring';
+import type { KeyringPair } from '@polkadot/keyring/types';
+import { bootstrapFaasService, startNode } from '../chain/src/index.js';
+import { TxSender, connectApi } from '../src/chain/index.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { operatorSigningKey, startOperatorService } from '../src/operator/index.js';
+import { DockerSandboxEngine } from '../src/sandbox/index.js';
+import type { ExecuteOptions, ExecuteRequestInput, ExecuteResult, SandboxEngine } from '../src/sandbox/index.js';
+import { TangleFaaSClient } from '../src/sdk/index.js';
+import { pct, r2, record, results, say, sleep } from './stats.js';
+
+/** The engine, timing each execution the operator asks for. */
+class TimedEngine implements SandboxEngine {
+  readonly times: number[] = [];
+  constructor(private readonly inner: SandboxEngine) {}
+  start = () => this.inner.start();
+  stats = () => this.inner.stats();
+  shutdown = () => this.inner.shutdown();
+  async execute(req: ExecuteRequestInput, o?: ExecuteOptions): Promise<ExecuteResult> {
+    const t = performance.now();
+    try {
+      return await this.inner.execute(req, o);
+    } finally {
+      this.times.push(performance.now() - t);
+    }
+  }
+}
+
+const CALLERS = 20;
+
+export async function benchChain(pace: number): Promise<void> {
+  say('\nchain: jobs through the local services node (instant blocks), operator on the real engine');
+  const log = createLogger('warn');
+  const engine = new TimedEngine(new DockerSandboxEngine(loadConfig({ FAAS_PREWARM_LANGUAGES: 'python', FAAS_OWNER_MAX_CONTAINERS: '4' }), log));
+  await engine.start();
+  const node = await startNode({ port: 0 });
+  const api = await connectApi(node.url);
+  const keyring = new Keyring({ type: 'sr25519', ss58Format: node.runtime.ss58Prefix });
+  const [alice, bob] = [keyring.addFromUri('//Alice'), keyring.addFromUri('//Bob')] as [KeyringPair, KeyringPair];
+  const callers = Array.from({ length: CALLERS }, (_, i) => keyring.addFromUri(`//Caller${i}`));
+  const stops: Array<() => Promise<unknown>> = [() => engine.shutdown(), () => node.stop(), () => api.disconnect()];
+  try {
+    const fund = new TxSender(api, alice);
+    await Promise.all(callers.map((c) => fund.send(api.tx.balances!.transferKeepAlive!(c.address, 10n ** 21n))));
+    const { registeredKey } = await operatorSigningKey('//Bob');
+    const { blueprintId, serviceId } = await bootstrapFaasService(api, { owner: alice, operator: bob, permitted: callers.map((c) => c.address), key: registeredKey });
+    const op = await startOperatorService({ rpcUrl: node.url, suri: '//Bob', services: [BigInt(serviceId)], dbPath: ':memory:', engine, log, api: { port: 0 } });
+    stops.unshift(() => op.stop());
+    const clients = callers.map((account) => new TangleFaaSClient({ rpcUrl: node.url, blueprintId, serviceId, account }));
+    await Promise.all(clients.map((c) => c.connect()));
+    stops.unshift(() => Promise.all(clients.map((c) => c.disconnect())));
+    const job = { code: 'print(1)', language: 'python', mode: 'cached' } as const;
+    const roundTrip = async (c: TangleFaaSClient) => {
+      const r = await c.waitForResult(await c.submitJob(job), { timeoutMs: 60_000 });
+      if (!r.verified || r.stdout !== '1\n') throw new Error(`job ${r.jobId}: verified ${r.verified}, stdout ${JSON.stringify(r.stdout)}`);
+    };
+
+    // The floor: a remark signed, included and finalized, on the same node.
+    const remarker = new TxSender(api, callers[0]!);
+    const floor: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const t = performance.now();
+      await remarker.send(api.tx.system!.remark!('0x00'));
+      floor.push(performance.now() - t);
+      await sleep(pace / 2);
+    }
+    const floorP50 = record('chain_remark_roundtrip', floor);
+
+    for (let i = 0; i < 5; i++) await roundTrip(clients[1]!); // warm the caller's container
+    engine.times.length = 0;
+    const total: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const t = performance.now();
+      await roundTrip(clients[1]!);
+      total.push(performance.now() - t);
+      await sleep(pace);
+    }
+    const exec = engine.times.slice();
+    const chainPart = total.map((t, i) => t - (exec[i] ?? 0));
+    const rt = record('chain_job_roundtrip', total);
+    record('chain_job_execution', exec);
+    record('chain_job_chain', chainPart);
+    results.chain_job_vs_remark_ratio = Math.round((rt / floorP50) * 1000) / 1000;
+    say(`  chain_job_vs_remark_ratio            ${(rt / floorP50).toFixed(3)} (job round trip / plain remark round trip)`);
+
+    say(`\nchain: jobs per second, ${CALLERS} concurrent callers (each submit → verified result, in a loop)`);
+    let done = 0;
+    const until = performance.now() + 10_000;
+    const t0 = performance.now();
+    await Promise.all(
+      clients.map(async (c) => {
+        while (performance.now() < until) {
+          await roundTrip(c);
+          done++;
+        }
+      }),
+    );
+    const perS = done / ((performance.now() - t0) / 1000);
+    results.chain_jobs_per_s = r2(perS);
+    say(`  chain_jobs_per_s                     ${perS.toFixed(1)} verified jobs/s (${done} jobs)`);
+    say(`  p50 of the execution share           ${pct(exec, 50).toFixed(2)} ms`);
+  } finally {
+    for (const s of stops) await s().catch(() => undefined);
+  }
+}
