@@ -57,6 +57,8 @@ export const ConfigEnvSchema = z.object({
   FAAS_PRICE_PER_CPU_SECOND: num(0.00002),
   FAAS_PRICE_PER_GB_SECOND: num(0.0000025),
   FAAS_DEFAULT_CREDIT: num(10),
+  /** Which blocks' job calls the operator acts on: finalized, or best (sooner, may be reverted). */
+  FAAS_FOLLOW: z.enum(['finalized', 'best']).default('finalized'),
   /** The embedded database (jobs, outputs, API keys, usage). */
   FAAS_DB_PATH: z.string().min(1).default('.faas/operator.db'),
 });
@@ -88,6 +90,7 @@ export interface PriceTable {
 
 export interface Config {
   logLevel: ConfigEnv['FAAS_LOG_LEVEL'];
+  follow: 'finalized' | 'best';
   dbPath: string;
   api: { host: string; port: number; bodyLimitBytes: number; requestTimeoutMs: number };
   rateLimits: RateLimits;
@@ -115,6 +118,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.data;
   return {
     logLevel: e.FAAS_LOG_LEVEL,
+    follow: e.FAAS_FOLLOW,
     dbPath: e.FAAS_DB_PATH,
     api: { host: e.FAAS_API_HOST, port: e.FAAS_API_PORT, bodyLimitBytes: e.FAAS_API_BODY_LIMIT_MB << 20, requestTimeoutMs: e.FAAS_API_REQUEST_TIMEOUT_MS },
     rateLimits: { requests: e.FAAS_RATE_LIMIT_REQUESTS, windowMs: e.FAAS_RATE_LIMIT_WINDOW_MS, concurrent: e.FAAS_RATE_LIMIT_CONCURRENT },

@@ -63,7 +63,7 @@ async function main(): Promise<void> {
     const suri = process.env.FAAS_SURI;
     if (!suri) throw new Error('FAAS_SURI: the operator account (mnemonic or dev URI) is needed with --rpc');
     const services = (process.env.FAAS_SERVICE_IDS ?? '').split(',').filter(Boolean).map((s) => BigInt(s.trim()));
-    const service = await startOperatorService({ rpcUrl: rpc, suri, services, dbPath: config.dbPath, engine, log, api: { ...config.api, config } });
+    const service = await startOperatorService({ rpcUrl: rpc, suri, services, dbPath: config.dbPath, engine, log, follow: config.follow, api: { ...config.api, config } });
     stops.push(() => service.stop());
     out(`\noperator ${service.address} serving services ${services.join(', ')} on ${rpc}; API ${service.apiUrl}. Ctrl-C stops it.`);
     return;

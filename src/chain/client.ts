@@ -3,7 +3,7 @@
 import type { ApiPromise } from '@polkadot/api';
 import type { Codec } from '@polkadot/types/types';
 import type { Logger } from 'pino';
-import { followFinalizedEvents } from './follow.js';
+import { followChainEvents } from './follow.js';
 import { TxSender, accountFromUri, connectApi } from './tx.js';
 import type { Included } from './tx.js';
 
@@ -35,7 +35,7 @@ export class PolkadotTangleClient implements TangleClient {
   private sender: TxSender | null = null;
 
   constructor(
-    private readonly opts: { rpcUrl: string; suri: string; log: Logger },
+    private readonly opts: { rpcUrl: string; suri: string; log: Logger; /** Default finalized. */ follow?: 'finalized' | 'best' },
   ) {}
 
   get address(): string {
@@ -60,9 +60,9 @@ export class PolkadotTangleClient implements TangleClient {
   }
 
   subscribeJobCalls(handler: (call: JobCall) => void, opts: { fromBlock?: number; onBlockScanned?: (n: number) => void } = {}): Promise<() => void> {
-    return followFinalizedEvents(
+    return followChainEvents(
       this.chain(),
-      { ...opts, onError: (err) => this.opts.log.warn({ err: err.message }, 'block scan failed; retrying with the next head') },
+      { ...opts, head: this.opts.follow ?? 'finalized', onError: (err) => this.opts.log.warn({ err: err.message }, 'block scan failed; retrying with the next head') },
       (event, block) => {
         if (event.section !== 'services' || event.method !== 'JobCalled') return;
         const [caller, serviceId, callId, job, args] = event.data;

@@ -1,5 +1,5 @@
-// Following the chain's events: every finalized block's events, in block order, each block
-// once — from a given block (catching up on what was missed) or from the head.
+// Following the chain's events: every finalized (or, by choice, best) block's events, in block
+// order, each block once — from a given block (catching up on what was missed) or from the head.
 import type { ApiPromise } from '@polkadot/api';
 import type { Hash } from '@polkadot/types/interfaces';
 import type { Codec } from '@polkadot/types/types';
@@ -11,6 +11,9 @@ export interface ChainEvent {
 }
 
 export interface FollowOptions {
+  /** Which head to follow: finalized (default; what is final cannot be reverted) or best
+   *  (sooner, but a block may still be replaced by another at the same height). */
+  head?: 'finalized' | 'best';
   /** First block to read; a function gets the first finalized head. Default: that head. */
   fromBlock?: number | ((head: number) => number);
   /** Called after all of a block's events were handed over. */
@@ -36,7 +39,7 @@ async function eventsAt(api: ApiPromise, hash: Hash): Promise<Array<{ event: Cha
 }
 
 /** Calls `onEvent` for each event of each finalized block; resolves with a stop function. */
-export async function followFinalizedEvents(
+export async function followChainEvents(
   api: ApiPromise,
   opts: FollowOptions,
   onEvent: (event: ChainEvent, block: { number: number; hash: string }) => void,
@@ -57,9 +60,10 @@ export async function followFinalizedEvents(
   };
   // One scan at a time, in head order, so no block is missed or read twice.
   let tail = Promise.resolve();
-  const unsub = await api.rpc.chain.subscribeFinalizedHeads((header) => {
+  const onHead = (header: { number: { toNumber(): number } }) => {
     tail = tail.then(() => scan(header.number.toNumber())).catch((err: Error) => opts.onError?.(err));
-  });
+  };
+  const unsub = await (opts.head === 'best' ? api.rpc.chain.subscribeNewHeads(onHead) : api.rpc.chain.subscribeFinalizedHeads(onHead));
   return () => {
     stopped = true;
     unsub();

@@ -4,7 +4,7 @@ export type { TangleClient, JobCall } from './client.js';
 export { TxSender, ChainTxError, connectApi, accountFromUri } from './tx.js';
 export type { Included } from './tx.js';
 export { NonceManager } from './nonce.js';
-export { followFinalizedEvents } from './follow.js';
+export { followChainEvents } from './follow.js';
 export type { ChainEvent, FollowOptions } from './follow.js';
 export { readOperatorStatus, registerOperator } from './registration.js';
 export type { OperatorChainStatus, RegisterOptions } from './registration.js';

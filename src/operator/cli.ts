@@ -116,7 +116,7 @@ async function run(): Promise<void> {
   const services = (setting('services', 'FAAS_SERVICE_IDS') ?? '').split(',').filter(Boolean).map((s) => integer('FAAS_SERVICE_IDS', s.trim()));
   const engine = new DockerSandboxEngine(config, log);
   await engine.start();
-  const service = await startOperatorService({ rpcUrl: rpcUrl(), suri: secret, services, dbPath: dbPath(), engine, log, api: { host: apiHost(), port: apiPort(), config } });
+  const service = await startOperatorService({ rpcUrl: rpcUrl(), suri: secret, services, dbPath: dbPath(), engine, log, follow: config.follow, api: { host: apiHost(), port: apiPort(), config } });
   out(`operator ${service.address} serving services ${services.join(', ')} (job store ${dbPath()}, API ${service.apiUrl})`);
   const stop = async () => {
     await service.stop();

@@ -20,6 +20,8 @@ export interface OperatorServiceOptions {
   dbPath: string;
   engine: SandboxEngine;
   log: Logger;
+  /** Which blocks' job calls to act on: finalized (default) or best (sooner; may be reverted). */
+  follow?: 'finalized' | 'best';
   /** The API: full outputs by hash always; with `config`, the whole FaaS gateway too. False: no API. */
   api?: { host?: string; port?: number; config?: Config } | false;
 }
@@ -35,7 +37,7 @@ export interface OperatorService {
 
 export async function startOperatorService(o: OperatorServiceOptions): Promise<OperatorService> {
   if (!o.services.length) throw new Error('no services to serve: list their ids (FAAS_SERVICE_IDS)');
-  const client = new PolkadotTangleClient({ rpcUrl: o.rpcUrl, suri: o.suri, log: o.log });
+  const client = new PolkadotTangleClient({ rpcUrl: o.rpcUrl, suri: o.suri, log: o.log, follow: o.follow });
   await client.connect();
   const db = openDatabase(o.dbPath);
   const store = new JobStore(db);

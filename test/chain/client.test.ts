@@ -48,6 +48,22 @@ describe('PolkadotTangleClient', () => {
     expect(code.slice(0, 2)).toEqual(['echo 2', 'bash']);
   });
 
+  it('can act on best blocks instead of finalized ones (FAAS_FOLLOW=best)', async () => {
+    const best = new PolkadotTangleClient({ rpcUrl: chain.node.url, suri: '//Bob', log: createLogger('warn'), follow: 'best' });
+    await best.connect();
+    const seen: JobCall[] = [];
+    const stop = await best.subscribeJobCalls((c) => seen.push(c));
+    try {
+      const r = await send(api.tx.services!.call!(serviceId, 0, encodeExecuteArgs({ code: 'print(3)', language: 'python' })), charlie);
+      const callId = BigInt(r.events.find(({ event }) => event.method === 'JobCalled')!.event.data[2]!.toString());
+      // (It starts at the current head, whose own calls it reports too.)
+      await expect.poll(() => seen.filter((c) => c.callId === callId).length, { timeout: 10_000 }).toBe(1);
+    } finally {
+      stop();
+      await best.disconnect();
+    }
+  });
+
   it('submits 10 results at once: distinct nonces, each included once', async () => {
     const calls: bigint[] = [];
     for (let i = 0; i < 10; i++) {

@@ -1,13 +1,13 @@
 // The chain plumbing's checks against a real Tangle runtime under chopsticks, as a describe
 // factory: the genesis-mode test (npm test) and the fork-mode test (npm run test:fork) run
-// the same bodies. Everything goes through src/chain: TxSender, followFinalizedEvents.
+// the same bodies. Everything goes through src/chain: TxSender, followChainEvents.
 import type { ApiPromise } from '@polkadot/api';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import { findUnknownExtensions } from '@polkadot/types/extrinsic/signedExtensions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fundAccounts } from '../../chain/chopsticks/index.js';
 import type { Chopsticks } from '../../chain/chopsticks/index.js';
-import { TxSender, accountFromUri, connectApi, followFinalizedEvents } from '../../src/chain/index.js';
+import { TxSender, accountFromUri, connectApi, followChainEvents } from '../../src/chain/index.js';
 import type { ChainEvent, Included } from '../../src/chain/index.js';
 
 const UNIT = 10n ** 18n; // Tangle: 18 decimals
@@ -63,7 +63,7 @@ export function describePlumbing(title: string, start: () => Promise<Chopsticks>
       await fundAccounts(node, api, { [alice.address]: 1_000_000n * UNIT, [bob.address]: 1_000n * UNIT });
       sender = new TxSender(api, alice);
       const head = (await api.rpc.chain.getHeader(await api.rpc.chain.getFinalizedHead())).number.toNumber();
-      stopFollowing = await followFinalizedEvents(
+      stopFollowing = await followChainEvents(
         api,
         { fromBlock: head + 1, onBlockScanned: (n) => scanned.push(n), onError: (err) => followErrors.push(err.message) },
         (event, block) => seen.push({ block: block.number, hash: block.hash, event }),
@@ -149,7 +149,7 @@ export function describePlumbing(title: string, start: () => Promise<Chopsticks>
       expect(await nextNonce(alice.address)).toBe(stale + 2);
     });
 
-    it('followFinalizedEvents delivered the transfers’ events in block order, each block once', async () => {
+    it('followChainEvents delivered the transfers’ events in block order, each block once', async () => {
       const last = Math.max(...sent.map((s) => s.block));
       await expect.poll(() => scanned.at(-1) ?? 0, { timeout: 15_000 }).toBeGreaterThanOrEqual(last);
       expectConsecutive(scanned);
@@ -186,7 +186,7 @@ export function describePlumbing(title: string, start: () => Promise<Chopsticks>
 
       const caught: Seen[] = [];
       const caughtScanned: number[] = [];
-      const stop = await followFinalizedEvents(api, { fromBlock: lastSeen + 1, onBlockScanned: (n) => caughtScanned.push(n) }, (event, b) =>
+      const stop = await followChainEvents(api, { fromBlock: lastSeen + 1, onBlockScanned: (n) => caughtScanned.push(n) }, (event, b) =>
         caught.push({ block: b.number, hash: b.hash, event }),
       );
       try {
