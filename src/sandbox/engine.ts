@@ -173,7 +173,7 @@ export class DockerSandboxEngine implements SandboxEngine {
   private message(id: string, req: ExecuteRequest, options: ExecuteOptions): ExecMessage {
     const files: Record<string, string> = {};
     for (const [name, content] of Object.entries(req.files)) files[name] = Buffer.from(content).toString('base64');
-    return {
+    const msg: ExecMessage = {
       type: 'exec',
       id,
       language: req.language,
@@ -184,12 +184,13 @@ export class DockerSandboxEngine implements SandboxEngine {
       timeoutMs: req.resources.timeoutMs,
       maxOutputBytes: this.config.limits.maxOutputBytes,
       stream: Boolean(options.onOutput),
-      // Only what is asked for goes on the wire: the common request stays as small as before.
-      ...(options.interactive ? { interactive: true } : {}),
-      ...(options.onStart ? { notifyStart: true } : {}),
-      ...(options.onProgress ? { progress: true } : {}),
-      ...(req.tty ? { tty: { cols: req.tty.cols, rows: req.tty.rows } } : {}),
     };
+    // Only what is asked for goes on the wire: the common request stays as it was.
+    if (options.interactive) msg.interactive = true;
+    if (options.onStart) msg.notifyStart = true;
+    if (options.onProgress) msg.progress = true;
+    if (req.tty) msg.tty = { cols: req.tty.cols, rows: req.tty.rows };
+    return msg;
   }
 
   /** The callbacks an execution asked for, wired to its container; undefined when none. */

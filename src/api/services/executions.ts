@@ -26,6 +26,8 @@ type StreamingOptions = ExecuteOptions & {
   onProgress?: (p: { percent: number; message: string }) => void;
 };
 
+/** Input a client may send one execution over its life (the agent buffers what waits). */
+const STDIN_BUDGET = 16 << 20;
 /** Replay kept per execution for clients that connect late. */
 const REPLAY_BYTES = 1 << 20;
 /** Finished executions stay queryable this long. */
@@ -45,6 +47,7 @@ export class Execution {
   private readonly listeners = new Set<Listener>();
   private control: Control | null = null;
   private readonly pendingInput: StreamInput[] = [];
+  private stdinBytes = 0;
   private resolveDone!: () => void;
 
   constructor(
@@ -102,7 +105,14 @@ export class Execution {
       this.pendingInput.push(m);
       return;
     }
-    if (m.type === 'stdin') c.sendInput(m.data);
+    if (m.type === 'stdin') {
+      this.stdinBytes += Buffer.byteLength(m.data);
+      if (this.stdinBytes > STDIN_BUDGET) {
+        this.emit({ type: 'error', data: `[stdin over the ${STDIN_BUDGET >> 20} MiB an execution may be sent; input dropped]\n` });
+        return;
+      }
+      c.sendInput(m.data);
+    }
     else if (m.type === 'stdin_close') c.closeInput();
     else if (m.type === 'resize') c.resize(m.cols, m.rows);
     else c.kill();
