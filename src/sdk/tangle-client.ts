@@ -8,7 +8,7 @@ import type { Codec } from '@polkadot/types/types';
 import { u8aToString } from '@polkadot/util';
 import { JOB_EXECUTE, encodeExecuteArgs, fieldText } from '../../blueprint/index.js';
 import type { FieldCodec } from '../../blueprint/index.js';
-import { ChainTxError, TxSender, accountFromUri, connectApi, followFinalizedEvents } from '../chain/index.js';
+import { ChainTxError, TxSender, accountFromUri, connectApi, followChainEvents } from '../chain/index.js';
 import { outputHash, verifyOutput } from '../operator/index.js';
 
 export interface TangleFaaSClientConfig {
@@ -129,7 +129,7 @@ export class TangleFaaSClient extends EventEmitter {
     let timer: NodeJS.Timeout | undefined;
     const found = await new Promise<{ operator: string | null; fields: Field[] }>((resolve, reject) => {
       timer = setTimeout(() => reject(new Error(`no result for job ${jobId} within ${timeoutMs} ms`)), timeoutMs);
-      followFinalizedEvents(api, {}, (event) => {
+      followChainEvents(api, {}, (event) => {
         if (event.section !== 'services' || event.method !== 'JobResultSubmitted') return;
         const [operator, sid, callId, , result] = event.data;
         if (BigInt(sid!.toString()) !== serviceId || BigInt(callId!.toString()) !== jobId) return;
