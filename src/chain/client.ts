@@ -26,6 +26,10 @@ export interface TangleClient {
   subscribeJobCalls(handler: (call: JobCall) => void, opts?: { fromBlock?: number; onBlockScanned?: (n: number) => void }): Promise<() => void>;
   /** Submits `services.submitResult` and resolves once it is in a finalized block. */
   submitResult(serviceId: bigint, callId: bigint, result: unknown[]): Promise<Included>;
+  /** Job calls of these services stored on-chain (`Services.JobCalls`) without a result yet:
+   *  what a restart must finish even when the operator's own record of them is gone. The
+   *  storage does not name the caller: `caller` is empty for these. */
+  pendingJobCalls(serviceIds: bigint[]): Promise<JobCall[]>;
   /** Whether a result for the call is on-chain already. */
   hasResult(serviceId: bigint, callId: bigint): Promise<boolean>;
 }
@@ -77,6 +81,21 @@ export class PolkadotTangleClient implements TangleClient {
         });
       },
     );
+  }
+
+  async pendingJobCalls(serviceIds: bigint[]): Promise<JobCall[]> {
+    const api = this.chain();
+    const out: JobCall[] = [];
+    for (const serviceId of serviceIds) {
+      const entries = await api.query.services!.jobCalls!.entries(serviceId);
+      for (const [key, value] of entries) {
+        const callId = BigInt(key.args[1]!.toString());
+        if (await this.hasResult(serviceId, callId)) continue;
+        const call = (value as unknown as { unwrap(): { job: Codec; args: Iterable<Codec> } }).unwrap();
+        out.push({ serviceId, callId, job: Number(call.job.toString()), caller: '', args: [...call.args], blockNumber: 0, blockHash: '' });
+      }
+    }
+    return out.sort((a, b) => (a.serviceId === b.serviceId ? Number(a.callId - b.callId) : Number(a.serviceId - b.serviceId)));
   }
 
   async hasResult(serviceId: bigint, callId: bigint): Promise<boolean> {

@@ -38,6 +38,8 @@ export class Operator {
 
   async start(): Promise<void> {
     for (const job of this.d.store.unfinished()) this.track(job); // what a crash left
+    // Calls on-chain without a result, also those this store never saw (a lost or new database).
+    for (const call of await this.d.client.pendingJobCalls([...this.d.services])) this.onCall(call);
     const last = this.d.store.lastBlock;
     this.unsubscribe = await this.d.client.subscribeJobCalls((call) => this.onCall(call), {
       fromBlock: last === null ? undefined : last + 1,
@@ -116,7 +118,8 @@ export class Operator {
       if (job.args[0]?.startsWith('\u0000invalid: ')) throw new BadJobArgs('args', job.args[0].slice(10));
       const a = decodeExecuteArgs(job.args);
       const request = { code: a.code, language: a.language, mode: a.mode, resources: a.resources, envVars: a.envVars, stdin: a.stdin };
-      const r = await this.executeWithRetry(request as ExecuteRequestInput, job.caller);
+      // Calls found in storage do not name their caller: they share one owner per service.
+      const r = await this.executeWithRetry(request as ExecuteRequestInput, job.caller || `service-${job.serviceId}`);
       return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
     } catch (err) {
       const code = err instanceof FaaSError ? err.code : err instanceof BadJobArgs ? 'VALIDATION_ERROR' : 'INTERNAL_ERROR';

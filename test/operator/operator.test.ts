@@ -130,6 +130,22 @@ describe('operator', () => {
   });
 });
 
+describe('operator with its database lost', () => {
+  it('finds calls without a result in Services.JobCalls and answers each once', async () => {
+    await operator.stop();
+    const a = await callJob(encodeExecuteArgs({ code: 'echo lost-a', language: 'bash' }));
+    const b = await callJob(encodeExecuteArgs({ code: 'echo lost-b', language: 'bash' }));
+    // A fresh, empty store: no record of these calls and no last scanned block.
+    store = new JobStore();
+    operator = await newOperator(store);
+    expect((await resultOf(serviceId, a))[1]).toBe('lost-a\n');
+    expect((await resultOf(serviceId, b))[1]).toBe('lost-b\n');
+    await operator.idle();
+    expect(store.counts()).toMatchObject({ received: 0, executed: 0 });
+    expect(await client.pendingJobCalls([BigInt(serviceId)])).toEqual([]);
+  });
+});
+
 describe('TangleFaaSClient', () => {
   it('submits a job and gets a verified result, with job updates', async () => {
     const { TangleFaaSClient } = await import('../../src/sdk/index.js');
