@@ -32,7 +32,7 @@ export interface GatewayDeps {
 export interface ApiDeps {
   log: Logger;
   /** Full outputs of chain jobs by output hash (the chain may hold a cut copy). */
-  outputs: { output(hash: string): FullOutput | null };
+  outputs: { output(hash: string): FullOutput | null; get?(serviceId: bigint, callId: bigint): { status: string } | null };
   gateway?: GatewayDeps;
 }
 
@@ -53,7 +53,7 @@ export interface ApiServer {
 }
 
 /** Routes anyone may call: health, docs, and outputs (whose hashes are public on-chain). */
-const PUBLIC = /^\/(v1\/health|v1\/outputs\/|openapi\.json|docs)/;
+const PUBLIC = /^\/(v1\/health|v1\/outputs\/|v1\/jobs\/|openapi\.json|docs)/;
 
 /** Fastify's own errors (bad JSON, body too large...) as our codes. */
 function fromFastify(err: FastifyError, bodyLimit: number): FaaSError {

@@ -143,6 +143,7 @@ export class TangleFaaSClient extends EventEmitter {
           resolve({ operator: null, fields: [...stored.unwrap().result] });
         })
         .catch(reject);
+      void this.watchExecuting(serviceId, jobId, () => done);
     }).finally(() => {
       done = true;
       clearTimeout(timer);
@@ -192,5 +193,29 @@ export class TangleFaaSClient extends EventEmitter {
     if ((await api.query.services!.instances!.size(serviceId)).toNumber() === 0) return [];
     const service = ((await api.query.services!.instances!(serviceId)) as unknown as { unwrap(): { operatorSecurityCommitments: Iterable<[Codec, Codec]> } }).unwrap();
     return [...service.operatorSecurityCommitments].map(([op]) => op.toString());
+  }
+
+  /** Emits 'executing' once an operator of the service reports the call received (its API's
+   *  GET /v1/jobs/:serviceId/:callId); nothing on-chain says when execution starts. */
+  private async watchExecuting(serviceId: bigint, jobId: bigint, finished: () => boolean): Promise<void> {
+    try {
+      const urls: string[] = [];
+      for (const op of await this.serviceOperators(serviceId)) {
+        const prefs = await this.preferences(op);
+        if (prefs) urls.push(`${prefs.rpcAddress.replace(/\/+$/, '')}/v1/jobs/${serviceId}/${jobId}`);
+      }
+      while (!finished() && urls.length) {
+        for (const url of urls) {
+          const res = await fetch(url, { signal: AbortSignal.timeout(2000) }).catch(() => null);
+          if (res?.ok && !finished()) {
+            this.emit('jobUpdate', { jobId, status: 'executing' satisfies JobStatus });
+            return;
+          }
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } catch {
+      /* best effort: the result still arrives */
+    }
   }
 }

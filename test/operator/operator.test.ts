@@ -61,7 +61,7 @@ beforeAll(async () => {
   ({ node, api, keys: k } = chain);
   ({ registeredKey } = await operatorSigningKey('//Bob'));
   // The operator API serves full outputs by hash; the operator registers its address.
-  apiServer = await startApiServer({ log, outputs: { output: (h) => store.output(h) } }, { port: 0 });
+  apiServer = await startApiServer({ log, outputs: { output: (h) => store.output(h), get: (sid, cid) => store.get(sid, cid) } }, { port: 0 });
   ({ serviceId } = await setupFaasService(api, { owner: k.alice, operator: k.bob, permitted: [k.charlie.address], key: registeredKey, rpcAddress: apiServer.url }));
   engine = makeEngine();
   await engine.start();
@@ -154,10 +154,11 @@ describe('TangleFaaSClient', () => {
     const updates: string[] = [];
     sdk.on('jobUpdate', (u: { status: string }) => updates.push(u.status));
     try {
-      const jobId = await sdk.submitJob({ code: 'console.log("hi from js")', language: 'javascript', mode: 'cached' });
+      // Runs a second, so the operator reports it received before the result lands.
+      const jobId = await sdk.submitJob({ code: 'setTimeout(() => console.log("hi from js"), 1000)', language: 'javascript', mode: 'cached' });
       const r = await sdk.waitForResult(jobId, { timeoutMs: 30_000 });
       expect(r).toMatchObject({ exitCode: 0, stdout: 'hi from js\n', stderr: '', complete: true, verified: true, operator: k.bob.address });
-      expect(updates).toEqual(['submitted', 'completed']);
+      expect(updates).toEqual(['submitted', 'executing', 'completed']);
     } finally {
       await sdk.disconnect();
     }
@@ -236,7 +237,7 @@ describe('TangleFaaSClient', () => {
     } finally {
       await sdk.disconnect();
       await apiServer.close();
-      apiServer = await serve((s) => s);
+      apiServer = await startApiServer({ log, outputs: { output: (h) => store.output(h), get: (sid, cid) => store.get(sid, cid) } }, { port });
     }
   });
 
