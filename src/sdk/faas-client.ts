@@ -2,6 +2,7 @@
 // arrive as the classes of src/errors.ts (one code table with the server). Retries back off
 // exponentially with jitter on network errors, 5xx and 429 (waiting for `resetAt`), but a
 // call that may already have run is never sent twice.
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { request } from 'undici';
 import WebSocket from 'ws';
@@ -51,8 +52,10 @@ const RETRY_STATUS = (s: number) => s === 429 || (s >= 500 && s !== 501);
 const NOT_RUN_CODES = new Set(['RATE_LIMIT_EXCEEDED', 'QUEUE_FULL', 'SHUTTING_DOWN']);
 
 interface CallOptions {
-  /** Whether sending it twice is harmless (GET), or it may have run once sent (POST execute). */
+  /** Whether sending it twice is harmless (GET, or a POST carrying an idempotency key). */
   idempotent: boolean;
+  /** Sent as `Idempotency-Key`: the server answers a resent request with the same execution. */
+  idempotencyKey?: string;
   timeoutMs?: number;
   query?: Record<string, string | undefined>;
 }
@@ -208,7 +211,7 @@ export class FaaSClient {
         // the WHATWG layers (about half a millisecond a call on the warm path).
         const res = await request(url, {
           method: method as 'GET',
-          headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : {}) },
           body: body === undefined ? undefined : JSON.stringify(body),
           signal: AbortSignal.timeout(o.timeoutMs ?? this.timeout),
         });
@@ -264,7 +267,9 @@ export class FaaSClient {
    */
   async execute(params: ExecuteParams): Promise<ExecutionResult> {
     const timeoutMs = this.timeout + (params.resources?.timeoutMs ?? 30_000);
-    const r = await this.call<ExecutionResult>('POST', '/v1/executions', toBody(params), { idempotent: false, timeoutMs });
+    // The idempotency key makes a resend safe even after a lost answer (a reset connection, a
+    // restart of the gateway's listener): the server answers it with the same execution.
+    const r = await this.call<ExecutionResult>('POST', '/v1/executions', toBody(params), { idempotent: true, idempotencyKey: randomUUID(), timeoutMs });
     if (r.failure) throw new ExecutionError(`The program could not run (${r.failure}): ${r.stderr.trim().split('\n').slice(-3).join(' ').slice(0, 500)}`, r.stderr, r.exitCode, r.failure);
     if (params.throwOnError && r.exitCode !== 0) throw new ExecutionError(`The program exited with ${r.exitCode}`, r.stderr, r.exitCode);
     return r;
@@ -272,7 +277,7 @@ export class FaaSClient {
 
   /** Starts an execution without waiting; resolves with its id (then `stream` or `getExecution`). */
   async start(params: ExecuteParams): Promise<string> {
-    const info = await this.call<ExecutionInfo>('POST', '/v1/executions', { ...toBody(params), wait: false }, { idempotent: false });
+    const info = await this.call<ExecutionInfo>('POST', '/v1/executions', { ...toBody(params), wait: false }, { idempotent: true, idempotencyKey: randomUUID() });
     return info.executionId;
   }
 

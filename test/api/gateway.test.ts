@@ -198,6 +198,16 @@ describe('keys, limits and errors', () => {
 });
 
 describe('retries and usage', () => {
+  it('a resent execute with the same Idempotency-Key gets the same execution, run once', async () => {
+    const k = gw.keys.create('idem').key;
+    const body = JSON.stringify({ code: 'print(7)', language: 'python', mode: 'cached' });
+    const send = () => fetch(`${gw.url}/v1/executions`, { method: 'POST', headers: { authorization: `Bearer ${k}`, 'content-type': 'application/json', 'idempotency-key': 'call-1' }, body }).then((r) => r.json() as Promise<{ executionId: string; stdout: string }>);
+    const [a, b] = [await send(), await send()];
+    expect(b.executionId).toBe(a.executionId);
+    expect(a.stdout).toBe('7\n');
+    expect((await new FaaSClient({ endpoint: gw.url, apiKey: k }).usage.getCurrent()).executions).toBe(1);
+  });
+
   it('a call series rides out a gateway restart', async () => {
     const c = new FaaSClient({ endpoint: gw.url, apiKey: key, maxRetries: 5 });
     const results: string[] = [];

@@ -11,7 +11,9 @@ export function registerExecutionRoutes(app: FastifyInstance, g: GatewayDeps): v
   app.post('/v1/executions', async (req, reply) => {
     const body = parseWith(ExecuteBodySchema, req.body);
     const key = req.apiKey!;
-    const ex = g.executions.start(key, g.auth.limitsOf(key), body);
+    const idem = req.headers['idempotency-key'];
+    if (idem !== undefined && (typeof idem !== 'string' || !/^[\w-]{1,128}$/.test(idem))) throw new ValidationError('idempotency-key', 'expected 1-128 letters, digits, _ or -');
+    const ex = g.executions.start(key, g.auth.limitsOf(key), body, idem);
     if (body.wait === false) return reply.status(202).send(ex.info());
     await ex.done;
     if (ex.result) return ex.result;

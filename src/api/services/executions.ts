@@ -145,6 +145,8 @@ export function failureOf(r: ExecuteResult): ExecutionResultBody['failure'] {
 
 export class ExecutionService {
   private readonly executions = new Map<string, Execution>();
+  /** `Idempotency-Key` (per API key) → execution: a resent request gets the same execution. */
+  private readonly byIdempotencyKey = new Map<string, Execution>();
 
   constructor(private readonly d: ExecutionServiceDeps) {}
 
@@ -154,7 +156,21 @@ export class ExecutionService {
    * is forwarded as it happens; a waited-for execution skips that work — nobody can attach
    * to it before its result is out.
    */
-  start(key: ApiKey, limits: RateLimits, body: ExecuteBody, watchable = body.wait === false): Execution {
+  start(key: ApiKey, limits: RateLimits, body: ExecuteBody, idempotencyKey?: string): Execution {
+    if (idempotencyKey) {
+      const seen = this.byIdempotencyKey.get(`${key.id}:${idempotencyKey}`);
+      if (seen) return seen; // the client resent a request whose answer it lost: not run twice
+    }
+    const ex = this.run(key, limits, body, body.wait === false);
+    if (idempotencyKey) {
+      const k = `${key.id}:${idempotencyKey}`;
+      this.byIdempotencyKey.set(k, ex);
+      void ex.done.then(() => setTimeout(() => this.byIdempotencyKey.delete(k), RETAIN_MS).unref());
+    }
+    return ex;
+  }
+
+  private run(key: ApiKey, limits: RateLimits, body: ExecuteBody, watchable: boolean): Execution {
     const request: ExecuteRequestInput = {
       ...body,
       files: body.files && Object.fromEntries(Object.entries(body.files).map(([k, v]) => [k, bytesOf(v)])),
