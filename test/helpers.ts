@@ -24,3 +24,13 @@ export async function imageIds(): Promise<string[]> {
   const list = await docker.listImages({ all: true });
   return list.map((i) => i.Id).sort();
 }
+
+/** Runs the operator CLI (`npm run operator -- ARGS`) as a user would; exit code and all output. */
+export async function runOperatorCli(args: string[], env: Record<string, string | undefined>): Promise<{ code: number; out: string }> {
+  const { execFile } = await import('node:child_process');
+  return new Promise((resolve) => {
+    execFile('node', ['--import', 'tsx', 'src/operator/cli.ts', ...args], { env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr });
+    });
+  });
+}

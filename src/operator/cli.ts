@@ -64,8 +64,9 @@ function suri(): string {
 }
 const rpcUrl = () => setting('rpc', 'FAAS_RPC_URL', 'ws://127.0.0.1:9944')!;
 const dbPath = () => setting('db', 'FAAS_DB_PATH', '.faas/operator.db')!;
-const apiHost = () => setting('api-host', 'FAAS_API_HOST', '127.0.0.1')!;
-const apiPort = () => Number(setting('api-port', 'FAAS_API_PORT', '8080'));
+// The API address: a flag, else the validated config (FAAS_API_HOST / FAAS_API_PORT).
+const apiHost = () => flags['api-host'] ?? loadConfig().api.host;
+const apiPort = () => (flags['api-port'] === undefined ? loadConfig().api.port : Number(integer('--api-port', flags['api-port'])));
 
 async function register(): Promise<void> {
   const secret = suri();

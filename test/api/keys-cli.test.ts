@@ -1,21 +1,15 @@
 // API keys from the operator CLI: created (secret shown once, stored hashed), listed,
 // revoked — a revoked key is refused by the gateway at once.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthError, FaaSClient } from '../../src/index.js';
+import { runOperatorCli } from '../helpers.js';
 import { startGateway } from './fixtures.js';
 import type { TestGateway } from './fixtures.js';
 
-const run = promisify(execFile);
 let gw: TestGateway;
 
-const cli = (...args: string[]) =>
-  run('node', ['--import', 'tsx', 'src/operator/cli.ts', 'keys', ...args], { env: { ...process.env, FAAS_DB_PATH: gw.config.dbPath } }).then(
-    (r) => ({ code: 0, out: r.stdout + r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
-  );
+const cli = (...args: string[]) => runOperatorCli(['keys', ...args], { FAAS_DB_PATH: gw.config.dbPath });
 
 beforeAll(async () => {
   gw = await startGateway();

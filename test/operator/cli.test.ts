@@ -1,11 +1,9 @@
 // The operator CLI as a user runs it (a child process against the local node): `register`
 // joins and registers with the signing key and API address, a second time changes nothing,
 // `status` shows where the account stands; the account's secret never appears in the output.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { u8aToString } from '@polkadot/util';
 import { mnemonicGenerate } from '@polkadot/util-crypto';
 import type { Codec } from '@polkadot/types/types';
@@ -15,8 +13,8 @@ import { faasBlueprint } from '../../blueprint/index.js';
 import { operatorSigningKey } from '../../src/operator/index.js';
 import { JobStore } from '../../src/store/index.js';
 import { send, startChain } from '../chain/fixtures.js';
+import { runOperatorCli } from '../helpers.js';
 
-const run = promisify(execFile);
 let chain: Awaited<ReturnType<typeof startChain>>;
 let dir: string;
 let blueprintId: number;
@@ -24,12 +22,7 @@ const mnemonic = mnemonicGenerate();
 let address: string;
 
 async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string }> {
-  const r = await run('node', ['--import', 'tsx', 'src/operator/cli.ts', ...args], {
-    env: { ...process.env, FAAS_RPC_URL: chain.node.url, FAAS_SURI: mnemonic, FAAS_DB_PATH: join(dir, 'op.db'), ...env },
-  }).then(
-    (x) => ({ code: 0, out: x.stdout + x.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
-  );
+  const r = await runOperatorCli(args, { FAAS_RPC_URL: chain.node.url, FAAS_SURI: mnemonic, FAAS_DB_PATH: join(dir, 'op.db'), ...env });
   expect(r.out).not.toContain(mnemonic.split(' ').slice(0, 3).join(' ')); // the secret is never printed
   return r;
 }
