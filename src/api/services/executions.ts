@@ -6,25 +6,10 @@ import type { Logger } from 'pino';
 import type { PriceTable, RateLimits, SandboxLimits } from '../../config.js';
 import { NotFoundError, toFaaSError } from '../../errors.js';
 import { validateRequest } from '../../sandbox/index.js';
-import type { ExecuteOptions, ExecuteRequestInput, ExecuteResult, SandboxEngine } from '../../sandbox/index.js';
+import type { ExecuteOptions, ExecuteRequestInput, ExecuteResult, ExecutionControl, SandboxEngine } from '../../sandbox/index.js';
 import type { ApiKey, UsageStore } from '../../store/index.js';
 import type { ExecuteBody, ExecutionInfo, ExecutionResultBody, StreamEvent, StreamInput, WireBytes } from '../schemas.js';
 import type { RateLimiter } from './rate-limiter.js';
-
-/** What the engine hands back once a program runs (see ExecuteOptions.onStart). */
-interface Control {
-  sendInput(data: string | Uint8Array): void;
-  closeInput(): void;
-  resize(cols: number, rows: number): void;
-  kill(): void;
-}
-
-type StreamingOptions = ExecuteOptions & {
-  id?: string;
-  interactive?: boolean;
-  onStart?: (c: Control) => void;
-  onProgress?: (p: { percent: number; message: string }) => void;
-};
 
 /** Input a client may send one execution over its life (the agent buffers what waits). */
 const STDIN_BUDGET = 16 << 20;
@@ -34,6 +19,9 @@ const REPLAY_BYTES = 1 << 20;
 const RETAIN_MS = 3600_000;
 
 export type Listener = (e: StreamEvent) => void;
+
+/** What an event counts against the replay bound: its text, or a small fixed size. */
+const sizeOf = (e: StreamEvent): number => ('data' in e && e.data ? e.data.length : 64);
 
 export class Execution {
   status: ExecutionInfo['status'] = 'queued';
@@ -45,7 +33,7 @@ export class Execution {
   private readonly replay: StreamEvent[] = [];
   private replayBytes = 0;
   private readonly listeners = new Set<Listener>();
-  private control: Control | null = null;
+  private control: ExecutionControl | null = null;
   private readonly pendingInput: StreamInput[] = [];
   private stdinBytes = 0;
   private resolveDone!: () => void;
@@ -72,13 +60,12 @@ export class Execution {
   }
 
   emit(e: StreamEvent): void {
-    const size = 'data' in e && e.data ? e.data.length : 64;
     // Keep the newest events within the bound; the final one is always kept.
     this.replay.push(e);
-    this.replayBytes += size;
+    this.replayBytes += sizeOf(e);
     while (this.replayBytes > REPLAY_BYTES && this.replay.length > 1) {
       const old = this.replay.shift()!;
-      this.replayBytes -= 'data' in old && old.data ? old.data.length : 64;
+      this.replayBytes -= sizeOf(old);
     }
     for (const l of this.listeners) l(e);
   }
@@ -91,7 +78,7 @@ export class Execution {
     return () => this.listeners.delete(l);
   }
 
-  started(c: Control): void {
+  started(c: ExecutionControl): void {
     this.control = c;
     this.status = 'running';
     for (const m of this.pendingInput.splice(0)) this.input(m);
@@ -184,7 +171,7 @@ export class ExecutionService {
     this.executions.set(ex.id, ex);
     this.sweep();
     const t0 = Date.now();
-    const options: StreamingOptions = watchable
+    const options: ExecuteOptions = watchable
       ? {
           owner: key.id,
           id: ex.id,
