@@ -59,6 +59,11 @@ export const ConfigEnvSchema = z.object({
   FAAS_DEFAULT_CREDIT: num(10),
   /** Which blocks' job calls the operator acts on: finalized, or best (sooner, may be reverted). */
   FAAS_FOLLOW: z.enum(['finalized', 'best']).default('finalized'),
+  /** Where snapshot files are kept (one tar per content hash); default: beside the database. */
+  FAAS_SNAPSHOT_DIR: z.string().min(1).optional(),
+  /** Contexts one family container (a stateful context and what is branched from it) has room
+   *  for: its memory, disk and process limits are this many times the request's. */
+  FAAS_FAMILY_CONTEXTS: int(8, 1),
   /** The embedded database (jobs, outputs, API keys, usage). */
   FAAS_DB_PATH: z.string().min(1).default('.faas/operator.db'),
 });
@@ -106,6 +111,7 @@ export interface Config {
     idleTimeoutMs: number;
     ephemeralPoolSize: number;
   };
+  stateful: { snapshotDir: string | null; familyContexts: number };
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -143,5 +149,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       idleTimeoutMs: e.FAAS_IDLE_TIMEOUT_MS,
       ephemeralPoolSize: e.FAAS_EPHEMERAL_POOL_SIZE,
     },
+    stateful: { snapshotDir: e.FAAS_SNAPSHOT_DIR ?? null, familyContexts: e.FAAS_FAMILY_CONTEXTS },
   };
 }

@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'SANDBOX_ERROR',
   'SHUTTING_DOWN',
   'INTERNAL_ERROR',
+  'MERGE_CONFLICT',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -31,6 +32,7 @@ export const HTTP_STATUS_OF_CODE: Record<ErrorCode, number> = {
   SANDBOX_ERROR: 500,
   SHUTTING_DOWN: 503,
   INTERNAL_ERROR: 500,
+  MERGE_CONFLICT: 409,
 };
 
 /** Codes a caller may retry as they are (the same request can succeed later). */
@@ -108,6 +110,23 @@ export class NotFoundError extends FaaSError {
   }
 }
 
+/**
+ * Thrown by a branch merge with strategy 'fail' (the default) when two branches changed the
+ * same path differently; `conflicts` lists the paths. Nothing was created: merge again with
+ * strategy 'ours' (the earlier branch in the list wins) or 'theirs' (the later one wins).
+ */
+export class MergeConflictError extends FaaSError {
+  readonly conflicts: string[];
+  constructor(conflicts: string[]) {
+    super(
+      'MERGE_CONFLICT',
+      `The branches changed ${conflicts.length} path(s) differently: ${conflicts.slice(0, 20).join(', ')}${conflicts.length > 20 ? ', ...' : ''}. Nothing was merged; pick a strategy ('ours' or 'theirs') or change the branches.`,
+      { conflicts },
+    );
+    this.conflicts = conflicts;
+  }
+}
+
 /** Thrown when an API key is missing, unknown or revoked. */
 export class AuthError extends FaaSError {
   constructor(message = 'Missing or invalid API key: pass `Authorization: Bearer <key>`.') {
@@ -181,6 +200,9 @@ export function errorFromBody(body: Partial<ErrorBody> | null, status: number): 
       break;
     case 'AUTH_ERROR':
       e = new AuthError(message);
+      break;
+    case 'MERGE_CONFLICT':
+      e = new MergeConflictError(Array.isArray(body?.details?.conflicts) ? (body.details.conflicts as unknown[]).map(String) : []);
       break;
     case 'NOT_FOUND':
       e = new NotFoundError(String(body?.details?.kind ?? 'resource'), String(body?.details?.id ?? ''));

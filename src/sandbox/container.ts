@@ -8,7 +8,7 @@ import { SandboxError } from '../errors.js';
 import { findCpuCounter } from './cgroup.js';
 import type { CpuCounter } from './cgroup.js';
 import { encodeFrame, FrameDecoder, PROTOCOL_VERSION } from './protocol.js';
-import type { AgentMessage, AgentResult, ExecMessage, HostMessage } from './protocol.js';
+import type { AgentMessage, AgentResult, ContextOp, ExecMessage, HostMessage } from './protocol.js';
 import type { ProgressEvent } from './types.js';
 
 /** Parses Docker's multiplexed attach stream (8-byte header: stream type, 3 zero bytes, u32 size). */
@@ -55,6 +55,8 @@ export class SandboxContainer {
   private agentLog = '';
   private pingSeq = 0;
   private readonly pongWaiters = new Map<number, () => void>();
+  private readonly replies = new Map<string, { resolve: (d: Record<string, unknown>) => void; reject: (e: Error) => void }>();
+  private requestSeq = 0;
   /** When the container last finished an execution (for idle reaping). */
   lastUsed = Date.now();
   executions = 0;
@@ -90,6 +92,25 @@ export class SandboxContainer {
 
   get busy(): boolean {
     return this.pending.size > 0;
+  }
+
+  /**
+   * Attaches to a container that already runs (a family container after an operator restart)
+   * and checks its agent answers. Frames it wrote while nobody listened are gone; nothing was
+   * asked of it then, so nothing is missing.
+   */
+  static async adopt(docker: Docker, id: string, language: string, log: Logger): Promise<SandboxContainer> {
+    const container = docker.getContainer(id);
+    const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as unknown as Duplex;
+    const sc = new SandboxContainer(container, stream, language, log);
+    try {
+      await sc.ping(10_000);
+    } catch (err) {
+      stream.destroy();
+      throw err;
+    }
+    sc.cpu = findCpuCounter(container.id);
+    return sc;
   }
 
   /** Creates, attaches and starts a container, and waits for its agent to say hello. */
@@ -148,6 +169,14 @@ export class SandboxContainer {
       case 'pong':
         if (msg.seq !== null) this.pongWaiters.get(msg.seq)?.();
         return;
+      case 'reply': {
+        const waiter = this.replies.get(msg.id);
+        this.replies.delete(msg.id);
+        if (!waiter) return;
+        if (msg.ok) waiter.resolve(msg.data ?? {});
+        else waiter.reject(new SandboxError(`sandbox agent: ${msg.message ?? 'request failed'}`));
+        return;
+      }
       case 'output': {
         const p = this.pending.get(msg.id);
         if (p?.onOutput) this.callback(() => p.onOutput!(msg.stream, Buffer.from(msg.data, 'base64')));
@@ -197,6 +226,8 @@ export class SandboxContainer {
     this.helloWaiter?.reject(err);
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
+    for (const r of this.replies.values()) r.reject(err);
+    this.replies.clear();
   }
 
   /**
@@ -228,6 +259,16 @@ export class SandboxContainer {
     this.send({ ...msg, id });
   }
 
+  /** One operation of the family agent (contexts, snapshots); resolves with its reply's data. */
+  request<T extends Record<string, unknown> = Record<string, unknown>>(op: ContextOp, timeoutMs = 60_000): Promise<T> {
+    const id = `r${++this.requestSeq}`;
+    const reply = new Promise<Record<string, unknown>>((resolve, reject) => this.replies.set(id, { resolve, reject }));
+    this.send({ type: 'ctx', id, ...op });
+    return withTimeout(reply, timeoutMs, () => new SandboxError(`sandbox ${this.id} did not answer '${op.op}' within ${timeoutMs} ms`)).finally(() =>
+      this.replies.delete(id),
+    ) as Promise<T>;
+  }
+
   /** Round trip to the agent (health check); resolves with the time it took in ms. */
   async ping(timeoutMs = 5_000): Promise<number> {
     const seq = ++this.pingSeq;
@@ -248,6 +289,12 @@ export class SandboxContainer {
     } catch {
       return false;
     }
+  }
+
+  /** Lets go of the container without stopping it (it keeps running for a later adopt). */
+  detach(): void {
+    this.onClose();
+    this.stream.destroy();
   }
 
   /** Kills and removes the container. Idempotent; never throws. */

@@ -2,11 +2,18 @@
 // container its mode calls for. Everything outside src/sandbox talks to the SandboxEngine
 // interface only, so another backend (Kubernetes, remote hosts) can stand in later.
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Docker from 'dockerode';
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { NotImplementedError, QueueFullError, SandboxError, ShuttingDownError, ValidationError } from '../errors.js';
+import { QueueFullError, SandboxError, ShuttingDownError, ValidationError } from '../errors.js';
+import { StateStore, openDatabase } from '../store/index.js';
+import type { Db } from '../store/index.js';
+import { ContextManager, FAMILY_ROLE } from './contexts.js';
+import type { BranchInfo, MergeInfo, MergeStrategy, RestoreInfo, SnapshotInfo } from './contexts.js';
 import { SandboxContainer } from './container.js';
 import type { ExecHandlers } from './container.js';
 import { IMAGE_OF_LANGUAGE, MANAGED_LABEL, RUNTIME_IMAGES, runtimeImageTag } from './images.js';
@@ -15,7 +22,9 @@ import type { ContainerSpec } from './policy.js';
 import { FreshPool, WarmPool } from './pools.js';
 import type { AgentResult, ExecMessage } from './protocol.js';
 import { EXECUTION_ID_PATTERN, ResourcesSchema } from './types.js';
-import type { ExecuteOptions, ExecuteRequest, ExecuteRequestInput, ExecuteResult, ExecutionControl, Language } from './types.js';
+import type { ExecuteOptions, ExecuteRequest, ExecuteRequestInput, ExecuteResult, ExecutionControl, Language, Owner } from './types.js';
+
+const STATEFUL_MODES: ReadonlySet<string> = new Set(['checkpointed', 'branched', 'persistent']);
 
 export interface EngineStats {
   running: number;
@@ -36,11 +45,37 @@ export interface SandboxEngine {
   shutdown(): Promise<void>;
 }
 
+/**
+ * Snapshots, branches and merges of stateful contexts (checkpointed / branched / persistent
+ * modes). `owner` scopes every id: another owner's snapshot, branch or context is NOT_FOUND.
+ */
+export interface SnapshotEngine {
+  /** Captures a context's files and (python) interpreter memory. */
+  createSnapshot(owner: Owner, executionId: string): Promise<SnapshotInfo>;
+  getSnapshot(owner: Owner, snapshotId: string): SnapshotInfo;
+  listSnapshots(owner: Owner): SnapshotInfo[];
+  /** Deletes a snapshot and frees its storage (its files, when no other snapshot shares them). */
+  deleteSnapshot(owner: Owner, snapshotId: string): Promise<void>;
+  /** A new context with the snapshot's files and memory. */
+  restoreSnapshot(owner: Owner, snapshotId: string): Promise<RestoreInfo>;
+  /** A new, independent context from a snapshot, recorded as a branch (for merges). */
+  createBranch(owner: Owner, snapshotId: string): Promise<BranchInfo>;
+  /** Three-way merge of branches of one snapshot into a new snapshot. */
+  mergeBranches(owner: Owner, branchIds: string[], strategy?: MergeStrategy): Promise<MergeInfo>;
+}
+
+/** Where an engine keeps stateful contexts' records and snapshot files. */
+export interface EngineState {
+  db: Db;
+  /** Snapshot files, one tar per content hash. */
+  dir: string;
+}
+
 const OWNER_PID_LABEL = 'faas.owner-pid';
 const ROLE_LABEL = 'faas.role';
 const ANONYMOUS = 'anonymous';
 
-export class DockerSandboxEngine implements SandboxEngine {
+export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
   readonly docker: Docker;
   private readonly queue: PQueue;
   private readonly fresh: FreshPool;
@@ -51,13 +86,30 @@ export class DockerSandboxEngine implements SandboxEngine {
   private executions = 0;
   /** Container removals under way; shutdown waits for them so nothing is left behind. */
   private readonly removals = new Set<Promise<void>>();
+  readonly contexts: ContextManager;
+  /** Without a state given, contexts live only as long as this engine (a throw-away store). */
+  private readonly ownState: { dir: string | null } | null;
 
   constructor(
     private readonly config: Config,
     private readonly log: Logger,
     docker?: Docker,
+    state?: EngineState,
   ) {
     this.docker = docker ?? new Docker();
+    this.ownState = state ? null : { dir: null };
+    this.contexts = new ContextManager({
+      docker: this.docker,
+      log,
+      store: new StateStore(state?.db ?? openDatabase(':memory:')),
+      dir: () => state?.dir ?? (this.ownState!.dir ??= mkdtempSync(join(tmpdir(), 'faas-state-'))),
+      spec: (language, resources) => ({
+        ...this.spec(language, resources),
+        labels: { [OWNER_PID_LABEL]: String(process.pid), [ROLE_LABEL]: FAMILY_ROLE },
+        family: { contexts: config.stateful.familyContexts },
+      }),
+      maxOutputBytes: config.limits.maxOutputBytes,
+    });
     this.queue = new PQueue({ concurrency: config.queue.concurrency });
     this.fresh = new FreshPool((spec) => SandboxContainer.start(this.docker, containerOptions(spec), spec.language, this.log), log);
     this.warm = new WarmPool(this.fresh, {
@@ -102,7 +154,8 @@ export class DockerSandboxEngine implements SandboxEngine {
     const list = await this.docker.listContainers({ all: true, filters: { label: [`${MANAGED_LABEL}=true`] } });
     const dead = list.filter((c) => {
       const pid = Number(c.Labels[OWNER_PID_LABEL]);
-      if (!pid || c.Labels[ROLE_LABEL] === 'persistent') return false;
+      // Instances and family containers outlive the operator process (they are found again).
+      if (!pid || c.Labels[ROLE_LABEL] === 'persistent' || c.Labels[ROLE_LABEL] === FAMILY_ROLE) return false;
       try {
         process.kill(pid, 0);
         return false;
@@ -112,6 +165,7 @@ export class DockerSandboxEngine implements SandboxEngine {
     });
     await Promise.all(dead.map((c) => this.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
     if (dead.length) this.log.info({ removed: dead.length }, 'removed containers of a previous run');
+    await this.contexts.removeStrays(OWNER_PID_LABEL);
   }
 
   private spec(language: Language, resources: ExecuteRequest['resources']): ContainerSpec {
@@ -128,12 +182,6 @@ export class DockerSandboxEngine implements SandboxEngine {
     try {
       if (this.stopping) throw new ShuttingDownError();
       const req = validateRequest(input, this.config.limits);
-      if (req.mode !== 'ephemeral' && req.mode !== 'cached') {
-        throw new NotImplementedError(`mode '${req.mode}'`);
-      }
-      if (req.executionId !== undefined) {
-        throw new NotImplementedError('executionId (running in an existing stateful context)');
-      }
       if (options.id !== undefined && (typeof options.id !== 'string' || !EXECUTION_ID_PATTERN.test(options.id))) {
         throw new ValidationError('id', 'must be 1 to 128 letters, digits, _, - or . (not starting with .)');
       }
@@ -153,6 +201,11 @@ export class DockerSandboxEngine implements SandboxEngine {
     const owner = options.owner ?? ANONYMOUS;
     this.executions++;
     const msg = this.message(id, req, options);
+    if (req.executionId !== undefined || STATEFUL_MODES.has(req.mode)) {
+      // A stateful context: the result arrives whole (no output streaming in these modes).
+      const { context: _none, ...base } = msg;
+      return this.contexts.execute(req, owner, id, { ...base, stream: false, notifyStart: false, progress: false });
+    }
     if (req.mode === 'ephemeral') {
       // A never-used container, used once and removed: nothing of one execution meets another.
       const c = await this.fresh.take(key, spec, this.config.pools.ephemeralPoolSize);
@@ -291,5 +344,56 @@ export class DockerSandboxEngine implements SandboxEngine {
     // Work already accepted runs to its end; new work is refused with SHUTTING_DOWN.
     await this.queue.onIdle();
     await Promise.all([this.warm.drain(), this.fresh.drain(), ...this.removals]);
+    if (this.ownState) {
+      // A throw-away store: nothing could find these contexts again.
+      await this.contexts.purge();
+      if (this.ownState.dir) rmSync(this.ownState.dir, { recursive: true, force: true });
+    } else {
+      this.contexts.detach(); // they keep running for the next operator process
+    }
+  }
+
+  createSnapshot(owner: Owner, executionId: string): Promise<SnapshotInfo> {
+    return this.guard(() => this.contexts.createSnapshot(owner, this.idArg('executionId', executionId)));
+  }
+
+  getSnapshot(owner: Owner, snapshotId: string): SnapshotInfo {
+    return this.contexts.getSnapshot(owner, snapshotId);
+  }
+
+  listSnapshots(owner: Owner): SnapshotInfo[] {
+    return this.contexts.listSnapshots(owner);
+  }
+
+  deleteSnapshot(owner: Owner, snapshotId: string): Promise<void> {
+    return this.guard(() => this.contexts.deleteSnapshot(owner, this.idArg('snapshotId', snapshotId)));
+  }
+
+  restoreSnapshot(owner: Owner, snapshotId: string): Promise<RestoreInfo> {
+    return this.guard(() => this.contexts.restoreSnapshot(owner, this.idArg('snapshotId', snapshotId)));
+  }
+
+  createBranch(owner: Owner, snapshotId: string): Promise<BranchInfo> {
+    return this.guard(() => this.contexts.createBranch(owner, this.idArg('snapshotId', snapshotId)));
+  }
+
+  mergeBranches(owner: Owner, branchIds: string[], strategy?: MergeStrategy): Promise<MergeInfo> {
+    return this.guard(() => this.contexts.mergeBranches(owner, branchIds, strategy));
+  }
+
+  private idArg(field: string, value: unknown): string {
+    if (typeof value !== 'string' || !EXECUTION_ID_PATTERN.test(value)) {
+      throw new ValidationError(field, 'must be an id as returned by the API (1 to 128 letters, digits, _, - or .)');
+    }
+    return value;
+  }
+
+  private guard<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.stopping) return Promise.reject(new ShuttingDownError());
+    try {
+      return fn();
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 }

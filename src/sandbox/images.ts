@@ -33,6 +33,9 @@ export const AGENT_FILES = [
   'src/sandbox/agent/faas-progress',
   'src/sandbox/agent/faas.py',
   'src/sandbox/agent/faas.cjs',
+  // stateful contexts (checkpointed / branched / persistent modes) and their node interpreter
+  'src/sandbox/agent/family.py',
+  'src/sandbox/agent/ctx-runner.cjs',
 ];
 
 export function hashFiles(root: string, files: readonly string[], extra = ''): string {

@@ -7,6 +7,7 @@ import { ResourceUnavailableError, ValidationError } from '../errors.js';
 import { ExecuteRequestSchema } from './types.js';
 import type { ExecuteRequest, ExecuteRequestInput, Language, Resources } from './types.js';
 import { MANAGED_LABEL } from './images.js';
+import { familySeccompProfile } from './seccomp.js';
 
 /** The unprivileged user every sandbox process runs as (nobody:nogroup). */
 export const SANDBOX_USER = '65534:65534';
@@ -73,14 +74,21 @@ export interface ContainerSpec {
   resources: Resources;
   pidsLimit: number;
   labels: Record<string, string>;
+  /**
+   * A family container (stateful contexts): the family agent, the seccomp profile that lets it
+   * make namespaces, no log (it lives long; every frame would be kept), and room for
+   * `contexts` contexts at the request's memory and disk each.
+   */
+  family?: { contexts: number };
 }
 
 /** Docker create options for one sandbox: the policy in one place. */
 export function containerOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
-  const mem = spec.resources.memoryMb * 1024 * 1024;
+  const scale = spec.family?.contexts ?? 1;
+  const mem = spec.resources.memoryMb * 1024 * 1024 * scale;
   return {
     Image: spec.image,
-    Cmd: ['python3', '/opt/faas/agent.py', '--language', spec.language],
+    Cmd: spec.family ? ['python3', '/opt/faas/family.py'] : ['python3', '/opt/faas/agent.py', '--language', spec.language],
     User: SANDBOX_USER,
     WorkingDir: '/sandbox',
     Env: ['FAAS_IN_SANDBOX=1', 'HOME=/home/sandbox', 'LANG=C.UTF-8', 'PATH=/usr/local/bin:/usr/bin:/bin', 'PYTHONDONTWRITEBYTECODE=1'],
@@ -96,18 +104,19 @@ export function containerOptions(spec: ContainerSpec): Docker.ContainerCreateOpt
       NetworkMode: 'none',
       ReadonlyRootfs: true,
       CapDrop: ['ALL'],
-      SecurityOpt: ['no-new-privileges'],
-      PidsLimit: spec.pidsLimit,
+      SecurityOpt: spec.family ? ['no-new-privileges', `seccomp=${familySeccompProfile()}`] : ['no-new-privileges'],
+      PidsLimit: spec.pidsLimit * scale,
       Memory: mem,
       MemorySwap: mem, // equal to Memory: no swap
       NanoCpus: Math.round(spec.resources.cpuCores * 1e9),
       // The only writable place: /tmp, HOME and the work root live here (see docker/*/Dockerfile).
-      Tmpfs: { '/sandbox': `rw,exec,nosuid,nodev,size=${spec.resources.diskMb}m,uid=65534,gid=65534,mode=0755` },
+      Tmpfs: { '/sandbox': `rw,exec,nosuid,nodev,size=${spec.resources.diskMb * scale}m,uid=65534,gid=65534,mode=0755` },
       ShmSize: 16 * 1024 * 1024,
       Ulimits: [{ Name: 'nofile', Soft: 4096, Hard: 4096 }],
       Init: true, // docker-init reaps orphans of user code
       IpcMode: 'private',
       AutoRemove: false,
+      ...(spec.family ? { LogConfig: { Type: 'none', Config: {} } } : {}),
     },
   };
 }

@@ -7,7 +7,8 @@
 import { z } from 'zod';
 
 // v2: pseudo-terminals (`exec.tty`, `resize`), progress reports (`progress`), `notifyStart`.
-export const PROTOCOL_VERSION = 2;
+// v3: stateful contexts (the family agent, family.py): `exec.context`, `ctx` requests, `reply`.
+export const PROTOCOL_VERSION = 3;
 
 // ---- host → agent -----------------------------------------------------------------------
 export interface ExecMessage {
@@ -44,9 +45,28 @@ export interface ExecMessage {
    * Without it the reports are read and dropped.
    */
   progress?: boolean;
+  /**
+   * Family agent only: run in this stateful context (created first when `create`; its private
+   * /tmp and home are `diskMb` each). The context keeps files and interpreter memory.
+   */
+  context?: { id: string; create?: boolean; diskMb?: number };
 }
+
+/** Family agent operations on contexts and snapshots; each is answered by one `reply`. */
+export type ContextOp =
+  | { op: 'snapshot'; context: string; snapshot: string; diskMb?: number }
+  | { op: 'branch'; snapshot: string; context: string; language?: string; diskMb?: number }
+  | { op: 'files'; snapshot: string }
+  | { op: 'load'; snapshot: string; tar: string; language?: string; diskMb?: number }
+  | { op: 'merge'; base: string; contexts: string[]; snapshot: string; strategy: 'fail' | 'ours' | 'theirs' }
+  | { op: 'drop_context'; context: string }
+  | { op: 'drop_snapshot'; snapshot: string }
+  | { op: 'list' }
+  | { op: 'usage' };
+
 export type HostMessage =
   | ExecMessage
+  | ({ type: 'ctx'; id: string } & ContextOp)
   | { type: 'ping'; seq: number }
   | { type: 'stdin'; id: string; data?: string; eof?: boolean }
   | { type: 'kill'; id: string }
@@ -86,6 +106,14 @@ export const AgentMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('progress'), id: z.string(), percent: z.number(), message: z.string() }),
   z.object({ type: z.literal('pong'), seq: z.number().nullable() }),
   z.object({ type: z.literal('error'), id: z.string().nullable().optional(), message: z.string() }),
+  z.object({
+    type: z.literal('reply'),
+    id: z.string(),
+    ok: z.boolean(),
+    data: z.record(z.string(), z.unknown()).optional(),
+    code: z.string().optional(),
+    message: z.string().optional(),
+  }),
 ]);
 export type AgentMessage = z.infer<typeof AgentMessageSchema>;
 export type AgentResult = z.infer<typeof ResultSchema>;

@@ -7,3 +7,5 @@ export { KeyStore } from './keys.js';
 export type { ApiKey, NewKeyOptions } from './keys.js';
 export { UsageStore } from './usage.js';
 export type { UsageRecord, UsageTotalsRow } from './usage.js';
+export { StateStore } from './snapshots.js';
+export type { ContextRecord, SnapshotRecord, BranchRecord } from './snapshots.js';

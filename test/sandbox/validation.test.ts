@@ -58,12 +58,15 @@ describe('request validation', () => {
     });
   }
 
-  it('modes that have not landed answer NOT_IMPLEMENTED, never a fake success', async () => {
-    for (const mode of ['checkpointed', 'branched', 'persistent']) {
-      const err = await rejection(engine.execute({ ...ok, mode: mode as 'checkpointed' }));
-      expect(err.code).toBe('NOT_IMPLEMENTED');
-      expect(err.message).toContain(mode);
+  it('an executionId that names no context is NOT_FOUND, and nothing is started', async () => {
+    for (const executionId of ['no-such-context', 'snap_00000000-0000-0000-0000-000000000000']) {
+      const err = await rejection(engine.execute({ ...ok, executionId }));
+      expect(err.code).toBe('NOT_FOUND');
+      expect(err.message).toContain(executionId);
     }
+    const bad = await rejection(engine.createSnapshot('anonymous', '../etc' as string));
+    expect(bad.code).toBe('VALIDATION_ERROR');
+    expect(bad.message).toContain('executionId');
   });
 
   it('a full queue is a retryable QUEUE_FULL, not a hang', async () => {

@@ -48,7 +48,7 @@ import time
 import traceback
 import types
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 AGENT_FILE = os.path.abspath(__file__)
 AGENT_DIR = os.path.dirname(AGENT_FILE)
 SANDBOX_ROOT = "/sandbox"

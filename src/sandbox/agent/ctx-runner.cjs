@@ -1,0 +1,89 @@
+'use strict';
+// The javascript interpreter of a stateful context (see family.py): one node process whose
+// global scope outlives each program, so `globalThis.x = ...` (or a top-level `var`) set by one
+// execute is there for the next. Requests arrive as JSON lines on stdin, replies leave on the
+// fd given as the first argument.
+// Each request names files for the run's stdin, stdout and stderr.
+const fs = require('node:fs');
+const vm = require('node:vm');
+const readline = require('node:readline');
+
+const repFd = Number(process.argv[2]);
+
+class ExitSignal extends Error {
+  constructor(code) {
+    super('process.exit');
+    this.exitCode = code;
+  }
+}
+
+async function run(req) {
+  const out = fs.openSync(req.stdout, 'a');
+  const err = fs.openSync(req.stderr, 'a');
+  const write = (fd) => (chunk, encoding, cb) => {
+    fs.writeSync(fd, typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8') : chunk);
+    if (typeof encoding === 'function') encoding();
+    else if (typeof cb === 'function') cb();
+    return true;
+  };
+  const saved = { out: process.stdout.write, err: process.stderr.write, exit: process.exit, env: process.env };
+  process.stdout.write = write(out);
+  process.stderr.write = write(err);
+  process.exit = (code) => {
+    throw new ExitSignal(code === undefined ? 0 : Number(code) & 0xff);
+  };
+  process.env = { ...req.env };
+  globalThis.__faasStdin = () => fs.readFileSync(req.stdin, 'utf8');
+  let exit = 0;
+  let timedOut = false;
+  let compileError = false;
+  try {
+    let script;
+    try {
+      script = new vm.Script(req.code, { filename: 'main.js' });
+    } catch (e) {
+      compileError = true;
+      throw e;
+    }
+    const value = script.runInThisContext({ timeout: req.timeoutMs, breakOnSigint: true });
+    if (value && typeof value.then === 'function') await value;
+  } catch (e) {
+    if (e instanceof ExitSignal) exit = e.exitCode;
+    else {
+      if (e && e.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') timedOut = true;
+      fs.writeSync(err, `${e && e.stack ? e.stack : String(e)}\n`);
+      exit = timedOut ? 137 : 1;
+    }
+  } finally {
+    process.stdout.write = saved.out;
+    process.stderr.write = saved.err;
+    process.exit = saved.exit;
+    process.env = saved.env;
+    fs.closeSync(out);
+    fs.closeSync(err);
+  }
+  return { exit, timedOut, compileError };
+}
+
+const rl = readline.createInterface({ input: process.stdin });
+const queue = [];
+let busy = false;
+async function next() {
+  if (busy || queue.length === 0) return;
+  busy = true;
+  const req = queue.shift();
+  let reply;
+  try {
+    reply = await run(req);
+  } catch (e) {
+    reply = { exit: 1, error: String(e) };
+  }
+  fs.writeSync(repFd, `${JSON.stringify(reply)}\n`);
+  busy = false;
+  void next();
+}
+rl.on('line', (line) => {
+  queue.push(JSON.parse(line));
+  void next();
+});
+rl.on('close', () => process.exit(0));

@@ -1,0 +1,1070 @@
+"""FaaS stateful-context agent: the in-sandbox side of the checkpointed, branched and
+persistent modes (protocol version in PROTOCOL_VERSION; host side: src/sandbox/protocol.ts).
+
+A "family" container holds one lineage of stateful contexts: a context made by an execute,
+the snapshots taken of it, and the contexts restored or branched from those snapshots.
+
+- A context is a live interpreter (python: this file's context server, which runs each
+  program in one persistent `__main__`; javascript: ctx-runner.cjs in one persistent global
+  scope; other languages: a fresh process per run) plus a work directory, in namespaces of
+  its own: user, mount, PID, network, IPC and UTS. Its /sandbox/work is an overlay whose lower
+  layer is the snapshot it came from (or an empty directory) and whose upper layer, where
+  its writes land, is on a tmpfs of its own; it sees no other context's files or processes.
+- A snapshot is a holder: a fork() of the context server taken at that instant, which keeps
+  the interpreter's memory (copy-on-write; python) and a frozen copy of the work directory
+  in a mount namespace of its own, and does nothing but fork contexts from them.
+- A branch (or restore) is a fork of the holder that enters new namespaces with an overlay
+  over the frozen files: files and memory as they were, in milliseconds.
+
+This agent runs as the sandbox user; it reads host frames (4-byte length + JSON) on stdin
+and answers on stdout. Each request runs in a thread; a context runs one program at a time.
+"""
+
+import base64
+import ctypes
+import hashlib
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import stat
+import struct
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import types
+
+PROTOCOL_VERSION = 3
+AGENT_DIR = os.path.dirname(os.path.abspath(__file__))
+SANDBOX = "/sandbox"
+PRIVATE = SANDBOX + "/.ctx"  # in a context's namespace: its own tmpfs (overlay upper and work)
+FROZEN = SANDBOX + "/.frozen"  # in a holder's namespace: its snapshots' files
+WORK = SANDBOX + "/work"
+
+BASE_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "HOME": "/home/sandbox",
+    "LANG": "C.UTF-8",
+    "TERM": "xterm",
+    "TMPDIR": "/tmp",
+    "GOCACHE": "/tmp/.go-cache",
+    "GOPATH": "/tmp/.go",
+    "GOFLAGS": "-buildvcs=false",
+    "CGO_ENABLED": "0",
+    "NODE_PATH": os.path.join(AGENT_DIR, "node"),
+}
+SOURCE = {"python": "main.py", "javascript": "main.js", "typescript": "main.ts", "bash": "main.sh", "go": "main.go"}
+
+libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
+MS_NOSUID, MS_NODEV, MS_RDONLY, MS_REC, MS_PRIVATE = 2, 4, 1, 0x4000, 1 << 18
+PR_SET_DUMPABLE, PR_SET_PDEATHSIG = 4, 1
+
+
+def log(msg):
+    try:
+        os.write(2, ("[family %d] %s\n" % (os.getpid(), msg)).encode())
+    except OSError:
+        pass
+
+
+def check(rc, what):
+    if rc != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, "%s: %s" % (what, os.strerror(e)))
+
+
+def mount(src, target, fstype, flags, data):
+    check(
+        libc.mount(src.encode(), target.encode(), fstype.encode() if fstype else None, flags, data.encode() if data else None),
+        "mount " + target,
+    )
+
+
+def not_dumpable():
+    # No process of another context (same uid) may read this one's memory or /proc/<pid>/root.
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+# ---- messages between this agent and a context (SOCK_SEQPACKET, fds by SCM_RIGHTS) ------
+INLINE_MAX = 32 * 1024  # bigger messages (tars, manifests) travel in a memory file
+
+
+def send_msg(sock, obj, fds=(), creds=False):
+    data = json.dumps(obj, separators=(",", ":")).encode()
+    fds = list(fds)
+    spill = None
+    if len(data) > INLINE_MAX:
+        spill = os.memfd_create("msg")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(spill, view):]
+        fds.append(spill)
+        data = b'{"$memfd":true}'
+    anc = []
+    if fds:
+        anc.append((socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("%di" % len(fds), *fds)))
+    if creds:
+        # The kernel turns our pid into the receiver's view of it: the agent learns the real pid.
+        anc.append((socket.SOL_SOCKET, socket.SCM_CREDENTIALS, struct.pack("3i", os.getpid(), os.getuid(), os.getgid())))
+    try:
+        sock.sendmsg([data], anc)
+    finally:
+        if spill is not None:
+            os.close(spill)
+
+
+def recv_msg(sock):
+    """-> (obj, fds, pid) or (None, [], None) at EOF."""
+    data, anc, _flags, _addr = sock.recvmsg(INLINE_MAX + 1024, socket.CMSG_SPACE(16 * 4) + socket.CMSG_SPACE(12))
+    fds, pid = [], None
+    for level, kind, payload in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            n = len(payload) // 4
+            fds.extend(struct.unpack("%di" % n, payload[: n * 4]))
+        elif level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+            pid = struct.unpack("3i", payload[:12])[0]
+    if not data:
+        return None, fds, pid
+    obj = json.loads(data)
+    if isinstance(obj, dict) and obj.get("$memfd") and fds:
+        spill = fds.pop()
+        os.lseek(spill, 0, os.SEEK_SET)
+        chunks = []
+        while True:
+            b = os.read(spill, 1 << 20)
+            if not b:
+                break
+            chunks.append(b)
+        os.close(spill)
+        obj = json.loads(b"".join(chunks))
+    return obj, fds, pid
+
+
+# ---- namespaces ---------------------------------------------------------------------------
+def enter_namespaces(lower, disk_mb):
+    """Called in a fresh child: new user, mount, PID (for its children), network, IPC and UTS
+    namespaces. /sandbox/work becomes an overlay: `lower` (a snapshot's frozen files, or an
+    empty directory) under a private tmpfs that takes the context's writes; /tmp and home are
+    private tmpfs too; the snapshots' frozen files are hidden under an empty mount."""
+    uid, gid = os.getuid(), os.getgid()
+    # /proc/self/*_map belong to root while we are not dumpable: dumpable only to write them.
+    libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+    check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
+    with open("/proc/self/setgroups", "w") as f:
+        f.write("deny")
+    with open("/proc/self/uid_map", "w") as f:
+        f.write("%d %d 1" % (uid, uid))
+    with open("/proc/self/gid_map", "w") as f:
+        f.write("%d %d 1" % (gid, gid))
+    not_dumpable()
+    mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+    size = "size=%dm" % max(1, disk_mb)
+    mount("tmpfs", PRIVATE, "tmpfs", MS_NOSUID | MS_NODEV, size + ",mode=0700")
+    for d in ("upper", "work", "empty"):
+        os.mkdir(os.path.join(PRIVATE, d))
+    mount("overlay", WORK, "overlay", MS_NOSUID | MS_NODEV,
+          "lowerdir=%s,upperdir=%s/upper,workdir=%s/work,userxattr" % (lower or PRIVATE + "/empty", PRIVATE, PRIVATE))
+    mount("tmpfs", SANDBOX + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, size + ",mode=1777")
+    mount("tmpfs", SANDBOX + "/home", "tmpfs", MS_NOSUID | MS_NODEV, size + ",mode=0755")
+    for hidden in (FROZEN, PRIVATE):
+        mount("tmpfs", hidden, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,mode=0500")
+
+
+def close_fds_except(keep):
+    """A context keeps nothing of its parent's: not the host channel, not other contexts' sockets.
+    (stderr stays: it is the agent's log, which the host reads at debug level only.)"""
+    devnull = os.open("/dev/null", os.O_RDWR)
+    for i in range(2):
+        os.dup2(devnull, i)
+    os.close(devnull)
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def become_context(sock, language, lower, disk_mb, main=None):
+    """In a fresh fork: enter namespaces, then fork the context server as PID 1's child.
+    PID 1 of the new namespace (this process) only reaps; it lives while anything it adopted
+    (snapshot holders, their branches) lives, so dropping a context never kills its snapshots.
+    Never returns."""
+    try:
+        close_fds_except({sock.fileno()})
+        enter_namespaces(lower, disk_mb)
+        pid = os.fork()
+        if pid != 0:
+            os._exit(0)  # the namespace's init is our child; our parent reaps us
+        # PID 1 of the new namespace.
+        server = os.fork()
+        if server == 0:
+            os.setsid()
+            ContextServer(sock, language, main).serve()
+            os._exit(0)
+        sock.close()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        while True:
+            try:
+                os.wait()
+            except ChildProcessError:
+                os._exit(0)
+            except InterruptedError:
+                pass
+    except BaseException:
+        log("context failed to start: %s" % traceback.format_exc())
+        os._exit(70)
+
+
+def fork_context(language, lower, disk_mb, main=None):
+    """Forks a new context; returns our end of its socket (its ready message is still to come)."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ours.close()
+            become_context(theirs, language, lower, disk_mb, main)
+        finally:
+            os._exit(70)
+    theirs.close()
+    os.waitpid(pid, 0)  # it exits as soon as the new namespace's init is forked
+    return ours
+
+
+class RunTimeout(BaseException):
+    pass
+
+
+def on_alarm(*_):
+    raise RunTimeout()
+
+
+def read_capped(fd, cap):
+    os.lseek(fd, 0, os.SEEK_SET)
+    data = b""
+    while len(data) <= cap:
+        b = os.read(fd, min(65536, cap + 1 - len(data)))
+        if not b:
+            break
+        data += b
+    return data[:cap], len(data) > cap
+
+
+def set_environ(env):
+    for k in [k for k in os.environ if k not in env]:
+        del os.environ[k]
+    for k, v in env.items():
+        if os.environ.get(k) != v:
+            os.environ[k] = v
+
+
+
+class ContextServer:
+    def __init__(self, sock, language, main):
+        self.sock = sock
+        self.language = language
+        if main is None:
+            main = types.ModuleType("__main__")
+            main.__builtins__ = __builtins__
+        self.main = main
+        self.ns = main.__dict__
+        self.node = None  # javascript: the persistent node process
+
+    def serve(self):
+        not_dumpable()
+        os.chdir(WORK)
+        signal.signal(signal.SIGALRM, on_alarm)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        if self.language == "javascript":
+            self.start_node()
+        send_msg(self.sock, {"type": "ready"}, creds=True)
+        while True:
+            msg, fds, _ = recv_msg(self.sock)
+            if msg is None:
+                os._exit(0)
+            op = msg.get("op")
+            try:
+                if op == "run":
+                    reply = self.run(msg)
+                elif op == "snapshot":
+                    reply = self.snapshot(fds[0], msg)
+                    fds = []
+                elif op == "manifest":
+                    reply = {"ok": True, "manifest": tree_manifest(WORK)}
+                elif op == "read":
+                    reply = {"ok": True, "tar": tar_paths(WORK, msg.get("paths") or [], recursive=False)}
+                else:
+                    reply = {"ok": False, "message": "unknown op %r" % op}
+            except Exception as e:
+                reply = {"ok": False, "message": "%s: %s" % (type(e).__name__, e)}
+            for fd in fds:
+                os.close(fd)
+            send_msg(self.sock, reply)
+            self.reap()
+
+    def reap(self):
+        # This server is the parent of whatever user code started; collect what ended.
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+
+    def snapshot(self, holder_sock_fd, msg):
+        """Forks a holder: this interpreter's memory as it is now (copy-on-write), and a frozen
+        copy of the work directory, made before this context runs anything again."""
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(r)
+                self.sock.close()
+                holder = HolderServer(socket.socket(fileno=holder_sock_fd), self.language,
+                                      self.main if self.language == "python" else None)
+                holder.start(msg["snapshot"], int(msg.get("diskMb", 256)), WORK)
+                os.write(w, b"1")
+                os.close(w)
+                holder.serve()
+            except BaseException:
+                log("holder failed: %s" % traceback.format_exc())
+            finally:
+                os._exit(0)
+        os.close(w)
+        os.close(holder_sock_fd)
+        done = os.read(r, 1)
+        os.close(r)
+        if done != b"1":
+            return {"ok": False, "message": "the snapshot could not be taken"}
+        return {"ok": True}
+
+    def run(self, msg):
+        t0 = time.monotonic()
+        cap = int(msg.get("maxOutputBytes", 1 << 20))
+        inp, out, err = (self.scratch(n) for n in ("stdin", "stdout", "stderr"))
+        os.write(inp, base64.b64decode(msg.get("stdin") or ""))
+        os.lseek(inp, 0, os.SEEK_SET)
+        for name, content in (msg.get("files") or {}).items():
+            path = os.path.join(WORK, name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(base64.b64decode(content))
+        env = dict(BASE_ENV)
+        env.update(msg.get("env") or {})
+        timeout_s = max(0.001, int(msg.get("timeoutMs", 30000)) / 1000.0)
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
+        c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        timed_out = False
+        compile_error = False
+        code = msg.get("code", "")
+        if self.language == "python":
+            exit_code, timed_out, compile_error = self.run_python(code, env, inp, out, err, timeout_s)
+        elif self.language == "javascript":
+            exit_code, timed_out, compile_error = self.run_node(code, env, inp, out, err, timeout_s)
+        else:
+            exit_code, timed_out = self.run_process(code, env, inp, out, err, timeout_s)
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
+        c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        stdout, t1 = read_capped(out, cap)
+        stderr, t2 = read_capped(err, cap)
+        for fd in (inp, out, err):
+            os.close(fd)
+        cpu = (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) + (c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime)
+        return {
+            "ok": True,
+            "exitCode": exit_code,
+            "timedOut": timed_out,
+            "compileError": compile_error,
+            "stdout": base64.b64encode(stdout).decode(),
+            "stderr": base64.b64encode(stderr).decode(),
+            "truncated": t1 or t2,
+            "durationMs": (time.monotonic() - t0) * 1000.0,
+            "cpuSeconds": max(0.0, cpu),
+            "memoryPeakMb": max(r1.ru_maxrss, c1.ru_maxrss) / 1024.0,
+        }
+
+    def scratch(self, name):
+        """A run's stdin / stdout / stderr: memory files, or for the node runner (a separate
+        process) files in the context's private /tmp that it opens by path."""
+        if self.language != "javascript":
+            return os.memfd_create(name)
+        d = os.path.join(SANDBOX, "tmp", ".faas-run")
+        os.makedirs(d, exist_ok=True)
+        return os.open(os.path.join(d, name), os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+
+    def run_python(self, code, env, inp, out, err, timeout_s):
+        import io
+        import linecache
+
+        saved = [os.dup(0), os.dup(1), os.dup(2)]
+        os.dup2(inp, 0)
+        os.dup2(out, 1)
+        os.dup2(err, 2)
+        stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
+        stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8")
+        stderr = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8", errors="backslashreplace")
+        sys.stdin, sys.stdout, sys.stderr = stdin, stdout, stderr
+        set_environ(env)
+        source = "main.py"
+        linecache.cache[source] = (len(code), None, code.splitlines(True), source)
+        sys.argv = [source]
+        if sys.path[:1] != [WORK]:
+            sys.path.insert(0, WORK)
+        self.ns["__file__"] = source
+        sys.modules["__main__"] = self.main
+        status, timed_out, compile_error = 0, False, False
+        os.chdir(WORK)
+        signal.setitimer(signal.ITIMER_REAL, timeout_s)
+        try:
+            try:
+                try:
+                    program = compile(code, source, "exec")
+                except SyntaxError:
+                    compile_error = True
+                    raise
+                exec(program, self.ns)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        except RunTimeout:
+            timed_out = True
+            status = 137
+            print("execution timed out (the context keeps its state)", file=sys.stderr)
+        except SystemExit as e:
+            c = e.code
+            status = 0 if c is None else (c & 0xFF if isinstance(c, int) else 1)
+            if c is not None and not isinstance(c, int):
+                print(c, file=sys.stderr)
+        except BaseException:
+            t, v, tb = sys.exc_info()
+            traceback.print_exception(t, v, tb.tb_next if tb is not None and tb.tb_next is not None else tb)
+            status = 1
+        for s in (sys.stdout, sys.stderr):
+            try:
+                s.flush()
+            except Exception:
+                pass
+        for i, fd in enumerate(saved):
+            os.dup2(fd, i)
+            os.close(fd)
+        sys.stdin = sys.stdout = sys.stderr = None
+        return status, timed_out, compile_error
+
+    def start_node(self):
+        r1, w1 = os.pipe()  # requests
+        r2, w2 = os.pipe()  # replies
+        pid = os.fork()
+        if pid == 0:
+            # requests on stdin, replies on fd 3; stdout /dev/null; stderr stays (the agent's log)
+            devnull = os.open("/dev/null", os.O_RDWR)
+            os.dup2(r1, 0)
+            os.dup2(w2, 3)
+            os.dup2(devnull, 1)
+            os.closerange(4, 65536)
+            os.execve("/usr/bin/node", ["node", os.path.join(AGENT_DIR, "ctx-runner.cjs"), "3"], BASE_ENV)
+        os.close(r1)
+        os.close(w2)
+        self.node = (pid, w1, os.fdopen(r2, "rb"))
+
+    def run_node(self, code, env, inp, out, err, timeout_s):
+        pid, w, r = self.node
+        d = os.path.join(SANDBOX, "tmp", ".faas-run")
+        req = {
+            "code": code,
+            "env": env,
+            "stdin": os.path.join(d, "stdin"),
+            "stdout": os.path.join(d, "stdout"),
+            "stderr": os.path.join(d, "stderr"),
+            "timeoutMs": int(timeout_s * 1000),
+        }
+        os.write(w, json.dumps(req).encode() + b"\n")
+        deadline = time.monotonic() + timeout_s + 2.0
+        import select
+
+        while True:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([r], [], [], max(0, left))
+            if ready:
+                line = r.readline()
+                if not line:
+                    return 1, False, False
+                rep = json.loads(line)
+                return int(rep.get("exit", 1)), bool(rep.get("timedOut")), bool(rep.get("compileError"))
+            if left <= 0:
+                # Async work past its time: the runner cannot be stopped without losing its
+                # state, so it is replaced (the context's globals are lost; the result says so).
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                os.write(err, b"execution timed out; the javascript context was restarted\n")
+                self.start_node()
+                return 137, True, False
+
+    def run_process(self, code, env, inp, out, err, timeout_s):
+        lang = self.language
+        tmp = os.path.join(SANDBOX, "tmp", ".faas-run")
+        os.makedirs(tmp, exist_ok=True)
+        src = os.path.join(tmp, SOURCE.get(lang, "main"))
+        with open(src, "w") as f:
+            f.write(code)
+        if lang == "bash":
+            argv = ["/bin/bash", src]
+        elif lang == "go":
+            argv = ["/bin/sh", "-c", 'cd "$1" && go run "$2"', "sh", WORK, src]
+        elif lang == "typescript":
+            js = src[:-3] + ".js"
+            argv = ["/bin/sh", "-c", 'tsc --outDir "$1" "$2" >&2 && exec node "$3"', "sh", tmp, src, js]
+        else:
+            argv = ["/usr/bin/node", src]
+        try:
+            p = subprocess.Popen(argv, stdin=inp, stdout=out, stderr=err, cwd=WORK, env=env, start_new_session=True)
+        except OSError as e:
+            os.write(err, ("could not start: %s\n" % e).encode())
+            return 127, False
+        try:
+            return p.wait(timeout=timeout_s), False
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+            return 137, True
+
+
+class HolderServer:
+    """A snapshot: the interpreter memory of the context it was forked from (python), and the
+    frozen files of that snapshot and of the merges made from it, in a mount namespace of its
+    own (a tmpfs at /sandbox/.frozen, hidden from every context). Forks contexts on request."""
+
+    def __init__(self, sock, language, main):
+        self.sock = sock
+        self.language = language
+        self.main = main
+        self.frozen = set()
+
+    def start(self, sid, disk_mb, source=None, userns=False):
+        not_dumpable()
+        if userns:
+            # A holder made by the agent for files from the host's store: its own user namespace.
+            uid, gid = os.getuid(), os.getgid()
+            libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+            check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "unshare")
+            with open("/proc/self/setgroups", "w") as f:
+                f.write("deny")
+            with open("/proc/self/uid_map", "w") as f:
+                f.write("%d %d 1" % (uid, uid))
+            with open("/proc/self/gid_map", "w") as f:
+                f.write("%d %d 1" % (gid, gid))
+            not_dumpable()
+            mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+        else:
+            check(libc.unshare(CLONE_NEWNS), "unshare")
+        mount("tmpfs", FROZEN, "tmpfs", MS_NOSUID | MS_NODEV, "size=%dm,mode=0700" % max(1, disk_mb))
+        if source is not None:
+            copy_tree(source, os.path.join(FROZEN, sid))
+            self.frozen.add(sid)
+
+    def serve(self):
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        send_msg(self.sock, {"type": "ready"}, creds=True)
+        while True:
+            msg, fds, _ = recv_msg(self.sock)
+            if msg is None:
+                os._exit(0)
+            try:
+                reply = self.handle(msg, fds)
+                fds = fds[1:] if msg.get("op") == "branch" else fds
+            except Exception as e:
+                reply = {"ok": False, "message": "%s: %s" % (type(e).__name__, e)}
+            for fd in fds:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            send_msg(self.sock, reply)
+            if not self.frozen:
+                os._exit(0)  # every snapshot it held was dropped
+
+    def dir(self, sid):
+        if sid not in self.frozen:
+            raise KeyError("snapshot " + str(sid))
+        return os.path.join(FROZEN, sid)
+
+    def handle(self, msg, fds):
+        op = msg.get("op")
+        if op == "branch":
+            lower = self.dir(msg["snapshot"])
+            child = socket.socket(fileno=fds[0])
+            pid = os.fork()
+            if pid == 0:
+                self.sock.close()
+                become_context(child, msg.get("language") or self.language, lower, int(msg.get("diskMb", 256)), self.main)
+            child.close()
+            os.waitpid(pid, 0)
+            return {"ok": True, "hasMemory": self.main is not None}
+        if op == "info":
+            root = self.dir(msg["snapshot"])
+            manifest = tree_manifest(root)
+            return {"ok": True, "manifest": manifest, "contentHash": content_hash(manifest), "sizeBytes": tree_bytes(root)}
+        if op == "files":
+            root = self.dir(msg["snapshot"])
+            return {"ok": True, "tar": tar_paths(root, sorted(os.listdir(root)), recursive=True)}
+        if op == "load":
+            dest = os.path.join(FROZEN, msg["snapshot"])
+            os.mkdir(dest)
+            untar(msg["tar"], dest)
+            self.frozen.add(msg["snapshot"])
+            return {"ok": True}
+        if op == "compose":
+            # A merge: the base's files, with the chosen changes laid over.
+            dest = os.path.join(FROZEN, msg["snapshot"])
+            copy_tree(self.dir(msg["base"]), dest)
+            for path in sorted(msg.get("deleted") or [], key=lambda p: -p.count("/")):
+                remove(os.path.join(dest, path))
+            if msg.get("tar"):
+                untar(msg["tar"], dest)
+            self.frozen.add(msg["snapshot"])
+            return {"ok": True}
+        if op == "drop":
+            if msg["snapshot"] in self.frozen:
+                remove(os.path.join(FROZEN, msg["snapshot"]))
+                self.frozen.discard(msg["snapshot"])
+            return {"ok": True}
+        return {"ok": False, "message": "unknown op %r" % op}
+
+
+# ---- files --------------------------------------------------------------------------------
+def remove(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+def copy_tree(src, dst):
+    shutil.copytree(src, dst, symlinks=True)
+
+
+def tar_paths(root, paths, recursive):
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for p in paths:
+            full = os.path.join(root, p)
+            if os.path.lexists(full):
+                tar.add(full, arcname=p, recursive=recursive)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def untar(data, dest):
+    import io
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(base64.b64decode(data)), mode="r") as tar:
+        for m in tar.getmembers():
+            target = os.path.join(dest, m.name)
+            if m.isdir() and os.path.isdir(target):
+                continue
+            remove(target) if os.path.lexists(target) and not m.isdir() else None
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(dest, filter="data")
+        else:
+            tar.extractall(dest)
+
+
+def tree_manifest(root):
+    """path -> [kind, mode, sha256] for every entry under root: what a merge compares."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        rel = os.path.relpath(dirpath, root)
+        for name in dirnames + sorted(filenames):
+            p = os.path.join(dirpath, name)
+            r = name if rel == "." else rel + "/" + name
+            st = os.lstat(p)
+            if stat.S_ISDIR(st.st_mode):
+                out[r] = ["dir", stat.S_IMODE(st.st_mode), ""]
+            elif stat.S_ISLNK(st.st_mode):
+                out[r] = ["link", 0o777, hashlib.sha256(os.readlink(p).encode()).hexdigest()]
+            elif stat.S_ISREG(st.st_mode):
+                h = hashlib.sha256()
+                with open(p, "rb") as f:
+                    for chunk in iter(lambda: f.read(1 << 20), b""):
+                        h.update(chunk)
+                out[r] = ["file", stat.S_IMODE(st.st_mode), h.hexdigest()]
+    return out
+
+
+def content_hash(manifest):
+    """A digest of the file tree: paths, kinds, modes and contents (not times)."""
+    h = hashlib.sha256()
+    for path in sorted(manifest):
+        kind, mode, digest = manifest[path]
+        h.update(("%s\0%s\0%o\0%s\n" % (path, kind, mode, digest)).encode())
+    return h.hexdigest()
+
+
+def tree_bytes(root):
+    total = 0
+    for dirpath, _d, files in os.walk(root):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def diff_manifests(base, now):
+    """path -> new entry, or None where the path was deleted."""
+    changes = {}
+    for path, entry in now.items():
+        if base.get(path) != entry:
+            changes[path] = entry
+    for path in base:
+        if path not in now:
+            changes[path] = None
+    return changes
+
+# ---- the agent ------------------------------------------------------------------------------
+class Peer:
+    """A context server or a holder, as the agent sees it: its socket, its real pid, a lock
+    (one request at a time)."""
+
+    def __init__(self, sock, pid, language):
+        self.sock = sock
+        self.pid = pid
+        self.language = language
+        self.lock = threading.Lock()
+
+    def ask(self, msg, fds=(), timeout=None):
+        with self.lock:
+            send_msg(self.sock, msg, fds=fds)
+            self.sock.settimeout(timeout)
+            try:
+                rep, got, _ = recv_msg(self.sock)
+            finally:
+                self.sock.settimeout(None)
+        for fd in got:
+            os.close(fd)
+        if rep is None:
+            raise RuntimeError("it is gone")
+        if rep.get("ok") is False:
+            raise RuntimeError(rep.get("message"))
+        return rep
+
+    def kill(self):
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def await_ready(sock, language):
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+    sock.settimeout(30)
+    try:
+        msg, fds, pid = recv_msg(sock)
+    finally:
+        sock.settimeout(None)
+    for fd in fds:
+        os.close(fd)
+    if msg is None or msg.get("type") != "ready" or not pid:
+        raise RuntimeError("it did not start")
+    return Peer(sock, pid, language)
+
+
+class Family:
+    def __init__(self):
+        self.out_lock = threading.Lock()
+        self.lock = threading.Lock()
+        self.contexts = {}  # id -> Peer (context server)
+        self.context_base = {}  # context id -> the snapshot it was made from
+        self.holders = {}  # snapshot id -> Peer (holder; merged snapshots share their base's)
+        for d in (PRIVATE, FROZEN, SANDBOX + "/tmp", SANDBOX + "/home", WORK):
+            os.makedirs(d, exist_ok=True)
+        os.chmod(SANDBOX + "/tmp", 0o1777)
+        not_dumpable()
+
+    def send(self, obj):
+        data = json.dumps(obj, separators=(",", ":")).encode()
+        frame = struct.pack(">I", len(data)) + data
+        with self.out_lock:
+            view = memoryview(frame)
+            while view:
+                n = os.write(1, view)
+                view = view[n:]
+
+    def serve(self):
+        self.send({"type": "hello", "version": PROTOCOL_VERSION, "language": "family", "pid": os.getpid()})
+        buf = b""
+        while True:
+            chunk = os.read(0, 65536)
+            if not chunk:
+                os._exit(0)
+            buf += chunk
+            while len(buf) >= 4:
+                (n,) = struct.unpack(">I", buf[:4])
+                if len(buf) < 4 + n:
+                    break
+                raw, buf = buf[4 : 4 + n], buf[4 + n :]
+                try:
+                    msg = json.loads(raw)
+                except ValueError:
+                    self.send({"type": "error", "id": None, "message": "bad frame"})
+                    continue
+                if msg.get("type") == "ping":
+                    self.send({"type": "pong", "seq": msg.get("seq")})
+                    continue
+                threading.Thread(target=self.handle, args=(msg,), daemon=True).start()
+
+    def handle(self, msg):
+        t = msg.get("type")
+        rid = msg.get("id")
+        try:
+            if t == "exec":
+                self.exec(msg)
+            elif t == "ctx":
+                fn = getattr(self, "op_" + str(msg.get("op")), None)
+                if fn is None:
+                    raise ValueError("unknown op %r" % msg.get("op"))
+                self.send({"type": "reply", "id": rid, "ok": True, "data": fn(msg) or {}})
+            else:
+                self.send({"type": "error", "id": rid, "message": "unknown message type %r" % t})
+        except Exception as e:
+            if not isinstance(e, KeyError):
+                log(traceback.format_exc())
+            text = "%s not found in this sandbox" % e if isinstance(e, KeyError) else "%s: %s" % (type(e).__name__, e)
+            if t == "exec":
+                self.send({"type": "error", "id": rid, "message": text})
+            else:
+                self.send({"type": "reply", "id": rid, "ok": False, "code": "NOT_FOUND" if isinstance(e, KeyError) else "SANDBOX_ERROR", "message": text})
+
+    def context(self, cid):
+        with self.lock:
+            if cid not in self.contexts:
+                raise KeyError("context " + str(cid))
+            return self.contexts[cid]
+
+    def holder(self, sid):
+        with self.lock:
+            if sid not in self.holders:
+                raise KeyError("snapshot " + str(sid))
+            return self.holders[sid]
+
+    def exec(self, msg):
+        spec = msg.get("context") or {}
+        cid = spec.get("id")
+        with self.lock:
+            ctx = self.contexts.get(cid)
+        if ctx is None:
+            if not spec.get("create"):
+                raise KeyError("context " + str(cid))
+            ctx = await_ready(fork_context(msg.get("language"), None, int(spec.get("diskMb", 256))), msg.get("language"))
+            with self.lock:
+                self.contexts[cid] = ctx
+        req = {
+            "op": "run",
+            "code": msg.get("code", ""),
+            "stdin": msg.get("stdin", ""),
+            "env": msg.get("env") or {},
+            "files": msg.get("files") or {},
+            "timeoutMs": msg.get("timeoutMs", 30000),
+            "maxOutputBytes": msg.get("maxOutputBytes", 1 << 20),
+        }
+        try:
+            rep = ctx.ask(req, timeout=int(req["timeoutMs"]) / 1000.0 + 3.0)
+        except (socket.timeout, OSError, RuntimeError) as e:
+            # Stuck past its time, or gone: the context is lost (its snapshots are not).
+            log("context %s lost: %s" % (cid, e))
+            self.drop_context(cid)
+            rep = {"exitCode": 137, "timedOut": True, "stdout": "", "truncated": False, "durationMs": 0, "cpuSeconds": 0,
+                   "memoryPeakMb": 0, "stderr": base64.b64encode(b"context stopped: it did not finish in time and was removed\n").decode()}
+        self.send({
+            "type": "result", "id": msg.get("id"), "exitCode": rep["exitCode"], "signal": None,
+            "timedOut": bool(rep.get("timedOut")), "oomKilled": False, "killed": False,
+            "truncated": bool(rep.get("truncated")), "stdout": rep["stdout"], "stderr": rep["stderr"],
+            "durationMs": rep["durationMs"], "cpuSeconds": rep["cpuSeconds"], "memoryPeakMb": rep["memoryPeakMb"],
+            "compileError": bool(rep.get("compileError")),
+        })
+
+    def drop_context(self, cid):
+        with self.lock:
+            ctx = self.contexts.pop(cid, None)
+            self.context_base.pop(cid, None)
+        if ctx is not None:
+            ctx.kill()
+
+    # -- operations --
+    def op_snapshot(self, msg):
+        ctx = self.context(msg["context"])
+        sid = msg["snapshot"]
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            ctx.ask({"op": "snapshot", "snapshot": sid, "diskMb": int(msg.get("diskMb", 256))}, fds=[theirs.fileno()], timeout=120)
+        finally:
+            theirs.close()
+        holder = await_ready(ours, ctx.language)
+        with self.lock:
+            self.holders[sid] = holder
+        info = holder.ask({"op": "info", "snapshot": sid}, timeout=120)
+        return {"hasMemory": ctx.language == "python", "sizeBytes": info["sizeBytes"], "contentHash": info["contentHash"], "files": len(info["manifest"])}
+
+    def op_branch(self, msg):
+        """A new context from a snapshot: a fork of its holder, with the holder's memory (python)
+        and the snapshot's files."""
+        sid, cid = msg["snapshot"], msg["context"]
+        holder = self.holder(sid)
+        with self.lock:
+            if cid in self.contexts:
+                raise ValueError("context %s exists" % cid)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            rep = holder.ask({"op": "branch", "snapshot": sid, "diskMb": int(msg.get("diskMb", 256)), "language": msg.get("language")},
+                             fds=[theirs.fileno()], timeout=60)
+        finally:
+            theirs.close()
+        ctx = await_ready(ours, msg.get("language") or holder.language)
+        with self.lock:
+            self.contexts[cid] = ctx
+            self.context_base[cid] = sid
+        return {"hasMemory": bool(rep.get("hasMemory"))}
+
+    def op_files(self, msg):
+        """The snapshot's files as a tar (for the host's durable store)."""
+        return {"tar": self.holder(msg["snapshot"]).ask({"op": "files", "snapshot": msg["snapshot"]}, timeout=300)["tar"]}
+
+    def op_load(self, msg):
+        """A snapshot's files from the host's store (its family container was lost): a holder
+        without memory; contexts made from it start a fresh interpreter over the files."""
+        sid, language = msg["snapshot"], msg.get("language") or "python"
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ours.close()
+                close_fds_except({theirs.fileno()})
+                h = HolderServer(theirs, language, None)
+                h.start(sid, int(msg.get("diskMb", 256)), None, userns=True)
+                h.frozen.add(sid)
+                os.mkdir(os.path.join(FROZEN, sid))
+                untar(msg["tar"], os.path.join(FROZEN, sid))
+                pid2 = os.fork()  # detach: the holder is not the agent's child to wait for
+                if pid2 == 0:
+                    h.serve()
+            except BaseException:
+                log("load failed: %s" % traceback.format_exc())
+            finally:
+                os._exit(0)
+        theirs.close()
+        os.waitpid(pid, 0)
+        holder = await_ready(ours, language)
+        with self.lock:
+            self.holders[sid] = holder
+        info = holder.ask({"op": "info", "snapshot": sid}, timeout=120)
+        return {"hasMemory": False, "contentHash": info["contentHash"], "sizeBytes": info["sizeBytes"]}
+
+    def op_merge(self, msg):
+        """Three-way merge of contexts branched from one snapshot into a new snapshot (files
+        from the merge, memory from the base: the base's holder serves both)."""
+        base_id, sid, strategy = msg["base"], msg["snapshot"], msg.get("strategy", "fail")
+        holder = self.holder(base_id)
+        with self.lock:
+            for cid in msg["contexts"]:
+                if cid not in self.contexts:
+                    raise KeyError("context " + cid)
+                if self.context_base.get(cid) != base_id:
+                    raise ValueError("context %s was not branched from snapshot %s" % (cid, base_id))
+        base = holder.ask({"op": "info", "snapshot": base_id}, timeout=120)["manifest"]
+        changes = [diff_manifests(base, self.context(cid).ask({"op": "manifest"}, timeout=120)["manifest"]) for cid in msg["contexts"]]
+        decided, conflicts = {}, []
+        for path in sorted({p for c in changes for p in c}):
+            offers = [(i, c[path]) for i, c in enumerate(changes) if path in c]
+            if len({json.dumps(o) for _, o in offers}) > 1:
+                conflicts.append(path)
+                if strategy == "fail":
+                    continue
+                offers = offers[:1] if strategy == "ours" else offers[-1:]
+            decided[path] = offers[0]
+        if conflicts and strategy == "fail":
+            return {"created": False, "conflicts": conflicts}
+        deleted = [p for p, (_i, c) in decided.items() if c is None]
+        wanted = {}
+        for p, (i, c) in decided.items():
+            if c is not None:
+                wanted.setdefault(i, []).append(p)
+        # One tar of the chosen new and changed paths, taken from the branch that won each.
+        import io
+        import tarfile
+
+        combined = io.BytesIO()
+        with tarfile.open(fileobj=combined, mode="w", format=tarfile.PAX_FORMAT) as out:
+            for i, paths in sorted(wanted.items()):
+                part = self.context(msg["contexts"][i]).ask({"op": "read", "paths": sorted(paths, key=lambda p: p.count("/"))}, timeout=300)["tar"]
+                with tarfile.open(fileobj=io.BytesIO(base64.b64decode(part)), mode="r") as src:
+                    for m in src.getmembers():
+                        out.addfile(m, src.extractfile(m) if m.isfile() else None)
+        holder.ask({"op": "compose", "base": base_id, "snapshot": sid, "deleted": deleted,
+                    "tar": base64.b64encode(combined.getvalue()).decode()}, timeout=300)
+        with self.lock:
+            self.holders[sid] = holder
+        info = holder.ask({"op": "info", "snapshot": sid}, timeout=120)
+        summary = {"added": 0, "changed": 0, "deleted": 0}
+        for p, (_i, c) in decided.items():
+            if c is None:
+                summary["deleted"] += base[p][0] != "dir"
+            elif c[0] != "dir":
+                summary["changed" if p in base else "added"] += 1
+        return {"created": True, "conflicts": conflicts, "hasMemory": holder.language == "python",
+                "summary": summary,
+                "sizeBytes": info["sizeBytes"], "contentHash": info["contentHash"], "files": len(info["manifest"])}
+
+    def op_drop_context(self, msg):
+        self.drop_context(msg["context"])
+        return {}
+
+    def op_drop_snapshot(self, msg):
+        sid = msg["snapshot"]
+        with self.lock:
+            holder = self.holders.pop(sid, None)
+            shared = holder is not None and any(h is holder for h in self.holders.values())
+        if holder is not None:
+            if shared:
+                holder.ask({"op": "drop", "snapshot": sid}, timeout=60)
+            else:
+                holder.kill()  # its memory and frozen files go with it
+        return {}
+
+    def op_list(self, msg):
+        with self.lock:
+            return {"contexts": sorted(self.contexts), "snapshots": sorted(self.holders)}
+
+    def op_usage(self, msg):
+        for path in ("/sys/fs/cgroup/memory/memory.usage_in_bytes", "/sys/fs/cgroup/memory.current"):
+            try:
+                with open(path) as f:
+                    return {"memoryMb": int(f.read().strip()) / (1024 * 1024)}
+            except (OSError, ValueError):
+                pass
+        return {"memoryMb": None}
+
+
+def main():
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    Family().serve()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,414 @@
+// Stateful contexts (checkpointed, branched and persistent modes), their snapshots, branches
+// and merges, on family containers run by the family agent (agent/family.py: the design is
+// described there and in the README). This side keeps the records (StateStore), keeps each
+// snapshot's files on disk once per content hash, and finds family containers again after an
+// operator restart. A snapshot whose family container is gone is loaded from its files into a
+// new one: its files come back, its memory does not (the record then says hasMemory: false).
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import type { Logger } from 'pino';
+import { MergeConflictError, NotFoundError, SandboxError, ValidationError } from '../errors.js';
+import type { StateStore, SnapshotRecord } from '../store/index.js';
+import { SandboxContainer } from './container.js';
+import { MANAGED_LABEL } from './images.js';
+import { containerOptions } from './policy.js';
+import type { ContainerSpec } from './policy.js';
+import type { ExecMessage } from './protocol.js';
+import type { ExecuteRequest, ExecuteResult, Language, Owner } from './types.js';
+
+export const FAMILY_ROLE = 'family';
+const ROLE_LABEL = 'faas.role';
+
+export type MergeStrategy = 'fail' | 'ours' | 'theirs';
+
+export interface SnapshotInfo {
+  id: string;
+  /** The context it was taken of. */
+  executionId: string;
+  createdAt: string;
+  /** Bytes of its files. */
+  sizeBytes: number;
+  /** Whether restoring it brings back the interpreter's memory (python), not only files. */
+  hasMemory: boolean;
+  /** sha256 over the file tree (paths, kinds, modes, contents): equal trees, equal hash. */
+  contentHash: string;
+  language: string;
+  /** For a merge: the snapshot its branches came from. */
+  baseSnapshotId?: string;
+}
+
+export interface RestoreInfo {
+  /** The new context: pass it as `executionId` to run code in it. */
+  executionId: string;
+  snapshotId: string;
+  hasMemory: boolean;
+}
+
+export interface BranchInfo extends RestoreInfo {
+  id: string;
+}
+
+export interface MergeInfo extends SnapshotInfo {
+  /** Memory cannot be merged: the merged snapshot has the base snapshot's memory. */
+  memoryFrom: 'base';
+  strategy: MergeStrategy;
+  /** Paths the branches changed differently (resolved by the strategy). */
+  conflicts: string[];
+  /** Files added, changed and deleted against the base. */
+  summary: { added: number; changed: number; deleted: number };
+  branchIds: string[];
+}
+
+interface ContextReply {
+  hasMemory: boolean;
+  sizeBytes: number;
+  contentHash: string;
+  [k: string]: unknown;
+}
+
+export interface ContextManagerOptions {
+  docker: Docker;
+  log: Logger;
+  store: StateStore;
+  /** Where snapshot files are kept, one tar per content hash (asked for when first needed). */
+  dir: () => string;
+  /** The container spec of a family container for a language and resources. */
+  spec: (language: Language, resources: ExecuteRequest['resources']) => ContainerSpec;
+  maxOutputBytes: number;
+}
+
+export class ContextManager {
+  private readonly families = new Map<string, SandboxContainer>();
+  private readonly adopting = new Map<string, Promise<SandboxContainer | null>>();
+
+  private dirMade: string | null = null;
+
+  constructor(private readonly o: ContextManagerOptions) {}
+
+  private dir(): string {
+    if (this.dirMade === null) {
+      this.dirMade = this.o.dir();
+      mkdirSync(this.dirMade, { recursive: true });
+    }
+    return this.dirMade;
+  }
+
+  /**
+   * Family containers of operator processes that are gone and that no record refers to any
+   * more (a lost database, a crash mid-create). Those a record names are kept: their contexts
+   * and snapshots live on.
+   */
+  async removeStrays(ownerPidLabel: string): Promise<void> {
+    const list = await this.o.docker.listContainers({ all: true, filters: { label: [`${MANAGED_LABEL}=true`, `${ROLE_LABEL}=${FAMILY_ROLE}`] } });
+    const stray = list.filter((c) => {
+      if (this.o.store.contextsOf(c.Id).length > 0 || this.o.store.snapshotsIn(c.Id).length > 0) return false;
+      const pid = Number(c.Labels[ownerPidLabel]);
+      if (!pid) return false;
+      try {
+        process.kill(pid, 0);
+        return false; // another live operator's
+      } catch {
+        return true;
+      }
+    });
+    await Promise.all(stray.map((c) => this.o.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+    if (stray.length) this.o.log.info({ removed: stray.length }, 'removed family containers nothing refers to');
+  }
+
+  /** Runs a request in a stateful context: the one `executionId` names, or a new one. */
+  async execute(req: ExecuteRequest, owner: Owner, runId: string, base: Omit<ExecMessage, 'context'>): Promise<ExecuteResult> {
+    let family: SandboxContainer;
+    let context: ExecMessage['context'];
+    if (req.executionId !== undefined) {
+      const rec = this.o.store.context(req.executionId);
+      if (!rec || rec.owner !== owner) throw new NotFoundError('execution context', req.executionId);
+      if (rec.language !== req.language) {
+        throw new ValidationError('language', `execution context ${req.executionId} runs ${rec.language}, not ${req.language}`);
+      }
+      family = await this.mustFamily(rec.family, `execution context ${req.executionId}`);
+      context = { id: rec.id };
+      this.o.store.addAlias(runId, rec.id);
+    } else {
+      family = await this.startFamily(req.language, req.resources);
+      this.o.store.addContext({
+        id: runId,
+        owner,
+        family: family.container.id,
+        language: req.language,
+        resources: JSON.stringify(req.resources),
+        snapshotId: null,
+        createdAt: Date.now(),
+      });
+      context = { id: runId, create: true, diskMb: req.resources.diskMb };
+    }
+    const t0 = performance.now();
+    const r = await family.exec({ ...base, id: runId, context });
+    return {
+      executionId: runId,
+      stdout: Buffer.from(r.stdout, 'base64').toString('utf8'),
+      stderr: Buffer.from(r.stderr, 'base64').toString('utf8'),
+      exitCode: r.exitCode,
+      durationMs: Math.round((performance.now() - t0) * 1000) / 1000,
+      truncated: r.truncated,
+      timedOut: r.timedOut,
+      oomKilled: r.oomKilled,
+      compileError: r.compileError === true,
+      // The family's cgroup is shared by its contexts: the context's own rusage is its bill.
+      usage: { cpuSeconds: Math.round(r.cpuSeconds * 1e6) / 1e6, memoryPeakMb: r.memoryPeakMb },
+    };
+  }
+
+  async createSnapshot(owner: Owner, executionId: string): Promise<SnapshotInfo> {
+    const rec = this.o.store.context(executionId);
+    if (!rec || rec.owner !== owner) throw new NotFoundError('execution context', executionId);
+    const family = await this.mustFamily(rec.family, `execution context ${executionId}`);
+    const id = `snap_${randomUUID()}`;
+    const diskMb = (JSON.parse(rec.resources) as { diskMb: number }).diskMb;
+    const r = await family.request<ContextReply>({ op: 'snapshot', context: rec.id, snapshot: id, diskMb }, 120_000);
+    await this.keepFiles(family, id, r.contentHash);
+    const snap: SnapshotRecord = {
+      id,
+      owner,
+      executionId: rec.id,
+      family: rec.family,
+      language: rec.language,
+      createdAt: Date.now(),
+      sizeBytes: r.sizeBytes,
+      hasMemory: r.hasMemory,
+      contentHash: r.contentHash,
+      baseSnapshotId: null,
+    };
+    this.o.store.addSnapshot(snap);
+    return info(snap);
+  }
+
+  /** Writes a snapshot's files to the store once per content hash (equal trees share a file). */
+  private async keepFiles(family: SandboxContainer, snapshotId: string, contentHash: string): Promise<void> {
+    const file = this.blob(contentHash);
+    if (existsSync(file)) return;
+    const { tar } = await family.request<{ tar: string }>({ op: 'files', snapshot: snapshotId }, 300_000);
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, Buffer.from(tar, 'base64'));
+    renameSync(tmp, file);
+  }
+
+  private blob(contentHash: string): string {
+    if (!/^[0-9a-f]{64}$/.test(contentHash)) throw new SandboxError('the sandbox answered a malformed content hash');
+    return join(this.dir(), `${contentHash}.tar`);
+  }
+
+  /** Bytes the snapshot's files take in the store. */
+  storedBytes(contentHash: string): number {
+    try {
+      return statSync(this.blob(contentHash)).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  getSnapshot(owner: Owner, snapshotId: string): SnapshotInfo {
+    return info(this.ownSnapshot(owner, snapshotId));
+  }
+
+  listSnapshots(owner: Owner): SnapshotInfo[] {
+    return this.o.store.snapshotsOf(owner).map(info);
+  }
+
+  private ownSnapshot(owner: Owner, snapshotId: string): SnapshotRecord {
+    const snap = typeof snapshotId === 'string' ? this.o.store.snapshot(snapshotId) : null;
+    if (!snap || snap.owner !== owner) throw new NotFoundError('snapshot', String(snapshotId));
+    return snap;
+  }
+
+  async restoreSnapshot(owner: Owner, snapshotId: string): Promise<RestoreInfo> {
+    const snap = this.ownSnapshot(owner, snapshotId);
+    return this.contextFrom(snap, `ctx_${randomUUID()}`);
+  }
+
+  async createBranch(owner: Owner, snapshotId: string): Promise<BranchInfo> {
+    const snap = this.ownSnapshot(owner, snapshotId);
+    const restored = await this.contextFrom(snap, `ctx_${randomUUID()}`);
+    const id = `br_${randomUUID()}`;
+    this.o.store.addBranch({ id, owner, snapshotId: snap.id, executionId: restored.executionId, createdAt: Date.now() });
+    return { id, ...restored };
+  }
+
+  private async contextFrom(snap: SnapshotRecord, contextId: string): Promise<RestoreInfo> {
+    const family = await this.familyOf(snap);
+    const resources = this.o.store.context(snap.executionId)?.resources ?? JSON.stringify({ diskMb: 256, memoryMb: 256, cpuCores: 1, timeoutMs: 30_000, gpuCount: 0 });
+    const diskMb = (JSON.parse(resources) as { diskMb: number }).diskMb;
+    const r = await family.request<{ hasMemory: boolean }>({ op: 'branch', snapshot: snap.id, context: contextId, language: snap.language, diskMb }, 60_000);
+    this.o.store.addContext({
+      id: contextId,
+      owner: snap.owner,
+      family: family.container.id,
+      language: snap.language,
+      resources,
+      snapshotId: snap.id,
+      createdAt: Date.now(),
+    });
+    return { executionId: contextId, snapshotId: snap.id, hasMemory: r.hasMemory };
+  }
+
+  async mergeBranches(owner: Owner, branchIds: unknown, strategyIn: unknown = 'fail'): Promise<MergeInfo> {
+    if (!Array.isArray(branchIds) || branchIds.length < 2 || !branchIds.every((b) => typeof b === 'string')) {
+      throw new ValidationError('branchIds', 'give the ids of two or more branches of one snapshot');
+    }
+    const strategy = strategyIn ?? 'fail';
+    if (strategy !== 'fail' && strategy !== 'ours' && strategy !== 'theirs') {
+      throw new ValidationError('strategy', "must be 'fail' (the default), 'ours' or 'theirs'");
+    }
+    const branches = (branchIds as string[]).map((id) => {
+      const b = this.o.store.branch(id);
+      if (!b || b.owner !== owner) throw new NotFoundError('branch', id);
+      return b;
+    });
+    const bases = [...new Set(branches.map((b) => b.snapshotId))];
+    if (bases.length > 1) {
+      throw new ValidationError('branchIds', `branches of different snapshots (${bases.join(', ')}) cannot be merged: a merge needs their common snapshot`);
+    }
+    const base = this.ownSnapshot(owner, bases[0]!);
+    const contexts = branches.map((b) => this.o.store.context(b.executionId));
+    if (contexts.some((c) => !c || c.family !== base.family)) {
+      throw new ValidationError('branchIds', 'a branch was lost (its sandbox is gone); only live branches can be merged');
+    }
+    const family = await this.mustFamily(base.family, `snapshot ${base.id}`);
+    const id = `snap_${randomUUID()}`;
+    const r = await family.request<ContextReply & { created: boolean; conflicts: string[]; summary: MergeInfo['summary'] }>(
+      { op: 'merge', base: base.id, contexts: contexts.map((c) => c!.id), snapshot: id, strategy },
+      300_000,
+    );
+    if (!r.created) throw new MergeConflictError(r.conflicts);
+    await this.keepFiles(family, id, r.contentHash);
+    const snap: SnapshotRecord = {
+      id,
+      owner,
+      executionId: base.executionId,
+      family: base.family,
+      language: base.language,
+      createdAt: Date.now(),
+      sizeBytes: r.sizeBytes,
+      hasMemory: base.hasMemory,
+      contentHash: r.contentHash,
+      baseSnapshotId: base.id,
+    };
+    this.o.store.addSnapshot(snap);
+    return { ...info(snap), memoryFrom: 'base', strategy, conflicts: r.conflicts, summary: r.summary, branchIds: branchIds as string[] };
+  }
+
+  async deleteSnapshot(owner: Owner, snapshotId: string): Promise<void> {
+    const snap = this.ownSnapshot(owner, snapshotId);
+    const family = await this.family(snap.family);
+    if (family) await family.request({ op: 'drop_snapshot', snapshot: snap.id }).catch(() => undefined);
+    this.o.store.removeSnapshot(snap.id);
+    if (this.o.store.countByHash(snap.contentHash) === 0) rmSync(this.blob(snap.contentHash), { force: true });
+    await this.dropFamilyIfUnused(snap.family);
+  }
+
+  /** Ends a context (its snapshots stay). */
+  async dropContext(owner: Owner, executionId: string): Promise<void> {
+    const rec = this.o.store.context(executionId);
+    if (!rec || rec.owner !== owner) throw new NotFoundError('execution context', executionId);
+    const family = await this.family(rec.family);
+    if (family) await family.request({ op: 'drop_context', context: rec.id }).catch(() => undefined);
+    this.o.store.removeContext(rec.id);
+    await this.dropFamilyIfUnused(rec.family);
+  }
+
+  private async dropFamilyIfUnused(familyId: string): Promise<void> {
+    if (this.o.store.contextsOf(familyId).length > 0 || this.o.store.snapshotsIn(familyId).length > 0) return;
+    const c = this.families.get(familyId);
+    this.families.delete(familyId);
+    if (c) await c.destroy();
+    else await this.o.docker.getContainer(familyId).remove({ force: true }).catch(() => undefined);
+  }
+
+  /** The family container a snapshot is in, or a new one its files are loaded into. */
+  private async familyOf(snap: SnapshotRecord): Promise<SandboxContainer> {
+    const alive = await this.family(snap.family);
+    if (alive) {
+      const { snapshots } = await alive.request<{ snapshots: string[] }>({ op: 'list' });
+      if (snapshots.includes(snap.id)) return alive;
+    }
+    const file = this.blob(snap.contentHash);
+    if (!existsSync(file)) throw new NotFoundError('snapshot', snap.id);
+    const owner = this.o.store.context(snap.executionId);
+    const resources = owner ? (JSON.parse(owner.resources) as ExecuteRequest['resources']) : undefined;
+    const family = await this.startFamily(snap.language as Language, resources);
+    await family.request({ op: 'load', snapshot: snap.id, tar: readFileSync(file).toString('base64'), language: snap.language }, 300_000);
+    this.o.store.moveSnapshot(snap.id, family.container.id);
+    snap.family = family.container.id;
+    snap.hasMemory = false;
+    this.o.log.info({ snapshot: snap.id }, 'snapshot loaded from its files into a new family container (memory state was lost with the old one)');
+    return family;
+  }
+
+  private async startFamily(language: Language, resources?: ExecuteRequest['resources']): Promise<SandboxContainer> {
+    const spec = this.o.spec(language, resources ?? ({ cpuCores: 1, memoryMb: 256, timeoutMs: 30_000, diskMb: 256, gpuCount: 0 } as ExecuteRequest['resources']));
+    const c = await SandboxContainer.start(this.o.docker, containerOptions(spec), 'family', this.o.log);
+    this.families.set(c.container.id, c);
+    return c;
+  }
+
+  private async mustFamily(id: string, what: string): Promise<SandboxContainer> {
+    const c = await this.family(id);
+    if (!c) throw new NotFoundError(`${what} (its sandbox is gone; restore a snapshot instead)`, id.slice(0, 12));
+    return c;
+  }
+
+  /** The family container with this id, attached (again, after a restart), or null if gone. */
+  private family(id: string): Promise<SandboxContainer | null> {
+    const known = this.families.get(id);
+    if (known?.alive) return Promise.resolve(known);
+    let p = this.adopting.get(id);
+    if (!p) {
+      p = SandboxContainer.adopt(this.o.docker, id, 'family', this.o.log)
+        .then((c) => {
+          this.families.set(id, c);
+          return c;
+        })
+        .catch(() => null)
+        .finally(() => this.adopting.delete(id));
+      this.adopting.set(id, p);
+    }
+    return p;
+  }
+
+  /** Detaches from the family containers; they keep running for the next operator process. */
+  detach(): void {
+    for (const c of this.families.values()) c.detach();
+    this.families.clear();
+  }
+
+  /** Removes every family container and stored file this manager's records name. */
+  async purge(): Promise<void> {
+    const list = await this.o.docker.listContainers({ all: true, filters: { label: [`${MANAGED_LABEL}=true`, `${ROLE_LABEL}=${FAMILY_ROLE}`] } });
+    const ours = list.filter((c) => this.o.store.contextsOf(c.Id).length > 0 || this.o.store.snapshotsIn(c.Id).length > 0 || this.families.has(c.Id));
+    await Promise.all(ours.map((c) => this.o.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+    this.families.clear();
+  }
+
+  /** Memory the family container of a context uses now, MiB (for the branch cost figure). */
+  async familyMemoryMb(executionId: string): Promise<number | null> {
+    const rec = this.o.store.context(executionId);
+    const c = rec ? await this.family(rec.family) : null;
+    if (!c) return null;
+    const r = await c.request<{ memoryMb: number | null }>({ op: 'usage' });
+    return r.memoryMb;
+  }
+}
+
+function info(s: SnapshotRecord): SnapshotInfo {
+  return {
+    id: s.id,
+    executionId: s.executionId,
+    createdAt: new Date(s.createdAt).toISOString(),
+    sizeBytes: s.sizeBytes,
+    hasMemory: s.hasMemory,
+    contentHash: s.contentHash,
+    language: s.language,
+    ...(s.baseSnapshotId ? { baseSnapshotId: s.baseSnapshotId } : {}),
+  };
+}

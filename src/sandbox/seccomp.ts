@@ -1,0 +1,37 @@
+// The seccomp profile of family containers (stateful contexts). Docker's default profile
+// refuses unshare() and mount() to a process without CAP_SYS_ADMIN; a family agent needs them
+// to put each context in namespaces of its own (user, mount, PID, network, IPC, UTS) and to
+// lay an overlay over its work directory. This profile refuses what Docker's default refuses
+// to an unprivileged process — kernel modules, keyrings, BPF, perf, ptrace and
+// process_vm_*, clock and time setting, swap, reboot, quotas, the new mount API, io_uring,
+// userfaultfd — and allows only the namespace and mount calls this needs. It also refuses
+// umount (a context cannot take away the empty mounts that hide other contexts' files) and
+// setns / pivot_root (nothing needs to join or re-root a namespace).
+// Ephemeral and cached sandboxes keep Docker's own default profile.
+
+/** Calls refused with EPERM. */
+export const DENIED_SYSCALLS = [
+  'acct', 'add_key', 'bpf', 'clock_adjtime', 'clock_settime', 'create_module', 'delete_module',
+  'finit_module', 'get_kernel_syms', 'get_mempolicy', 'init_module', 'ioperm', 'iopl', 'kcmp',
+  'kexec_file_load', 'kexec_load', 'keyctl', 'lookup_dcookie', 'mbind', 'move_pages',
+  'name_to_handle_at', 'nfsservctl', 'open_by_handle_at', 'perf_event_open', 'pivot_root',
+  'process_vm_readv', 'process_vm_writev', 'ptrace', 'query_module', 'quotactl', 'quotactl_fd',
+  'reboot', 'request_key', 'set_mempolicy', 'setns', 'settimeofday', 'stime', 'swapon', 'swapoff',
+  'sysfs', '_sysctl', 'syslog', 'umount', 'umount2', 'uselib', 'userfaultfd', 'ustat', 'vhangup',
+  'vm86', 'vm86old', 'fsconfig', 'fsmount', 'fsopen', 'fspick', 'move_mount', 'open_tree',
+  'mount_setattr', 'fanotify_init', 'io_uring_setup', 'io_uring_enter', 'io_uring_register',
+  'pidfd_getfd', 'lsm_set_self_attr',
+] as const;
+
+/** The profile as Docker takes it in `SecurityOpt: ['seccomp=<json>']`. */
+export function familySeccompProfile(): string {
+  return JSON.stringify({
+    defaultAction: 'SCMP_ACT_ALLOW',
+    architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32', 'SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'],
+    syscalls: [
+      { names: DENIED_SYSCALLS, action: 'SCMP_ACT_ERRNO', errnoRet: 1 },
+      // clone3 cannot be filtered by its flags: ENOSYS makes libc fall back to clone().
+      { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 },
+    ],
+  });
+}
