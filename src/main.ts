@@ -14,7 +14,7 @@ import { loadConfig } from './config.js';
 import { FaaSError } from './errors.js';
 import { createLogger } from './log.js';
 import { operatorSigningKey, startOperatorService } from './operator/index.js';
-import { DockerSandboxEngine, LANGUAGES } from './sandbox/index.js';
+import { DockerSandboxEngine, LANGUAGES, durableState } from './sandbox/index.js';
 import type { Language } from './sandbox/index.js';
 import { TangleFaaSClient } from './sdk/index.js';
 
@@ -36,7 +36,10 @@ function argValue(name: string): string | undefined {
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
-  const engine = new DockerSandboxEngine(config, log);
+  const rpc = argValue('--rpc') ?? process.env.FAAS_RPC_URL;
+  // Against a real chain, contexts and snapshots are kept with the job store and outlive this
+  // process; the embedded demo keeps them only while it runs.
+  const engine = new DockerSandboxEngine(config, log, undefined, rpc ? durableState(config.dbPath, config.stateful.snapshotDir) : undefined);
   out('starting the sandbox engine (Docker, warm pools)...');
   await engine.start();
   const stops: Array<() => Promise<void>> = [() => engine.shutdown()];
@@ -58,7 +61,6 @@ async function main(): Promise<void> {
     }
   }
 
-  const rpc = argValue('--rpc') ?? process.env.FAAS_RPC_URL;
   if (rpc) {
     const suri = process.env.FAAS_SURI;
     if (!suri) throw new Error('FAAS_SURI: the operator account (mnemonic or dev URI) is needed with --rpc');

@@ -5,7 +5,7 @@ import type { SandboxEngine } from '../sandbox/index.js';
 import { KeyStore, UsageStore } from '../store/index.js';
 import type { Db } from '../store/index.js';
 import type { GatewayDeps } from './server.js';
-import { Authenticator, ExecutionService, RateLimiter, UsageService } from './services/index.js';
+import { Authenticator, ExecutionService, RateLimiter, SnapshotService, UsageService, hasSnapshots } from './services/index.js';
 
 export function createGateway(config: Config, engine: SandboxEngine, db: Db, log: Logger): GatewayDeps & { keys: KeyStore } {
   const keys = new KeyStore(db);
@@ -13,5 +13,6 @@ export function createGateway(config: Config, engine: SandboxEngine, db: Db, log
   const limiter = new RateLimiter();
   const executions = new ExecutionService({ engine, usage: usageStore, limiter, limits: config.limits, prices: config.prices, log });
   const usage = new UsageService({ usage: usageStore, limiter, executions, prices: config.prices, defaultCredit: config.defaultCredit });
-  return { keys, auth: new Authenticator(keys, config.rateLimits), limiter, executions, usage };
+  const snapshots = hasSnapshots(engine) ? new SnapshotService({ engine }) : undefined;
+  return { keys, auth: new Authenticator(keys, config.rateLimits), limiter, executions, usage, snapshots };
 }

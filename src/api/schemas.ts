@@ -113,3 +113,46 @@ export const ErrorBodySchema = z.object({
   resetAt: z.string().optional(),
   details: z.record(z.string(), z.unknown()).optional(),
 });
+
+// ---- Snapshots and branches (/v1/snapshots, /v1/branches) ----------------------------------
+
+const ApiIdSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/, 'must be an id as the API returned it');
+
+/** POST /v1/snapshots */
+export const CreateSnapshotBodySchema = z.object({ executionId: ApiIdSchema }).strict();
+/** POST /v1/branches */
+export const CreateBranchBodySchema = z.object({ snapshotId: ApiIdSchema }).strict();
+/** POST /v1/branches/merge */
+export const MergeBranchesBodySchema = z
+  .object({
+    branchIds: z.array(ApiIdSchema).min(2, 'give two or more branches of one snapshot').max(64),
+    /** 'fail' (default): conflicts are an error and nothing is created; 'ours': the earlier branch in the list wins; 'theirs': the later one. */
+    strategy: z.enum(['fail', 'ours', 'theirs']).optional(),
+  })
+  .strict();
+
+export const SnapshotInfoSchema = z.object({
+  id: z.string(),
+  executionId: z.string(),
+  createdAt: z.string(),
+  sizeBytes: z.number().int(),
+  hasMemory: z.boolean(),
+  contentHash: z.string(),
+  language: LanguageSchema,
+  baseSnapshotId: z.string().optional(),
+});
+export type SnapshotInfoBody = z.infer<typeof SnapshotInfoSchema>;
+
+export const RestoreInfoSchema = z.object({ executionId: z.string(), snapshotId: z.string(), hasMemory: z.boolean() });
+export type RestoreInfoBody = z.infer<typeof RestoreInfoSchema>;
+export const BranchInfoSchema = RestoreInfoSchema.extend({ id: z.string() });
+export type BranchInfoBody = z.infer<typeof BranchInfoSchema>;
+export const MergeInfoSchema = SnapshotInfoSchema.extend({
+  memoryFrom: z.literal('base'),
+  strategy: z.enum(['fail', 'ours', 'theirs']),
+  conflicts: z.array(z.string()),
+  summary: z.object({ added: z.number().int(), changed: z.number().int(), deleted: z.number().int() }),
+  branchIds: z.array(z.string()),
+});
+export type MergeInfoBody = z.infer<typeof MergeInfoSchema>;
+export const SnapshotListSchema = z.object({ snapshots: z.array(SnapshotInfoSchema) });

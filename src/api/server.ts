@@ -11,9 +11,10 @@ import type { ApiKey, FullOutput } from '../store/index.js';
 import { registerDocRoutes } from './handlers/docs.js';
 import { registerExecutionRoutes } from './handlers/executions.js';
 import { registerOutputRoutes } from './handlers/outputs.js';
+import { registerSnapshotRoutes } from './handlers/snapshots.js';
 import { registerUnavailableRoutes } from './handlers/unavailable.js';
 import { registerUsageRoutes } from './handlers/usage.js';
-import type { Authenticator, ExecutionService, RateLimiter, UsageService } from './services/index.js';
+import type { Authenticator, ExecutionService, RateLimiter, SnapshotService, UsageService } from './services/index.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -27,6 +28,8 @@ export interface GatewayDeps {
   limiter: RateLimiter;
   executions: ExecutionService;
   usage: UsageService;
+  /** Snapshots and branches (absent: their routes answer NOT_IMPLEMENTED). */
+  snapshots?: SnapshotService;
 }
 
 export interface ApiDeps {
@@ -111,7 +114,8 @@ export async function startApiServer(deps: ApiDeps, opts: ApiOptions = {}): Prom
   if (g) {
     registerExecutionRoutes(app, g);
     registerUsageRoutes(app, g);
-    registerUnavailableRoutes(app);
+    if (g.snapshots) registerSnapshotRoutes(app, g.snapshots);
+    registerUnavailableRoutes(app, g.snapshots ? (path) => !/^\/v1\/(snapshots|branches)/.test(path) : () => true);
   }
   const address = await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 8080 });
   return { url: address, app, close: () => app.close() };

@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { TxSender, accountFromUri, connectApi, readOperatorStatus, registerOperator } from '../chain/index.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../log.js';
-import { DockerSandboxEngine } from '../sandbox/index.js';
+import { DockerSandboxEngine, durableState } from '../sandbox/index.js';
 import { JobStore, KeyStore, openDatabase } from '../store/index.js';
 import { operatorSigningKey } from './result.js';
 import { startOperatorService } from './service.js';
@@ -115,7 +115,8 @@ async function run(): Promise<void> {
   const log = createLogger(config.logLevel, 'operator');
   const secret = suri();
   const services = (setting('services', 'FAAS_SERVICE_IDS') ?? '').split(',').filter(Boolean).map((s) => integer('FAAS_SERVICE_IDS', s.trim()));
-  const engine = new DockerSandboxEngine(config, log);
+  // Stateful contexts and snapshots are kept with the job store, so they outlive this process.
+  const engine = new DockerSandboxEngine(config, log, undefined, durableState(dbPath(), config.stateful.snapshotDir));
   await engine.start();
   const service = await startOperatorService({ rpcUrl: rpcUrl(), suri: secret, services, dbPath: dbPath(), engine, log, follow: config.follow, api: { host: apiHost(), port: apiPort(), config } });
   out(`operator ${service.address} serving services ${services.join(', ')} (job store ${dbPath()}, API ${service.apiUrl})`);

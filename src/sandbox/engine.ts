@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Docker from 'dockerode';
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
@@ -69,6 +69,14 @@ export interface EngineState {
   db: Db;
   /** Snapshot files, one tar per content hash. */
   dir: string;
+}
+
+/**
+ * An operator's durable state: the records in its database, the files beside it (or in
+ * FAAS_SNAPSHOT_DIR). With it, contexts and snapshots outlive the operator process.
+ */
+export function durableState(dbPath: string, snapshotDir: string | null): EngineState {
+  return { db: openDatabase(dbPath), dir: snapshotDir ?? join(dirname(dbPath), 'snapshots') };
 }
 
 const OWNER_PID_LABEL = 'faas.owner-pid';

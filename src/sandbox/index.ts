@@ -1,5 +1,5 @@
 // Public face of the sandbox: the engine interface, its Docker backend, and request types.
-export { DockerSandboxEngine } from './engine.js';
+export { DockerSandboxEngine, durableState } from './engine.js';
 export type { SandboxEngine, SnapshotEngine, EngineState, EngineStats } from './engine.js';
 export type { SnapshotInfo, RestoreInfo, BranchInfo, MergeInfo, MergeStrategy } from './contexts.js';
 export { validateRequest, validationErrorFrom, configKey } from './policy.js';

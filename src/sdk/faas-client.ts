@@ -9,6 +9,10 @@ import WebSocket from 'ws';
 import { AuthError, ExecutionError, FaaSError, TimeoutError, errorFromBody } from '../errors.js';
 import type { ErrorBody } from '../errors.js';
 import type { CurrentUsage, ExecuteBody, ExecutionInfo, ExecutionResultBody, StreamEvent, StreamInput, UsageMetrics } from '../api/index.js';
+import type { BranchInfoBody as BranchInfo, MergeInfoBody as MergeInfo, RestoreInfoBody as RestoreInfo, SnapshotInfoBody as SnapshotInfo } from '../api/index.js';
+
+export type { BranchInfo, MergeInfo, RestoreInfo, SnapshotInfo };
+export type MergeStrategy = 'fail' | 'ours' | 'theirs';
 
 export interface FaaSClientConfig {
   /** Defaults to the FAAS_API_KEY environment variable. */
@@ -300,20 +304,46 @@ export class FaaSClient {
     );
   }
 
-  createSnapshot(params: Record<string, unknown>): Promise<unknown> {
-    return this.call('POST', '/v1/snapshots', params, { idempotent: false });
+  /**
+   * Snapshots a stateful context (the `executionId` of an execution in mode checkpointed,
+   * branched or persistent, or of any later run in it): its files and, for python, its
+   * interpreter memory. Equal file trees have equal `contentHash` and are stored once.
+   */
+  createSnapshot(executionId: string): Promise<SnapshotInfo> {
+    return this.call('POST', '/v1/snapshots', { executionId }, { idempotent: false });
   }
 
-  restoreSnapshot(snapshotId: string, params: Record<string, unknown> = {}): Promise<unknown> {
-    return this.call('POST', `/v1/snapshots/${encodeURIComponent(snapshotId)}/restore`, params, { idempotent: false });
+  getSnapshot(snapshotId: string): Promise<SnapshotInfo> {
+    return this.call('GET', `/v1/snapshots/${encodeURIComponent(snapshotId)}`, undefined, { idempotent: true });
   }
 
-  createBranch(params: Record<string, unknown>): Promise<unknown> {
-    return this.call('POST', '/v1/branches', params, { idempotent: false });
+  async listSnapshots(): Promise<SnapshotInfo[]> {
+    return (await this.call<{ snapshots: SnapshotInfo[] }>('GET', '/v1/snapshots', undefined, { idempotent: true })).snapshots;
   }
 
-  mergeBranches(params: Record<string, unknown>): Promise<unknown> {
-    return this.call('POST', '/v1/branches/merge', params, { idempotent: false });
+  /** Deletes a snapshot (its stored files go when no other snapshot shares them). */
+  async deleteSnapshot(snapshotId: string): Promise<void> {
+    await this.call('DELETE', `/v1/snapshots/${encodeURIComponent(snapshotId)}`, undefined, { idempotent: true });
+  }
+
+  /** A new context with the snapshot's files and memory: run code in it with `executionId`. */
+  restoreSnapshot(snapshotId: string): Promise<RestoreInfo> {
+    return this.call('POST', `/v1/snapshots/${encodeURIComponent(snapshotId)}/restore`, {}, { idempotent: false });
+  }
+
+  /** A new, independent context from a snapshot; branches of one snapshot can be merged. */
+  createBranch(snapshotId: string): Promise<BranchInfo> {
+    return this.call('POST', '/v1/branches', { snapshotId }, { idempotent: false });
+  }
+
+  /**
+   * Merges branches of one snapshot into a new snapshot: every branch's file changes against
+   * that snapshot (memory comes from the snapshot: `memoryFrom: 'base'`). Paths changed
+   * differently by two branches are a MergeConflictError (listing them) unless `strategy` is
+   * 'ours' (the earlier branch in the list wins) or 'theirs' (the later one).
+   */
+  mergeBranches(branchIds: string[], options: { strategy?: MergeStrategy } = {}): Promise<MergeInfo> {
+    return this.call('POST', '/v1/branches/merge', { branchIds, ...(options.strategy ? { strategy: options.strategy } : {}) }, { idempotent: false });
   }
 
   /** Persistent instances (answer NOT_IMPLEMENTED until that mode lands on the operator). */

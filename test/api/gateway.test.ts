@@ -4,7 +4,7 @@
 // retries ride out a gateway restart; usage survives a restart; 50 executes at once all answer.
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthError, ExecutionError, FaaSClient, NotFoundError, NotImplementedError, RateLimitError, ValidationError } from '../../src/index.js';
+import { AuthError, ExecutionError, FaaSClient, MergeConflictError, NotFoundError, NotImplementedError, RateLimitError, ValidationError } from '../../src/index.js';
 import type { StreamEvent } from '../../src/index.js';
 import { startGateway } from './fixtures.js';
 import type { TestGateway } from './fixtures.js';
@@ -181,12 +181,44 @@ describe('keys, limits and errors', () => {
     expect((badLanguage as ValidationError).field).toBe('language');
   });
 
-  it('snapshot, branch and instance calls answer NOT_IMPLEMENTED, typed', async () => {
-    for (const call of [() => sdk.createSnapshot({}), () => sdk.restoreSnapshot('s1'), () => sdk.createBranch({}), () => sdk.mergeBranches({}), () => sdk.instances.start({}), () => sdk.instances.list(), () => sdk.instances.getSshInfo('i1'), () => sdk.instances.launchJupyter('i1')]) {
+  it('instance calls answer NOT_IMPLEMENTED, typed', async () => {
+    for (const call of [() => sdk.instances.start({}), () => sdk.instances.list(), () => sdk.instances.getSshInfo('i1'), () => sdk.instances.launchJupyter('i1')]) {
       const e = await call().catch((x: unknown) => x);
       expect(e).toBeInstanceOf(NotImplementedError);
       expect(e).toMatchObject({ code: 'NOT_IMPLEMENTED' });
     }
+  });
+
+  it('snapshots, restores, branches and merges round-trip; another key sees none of them', async () => {
+    const first = await sdk.execute({ code: 'x = 41\nopen("f.txt", "w").write("base")', language: 'python', mode: 'checkpointed' });
+    const snap = await sdk.createSnapshot(first.executionId);
+    expect(snap).toMatchObject({ executionId: first.executionId, hasMemory: true, sizeBytes: 4, language: 'python' });
+    expect(await sdk.getSnapshot(snap.id)).toEqual(snap);
+    expect((await sdk.listSnapshots()).map((s) => s.id)).toContain(snap.id);
+    const restored = await sdk.restoreSnapshot(snap.id);
+    expect((await sdk.execute({ code: 'print(x + 1, open("f.txt").read())', language: 'python', executionId: restored.executionId })).stdout).toBe('42 base\n');
+
+    const [b1, b2] = await Promise.all([sdk.createBranch(snap.id), sdk.createBranch(snap.id)]);
+    await sdk.execute({ code: 'open("f.txt", "w").write("one")', language: 'python', executionId: b1.executionId });
+    await sdk.execute({ code: 'open("f.txt", "w").write("two")', language: 'python', executionId: b2.executionId });
+    const conflict = await sdk.mergeBranches([b1.id, b2.id]).catch((e: unknown) => e);
+    expect(conflict).toBeInstanceOf(MergeConflictError);
+    expect(conflict).toMatchObject({ code: 'MERGE_CONFLICT', conflicts: ['f.txt'] });
+    const merged = await sdk.mergeBranches([b1.id, b2.id], { strategy: 'theirs' });
+    expect(merged).toMatchObject({ memoryFrom: 'base', strategy: 'theirs', conflicts: ['f.txt'], baseSnapshotId: snap.id });
+
+    const other = new FaaSClient({ endpoint: gw.url, apiKey: key2 });
+    for (const call of [() => other.createSnapshot(first.executionId), () => other.restoreSnapshot(snap.id), () => other.createBranch(snap.id), () => other.getSnapshot(snap.id), () => other.deleteSnapshot(snap.id)]) {
+      await expect(call()).rejects.toBeInstanceOf(NotFoundError);
+    }
+    expect(await other.listSnapshots()).toEqual([]);
+    const run = await other.execute({ code: 'print(x)', language: 'python', executionId: first.executionId }).catch((e: unknown) => e);
+    expect(run).toBeInstanceOf(NotFoundError);
+
+    const bad = await post('/v1/branches/merge', JSON.stringify({ branchIds: [b1.id], strategy: 'mine' }));
+    expect([bad.status, ((await bad.json()) as { field: string }).field]).toEqual([400, 'branchIds']);
+    await sdk.deleteSnapshot(merged.id);
+    await expect(sdk.restoreSnapshot(merged.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
   it('serves /openapi.json and /docs', async () => {

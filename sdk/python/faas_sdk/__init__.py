@@ -20,6 +20,7 @@ from .exceptions import (
     FaaSNotImplementedError,
     FaaSTimeoutError,
     InternalError,
+    MergeConflictError,
     NotFoundError,
     QueueFullError,
     RateLimitError,

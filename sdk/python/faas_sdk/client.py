@@ -6,7 +6,7 @@ import base64
 import os
 import re
 from datetime import date, datetime, timezone
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 from urllib.parse import quote
 
 from ._http import Transport
@@ -243,33 +243,48 @@ class FaaSClient:
 
         return ExecutionStream(self._transport, starter=starter)
 
-    # -- snapshots and branches (the operator may answer NOT_IMPLEMENTED for now) -----------
+    # -- snapshots and branches ---------------------------------------------------------------
 
-    def create_snapshot(self, execution_id: str, name: Optional[str] = None) -> Dict[str, Any]:
-        """Snapshot a stateful execution. Returns the server's answer as a mapping.
+    def create_snapshot(self, execution_id: str) -> Dict[str, Any]:
+        """Snapshot a stateful context (the ``execution_id`` of an execution in mode
+        ``checkpointed``, ``branched`` or ``persistent``, or of a later run in it): its files and,
+        for python, its interpreter memory. Returns ``{id, executionId, createdAt, sizeBytes,
+        hasMemory, contentHash, language}``.
 
         Raises:
-            FaaSNotImplementedError: the operator does not offer snapshots yet.
+            NotFoundError: no such context for this API key.
         """
-        body: Dict[str, Any] = {"executionId": execution_id}
-        if name is not None:
-            body["name"] = name
-        return self._post_json("/v1/snapshots", body)
+        return self._post_json("/v1/snapshots", {"executionId": execution_id})
+
+    def get_snapshot(self, snapshot_id: str) -> Dict[str, Any]:
+        return self._transport.request("GET", f"/v1/snapshots/{_seg(snapshot_id)}").body  # type: ignore[no-any-return]
+
+    def list_snapshots(self) -> List[Dict[str, Any]]:
+        return list(self._transport.request("GET", "/v1/snapshots").body["snapshots"])
+
+    def delete_snapshot(self, snapshot_id: str) -> None:
+        """Delete a snapshot; its stored files go when no other snapshot shares them."""
+        self._transport.request("DELETE", f"/v1/snapshots/{_seg(snapshot_id)}")
 
     def restore_snapshot(self, snapshot_id: str) -> Dict[str, Any]:
-        """Restore a snapshot into a new execution context. Returns the server's answer."""
+        """A new context with the snapshot's files and memory: ``{executionId, snapshotId,
+        hasMemory}``; run code in it with ``execute(..., execution_id=...)``."""
         return self._post_json(f"/v1/snapshots/{_seg(snapshot_id)}/restore", {})
 
-    def create_branch(self, snapshot_id: str, name: Optional[str] = None) -> Dict[str, Any]:
-        """Branch a snapshot. Returns the server's answer."""
-        body: Dict[str, Any] = {"snapshotId": snapshot_id}
-        if name is not None:
-            body["name"] = name
-        return self._post_json("/v1/branches", body)
+    def create_branch(self, snapshot_id: str) -> Dict[str, Any]:
+        """A new, independent context from a snapshot: ``{id, executionId, snapshotId, hasMemory}``."""
+        return self._post_json("/v1/branches", {"snapshotId": snapshot_id})
 
-    def merge_branches(self, source_branch_id: str, target_branch_id: str) -> Dict[str, Any]:
-        """Merge one branch into another. Returns the server's answer."""
-        return self._post_json("/v1/branches/merge", {"sourceBranchId": source_branch_id, "targetBranchId": target_branch_id})
+    def merge_branches(self, branch_ids: Sequence[str], strategy: str = "fail") -> Dict[str, Any]:
+        """Three-way merge of branches of one snapshot into a new snapshot (memory from the base
+        snapshot: ``memoryFrom: 'base'``).
+
+        Raises:
+            MergeConflictError: with ``strategy="fail"``, paths two branches changed differently
+                (``conflicts``); nothing was created. ``"ours"``: the earlier branch in the list
+                wins; ``"theirs"``: the later one.
+        """
+        return self._post_json("/v1/branches/merge", {"branchIds": list(branch_ids), "strategy": strategy})
 
     # -- escape hatch ----------------------------------------------------------------------
 

@@ -28,6 +28,8 @@ __all__ = [
     "QueueFullError",
     "FaaSNotImplementedError",
     "NotFoundError",
+    "MergeConflictError",
+    "ConflictError",
     "AuthError",
     "RateLimitError",
     "ExecutionError",
@@ -107,6 +109,24 @@ class NotFoundError(FaaSError):
     """The execution/snapshot/instance does not exist, or belongs to another API key."""
 
     default_code = "NOT_FOUND"
+
+
+class ConflictError(FaaSError):
+    """The resource is not in a state that allows the call (a paused or stopped instance);
+    ``field`` names what is at odds (e.g. ``status``)."""
+
+    default_code = "CONFLICT"
+
+
+class MergeConflictError(FaaSError):
+    """A branch merge (strategy ``fail``) found paths two branches changed differently;
+    ``conflicts`` lists them and nothing was created. Merge with ``"ours"`` or ``"theirs"``."""
+
+    default_code = "MERGE_CONFLICT"
+
+    @property
+    def conflicts(self) -> list:  # type: ignore[type-arg]
+        return [str(p) for p in self.details.get("conflicts") or []]
 
 
 class AuthError(FaaSError):
@@ -220,6 +240,8 @@ _CLASS_OF_CODE: Dict[str, Type[FaaSError]] = {
     "QUEUE_FULL": QueueFullError,
     "NOT_IMPLEMENTED": FaaSNotImplementedError,
     "NOT_FOUND": NotFoundError,
+    "MERGE_CONFLICT": MergeConflictError,
+    "CONFLICT": ConflictError,
     "AUTH_ERROR": AuthError,
     "RATE_LIMIT_EXCEEDED": RateLimitError,
     "EXECUTION_ERROR": ExecutionError,

@@ -11,7 +11,7 @@ import pytest
 from faas_sdk import (
     AuthError,
     FaaSClient,
-    FaaSNotImplementedError,
+    MergeConflictError,
     NotFoundError,
     RateLimitError,
     ValidationError,
@@ -59,26 +59,28 @@ def test_missing_key_is_an_auth_error_at_call_time(env: Dict[str, str], monkeypa
         keyless.execute("print(1)", "python")  # ...calling it is not
 
 
-def test_snapshot_surfaces_not_implemented(client: FaaSClient) -> None:
-    result = client.execute("print(1)", "python")
-    with pytest.raises(FaaSNotImplementedError) as info:
-        client.create_snapshot(result.execution_id)
-    assert info.value.code == "NOT_IMPLEMENTED"
-    assert info.value.status == 501
-
-
-@pytest.mark.parametrize(
-    "call",
-    [
-        lambda c: c.restore_snapshot("snap-1"),
-        lambda c: c.create_branch("snap-1"),
-        lambda c: c.merge_branches("branch-a", "branch-b"),
-    ],
-    ids=["restore_snapshot", "create_branch", "merge_branches"],
-)
-def test_other_stateful_calls_surface_not_implemented(client: FaaSClient, call) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(FaaSNotImplementedError):
-        call(client)
+def test_snapshots_branches_and_merges(client: FaaSClient, client2: FaaSClient) -> None:
+    first = client.execute('x = 41\nopen("f.txt", "w").write("base")', "python", mode="checkpointed")
+    snap = client.create_snapshot(first.execution_id)
+    assert snap["hasMemory"] is True and snap["sizeBytes"] == 4 and len(snap["contentHash"]) == 64
+    assert client.get_snapshot(snap["id"]) == snap
+    assert snap["id"] in [s["id"] for s in client.list_snapshots()]
+    restored = client.restore_snapshot(snap["id"])
+    assert client.execute('print(x + 1, open("f.txt").read())', "python", execution_id=restored["executionId"]).stdout == "42 base\n"
+    b1, b2 = client.create_branch(snap["id"]), client.create_branch(snap["id"])
+    client.execute('open("f.txt", "w").write("one")', "python", execution_id=b1["executionId"])
+    client.execute('open("f.txt", "w").write("two")', "python", execution_id=b2["executionId"])
+    with pytest.raises(MergeConflictError) as info:
+        client.merge_branches([b1["id"], b2["id"]])
+    assert info.value.code == "MERGE_CONFLICT" and info.value.status == 409
+    assert info.value.conflicts == ["f.txt"]
+    merged = client.merge_branches([b1["id"], b2["id"]], strategy="ours")
+    assert merged["memoryFrom"] == "base" and merged["conflicts"] == ["f.txt"]
+    with pytest.raises(NotFoundError):
+        client2.restore_snapshot(snap["id"])  # another key's snapshot
+    client.delete_snapshot(merged["id"])
+    with pytest.raises(NotFoundError):
+        client.restore_snapshot(merged["id"])
 
 
 def test_rate_limit_error_has_reset_at(env: Dict[str, str]) -> None:

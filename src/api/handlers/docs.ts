@@ -2,7 +2,25 @@
 // GET /docs, the same routes as a readable page.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { CurrentUsageSchema, ErrorBodySchema, ExecuteBodySchema, ExecutionInfoSchema, ExecutionResultSchema, MetricsQuerySchema, StreamEventSchema, StreamInputSchema, UsageMetricsSchema } from '../schemas.js';
+import {
+  BranchInfoSchema,
+  CreateBranchBodySchema,
+  CreateSnapshotBodySchema,
+  CurrentUsageSchema,
+  ErrorBodySchema,
+  ExecuteBodySchema,
+  ExecutionInfoSchema,
+  ExecutionResultSchema,
+  MergeBranchesBodySchema,
+  MergeInfoSchema,
+  MetricsQuerySchema,
+  RestoreInfoSchema,
+  SnapshotInfoSchema,
+  SnapshotListSchema,
+  StreamEventSchema,
+  StreamInputSchema,
+  UsageMetricsSchema,
+} from '../schemas.js';
 import { UNAVAILABLE_ROUTES } from './unavailable.js';
 
 interface RouteDoc {
@@ -23,7 +41,14 @@ const ROUTES: RouteDoc[] = [
   { method: 'GET', path: '/v1/usage/metrics', summary: "This key's totals over a period (default: the last 30 days), per UTC day.", auth: true, query: MetricsQuerySchema, response: UsageMetricsSchema },
   { method: 'GET', path: '/v1/outputs/{hash}', summary: 'The full output of a chain job by its output hash (public).', auth: false },
   { method: 'GET', path: '/v1/health', summary: 'Liveness.', auth: false },
-  ...UNAVAILABLE_ROUTES.map(([method, path, feature]) => ({ method, path: path.replace(/:(\w+)/g, '{$1}'), summary: `${feature}: answers 501 NOT_IMPLEMENTED on this operator for now.`, auth: true })),
+  { method: 'POST', path: '/v1/snapshots', summary: "Snapshot a stateful context (an execution of mode checkpointed, branched or persistent): its files and, for python, its interpreter memory.", auth: true, body: CreateSnapshotBodySchema, response: SnapshotInfoSchema },
+  { method: 'GET', path: '/v1/snapshots', summary: "This key's snapshots.", auth: true, response: SnapshotListSchema },
+  { method: 'GET', path: '/v1/snapshots/{id}', summary: 'One snapshot.', auth: true, response: SnapshotInfoSchema },
+  { method: 'DELETE', path: '/v1/snapshots/{id}', summary: 'Delete a snapshot; its stored files are freed when no other snapshot shares them.', auth: true },
+  { method: 'POST', path: '/v1/snapshots/{id}/restore', summary: 'A new context with the snapshot\'s files and memory; run code in it with its executionId.', auth: true, response: RestoreInfoSchema },
+  { method: 'POST', path: '/v1/branches', summary: 'A new, independent context from a snapshot (a branch, for merges).', auth: true, body: CreateBranchBodySchema, response: BranchInfoSchema },
+  { method: 'POST', path: '/v1/branches/merge', summary: 'Three-way merge of branches of one snapshot into a new snapshot (memory from the base). Conflicts: 409 MERGE_CONFLICT listing the paths, unless strategy ours/theirs.', auth: true, body: MergeBranchesBodySchema, response: MergeInfoSchema },
+  ...UNAVAILABLE_ROUTES.filter(([, path]) => !/^\/v1\/(snapshots|branches)/.test(path)).map(([method, path, feature]) => ({ method, path: path.replace(/:(\w+)/g, '{$1}'), summary: `${feature}: answers 501 NOT_IMPLEMENTED on this operator for now.`, auth: true })),
 ];
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });

@@ -4,3 +4,4 @@ export { RateLimiter } from './rate-limiter.js';
 export type { LimitStatus } from './rate-limiter.js';
 export { Execution, ExecutionService, failureOf } from './executions.js';
 export { UsageService } from './usage.js';
+export { SnapshotService, hasSnapshots } from './snapshots.js';
