@@ -13,6 +13,7 @@ import { DockerSandboxEngine, runtimeImageTag } from '../src/sandbox/index.js';
 import type { ExecuteRequestInput } from '../src/sandbox/index.js';
 import { benchChain } from './chain.js';
 import { benchGateway } from './gateway.js';
+import { benchSnapshots } from './snapshots.js';
 import { check, r2, record, results, say, sleep, timeIt } from './stats.js';
 
 const docker = new Docker();
@@ -162,7 +163,7 @@ async function benchEngine(): Promise<void> {
   target(perS >= 1000, `≥ 1000 cached executions/s at concurrency 4: ${perS.toFixed(0)}`);
 }
 
-/** BENCH_ONLY=engine,gateway,chain runs some sections (written to partial.json, not latest.json). */
+/** BENCH_ONLY=engine,gateway,chain,snapshots runs some sections (written to partial.json, not latest.json). */
 async function main(): Promise<void> {
   const started = Date.now();
   const only = process.env.BENCH_ONLY?.split(',').map((x) => x.trim());
@@ -170,6 +171,7 @@ async function main(): Promise<void> {
   if (want('engine')) await benchEngine();
   if (want('gateway')) await benchGateway(PACE);
   if (want('chain')) await benchChain(PACE);
+  if (want('snapshots')) await benchSnapshots(PACE);
   results.bench_pace_ms = PACE;
   results.bench_duration_s = Math.round((Date.now() - started) / 1000);
 

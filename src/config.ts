@@ -64,6 +64,8 @@ export const ConfigEnvSchema = z.object({
   /** Contexts one family container (a stateful context and what is branched from it) has room
    *  for: its memory, disk and process limits are this many times the request's. */
   FAAS_FAMILY_CONTEXTS: int(8, 1),
+  /** A stateful context that ran nothing this long is ended (its snapshots stay). */
+  FAAS_CONTEXT_IDLE_MS: int(30 * 60_000, 1000),
   /** The embedded database (jobs, outputs, API keys, usage). */
   FAAS_DB_PATH: z.string().min(1).default('.faas/operator.db'),
 });
@@ -111,7 +113,7 @@ export interface Config {
     idleTimeoutMs: number;
     ephemeralPoolSize: number;
   };
-  stateful: { snapshotDir: string | null; familyContexts: number };
+  stateful: { snapshotDir: string | null; familyContexts: number; contextIdleMs: number };
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -149,6 +151,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       idleTimeoutMs: e.FAAS_IDLE_TIMEOUT_MS,
       ephemeralPoolSize: e.FAAS_EPHEMERAL_POOL_SIZE,
     },
-    stateful: { snapshotDir: e.FAAS_SNAPSHOT_DIR ?? null, familyContexts: e.FAAS_FAMILY_CONTEXTS },
+    stateful: { snapshotDir: e.FAAS_SNAPSHOT_DIR ?? null, familyContexts: e.FAAS_FAMILY_CONTEXTS, contextIdleMs: e.FAAS_CONTEXT_IDLE_MS },
   };
 }

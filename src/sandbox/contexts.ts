@@ -81,6 +81,9 @@ export interface ContextManagerOptions {
 
 export class ContextManager {
   private readonly families = new Map<string, SandboxContainer>();
+  /** When each context last ran something (contexts not seen since this process started count from its start). */
+  private readonly lastUsed = new Map<string, number>();
+  private readonly startedAt = Date.now();
   private readonly adopting = new Map<string, Promise<SandboxContainer | null>>();
 
   private dirMade: string | null = null;
@@ -144,7 +147,8 @@ export class ContextManager {
       context = { id: runId, create: true, diskMb: req.resources.diskMb };
     }
     const t0 = performance.now();
-    const r = await family.exec({ ...base, id: runId, context });
+    this.lastUsed.set(context.id, Date.now());
+    const r = await family.exec({ ...base, id: runId, context }).finally(() => this.lastUsed.set(context.id, Date.now()));
     return {
       executionId: runId,
       stdout: Buffer.from(r.stdout, 'base64').toString('utf8'),
@@ -305,6 +309,18 @@ export class ContextManager {
     this.o.store.removeSnapshot(snap.id);
     if (this.o.store.countByHash(snap.contentHash) === 0) rmSync(this.blob(snap.contentHash), { force: true });
     await this.dropFamilyIfUnused(snap.family);
+  }
+
+  /** Ends contexts that ran nothing for `idleMs` (their snapshots stay). */
+  async endIdle(idleMs: number): Promise<number> {
+    const cutoff = Date.now() - idleMs;
+    const idle = this.o.store.allContexts().filter((c) => (this.lastUsed.get(c.id) ?? Math.max(c.createdAt, this.startedAt)) < cutoff);
+    for (const c of idle) {
+      await this.dropContext(c.owner, c.id).catch((err: Error) => this.o.log.warn({ err: err.message, context: c.id }, 'could not end an idle context'));
+      this.lastUsed.delete(c.id);
+    }
+    if (idle.length) this.o.log.info({ ended: idle.length }, 'ended idle stateful contexts');
+    return idle.length;
   }
 
   /** Ends a context (its snapshots stay). */

@@ -153,7 +153,8 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
     this.reaper = setInterval(() => {
       void this.warm.shrink(idle);
       void this.fresh.shrink(idle, this.prewarmKeys);
-    }, Math.min(idle, 30_000));
+      void this.contexts.endIdle(this.config.stateful.contextIdleMs);
+    }, Math.min(idle, this.config.stateful.contextIdleMs, 30_000));
     this.reaper.unref();
   }
 

@@ -78,6 +78,10 @@ export class StateStore {
     return row ? toContext(row) : null;
   }
 
+  allContexts(): ContextRecord[] {
+    return (this.db.prepare('SELECT * FROM contexts').all() as Record<string, unknown>[]).map(toContext);
+  }
+
   contextsOf(family: string): ContextRecord[] {
     return (this.db.prepare('SELECT * FROM contexts WHERE family = ?').all(family) as Record<string, unknown>[]).map(toContext);
   }

@@ -216,6 +216,24 @@ describe('snapshots', () => {
   });
 });
 
+describe('idle contexts', () => {
+  it('a context idle past FAAS_CONTEXT_IDLE_MS is ended; its snapshot stays restorable', async () => {
+    const short = makeEngine({ FAAS_CONTEXT_IDLE_MS: '1500' });
+    await short.start();
+    try {
+      const r = await short.execute({ language: 'python', mode: 'checkpointed', code: 'x = 5' }, { owner: A });
+      const snap = await short.createSnapshot(A, r.executionId);
+      await new Promise((res) => setTimeout(res, 4_500)); // idle 1.5 s, checked every 1.5 s
+      const gone = await short.execute({ language: 'python', executionId: r.executionId, code: 'print(x)' }, { owner: A }).then(() => null, (e: FaaSError) => e);
+      expect(gone?.code).toBe('NOT_FOUND');
+      const back = await short.restoreSnapshot(A, snap.id);
+      expect((await short.execute({ language: 'python', executionId: back.executionId, code: 'print(x)' }, { owner: A })).stdout).toBe('5\n');
+    } finally {
+      await short.shutdown();
+    }
+  });
+});
+
 describe('across an operator restart', () => {
   it('snapshots and contexts are found again, memory included; a lost family container is restored from the files', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'faas-restart-'));
