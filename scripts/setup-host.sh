@@ -75,4 +75,6 @@ ensure_python_sdk_deps() {
 ensure_docker
 ensure_debootstrap
 ensure_python_sdk_deps
+bash scripts/setup-browser.sh || log "no headless Chromium: the devbox browser tests (test/devbox) will fail"
+node --import tsx scripts/build-devbox.ts || log "the devbox image (faas-devbox) was not built: persistent instances and test/devbox need it"
 exec node --import tsx scripts/build-images.ts
