@@ -68,6 +68,24 @@ export const ConfigEnvSchema = z.object({
   FAAS_CONTEXT_IDLE_MS: int(30 * 60_000, 1000),
   /** The embedded database (jobs, outputs, API keys, usage). */
   FAAS_DB_PATH: z.string().min(1).default('.faas/operator.db'),
+  /** Persistent instances: the devbox image they run. */
+  FAAS_INSTANCE_IMAGE: z.string().min(1).default('faas-devbox:latest'),
+  /** Outbound network for instances: none, or allowed (then each instance opts in with `network: true`). */
+  FAAS_INSTANCE_NETWORK: z.enum(['none', 'allowed']).default('none'),
+  /** Ports the operator's per-instance SSH relays may listen on, e.g. 22000-22999 (empty: any free port). */
+  FAAS_INSTANCE_PORT_RANGE: z
+    .string()
+    .default('')
+    .refine((s) => s === '' || /^\d{1,5}-\d{1,5}$/.test(s), 'expected LOW-HIGH, e.g. 22000-22999, or empty'),
+  /** Idle seconds before an instance started with `autoStop: true` is stopped. */
+  FAAS_INSTANCE_IDLE_TIMEOUT_S: int(1800, 1),
+  /** An instance's ttl when it asks for none, and the most it may ask for (seconds). */
+  FAAS_INSTANCE_TTL_S: int(8 * 3600, 1),
+  FAAS_INSTANCE_MAX_TTL_S: int(7 * 24 * 3600, 1),
+  /** Instances one key may have at once (running or paused). */
+  FAAS_INSTANCE_MAX_PER_KEY: int(4, 1),
+  /** Processes one instance may run (a dev box runs more than one execution). */
+  FAAS_INSTANCE_PIDS_LIMIT: int(1024, 16),
 });
 
 export type ConfigEnv = z.infer<typeof ConfigEnvSchema>;
@@ -114,6 +132,16 @@ export interface Config {
     ephemeralPoolSize: number;
   };
   stateful: { snapshotDir: string | null; familyContexts: number; contextIdleMs: number };
+  instances: {
+    image: string;
+    allowNetwork: boolean;
+    portRange: [number, number] | null;
+    idleTimeoutS: number;
+    defaultTtlS: number;
+    maxTtlS: number;
+    maxPerKey: number;
+    pidsLimit: number;
+  };
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -152,5 +180,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ephemeralPoolSize: e.FAAS_EPHEMERAL_POOL_SIZE,
     },
     stateful: { snapshotDir: e.FAAS_SNAPSHOT_DIR ?? null, familyContexts: e.FAAS_FAMILY_CONTEXTS, contextIdleMs: e.FAAS_CONTEXT_IDLE_MS },
+    instances: {
+      image: e.FAAS_INSTANCE_IMAGE,
+      allowNetwork: e.FAAS_INSTANCE_NETWORK === 'allowed',
+      portRange: e.FAAS_INSTANCE_PORT_RANGE ? (e.FAAS_INSTANCE_PORT_RANGE.split('-').map(Number) as [number, number]) : null,
+      idleTimeoutS: e.FAAS_INSTANCE_IDLE_TIMEOUT_S,
+      defaultTtlS: e.FAAS_INSTANCE_TTL_S,
+      maxTtlS: e.FAAS_INSTANCE_MAX_TTL_S,
+      maxPerKey: e.FAAS_INSTANCE_MAX_PER_KEY,
+      pidsLimit: e.FAAS_INSTANCE_PIDS_LIMIT,
+    },
   };
 }

@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'SANDBOX_ERROR',
   'SHUTTING_DOWN',
   'INTERNAL_ERROR',
+  'CONFLICT',
   'MERGE_CONFLICT',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -32,6 +33,7 @@ export const HTTP_STATUS_OF_CODE: Record<ErrorCode, number> = {
   SANDBOX_ERROR: 500,
   SHUTTING_DOWN: 503,
   INTERNAL_ERROR: 500,
+  CONFLICT: 409,
   MERGE_CONFLICT: 409,
 };
 
@@ -110,6 +112,18 @@ export class NotFoundError extends FaaSError {
   }
 }
 
+/** Thrown when a resource is not in a state that allows the call (e.g. a stopped or paused instance); `field` names what is at odds. */
+export class ConflictError extends FaaSError {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super('CONFLICT', `${field}: ${message}`, { field });
+    this.field = field;
+  }
+  override toJSON(): ErrorBody {
+    return { ...super.toJSON(), field: this.field };
+  }
+}
+
 /**
  * Thrown by a branch merge with strategy 'fail' (the default) when two branches changed the
  * same path differently; `conflicts` lists the paths. Nothing was created: merge again with
@@ -184,7 +198,7 @@ export class TimeoutError extends FaaSError {
 }
 
 /** For answers without an error body (a proxy's, or a refused WebSocket upgrade): the status alone. */
-const CODE_OF_STATUS: Record<number, ErrorCode> = { 400: 'VALIDATION_ERROR', 401: 'AUTH_ERROR', 404: 'NOT_FOUND', 429: 'RATE_LIMIT_EXCEEDED', 501: 'NOT_IMPLEMENTED', 504: 'TIMEOUT' };
+const CODE_OF_STATUS: Record<number, ErrorCode> = { 400: 'VALIDATION_ERROR', 401: 'AUTH_ERROR', 404: 'NOT_FOUND', 409: 'CONFLICT', 429: 'RATE_LIMIT_EXCEEDED', 501: 'NOT_IMPLEMENTED', 504: 'TIMEOUT' };
 
 /** The error a server's JSON error body stands for, as the class of its code (SDK side). */
 export function errorFromBody(body: Partial<ErrorBody> | null, status: number): FaaSError {
@@ -212,6 +226,12 @@ export function errorFromBody(body: Partial<ErrorBody> | null, status: number): 
       break;
     case 'TIMEOUT':
       e = new TimeoutError(message);
+      break;
+    case 'CONFLICT':
+      e = new ConflictError(body?.field ?? 'request', message);
+      break;
+    case 'RESOURCE_UNAVAILABLE':
+      e = new ResourceUnavailableError(String(body?.details?.field ?? body?.field ?? 'request'), message);
       break;
     default:
       e = new FaaSError(code, message, body?.details);

@@ -1,18 +1,32 @@
 // Assembles the gateway's services over one engine and one database.
+import Docker from 'dockerode';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { SandboxEngine } from '../sandbox/index.js';
-import { KeyStore, UsageStore } from '../store/index.js';
+import { InstanceManager } from '../sandbox/instances/index.js';
+import { InstanceStore, KeyStore, UsageStore } from '../store/index.js';
 import type { Db } from '../store/index.js';
 import type { GatewayDeps } from './server.js';
-import { Authenticator, ExecutionService, RateLimiter, SnapshotService, UsageService, hasSnapshots } from './services/index.js';
+import { Authenticator, ExecutionService, InstanceService, RateLimiter, SnapshotService, UsageService, hasSnapshots, instanceUsageRecorder } from './services/index.js';
 
-export function createGateway(config: Config, engine: SandboxEngine, db: Db, log: Logger): GatewayDeps & { keys: KeyStore } {
+export function createGateway(config: Config, engine: SandboxEngine, db: Db, log: Logger): GatewayDeps & { keys: KeyStore; instances: InstanceService; instanceManager: InstanceManager } {
   const keys = new KeyStore(db);
   const usageStore = new UsageStore(db);
   const limiter = new RateLimiter();
   const executions = new ExecutionService({ engine, usage: usageStore, limiter, limits: config.limits, prices: config.prices, log });
   const usage = new UsageService({ usage: usageStore, limiter, executions, prices: config.prices, defaultCredit: config.defaultCredit });
+  // Persistent instances: found again from the database in the background (their calls wait for it).
+  const instanceStore = new InstanceStore(db);
+  const instanceManager = new InstanceManager({
+    docker: (engine as { docker?: Docker }).docker ?? new Docker(),
+    store: instanceStore,
+    settings: { ...config.instances, listenHost: config.api.host },
+    limits: config.limits,
+    log,
+    onStopped: instanceUsageRecorder(usageStore, config.prices, log),
+  });
+  void instanceManager.start().catch((err: Error) => log.error({ err: err.message }, 'instances could not be recovered'));
   const snapshots = hasSnapshots(engine) ? new SnapshotService({ engine }) : undefined;
-  return { keys, auth: new Authenticator(keys, config.rateLimits), limiter, executions, usage, snapshots };
+  const instances = new InstanceService({ manager: instanceManager, store: instanceStore, log, ...(hasSnapshots(engine) ? { snapshots: engine } : {}) });
+  return { keys, auth: new Authenticator(keys, config.rateLimits), limiter, executions, usage, instances, instanceManager, snapshots };
 }

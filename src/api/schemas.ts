@@ -114,6 +114,134 @@ export const ErrorBodySchema = z.object({
   details: z.record(z.string(), z.unknown()).optional(),
 });
 
+// ---- Persistent instances (/v1/instances, /i/<id>/<name>/) ----------------------------------
+
+/** POST /v1/instances: the instance manager's own request schema. */
+export { InstanceSpecSchema as InstanceStartBodySchema } from '../sandbox/instances/types.js';
+export type { InstanceSpecInput as InstanceStartBody } from '../sandbox/instances/types.js';
+
+export const INSTANCE_STATUSES = ['running', 'paused', 'stopped'] as const;
+
+export const InstanceInfoSchema = z.object({
+  id: z.string(),
+  status: z.enum(INSTANCE_STATUSES),
+  createdAt: z.string(),
+  /** When the ttl runs out and the instance is stopped. */
+  expiresAt: z.string(),
+  language: LanguageSchema,
+  resources: z.object({ cpuCores: z.number(), memoryMb: z.number(), diskGb: z.number(), gpuCount: z.number() }),
+  network: z.boolean(),
+  /** Idle seconds before an automatic stop; null: never for idleness. */
+  autoStop: z.number().nullable(),
+  stoppedAt: z.string().optional(),
+  stopReason: z.enum(['user', 'ttl', 'idle', 'exited', 'lost']).optional(),
+  /** CPU from the container's cgroup (nothing while paused); time paused; time since start (or until stop). */
+  usage: z.object({ cpuSeconds: z.number(), pausedSeconds: z.number(), uptimeSeconds: z.number() }),
+});
+export type InstanceInfo = z.infer<typeof InstanceInfoSchema>;
+
+export const InstanceListSchema = z.object({ instances: z.array(InstanceInfoSchema) });
+
+/** POST /v1/instances/:id/ssh. `rotateKey`: make a new key pair (the old one stops working) and hand out its private key. */
+export const SshBodySchema = z.object({ rotateKey: z.boolean().optional() }).strict();
+
+export const SshInfoSchema = z.object({
+  host: z.string(),
+  port: z.number().int(),
+  username: z.string(),
+  /** The instance's private key (OpenSSH format): given once; null on later calls. */
+  privateKey: z.string().nullable(),
+  /** Fingerprint of the instance's key pair (SHA256:…). */
+  fingerprint: z.string(),
+  /** The instance's sshd host key (`ssh-ed25519 AAAA…`) for known_hosts; null when it cannot be read (paused). */
+  hostKey: z.string().nullable(),
+  /** `ssh -i <key file> -p PORT user@host` */
+  command: z.string(),
+});
+export type SshInfo = z.infer<typeof SshInfoSchema>;
+
+/** POST /v1/instances/:id/expose */
+export const ExposeBodySchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'must be 1-32 lowercase letters, digits or -, not starting with -'),
+    port: z.number().int().min(1).max(65535),
+    /** Strip `/i/<id>/<name>` from the path before it reaches the port (default true; false for apps given that base path). */
+    stripPrefix: z.boolean().optional(),
+  })
+  .strict();
+export type ExposeBody = z.infer<typeof ExposeBodySchema>;
+
+export const ExposureSchema = z.object({
+  name: z.string(),
+  port: z.number().int(),
+  stripPrefix: z.boolean(),
+  /** http://<gateway>/i/<id>/<name>/ */
+  url: z.string(),
+  /** The URL's own access token (given once, at expose): `?faas_token=` or the cookie it sets. */
+  token: z.string().optional(),
+});
+export type Exposure = z.infer<typeof ExposureSchema>;
+
+/** POST /v1/instances/:id/exec: a command run as the instance's user (a string runs under `bash -lc`). */
+export const InstanceExecBodySchema = z
+  .object({
+    command: z.union([z.string().min(1), z.array(z.string()).min(1)]),
+    stdin: WireBytesSchema.optional(),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and _'), z.string()).optional(),
+    cwd: z.string().optional(),
+    timeoutMs: z.number().int().min(1).max(3600_000).optional(),
+  })
+  .strict();
+export type InstanceExecBody = z.input<typeof InstanceExecBodySchema>;
+
+export const InstanceExecResultSchema = z.object({ stdout: z.string(), stderr: z.string(), exitCode: z.number().int(), timedOut: z.boolean(), truncated: z.boolean() });
+export type InstanceExecResult = z.infer<typeof InstanceExecResultSchema>;
+
+/** A path in an instance: absolute, or relative to its HOME (/home/sandbox). */
+const RemotePathSchema = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((p) => !p.includes('\0'), 'must not contain NUL');
+
+export const FileEntrySchema = z.object({
+  /** Relative to the listed path, with `/`. */
+  path: z.string(),
+  type: z.enum(['file', 'dir', 'symlink']),
+  size: z.number(),
+  mtimeMs: z.number(),
+  /** Permission bits (e.g. 0o755 = 493). */
+  mode: z.number().int(),
+  target: z.string().optional(),
+});
+export type FileEntry = z.infer<typeof FileEntrySchema>;
+
+/** POST /v1/instances/:id/files/list: the tree under a path. */
+export const FileListBodySchema = z.object({ path: RemotePathSchema }).strict();
+export const FileListSchema = z.object({ path: z.string(), exists: z.boolean(), type: z.enum(['file', 'dir', 'symlink']).optional(), entries: z.array(FileEntrySchema) });
+export type FileList = z.infer<typeof FileListSchema>;
+
+/** POST /v1/instances/:id/files/archive: a tar (pax) of `path` (one entry named after it), or of `entries` under it. */
+export const FileArchiveBodySchema = z.object({ path: RemotePathSchema, entries: z.array(z.string().min(1)).optional() }).strict();
+
+/** POST /v1/instances/:id/files/delete: removes `entries` (relative) under `path`. */
+export const FileDeleteBodySchema = z.object({ path: RemotePathSchema, entries: z.array(z.string().min(1)).min(1) }).strict();
+
+/** PUT /v1/instances/:id/files?path=DIR with a tar body: unpacked into DIR (created), modes and times kept. */
+export const FileUploadQuerySchema = z.object({ path: RemotePathSchema }).strict();
+export const FileUploadResultSchema = z.object({ path: z.string(), bytes: z.number() });
+
+/** GET /v1/instances/:id/tunnel?port=N: a WebSocket carrying one TCP connection to that port (binary frames). */
+export const TunnelQuerySchema = z.object({ port: z.coerce.number().int().min(1).max(65535), apiKey: z.string().optional() }).strict();
+
+/** The launchers' answers: `url` opens in a browser as it is (it carries the exposed URL's token, `accessToken`). */
+export const JupyterInfoSchema = z.object({ url: z.string(), token: z.string(), accessToken: z.string() });
+export type JupyterInfo = z.infer<typeof JupyterInfoSchema>;
+export const VncInfoSchema = z.object({ url: z.string(), password: z.string(), accessToken: z.string() });
+export type VncInfo = z.infer<typeof VncInfoSchema>;
+export const VSCodeInfoSchema = z.object({ url: z.string(), accessToken: z.string() });
+export type VSCodeInfo = z.infer<typeof VSCodeInfoSchema>;
+
 // ---- Snapshots and branches (/v1/snapshots, /v1/branches) ----------------------------------
 
 const ApiIdSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/, 'must be an id as the API returned it');

@@ -10,11 +10,13 @@ import { FaaSError, RateLimitError, ShuttingDownError, ValidationError, toFaaSEr
 import type { ApiKey, FullOutput } from '../store/index.js';
 import { registerDocRoutes } from './handlers/docs.js';
 import { registerExecutionRoutes } from './handlers/executions.js';
+import { registerInstanceRoutes } from './handlers/instances.js';
 import { registerOutputRoutes } from './handlers/outputs.js';
+import { registerProxyRoutes } from './handlers/proxy.js';
 import { registerSnapshotRoutes } from './handlers/snapshots.js';
 import { registerUnavailableRoutes } from './handlers/unavailable.js';
 import { registerUsageRoutes } from './handlers/usage.js';
-import type { Authenticator, ExecutionService, RateLimiter, SnapshotService, UsageService } from './services/index.js';
+import type { Authenticator, ExecutionService, InstanceService, RateLimiter, SnapshotService, UsageService } from './services/index.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -28,6 +30,8 @@ export interface GatewayDeps {
   limiter: RateLimiter;
   executions: ExecutionService;
   usage: UsageService;
+  /** Persistent instances (absent: no instance routes). */
+  instances?: InstanceService;
   /** Snapshots and branches (absent: their routes answer NOT_IMPLEMENTED). */
   snapshots?: SnapshotService;
 }
@@ -116,6 +120,10 @@ export async function startApiServer(deps: ApiDeps, opts: ApiOptions = {}): Prom
     registerUsageRoutes(app, g);
     if (g.snapshots) registerSnapshotRoutes(app, g.snapshots);
     registerUnavailableRoutes(app, g.snapshots ? (path) => !/^\/v1\/(snapshots|branches)/.test(path) : () => true);
+    if (g.instances) {
+      registerInstanceRoutes(app, { ...g, instances: g.instances });
+      registerProxyRoutes(app, { ...g, instances: g.instances });
+    }
   }
   const address = await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 8080 });
   return { url: address, app, close: () => app.close() };

@@ -53,6 +53,7 @@ export async function startOperatorService(o: OperatorServiceOptions): Promise<O
     keys: gateway?.keys ?? null,
     stop: async () => {
       await api?.close();
+      await gateway?.instanceManager.close(); // relays and SSH ports; the instances keep running
       await operator.stop();
       await client.disconnect();
       db.close();

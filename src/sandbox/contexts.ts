@@ -203,6 +203,16 @@ export class ContextManager {
     return join(this.dir(), `${contentHash}.tar`);
   }
 
+  /** A snapshot's files as the tar kept on disk (for an instance started from it). */
+  snapshotFiles(owner: Owner, snapshotId: string): Buffer {
+    const snap = this.ownSnapshot(owner, snapshotId);
+    try {
+      return readFileSync(this.blob(snap.contentHash));
+    } catch {
+      throw new NotFoundError('snapshot files', snapshotId);
+    }
+  }
+
   /** Bytes the snapshot's files take in the store. */
   storedBytes(contentHash: string): number {
     try {

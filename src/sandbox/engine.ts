@@ -62,6 +62,8 @@ export interface SnapshotEngine {
   createBranch(owner: Owner, snapshotId: string): Promise<BranchInfo>;
   /** Three-way merge of branches of one snapshot into a new snapshot. */
   mergeBranches(owner: Owner, branchIds: string[], strategy?: MergeStrategy): Promise<MergeInfo>;
+  /** A snapshot's files as a tar (paths relative to the context's work directory). */
+  snapshotFiles(owner: Owner, snapshotId: string): Buffer;
 }
 
 /** Where an engine keeps stateful contexts' records and snapshot files. */
@@ -388,6 +390,10 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
 
   mergeBranches(owner: Owner, branchIds: string[], strategy?: MergeStrategy): Promise<MergeInfo> {
     return this.guard(() => this.contexts.mergeBranches(owner, branchIds, strategy));
+  }
+
+  snapshotFiles(owner: Owner, snapshotId: string): Buffer {
+    return this.contexts.snapshotFiles(owner, this.idArg('snapshotId', snapshotId));
   }
 
   private idArg(field: string, value: unknown): string {

@@ -16,4 +16,6 @@ export {
   hashFiles,
 } from './images.js';
 export type { RuntimeImage } from './images.js';
+export { InstanceManager, InstanceSpecSchema, InstanceResourcesSchema } from './instances/index.js';
+export type { InstanceSettings, InstanceSpec, InstanceSpecInput } from './instances/index.js';
 export * from './types.js';

@@ -13,6 +13,7 @@ import type { BranchInfoBody as BranchInfo, MergeInfoBody as MergeInfo, RestoreI
 
 export type { BranchInfo, MergeInfo, RestoreInfo, SnapshotInfo };
 export type MergeStrategy = 'fail' | 'ours' | 'theirs';
+import { InstancesApi } from './instances.js';
 
 export interface FaaSClientConfig {
   /** Defaults to the FAAS_API_KEY environment variable. */
@@ -346,27 +347,13 @@ export class FaaSClient {
     return this.call('POST', '/v1/branches/merge', { branchIds, ...(options.strategy ? { strategy: options.strategy } : {}) }, { idempotent: false });
   }
 
-  /** Persistent instances (answer NOT_IMPLEMENTED until that mode lands on the operator). */
-  readonly instances = {
-    start: (params: Record<string, unknown>) => this.call('POST', '/v1/instances', params, { idempotent: false }),
-    get: (id: string) => this.call('GET', `/v1/instances/${encodeURIComponent(id)}`, undefined, { idempotent: true }),
-    list: () => this.call('GET', '/v1/instances', undefined, { idempotent: true }),
-    getSshInfo: (id: string) => this.action(id, 'ssh'),
-    expose: (id: string, params: Record<string, unknown>) => this.action(id, 'expose', params),
-    createPortForward: (id: string, params: Record<string, unknown>) => this.action(id, 'port-forward', params),
-    pause: (id: string) => this.action(id, 'pause'),
-    resume: (id: string) => this.action(id, 'resume'),
-    stop: (id: string) => this.call('DELETE', `/v1/instances/${encodeURIComponent(id)}`, undefined, { idempotent: true }),
-    copyFiles: (id: string, params: Record<string, unknown>) => this.action(id, 'copy', params),
-    syncFiles: (id: string, params: Record<string, unknown>) => this.action(id, 'sync', params),
-    launchVSCode: (id: string) => this.action(id, 'vscode'),
-    launchJupyter: (id: string) => this.action(id, 'jupyter'),
-    launchVNC: (id: string) => this.action(id, 'vnc'),
-  };
-
-  private action(id: string, action: string, params: Record<string, unknown> = {}): Promise<unknown> {
-    return this.call('POST', `/v1/instances/${encodeURIComponent(id)}/${action}`, params, { idempotent: false });
-  }
+  /** Persistent instances: start, SSH, exposed URLs, port forwards, files, pause/resume (src/sdk/instances.ts). */
+  readonly instances = new InstancesApi({
+    call: (method, path, body, o) => this.call(method, path, body, o),
+    endpoint: () => this.endpoint,
+    apiKey: () => this.key(),
+    timeout: () => this.timeout,
+  });
 
   readonly usage = {
     /** Totals over a period (default: the last 30 days), with one row per UTC day. */

@@ -6,3 +6,6 @@ export type { TangleFaaSClientConfig, JobRequest, JobResult, JobStatus, SignedOu
 export { FaaSError, ExecutionError, RateLimitError, ValidationError, AuthError, NotFoundError, NotImplementedError, TimeoutError, MergeConflictError, ERROR_CODES, HTTP_STATUS_OF_CODE } from '../errors.js';
 export type { ErrorCode } from '../errors.js';
 export type { StreamEvent, ExecutionInfo, CurrentUsage, UsageMetrics } from '../api/index.js';
+export { InstancesApi } from './instances.js';
+export type { PortForward, CopyFilesParams, SyncFilesParams, SyncSummary, StartInstanceParams } from './instances.js';
+export type { InstanceInfo, SshInfo, Exposure, InstanceExecResult, FileList, FileEntry, JupyterInfo, VncInfo, VSCodeInfo } from '../api/index.js';

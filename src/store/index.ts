@@ -7,5 +7,7 @@ export { KeyStore } from './keys.js';
 export type { ApiKey, NewKeyOptions } from './keys.js';
 export { UsageStore } from './usage.js';
 export type { UsageRecord, UsageTotalsRow } from './usage.js';
+export { InstanceStore, sha256 } from './instances.js';
+export type { InstanceRecord, InstanceResources, InstanceStatus, StopReason, ExposureRecord } from './instances.js';
 export { StateStore } from './snapshots.js';
 export type { ContextRecord, SnapshotRecord, BranchRecord } from './snapshots.js';

@@ -4,7 +4,7 @@
 // retries ride out a gateway restart; usage survives a restart; 50 executes at once all answer.
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthError, ExecutionError, FaaSClient, MergeConflictError, NotFoundError, NotImplementedError, RateLimitError, ValidationError } from '../../src/index.js';
+import { AuthError, ExecutionError, FaaSClient, MergeConflictError, NotFoundError, RateLimitError, ValidationError } from '../../src/index.js';
 import type { StreamEvent } from '../../src/index.js';
 import { startGateway } from './fixtures.js';
 import type { TestGateway } from './fixtures.js';
@@ -179,14 +179,6 @@ describe('keys, limits and errors', () => {
     const badLanguage = await sdk.execute({ code: 'x', language: 'cobol' as 'python' }).catch((e: unknown) => e);
     expect(badLanguage).toBeInstanceOf(ValidationError);
     expect((badLanguage as ValidationError).field).toBe('language');
-  });
-
-  it('instance calls answer NOT_IMPLEMENTED, typed', async () => {
-    for (const call of [() => sdk.instances.start({}), () => sdk.instances.list(), () => sdk.instances.getSshInfo('i1'), () => sdk.instances.launchJupyter('i1')]) {
-      const e = await call().catch((x: unknown) => x);
-      expect(e).toBeInstanceOf(NotImplementedError);
-      expect(e).toMatchObject({ code: 'NOT_IMPLEMENTED' });
-    }
   });
 
   it('snapshots, restores, branches and merges round-trip; another key sees none of them', async () => {

@@ -21,6 +21,7 @@ from .exceptions import (
     FaaSTimeoutError,
     InternalError,
     MergeConflictError,
+    ConflictError,
     NotFoundError,
     QueueFullError,
     RateLimitError,
@@ -40,6 +41,7 @@ from .models import (
     UsageMetrics,
 )
 from .streaming import ExecutionStream
+from .instances import Exposure, Instance, InstanceExecResult, InstancesAPI, PortForward, SshInfo, SyncSummary
 
 __all__ = [
     "__version__",
@@ -47,6 +49,14 @@ __all__ = [
     "FaaSClient",
     "UsageAPI",
     "ExecutionStream",
+    "InstancesAPI",
+    "Instance",
+    "SshInfo",
+    "Exposure",
+    "InstanceExecResult",
+    "PortForward",
+    "SyncSummary",
+    "ConflictError",
     "ExecutionResult",
     "ExecutionInfo",
     "ResourceUsage",

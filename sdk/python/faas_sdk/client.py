@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from ._http import Transport
 from .exceptions import ExecutionError
+from .instances import InstancesAPI
 from .models import CurrentUsage, ExecutionInfo, ExecutionResult, Language, Mode, UsageMetrics
 from .streaming import ExecutionStream
 
@@ -114,6 +115,7 @@ class FaaSClient:
             debug,
         )
         self.usage = UsageAPI(self._transport)
+        self.instances = InstancesAPI(self._transport)
 
     @property
     def endpoint(self) -> str:

@@ -1,6 +1,5 @@
-// Routes of features this gateway cannot serve (instances until that mode lands; snapshots and
-// branches on a stand-in engine without them): answered with NOT_IMPLEMENTED, so clients get a
-// clear, typed answer rather than a 404 or a fake success.
+// Snapshot and branch routes on a gateway whose engine has no snapshots (a stand-in engine):
+// answered with NOT_IMPLEMENTED, so clients get a clear, typed answer rather than a 404.
 import type { FastifyInstance } from 'fastify';
 import { NotImplementedError } from '../../errors.js';
 
@@ -12,11 +11,6 @@ export const UNAVAILABLE_ROUTES: Array<[method: 'GET' | 'POST' | 'DELETE', path:
   ['POST', '/v1/snapshots/:id/restore', 'Snapshot restore (checkpointed mode)'],
   ['POST', '/v1/branches', 'Branches (branched mode)'],
   ['POST', '/v1/branches/merge', 'Branch merges (branched mode)'],
-  ['POST', '/v1/instances', 'Persistent instances'],
-  ['GET', '/v1/instances', 'Persistent instances'],
-  ['GET', '/v1/instances/:id', 'Persistent instances'],
-  ['POST', '/v1/instances/:id/:action', 'Persistent instances'],
-  ['DELETE', '/v1/instances/:id', 'Persistent instances'],
 ];
 
 /** Registers the routes `keep` accepts (those no real handler serves on this gateway). */

@@ -4,4 +4,6 @@ export { RateLimiter } from './rate-limiter.js';
 export type { LimitStatus } from './rate-limiter.js';
 export { Execution, ExecutionService, failureOf } from './executions.js';
 export { UsageService } from './usage.js';
+export { InstanceService, instanceUsageRecorder } from './instances.js';
+export type { ProxyTarget } from './instances.js';
 export { SnapshotService, hasSnapshots } from './snapshots.js';
