@@ -44,7 +44,8 @@ export class Browser {
         '--window-size=1280,800',
         'about:blank',
       ],
-      { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] },
+      // its own process group, so close() can end its helper processes too
+      { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'], detached: true },
     );
     const browser = new Browser(child, profile, child.stdio[3] as Writable);
     (child.stdio[4] as Readable).on('data', (b: Buffer) => browser.onData(b));
@@ -123,6 +124,12 @@ export class Browser {
     await Promise.race([this.send('Browser.close').catch(() => undefined), new Promise((r) => setTimeout(r, 3000))]);
     if (this.child.exitCode === null) this.child.kill('SIGKILL');
     await exited;
-    rmSync(this.profile, { recursive: true, force: true });
+    try {
+      process.kill(-this.child.pid!, 'SIGKILL'); // helpers left behind (renderer, network service...)
+    } catch {
+      // none left
+    }
+    // Chromium's helper processes may still be writing to the profile as the main one exits.
+    rmSync(this.profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
   }
 }

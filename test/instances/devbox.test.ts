@@ -2,10 +2,13 @@
 // token and refuses without it; the VNC endpoint completes an RFB handshake (VNC password
 // auth) over the URL's WebSocket; the VS Code URL serves its workbench page.
 import { createCipheriv } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaaSClient } from '../../src/index.js';
 import type { InstanceInfo } from '../../src/api/index.js';
+import { Browser } from '../devbox/browser.js';
 import { startInstanceGateway } from './fixtures.js';
 import type { InstanceGateway } from './fixtures.js';
 
@@ -135,5 +138,30 @@ describe('devbox services through exposed URLs', () => {
     expect(html).toMatch(/vs\/code\/browser\/workbench\/workbench/);
     // Without the token or the key: refused.
     expect((await fetch(`${gw.url}/i/${inst.id}/vscode/`)).status).toBe(401);
+  }, 180_000);
+  it('headless Chromium loads Jupyter and VS Code through their exposed URLs; screenshots are kept', async () => {
+    const [j, c] = [await sdk.instances.launchJupyter(inst.id), await sdk.instances.launchVSCode(inst.id)];
+    const artifacts = join(process.cwd(), 'test', 'artifacts');
+    mkdirSync(artifacts, { recursive: true });
+    const browser = await Browser.launch();
+    try {
+      // The URLs as handed out: the token in them is all a browser needs (then a cookie).
+      const tree = await browser.shoot(j.url.replace('/?', '/tree?'), `document.querySelector('#notebook_list') ? document.title : ''`);
+      expect(tree.value).toContain('Home');
+      writeFileSync(join(artifacts, 'instance-jupyter.png'), tree.png);
+      const code = await browser.shoot(
+        c.url,
+        `(() => document.querySelector('.monaco-workbench') && document.querySelector('.part.statusbar') ? document.title : '')()`,
+        { timeoutMs: 90_000, settleMs: 3000 },
+      );
+      expect(code.value).toContain('code-server');
+      writeFileSync(join(artifacts, 'instance-vscode.png'), code.png);
+      for (const png of [tree.png, code.png]) {
+        expect(png.subarray(1, 4).toString()).toBe('PNG');
+        expect(png.length).toBeGreaterThan(10 * 1024);
+      }
+    } finally {
+      await browser.close();
+    }
   }, 180_000);
 });
