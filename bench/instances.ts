@@ -112,10 +112,30 @@ export async function benchInstances(o: { starts?: number; pauses?: number; expo
         resumeDirect.push(performance.now() - t);
         await sleep(pace / 2);
       }
+      // The baseline in the same run: Docker's own pause / unpause of the same container.
+      const raw = engine.docker.getContainer(gateway.instanceManager.get(inst.id)!.containerId!);
+      const dockerPause: number[] = [];
+      const dockerUnpause: number[] = [];
+      for (let i = 0; i < pauses; i++) {
+        let t = performance.now();
+        await raw.pause();
+        dockerPause.push(performance.now() - t);
+        await sleep(pace / 2);
+        t = performance.now();
+        await raw.unpause();
+        dockerUnpause.push(performance.now() - t);
+        await sleep(pace / 2);
+      }
       put('instance_pause', pause);
       put('instance_resume', resume);
       put('instance_pause_manager', pauseDirect);
       put('instance_resume_manager', resumeDirect);
+      put('docker_pause', dockerPause);
+      put('docker_unpause', dockerUnpause);
+      out.instance_pause_vs_docker_ratio = r2(pct(pause, 50) / pct(dockerPause, 50));
+      out.instance_resume_vs_docker_ratio = r2(pct(resume, 50) / pct(dockerUnpause, 50));
+      say(`  instance_pause_vs_docker_ratio       ${out.instance_pause_vs_docker_ratio} (SDK pause p50 / docker pause p50)`);
+      say(`  instance_resume_vs_docker_ratio      ${out.instance_resume_vs_docker_ratio} (SDK resume p50 / docker unpause p50)`);
       await sdk.instances.exec(inst.id, { command: 'kill $(cat /sandbox/tmp/count.pid)' }).catch(() => undefined);
 
       // Expose → first byte through the exposed URL (a new name each time: a fresh exposure).

@@ -13,6 +13,7 @@ import { DockerSandboxEngine, runtimeImageTag } from '../src/sandbox/index.js';
 import type { ExecuteRequestInput } from '../src/sandbox/index.js';
 import { benchChain } from './chain.js';
 import { benchGateway } from './gateway.js';
+import { benchInstances } from './instances.js';
 import { benchSnapshots } from './snapshots.js';
 import { check, r2, record, results, say, sleep, timeIt } from './stats.js';
 
@@ -163,7 +164,7 @@ async function benchEngine(): Promise<void> {
   target(perS >= 1000, `≥ 1000 cached executions/s at concurrency 4: ${perS.toFixed(0)}`);
 }
 
-/** BENCH_ONLY=engine,gateway,chain,snapshots runs some sections (written to partial.json, not latest.json). */
+/** BENCH_ONLY=engine,gateway,chain,snapshots,instances runs some sections (written to partial.json, not latest.json). */
 async function main(): Promise<void> {
   const started = Date.now();
   const only = process.env.BENCH_ONLY?.split(',').map((x) => x.trim());
@@ -172,6 +173,14 @@ async function main(): Promise<void> {
   if (want('gateway')) await benchGateway(PACE);
   if (want('chain')) await benchChain(PACE);
   if (want('snapshots')) await benchSnapshots(PACE);
+  if (want('instances')) {
+    Object.assign(results, await benchInstances({ paceMs: 100 }));
+    say('targets (issue #7)');
+    const target = (ok: boolean, text: string) => say(`  [${ok ? 'met' : 'MISSED'}] ${text}`);
+    target(results.instance_ssh_ready_p50_ms! < 1000, `start to SSH-ready p50 < 1 s: ${results.instance_ssh_ready_p50_ms} ms`);
+    target(results.instance_pause_p50_ms! < 30, `pause p50 < 30 ms: ${results.instance_pause_p50_ms} ms`);
+    target(results.instance_resume_p50_ms! < 30, `resume p50 < 30 ms: ${results.instance_resume_p50_ms} ms`);
+  }
   results.bench_pace_ms = PACE;
   results.bench_duration_s = Math.round((Date.now() - started) / 1000);
 
