@@ -99,6 +99,19 @@ describe('snapshots', () => {
     expect(engine.getSnapshot(A, snap.id)).toEqual(snap);
   });
 
+  it('a javascript snapshot keeps the files, not the memory (node cannot fork), and says so', async () => {
+    const r = await engine.execute({ language: 'javascript', mode: 'checkpointed', code: 'require("fs").writeFileSync("kept.txt", "js file"); globalThis.counter = 7' }, { owner: A });
+    const snap = await engine.createSnapshot(A, r.executionId);
+    expect(snap).toMatchObject({ hasMemory: false, language: 'javascript', sizeBytes: 7 });
+    const back = await engine.restoreSnapshot(A, snap.id);
+    expect(back.hasMemory).toBe(false);
+    const out = await engine.execute({ language: 'javascript', executionId: back.executionId, code: 'console.log(require("fs").readFileSync("kept.txt", "utf8"), typeof counter)' }, { owner: A });
+    expect(out.stdout).toBe('js file undefined\n');
+    // the context itself goes on with its memory
+    const same = await engine.execute({ language: 'javascript', executionId: r.executionId, code: 'console.log(counter)' }, { owner: A });
+    expect(same.stdout).toBe('7\n');
+  });
+
   it('two snapshots of identical files share a content hash (and storage)', async () => {
     const id = await context();
     const s1 = await engine.createSnapshot(A, id);
@@ -121,25 +134,26 @@ describe('snapshots', () => {
   });
 
   it('a branch sees no other context: not their files, not the snapshot store, not their processes', async () => {
-    const snap = await engine.createSnapshot(A, await context());
+    const origin = await context();
+    const snap = await engine.createSnapshot(A, origin);
     const [b1, b2] = await Promise.all([engine.createBranch(A, snap.id), engine.createBranch(A, snap.id)]);
-    // b1 starts a process; b2 cannot find it in its PID namespace, and cannot signal it.
-    await py(b1.executionId, 'import subprocess\nproc = subprocess.Popen(["sleep", "60"])\nopen("pid", "w").write(str(proc.pid))');
-    const out = await py(
-      b2.executionId,
-      [
-        'import os, signal',
-        'pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]',
-        'mine = []',
-        'for p in pids:',
-        '    try:',
-        '        os.kill(p, 0); mine.append(p)',
-        '    except ProcessLookupError: pass',
-        '    except PermissionError: mine.append(-p)',
-        'print(os.path.exists("pid"), os.listdir("/sandbox/.frozen"), os.listdir("/sandbox/.ctx"), len(mine) <= 3, os.getpid())',
-      ].join('\n'),
+    // b1 starts a process; neither its sibling b2 nor the context the snapshot was taken of
+    // can find it: the processes that exist in a context's PID namespace are its own only.
+    await py(b1.executionId, 'import subprocess\nproc = subprocess.Popen(["sleep", "60"])');
+    const visible = [
+      'import os',
+      'def exists(p):',
+      '    try:',
+      '        os.kill(p, 0); return True',
+      '    except ProcessLookupError: return False',
+      '    except PermissionError: return True',
+      'print(sorted(p for p in range(1, 4096) if exists(p)), os.getpid())',
+    ].join('\n');
+    for (const id of [b2.executionId, origin]) expect(await py(id, visible)).toBe('[1, 2] 2'); // the namespace's init and the context
+    expect(await py(b1.executionId, visible)).toMatch(/^\[1, 2, \d+\] 2$/); // and its own sleep
+    expect(await py(b2.executionId, 'import os\nprint(os.listdir("."), os.listdir("/sandbox/.frozen"), os.listdir("/sandbox/.ctx"))')).toBe(
+      "['state.txt', 'gone.txt'] [] []",
     );
-    expect(out).toMatch(/^False \[\] \[\] True \d+$/);
     expect(await py(b1.executionId, 'print(proc.poll())')).toBe('None'); // still running, untouched
   });
 

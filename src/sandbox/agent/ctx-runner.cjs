@@ -7,6 +7,13 @@
 const fs = require('node:fs');
 const vm = require('node:vm');
 const readline = require('node:readline');
+const { createRequire } = require('node:module');
+const path = require('node:path');
+
+// A script run by vm has no module scope: give it what a main.js in the work dir would have.
+globalThis.require = createRequire(path.join(process.cwd(), 'main.js'));
+globalThis.__filename = path.join(process.cwd(), 'main.js');
+globalThis.__dirname = process.cwd();
 
 const repFd = Number(process.argv[2]);
 

@@ -198,6 +198,7 @@ def become_context(sock, language, lower, disk_mb, main=None):
     (snapshot holders, their branches) lives, so dropping a context never kills its snapshots.
     Never returns."""
     try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # a holder ignores it; contexts wait for their children
         close_fds_except({sock.fileno()})
         enter_namespaces(lower, disk_mb)
         pid = os.fork()
@@ -298,6 +299,8 @@ class ContextServer:
                 elif op == "snapshot":
                     reply = self.snapshot(fds[0], msg)
                     fds = []
+                elif op == "tar":
+                    reply = self.tar()
                 elif op == "manifest":
                     reply = {"ok": True, "manifest": tree_manifest(WORK)}
                 elif op == "read":
@@ -308,7 +311,7 @@ class ContextServer:
                 reply = {"ok": False, "message": "%s: %s" % (type(e).__name__, e)}
             for fd in fds:
                 os.close(fd)
-            send_msg(self.sock, reply)
+            send_msg(self.sock, reply, creds=bool(reply.pop("$creds", False)))
             self.reap()
 
     def reap(self):
@@ -322,31 +325,57 @@ class ContextServer:
                 return
 
     def snapshot(self, holder_sock_fd, msg):
-        """Forks a holder: this interpreter's memory as it is now (copy-on-write), and a frozen
-        copy of the work directory, made before this context runs anything again."""
+        """Python: this process becomes the snapshot's holder (its memory as it is now) and the
+        live context moves on in a copy of it, in a new PID namespace nested in this one. So the
+        holder and every branch forked from it stay outside what the context can see or signal;
+        the context only ever runs in a leaf namespace. The holder copies the work directory
+        before the context may run anything again."""
         r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
+        y = os.fork()
+        if y == 0:
             try:
-                os.close(r)
+                os.close(holder_sock_fd)
+                check(libc.unshare(CLONE_NEWPID), "unshare")
+                if os.fork() != 0:
+                    os._exit(0)
+                # PID 1 of the new namespace: only reaps (it outlives the context's own end
+                # while the context's later snapshots live, like every context's init).
+                if os.fork() == 0:
+                    os.close(w)
+                    copied = os.read(r, 1)
+                    os.close(r)
+                    if copied != b"1":
+                        os._exit(70)
+                    return {"ok": True, "moved": True, "$creds": True}  # the live context goes on
                 self.sock.close()
-                holder = HolderServer(socket.socket(fileno=holder_sock_fd), self.language,
-                                      self.main if self.language == "python" else None)
-                holder.start(msg["snapshot"], int(msg.get("diskMb", 256)), WORK)
-                os.write(w, b"1")
+                os.close(r)
                 os.close(w)
-                holder.serve()
+                while True:
+                    try:
+                        os.wait()
+                    except ChildProcessError:
+                        os._exit(0)
+                    except InterruptedError:
+                        pass
             except BaseException:
-                log("holder failed: %s" % traceback.format_exc())
-            finally:
-                os._exit(0)
-        os.close(w)
-        os.close(holder_sock_fd)
-        done = os.read(r, 1)
-        os.close(r)
-        if done != b"1":
-            return {"ok": False, "message": "the snapshot could not be taken"}
-        return {"ok": True}
+                log("snapshot: the context could not move on: %s" % traceback.format_exc())
+                os._exit(70)
+        # Here: the holder.
+        try:
+            os.waitpid(y, 0)
+            os.close(r)
+            self.sock.close()  # the live context answers on it from now on
+            holder = HolderServer(socket.socket(fileno=holder_sock_fd), self.language, self.main)
+            holder.start(msg["snapshot"], int(msg.get("diskMb", 256)), WORK)
+            os.write(w, b"1")
+            os.close(w)
+            holder.serve()
+        except BaseException:
+            log("holder failed: %s" % traceback.format_exc())
+        os._exit(0)
+
+    def tar(self):
+        return {"ok": True, "tar": tar_paths(WORK, sorted(os.listdir(WORK)), recursive=True)}
 
     def run(self, msg):
         t0 = time.monotonic()
@@ -571,7 +600,8 @@ class HolderServer:
             self.frozen.add(sid)
 
     def serve(self):
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        # What the context left running before the snapshot stays here: reaped automatically.
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)
         send_msg(self.sock, {"type": "ready"}, creds=True)
         while True:
             msg, fds, _ = recv_msg(self.sock)
@@ -606,7 +636,10 @@ class HolderServer:
                 self.sock.close()
                 become_context(child, msg.get("language") or self.language, lower, int(msg.get("diskMb", 256)), self.main)
             child.close()
-            os.waitpid(pid, 0)
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass  # reaped already (SIGCHLD is ignored here)
             return {"ok": True, "hasMemory": self.main is not None}
         if op == "info":
             root = self.dir(msg["snapshot"])
@@ -750,13 +783,15 @@ class Peer:
             send_msg(self.sock, msg, fds=fds)
             self.sock.settimeout(timeout)
             try:
-                rep, got, _ = recv_msg(self.sock)
+                rep, got, pid = recv_msg(self.sock)
             finally:
                 self.sock.settimeout(None)
         for fd in got:
             os.close(fd)
         if rep is None:
             raise RuntimeError("it is gone")
+        if rep.get("moved") and pid:
+            self.pid = pid  # the context went on in another process (a snapshot was taken)
         if rep.get("ok") is False:
             raise RuntimeError(rep.get("message"))
         return rep
@@ -910,13 +945,17 @@ class Family:
     # -- operations --
     def op_snapshot(self, msg):
         ctx = self.context(msg["context"])
-        sid = msg["snapshot"]
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        try:
-            ctx.ask({"op": "snapshot", "snapshot": sid, "diskMb": int(msg.get("diskMb", 256))}, fds=[theirs.fileno()], timeout=120)
-        finally:
-            theirs.close()
-        holder = await_ready(ours, ctx.language)
+        sid, disk_mb = msg["snapshot"], int(msg.get("diskMb", 256))
+        if ctx.language == "python":
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            try:
+                ctx.ask({"op": "snapshot", "snapshot": sid, "diskMb": disk_mb}, fds=[theirs.fileno()], timeout=120)
+            finally:
+                theirs.close()
+            holder = await_ready(ours, ctx.language)
+        else:
+            # No memory to keep (node cannot fork): a holder of the files, made by this agent.
+            holder = self.files_holder(sid, ctx.ask({"op": "tar"}, timeout=300)["tar"], ctx.language, disk_mb)
         with self.lock:
             self.holders[sid] = holder
         info = holder.ask({"op": "info", "snapshot": sid}, timeout=120)
@@ -946,10 +985,9 @@ class Family:
         """The snapshot's files as a tar (for the host's durable store)."""
         return {"tar": self.holder(msg["snapshot"]).ask({"op": "files", "snapshot": msg["snapshot"]}, timeout=300)["tar"]}
 
-    def op_load(self, msg):
-        """A snapshot's files from the host's store (its family container was lost): a holder
-        without memory; contexts made from it start a fresh interpreter over the files."""
-        sid, language = msg["snapshot"], msg.get("language") or "python"
+    def files_holder(self, sid, tar, language, disk_mb):
+        """A holder without memory (a fresh interpreter for each context made from it), with
+        these files, in user and mount namespaces of its own."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
         if pid == 0:
@@ -957,20 +995,25 @@ class Family:
                 ours.close()
                 close_fds_except({theirs.fileno()})
                 h = HolderServer(theirs, language, None)
-                h.start(sid, int(msg.get("diskMb", 256)), None, userns=True)
+                h.start(sid, disk_mb, None, userns=True)
                 h.frozen.add(sid)
                 os.mkdir(os.path.join(FROZEN, sid))
-                untar(msg["tar"], os.path.join(FROZEN, sid))
-                pid2 = os.fork()  # detach: the holder is not the agent's child to wait for
-                if pid2 == 0:
+                untar(tar, os.path.join(FROZEN, sid))
+                if os.fork() == 0:  # detach: the holder is not the agent's child to wait for
                     h.serve()
             except BaseException:
-                log("load failed: %s" % traceback.format_exc())
+                log("files holder failed: %s" % traceback.format_exc())
             finally:
                 os._exit(0)
         theirs.close()
         os.waitpid(pid, 0)
-        holder = await_ready(ours, language)
+        return await_ready(ours, language)
+
+    def op_load(self, msg):
+        """A snapshot's files from the host's store (its family container was lost): a holder
+        without memory; contexts made from it start a fresh interpreter over the files."""
+        sid, language = msg["snapshot"], msg.get("language") or "python"
+        holder = self.files_holder(sid, msg["tar"], language, int(msg.get("diskMb", 256)))
         with self.lock:
             self.holders[sid] = holder
         info = holder.ask({"op": "info", "snapshot": sid}, timeout=120)
