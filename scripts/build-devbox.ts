@@ -223,8 +223,11 @@ async function npmAssets(v: Versions): Promise<{ nodeDir: string; csDir: string 
     const tmp = mkdtempSync(join(cacheDir, '.code-server-'));
     try {
       writeFileSync(join(tmp, 'package.json'), '{ "private": true }\n');
+      // Under `npm test` / `npm start` this process inherits the outer npm's npm_* variables
+      // (its prefix, its lifecycle, its package): the inner install must not see them.
+      const outer = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
       const env = {
-        ...process.env,
+        ...outer,
         PATH: `${join(nodeDir, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`,
         npm_config_nodedir: nodeDir,
         npm_config_update_notifier: 'false',
