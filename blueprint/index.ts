@@ -65,7 +65,12 @@ export function faasBlueprint(opts: { manager?: string } = {}) {
 export const ExecuteArgsSchema = z.object({
   code: z.string().min(1),
   language: z.string().min(1),
-  mode: z.string().transform((m) => m || 'ephemeral'),
+  // Stateful modes are served by the operator API: a job's result names no context a later job
+  // could run in, so on-chain they would only leave contexts behind.
+  mode: z
+    .string()
+    .transform((m) => m || 'ephemeral')
+    .refine((m) => m === 'ephemeral' || m === 'cached', 'on-chain jobs run in ephemeral or cached mode; checkpointed, branched and persistent are served by the operator API'),
   resources: z.record(z.string(), z.unknown()).optional(),
   envVars: z.record(z.string(), z.string()).optional(),
   stdin: z.string(),

@@ -51,6 +51,8 @@ describe('FaaS blueprint', () => {
     expect(bad(['print(1)', 'python', '', '', '{"A": 1}', ''])).toBe('envVars');
     expect(bad(['', 'python', '', '', '', ''])).toBe('code');
     expect(bad(['print(1)'])).toBe('args');
+    expect(bad(['print(1)', 'python', 'checkpointed', '', '', ''])).toBe('mode'); // stateful modes are the API's
+    expect(decodeExecuteArgs(['print(1)', 'python', 'cached', '', '', '']).mode).toBe('cached');
     expect(() => encodeExecuteArgs({ code: 'x'.repeat(2000), language: 'python' })).toThrow(/code: is 2000 bytes/);
   });
 });
