@@ -85,7 +85,7 @@ export async function benchSnapshots(pace: number): Promise<void> {
     say(`  heavy_init_speedup                   ${results.heavy_init_speedup}× (set-up + run p50 / restore + run p50)`);
 
     const info = engine.getSnapshot(OWNER, snap);
-    results.snapshot_size_mb = r2(engine.contexts.storedBytes(info.contentHash) / (1024 * 1024));
+    results.snapshot_size_mb = r2(engine.contexts.storedBytes(OWNER, info.contentHash) / (1024 * 1024));
     say(`  snapshot_size_mb                     ${results.snapshot_size_mb} MiB on disk (its files; the 100 MB of memory stays in the holder process, copy-on-write)`);
 
     results.branch_vs_new_context_ratio = r2(branch / create);

@@ -57,6 +57,8 @@ export class SandboxContainer {
   private readonly pongWaiters = new Map<number, () => void>();
   private readonly replies = new Map<string, { resolve: (d: Record<string, unknown>) => void; reject: (e: Error) => void }>();
   private requestSeq = 0;
+  /** Request ids of this attachment (another process attached to the same agent uses others). */
+  private readonly requestTag = `r${Math.random().toString(36).slice(2, 8)}-`;
   /** When the container last finished an execution (for idle reaping). */
   lastUsed = Date.now();
   executions = 0;
@@ -235,18 +237,25 @@ export class SandboxContainer {
    * the program's timeout plus a grace period, the container is destroyed and the result
    * says timedOut (the agent kills on time itself; this is the backstop).
    */
-  exec(msg: ExecMessage, handlers?: ExecHandlers): Promise<AgentResult> {
+  exec(msg: ExecMessage, handlers?: ExecHandlers, opts: { removeOnTimeout?: boolean } = {}): Promise<AgentResult> {
     this.executions++;
     const result = new Promise<AgentResult>((resolve, reject) => {
       this.pending.set(msg.id, handlers ? { resolve, reject, ...handlers } : { resolve, reject });
     });
     result.catch(() => undefined); // the race below reports the failure; keep this one handled
-    this.send(msg);
+    try {
+      this.send(msg);
+    } catch (err) {
+      this.pending.delete(msg.id);
+      return Promise.reject(err);
+    }
     const graceMs = msg.timeoutMs + 5_000;
+    const remove = opts.removeOnTimeout ?? true;
     return withTimeout(result, graceMs, () => {
+      this.pending.delete(msg.id);
       // Remove it only after this timeout has settled the race, so the caller sees why.
-      setImmediate(() => void this.destroy());
-      return new SandboxError(`sandbox ${this.id} did not answer within ${graceMs} ms; it was removed`, { timedOut: true });
+      if (remove) setImmediate(() => void this.destroy());
+      return new SandboxError(`sandbox ${this.id} did not answer within ${graceMs} ms${remove ? '; it was removed' : ''}`, { timedOut: true });
     });
   }
 
@@ -261,9 +270,14 @@ export class SandboxContainer {
 
   /** One operation of the family agent (contexts, snapshots); resolves with its reply's data. */
   request<T extends Record<string, unknown> = Record<string, unknown>>(op: ContextOp, timeoutMs = 60_000): Promise<T> {
-    const id = `r${++this.requestSeq}`;
+    const id = `${this.requestTag}${++this.requestSeq}`;
     const reply = new Promise<Record<string, unknown>>((resolve, reject) => this.replies.set(id, { resolve, reject }));
-    this.send({ type: 'ctx', id, ...op });
+    try {
+      this.send({ type: 'ctx', id, ...op });
+    } catch (err) {
+      this.replies.delete(id);
+      return Promise.reject(err);
+    }
     return withTimeout(reply, timeoutMs, () => new SandboxError(`sandbox ${this.id} did not answer '${op.op}' within ${timeoutMs} ms`)).finally(() =>
       this.replies.delete(id),
     ) as Promise<T>;

@@ -4,9 +4,9 @@
 // snapshot's files on disk once per content hash, and finds family containers again after an
 // operator restart. A snapshot whose family container is gone is loaded from its files into a
 // new one: its files come back, its memory does not (the record then says hasMemory: false).
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { MergeConflictError, NotFoundError, SandboxError, ValidationError } from '../errors.js';
@@ -84,6 +84,8 @@ export class ContextManager {
   /** When each context last ran something (contexts not seen since this process started count from its start). */
   private readonly lastUsed = new Map<string, number>();
   private readonly startedAt = Date.now();
+  private readonly chains = new Map<string, Promise<unknown>>();
+  private endingIdle = false;
   private readonly adopting = new Map<string, Promise<SandboxContainer | null>>();
 
   private dirMade: string | null = null;
@@ -146,15 +148,21 @@ export class ContextManager {
       });
       context = { id: runId, create: true, diskMb: req.resources.diskMb };
     }
-    const t0 = performance.now();
-    this.lastUsed.set(context.id, Date.now());
-    const r = await family.exec({ ...base, id: runId, context }).finally(() => this.lastUsed.set(context.id, Date.now()));
+    const ctxId = context.id;
+    this.lastUsed.set(ctxId, Date.now());
+    // One thing at a time per context, queued here: the agent's time limit then starts when
+    // the program does, and a family container is never removed for a queued request.
+    const { r, ms } = await this.serial(ctxId, async () => {
+      const t0 = performance.now();
+      const res = await family.exec({ ...base, id: runId, context }, undefined, { removeOnTimeout: false });
+      return { r: res, ms: performance.now() - t0 };
+    }).finally(() => this.lastUsed.set(ctxId, Date.now()));
     return {
       executionId: runId,
       stdout: Buffer.from(r.stdout, 'base64').toString('utf8'),
       stderr: Buffer.from(r.stderr, 'base64').toString('utf8'),
       exitCode: r.exitCode,
-      durationMs: Math.round((performance.now() - t0) * 1000) / 1000,
+      durationMs: Math.round(ms * 1000) / 1000,
       truncated: r.truncated,
       timedOut: r.timedOut,
       oomKilled: r.oomKilled,
@@ -164,14 +172,34 @@ export class ContextManager {
     };
   }
 
+  /** Runs `fn` after everything queued on this context before it. */
+  private serial<T>(contextId: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.chains.get(contextId) ?? Promise.resolve();
+    const run = before.then(fn, fn);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.chains.set(contextId, tail);
+    void tail.then(() => {
+      if (this.chains.get(contextId) === tail) this.chains.delete(contextId);
+    });
+    return run;
+  }
+
   async createSnapshot(owner: Owner, executionId: string): Promise<SnapshotInfo> {
     const rec = this.o.store.context(executionId);
     if (!rec || rec.owner !== owner) throw new NotFoundError('execution context', executionId);
     const family = await this.mustFamily(rec.family, `execution context ${executionId}`);
     const id = `snap_${randomUUID()}`;
     const diskMb = (JSON.parse(rec.resources) as { diskMb: number }).diskMb;
-    const r = await family.request<ContextReply>({ op: 'snapshot', context: rec.id, snapshot: id, diskMb }, 120_000);
-    await this.keepFiles(family, id, r.contentHash);
+    const r = await this.serial(rec.id, () => family.request<ContextReply>({ op: 'snapshot', context: rec.id, snapshot: id, diskMb }, 120_000));
+    try {
+      await this.keepFiles(family, owner, id, r.contentHash);
+    } catch (err) {
+      await family.request({ op: 'drop_snapshot', snapshot: id }).catch(() => undefined); // no record, no holder
+      throw err;
+    }
     const snap: SnapshotRecord = {
       id,
       owner,
@@ -188,9 +216,14 @@ export class ContextManager {
     return info(snap);
   }
 
-  /** Writes a snapshot's files to the store once per content hash (equal trees share a file). */
-  private async keepFiles(family: SandboxContainer, snapshotId: string, contentHash: string): Promise<void> {
-    const file = this.blob(contentHash);
+  /**
+   * Writes a snapshot's files to the store once per owner and content hash (equal trees of one
+   * owner share a file). Per owner: the hash is reported from inside the sandbox, where code
+   * of that owner runs, so a tree stored under it is trusted only by that owner.
+   */
+  private async keepFiles(family: SandboxContainer, owner: Owner, snapshotId: string, contentHash: string): Promise<void> {
+    const file = this.blob(owner, contentHash);
+    mkdirSync(dirname(file), { recursive: true });
     if (existsSync(file)) return;
     const { tar } = await family.request<{ tar: string }>({ op: 'files', snapshot: snapshotId }, 300_000);
     const tmp = `${file}.${process.pid}.tmp`;
@@ -198,25 +231,25 @@ export class ContextManager {
     renameSync(tmp, file);
   }
 
-  private blob(contentHash: string): string {
+  private blob(owner: Owner, contentHash: string): string {
     if (!/^[0-9a-f]{64}$/.test(contentHash)) throw new SandboxError('the sandbox answered a malformed content hash');
-    return join(this.dir(), `${contentHash}.tar`);
+    return join(this.dir(), createHash('sha256').update(owner).digest('hex').slice(0, 32), `${contentHash}.tar`);
   }
 
   /** A snapshot's files as the tar kept on disk (for an instance started from it). */
   snapshotFiles(owner: Owner, snapshotId: string): Buffer {
     const snap = this.ownSnapshot(owner, snapshotId);
     try {
-      return readFileSync(this.blob(snap.contentHash));
+      return readFileSync(this.blob(owner, snap.contentHash));
     } catch {
       throw new NotFoundError('snapshot files', snapshotId);
     }
   }
 
   /** Bytes the snapshot's files take in the store. */
-  storedBytes(contentHash: string): number {
+  storedBytes(owner: Owner, contentHash: string): number {
     try {
-      return statSync(this.blob(contentHash)).size;
+      return statSync(this.blob(owner, contentHash)).size;
     } catch {
       return 0;
     }
@@ -295,7 +328,12 @@ export class ContextManager {
       300_000,
     );
     if (!r.created) throw new MergeConflictError(r.conflicts);
-    await this.keepFiles(family, id, r.contentHash);
+    try {
+      await this.keepFiles(family, owner, id, r.contentHash);
+    } catch (err) {
+      await family.request({ op: 'drop_snapshot', snapshot: id }).catch(() => undefined);
+      throw err;
+    }
     const snap: SnapshotRecord = {
       id,
       owner,
@@ -317,12 +355,25 @@ export class ContextManager {
     const family = await this.family(snap.family);
     if (family) await family.request({ op: 'drop_snapshot', snapshot: snap.id }).catch(() => undefined);
     this.o.store.removeSnapshot(snap.id);
-    if (this.o.store.countByHash(snap.contentHash) === 0) rmSync(this.blob(snap.contentHash), { force: true });
+    if (this.o.store.countByHash(owner, snap.contentHash) === 0) rmSync(this.blob(owner, snap.contentHash), { force: true });
     await this.dropFamilyIfUnused(snap.family);
   }
 
   /** Ends contexts that ran nothing for `idleMs` (their snapshots stay). */
   async endIdle(idleMs: number): Promise<number> {
+    if (this.endingIdle) return 0; // the last sweep is still at work
+    this.endingIdle = true;
+    try {
+      return await this.endIdleNow(idleMs);
+    } catch (err) {
+      this.o.log.warn({ err: (err as Error).message }, 'the idle-context sweep failed');
+      return 0;
+    } finally {
+      this.endingIdle = false;
+    }
+  }
+
+  private async endIdleNow(idleMs: number): Promise<number> {
     const cutoff = Date.now() - idleMs;
     const idle = this.o.store.allContexts().filter((c) => (this.lastUsed.get(c.id) ?? Math.max(c.createdAt, this.startedAt)) < cutoff);
     for (const c of idle) {
@@ -358,7 +409,7 @@ export class ContextManager {
       const { snapshots } = await alive.request<{ snapshots: string[] }>({ op: 'list' });
       if (snapshots.includes(snap.id)) return alive;
     }
-    const file = this.blob(snap.contentHash);
+    const file = this.blob(snap.owner, snap.contentHash);
     if (!existsSync(file)) throw new NotFoundError('snapshot', snap.id);
     const owner = this.o.store.context(snap.executionId);
     const resources = owner ? (JSON.parse(owner.resources) as ExecuteRequest['resources']) : undefined;

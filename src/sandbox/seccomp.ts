@@ -5,8 +5,9 @@
 // to an unprivileged process — kernel modules, keyrings, BPF, perf, ptrace and
 // process_vm_*, clock and time setting, swap, reboot, quotas, the new mount API, io_uring,
 // userfaultfd — and allows only the namespace and mount calls this needs. It also refuses
-// umount (a context cannot take away the empty mounts that hide other contexts' files) and
-// setns / pivot_root (nothing needs to join or re-root a namespace).
+// umount and mount with MS_MOVE or MS_BIND (a context cannot take away or move the empty
+// mounts that hide other contexts' files), setns / pivot_root (nothing needs to join or re-root
+// a namespace), and packet and netfilter sockets (reachable in a user namespace of one's own).
 // Ephemeral and cached sandboxes keep Docker's own default profile.
 
 /** Calls refused with EPERM. */
@@ -23,6 +24,12 @@ export const DENIED_SYSCALLS = [
   'pidfd_getfd', 'lsm_set_self_attr',
 ] as const;
 
+const MS_BIND = 0x1000;
+const MS_MOVE = 0x2000;
+const AF_NETLINK = 16;
+const AF_PACKET = 17;
+const NETLINK_NETFILTER = 12;
+
 /** The profile as Docker takes it in `SecurityOpt: ['seccomp=<json>']`. */
 export function familySeccompProfile(): string {
   return JSON.stringify({
@@ -30,6 +37,14 @@ export function familySeccompProfile(): string {
     architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32', 'SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'],
     syscalls: [
       { names: DENIED_SYSCALLS, action: 'SCMP_ACT_ERRNO', errnoRet: 1 },
+      // mount() only makes new mounts: no moving (which would uncover what the empty mounts
+      // hide) and no bind mounts. Flags are the 4th argument; each rule refuses one bit.
+      { names: ['mount'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 3, value: MS_MOVE, valueTwo: MS_MOVE, op: 'SCMP_CMP_MASKED_EQ' }] },
+      { names: ['mount'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 3, value: MS_BIND, valueTwo: MS_BIND, op: 'SCMP_CMP_MASKED_EQ' }] },
+      // In a user namespace of its own a process could reach kernel code Docker's default keeps
+      // shut: raw packet sockets and netfilter (nf_tables) over netlink.
+      { names: ['socket'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 0, value: AF_PACKET, op: 'SCMP_CMP_EQ' }] },
+      { names: ['socket'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 0, value: AF_NETLINK, op: 'SCMP_CMP_EQ' }, { index: 2, value: NETLINK_NETFILTER, op: 'SCMP_CMP_EQ' }] },
       // clone3 cannot be filtered by its flags: ENOSYS makes libc fall back to clone().
       { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 },
     ],

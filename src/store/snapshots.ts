@@ -119,9 +119,9 @@ export class StateStore {
     this.db.prepare('DELETE FROM snapshots WHERE id = ?').run(id);
   }
 
-  /** How many snapshots share these files (they are stored once per content hash). */
-  countByHash(contentHash: string): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM snapshots WHERE content_hash = ?').get(contentHash) as { n: number }).n;
+  /** How many of an owner's snapshots share these files (stored once per owner and content hash). */
+  countByHash(owner: string, contentHash: string): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM snapshots WHERE owner = ? AND content_hash = ?').get(owner, contentHash) as { n: number }).n;
   }
 
   addBranch(b: BranchRecord): void {

@@ -34,6 +34,7 @@ async function run(req) {
     return true;
   };
   const saved = { out: process.stdout.write, err: process.stderr.write, exit: process.exit, env: process.env };
+  currentErr = err;
   process.stdout.write = write(out);
   process.stderr.write = write(err);
   process.exit = (code) => {
@@ -66,11 +67,21 @@ async function run(req) {
     process.stderr.write = saved.err;
     process.exit = saved.exit;
     process.env = saved.env;
+    currentErr = null;
     fs.closeSync(out);
     fs.closeSync(err);
   }
   return { exit, timedOut, compileError };
 }
+
+// An error thrown after a program's run returned (a timer, a rejected promise nobody awaited)
+// must not end the context: it goes to the stderr of the run in progress, if any.
+let currentErr = null;
+const late = (e) => {
+  if (currentErr !== null) fs.writeSync(currentErr, `${e && e.stack ? e.stack : String(e)}\n`);
+};
+process.on('uncaughtException', late);
+process.on('unhandledRejection', late);
 
 const rl = readline.createInterface({ input: process.stdin });
 const queue = [];

@@ -284,7 +284,7 @@ class ContextServer:
         signal.signal(signal.SIGALRM, on_alarm)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # a node runner that died is an EPIPE, not our end
         if self.language == "javascript":
             self.start_node()
         send_msg(self.sock, {"type": "ready"}, creds=True)
@@ -330,6 +330,16 @@ class ContextServer:
         holder and every branch forked from it stay outside what the context can see or signal;
         the context only ever runs in a leaf namespace. The holder copies the work directory
         before the context may run anything again."""
+        if threading.active_count() > 1:
+            os.close(holder_sock_fd)
+            return {"ok": False, "message": "the context has running threads; a snapshot needs them finished (join them first)"}
+        # What earlier runs left running cannot come along (it would stay above the branches):
+        # every other process of this context's PID namespace ends here.
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+        self.reap()
         r, w = os.pipe()
         y = os.fork()
         if y == 0:
@@ -345,7 +355,8 @@ class ContextServer:
                     copied = os.read(r, 1)
                     os.close(r)
                     if copied != b"1":
-                        os._exit(70)
+                        # The holder failed (its disk full, say): no snapshot, the context goes on.
+                        return {"ok": False, "moved": True, "$creds": True, "message": "the snapshot's files could not be copied (is the context's disk full?)"}
                     return {"ok": True, "moved": True, "$creds": True}  # the live context goes on
                 self.sock.close()
                 os.close(r)
@@ -372,6 +383,10 @@ class ContextServer:
             holder.serve()
         except BaseException:
             log("holder failed: %s" % traceback.format_exc())
+            try:
+                os.write(w, b"0")
+            except OSError:
+                pass
         os._exit(0)
 
     def tar(self):
@@ -504,6 +519,23 @@ class ContextServer:
         os.close(w2)
         self.node = (pid, w1, os.fdopen(r2, "rb"))
 
+    def stop_node(self):
+        pid, w, r = self.node
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        for f in (lambda: os.close(w), r.close):
+            try:
+                f()
+            except OSError:
+                pass
+        self.node = None
+
     def run_node(self, code, env, inp, out, err, timeout_s):
         pid, w, r = self.node
         d = os.path.join(SANDBOX, "tmp", ".faas-run")
@@ -515,7 +547,13 @@ class ContextServer:
             "stderr": os.path.join(d, "stderr"),
             "timeoutMs": int(timeout_s * 1000),
         }
-        os.write(w, json.dumps(req).encode() + b"\n")
+        try:
+            os.write(w, json.dumps(req).encode() + b"\n")
+        except BrokenPipeError:
+            self.stop_node()
+            self.start_node()
+            w, r = self.node[1], self.node[2]
+            os.write(w, json.dumps(req).encode() + b"\n")
         deadline = time.monotonic() + timeout_s + 2.0
         import select
 
@@ -525,14 +563,17 @@ class ContextServer:
             if ready:
                 line = r.readline()
                 if not line:
+                    # The runner died (an error its handlers could not catch): start a new one.
+                    self.stop_node()
+                    os.write(err, b"the javascript context's interpreter ended; its globals are lost\n")
+                    self.start_node()
                     return 1, False, False
                 rep = json.loads(line)
                 return int(rep.get("exit", 1)), bool(rep.get("timedOut")), bool(rep.get("compileError"))
             if left <= 0:
                 # Async work past its time: the runner cannot be stopped without losing its
                 # state, so it is replaced (the context's globals are lost; the result says so).
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
+                self.stop_node()
                 os.write(err, b"execution timed out; the javascript context was restarted\n")
                 self.start_node()
                 return 137, True, False
@@ -665,9 +706,9 @@ class HolderServer:
             self.frozen.add(msg["snapshot"])
             return {"ok": True}
         if op == "drop":
-            if msg["snapshot"] in self.frozen:
-                remove(os.path.join(FROZEN, msg["snapshot"]))
-                self.frozen.discard(msg["snapshot"])
+            # Forgotten, not removed: the files are the lower layer of the contexts made from it
+            # (in their own mount namespaces); the tmpfs is freed when the last of them ends.
+            self.frozen.discard(msg["snapshot"])
             return {"ok": True}
         return {"ok": False, "message": "unknown op %r" % op}
 
@@ -698,19 +739,43 @@ def tar_paths(root, paths, recursive):
 
 
 def untar(data, dest):
+    """Unpacks a tar (from a context or the host's store) into dest, keeping modes and
+    symlinks as they are, and writing nothing outside dest: names are relative without '..',
+    and no path is followed through a symlink (parents are checked, files opened O_NOFOLLOW)."""
     import io
     import tarfile
 
+    root = os.path.realpath(dest)
     with tarfile.open(fileobj=io.BytesIO(base64.b64decode(data)), mode="r") as tar:
         for m in tar.getmembers():
-            target = os.path.join(dest, m.name)
-            if m.isdir() and os.path.isdir(target):
-                continue
-            remove(target) if os.path.lexists(target) and not m.isdir() else None
-        if hasattr(tarfile, "data_filter"):
-            tar.extractall(dest, filter="data")
-        else:
-            tar.extractall(dest)
+            name = os.path.normpath(m.name)
+            if name.startswith("/") or name == ".." or name.startswith("../") or name in (".", ""):
+                raise ValueError("unsafe path in archive: %r" % m.name)
+            target = os.path.join(root, name)
+            parent = os.path.dirname(target)
+            # every existing ancestor inside dest must be a real directory, not a link
+            p = parent
+            while p != root and p.startswith(root + "/"):
+                if os.path.islink(p):
+                    raise ValueError("path goes through a symlink: %r" % m.name)
+                p = os.path.dirname(p)
+            os.makedirs(parent, exist_ok=True)
+            if m.isdir():
+                if os.path.lexists(target) and not os.path.isdir(target) or os.path.islink(target):
+                    remove(target)
+                os.makedirs(target, exist_ok=True)
+                os.chmod(target, m.mode & 0o7777)
+            elif m.issym():
+                remove(target)
+                os.symlink(m.linkname, target)
+            elif m.isfile():
+                remove(target)
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, m.mode & 0o7777)
+                with os.fdopen(fd, "wb") as out:
+                    shutil.copyfileobj(tar.extractfile(m), out)
+                os.chmod(target, m.mode & 0o7777)
+                os.utime(target, (m.mtime, m.mtime), follow_symlinks=False)
+            # other kinds (devices, fifos, hard links) are not carried
 
 
 def tree_manifest(root):
@@ -805,6 +870,17 @@ class Peer:
             self.sock.close()
         except OSError:
             pass
+
+
+def proc_cpu_seconds(pid):
+    """CPU time of a process and its waited-for children (utime+stime+cutime+cstime), from
+    /proc: what the kernel counted, whatever the process says of itself."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return sum(int(x) for x in fields[11:15]) / float(os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def await_ready(sock, language):
@@ -919,6 +995,7 @@ class Family:
             "timeoutMs": msg.get("timeoutMs", 30000),
             "maxOutputBytes": msg.get("maxOutputBytes", 1 << 20),
         }
+        cpu0 = proc_cpu_seconds(ctx.pid)
         try:
             rep = ctx.ask(req, timeout=int(req["timeoutMs"]) / 1000.0 + 3.0)
         except (socket.timeout, OSError, RuntimeError) as e:
@@ -927,6 +1004,10 @@ class Family:
             self.drop_context(cid)
             rep = {"exitCode": 137, "timedOut": True, "stdout": "", "truncated": False, "durationMs": 0, "cpuSeconds": 0,
                    "memoryPeakMb": 0, "stderr": base64.b64encode(b"context stopped: it did not finish in time and was removed\n").decode()}
+        cpu1 = proc_cpu_seconds(ctx.pid)
+        if cpu0 is not None and cpu1 is not None:
+            # Counted by the kernel from outside the context: code in it cannot change its bill.
+            rep["cpuSeconds"] = max(0.0, cpu1 - cpu0)
         self.send({
             "type": "result", "id": msg.get("id"), "exitCode": rep["exitCode"], "signal": None,
             "timedOut": bool(rep.get("timedOut")), "oomKilled": False, "killed": False,
@@ -950,9 +1031,12 @@ class Family:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             try:
                 ctx.ask({"op": "snapshot", "snapshot": sid, "diskMb": disk_mb}, fds=[theirs.fileno()], timeout=120)
-            finally:
                 theirs.close()
-            holder = await_ready(ours, ctx.language)
+                holder = await_ready(ours, ctx.language)
+            except BaseException:
+                theirs.close()
+                ours.close()
+                raise
         else:
             # No memory to keep (node cannot fork): a holder of the files, made by this agent.
             holder = self.files_holder(sid, ctx.ask({"op": "tar"}, timeout=300)["tar"], ctx.language, disk_mb)
@@ -1041,6 +1125,29 @@ class Family:
                     continue
                 offers = offers[:1] if strategy == "ours" else offers[-1:]
             decided[path] = offers[0]
+        # A path one branch deleted or turned into a file, under which another branch changed
+        # something, is a conflict too (at that path); the winner's side of it is kept whole.
+        for i, ci in enumerate(changes):
+            for p, c in ci.items():
+                if c is not None and c[0] == "dir":
+                    continue
+                others = [j for j, cj in enumerate(changes) if j != i and any(q.startswith(p + "/") for q in cj)]
+                if not others:
+                    continue
+                if p not in conflicts:
+                    conflicts.append(p)
+                if strategy == "fail":
+                    continue
+                involved = [i] + others
+                winner = min(involved) if strategy == "ours" else max(involved)
+                if winner == i:
+                    for q in [q for q, (k, _c) in decided.items() if q.startswith(p + "/") and k != i]:
+                        del decided[q]
+                    decided[p] = (i, c)
+                else:
+                    for q in [q for q, (k, _c) in decided.items() if (q == p or q.startswith(p + "/")) and k == i]:
+                        del decided[q]
+        conflicts.sort()
         if conflicts and strategy == "fail":
             return {"created": False, "conflicts": conflicts}
         deleted = [p for p, (_i, c) in decided.items() if c is None]
