@@ -11,8 +11,8 @@ import { encodeFrame, FrameDecoder, PROTOCOL_VERSION } from './protocol.js';
 import type { AgentMessage, AgentResult, ContextOp, ExecMessage, HostMessage } from './protocol.js';
 import type { ProgressEvent } from './types.js';
 
-/** Parses Docker's multiplexed attach stream (8-byte header: stream type, 3 zero bytes, u32 size). */
-class AttachDemuxer {
+/** Parses Docker's multiplexed attach/exec stream (8-byte header: stream type, 3 zero bytes, u32 size). */
+export class AttachDemuxer {
   private buf: Buffer = Buffer.alloc(0);
   constructor(private readonly onStdout: (b: Buffer) => void, private readonly onStderr: (b: Buffer) => void) {}
   push(chunk: Buffer): void {

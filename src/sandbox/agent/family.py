@@ -152,18 +152,7 @@ def enter_namespaces(lower, disk_mb):
     namespaces. /sandbox/work becomes an overlay: `lower` (a snapshot's frozen files, or an
     empty directory) under a private tmpfs that takes the context's writes; /tmp and home are
     private tmpfs too; the snapshots' frozen files are hidden under an empty mount."""
-    uid, gid = os.getuid(), os.getgid()
-    # /proc/self/*_map belong to root while we are not dumpable: dumpable only to write them.
-    libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
-    check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
-    with open("/proc/self/setgroups", "w") as f:
-        f.write("deny")
-    with open("/proc/self/uid_map", "w") as f:
-        f.write("%d %d 1" % (uid, uid))
-    with open("/proc/self/gid_map", "w") as f:
-        f.write("%d %d 1" % (gid, gid))
-    not_dumpable()
-    mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+    enter_userns(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
     size = "size=%dm" % max(1, disk_mb)
     mount("tmpfs", PRIVATE, "tmpfs", MS_NOSUID | MS_NODEV, size + ",mode=0700")
     for d in ("upper", "work", "empty"):
@@ -174,6 +163,35 @@ def enter_namespaces(lower, disk_mb):
     mount("tmpfs", SANDBOX + "/home", "tmpfs", MS_NOSUID | MS_NODEV, size + ",mode=0755")
     for hidden in (FROZEN, PRIVATE):
         mount("tmpfs", hidden, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,mode=0500")
+
+
+def reap_until_empty():
+    """PID 1 of a context's namespace: reap until no child is left, then end (the namespace with it)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    while True:
+        try:
+            os.wait()
+        except ChildProcessError:
+            os._exit(0)
+        except InterruptedError:
+            pass
+
+
+def enter_userns(flags):
+    """unshare() a new user namespace (with `flags`' other namespaces), mapping our uid and gid
+    to themselves. /proc/self/*_map belong to root while we are not dumpable: dumpable only
+    to write them."""
+    uid, gid = os.getuid(), os.getgid()
+    libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+    check(libc.unshare(CLONE_NEWUSER | flags), "unshare")
+    with open("/proc/self/setgroups", "w") as f:
+        f.write("deny")
+    with open("/proc/self/uid_map", "w") as f:
+        f.write("%d %d 1" % (uid, uid))
+    with open("/proc/self/gid_map", "w") as f:
+        f.write("%d %d 1" % (gid, gid))
+    not_dumpable()
+    mount("none", "/", None, MS_REC | MS_PRIVATE, None)
 
 
 def close_fds_except(keep):
@@ -211,14 +229,7 @@ def become_context(sock, language, lower, disk_mb, main=None):
             ContextServer(sock, language, main).serve()
             os._exit(0)
         sock.close()
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        while True:
-            try:
-                os.wait()
-            except ChildProcessError:
-                os._exit(0)
-            except InterruptedError:
-                pass
+        reap_until_empty()
     except BaseException:
         log("context failed to start: %s" % traceback.format_exc())
         os._exit(70)
@@ -361,13 +372,7 @@ class ContextServer:
                 self.sock.close()
                 os.close(r)
                 os.close(w)
-                while True:
-                    try:
-                        os.wait()
-                    except ChildProcessError:
-                        os._exit(0)
-                    except InterruptedError:
-                        pass
+                reap_until_empty()
             except BaseException:
                 log("snapshot: the context could not move on: %s" % traceback.format_exc())
                 os._exit(70)
@@ -622,17 +627,7 @@ class HolderServer:
         not_dumpable()
         if userns:
             # A holder made by the agent for files from the host's store: its own user namespace.
-            uid, gid = os.getuid(), os.getgid()
-            libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
-            check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "unshare")
-            with open("/proc/self/setgroups", "w") as f:
-                f.write("deny")
-            with open("/proc/self/uid_map", "w") as f:
-                f.write("%d %d 1" % (uid, uid))
-            with open("/proc/self/gid_map", "w") as f:
-                f.write("%d %d 1" % (gid, gid))
-            not_dumpable()
-            mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+            enter_userns(CLONE_NEWNS)
         else:
             check(libc.unshare(CLONE_NEWNS), "unshare")
         mount("tmpfs", FROZEN, "tmpfs", MS_NOSUID | MS_NODEV, "size=%dm,mode=0700" % max(1, disk_mb))

@@ -5,27 +5,8 @@ import { PassThrough } from 'node:stream';
 import type { Duplex, Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { SandboxError } from '../../errors.js';
+import { AttachDemuxer } from '../container.js';
 import { SANDBOX_USER } from '../policy.js';
-
-/** Splits Docker's multiplexed exec/attach stream (8-byte header: stream, 0, 0, 0, u32 size). */
-export class ExecDemuxer {
-  private buf: Buffer = Buffer.alloc(0);
-  constructor(
-    private readonly onStdout: (b: Buffer) => void,
-    private readonly onStderr: (b: Buffer) => void,
-  ) {}
-  push(chunk: Buffer): void {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
-    while (this.buf.length >= 8) {
-      const size = this.buf.readUInt32BE(4);
-      if (this.buf.length < 8 + size) return;
-      const payload = this.buf.subarray(8, 8 + size);
-      if (this.buf[0] === 2) this.onStderr(payload);
-      else this.onStdout(payload);
-      this.buf = this.buf.subarray(8 + size);
-    }
-  }
-}
 
 export interface ExecOptions {
   env?: string[];
@@ -62,7 +43,7 @@ export async function startExec(container: Docker.Container, cmd: string[], o: E
   const stream = (await exec.start({ hijack: true, stdin: Boolean(o.stdin) })) as unknown as Duplex;
   const stdout = new PassThrough({ highWaterMark: 1 << 20 });
   let stderr = '';
-  const demux = new ExecDemuxer(
+  const demux = new AttachDemuxer(
     (b) => {
       // Backpressure: stop reading from Docker while our reader is behind.
       if (!stdout.write(b)) {

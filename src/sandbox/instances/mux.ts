@@ -7,7 +7,7 @@ import { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { SandboxError } from '../../errors.js';
-import { ExecDemuxer } from './exec.js';
+import { AttachDemuxer } from '../container.js';
 
 const OPEN = 1;
 const DATA = 2;
@@ -194,7 +194,7 @@ export class Mux {
     let resolveDone!: () => void;
     this.done = new Promise((r) => (resolveDone = r));
     let buf: Buffer = Buffer.alloc(0);
-    const demux = new ExecDemuxer(
+    const demux = new AttachDemuxer(
       (b) => {
         buf = buf.length ? Buffer.concat([buf, b]) : b;
         while (buf.length >= 9) {
