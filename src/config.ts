@@ -2,6 +2,7 @@
 // A bad value stops the process with a message naming the variable and what it accepts.
 import { z } from 'zod';
 import { LANGUAGES } from './sandbox/types.js'; // plain data, no cycle through the engine
+import type { InstanceSettings } from './sandbox/instances/types.js'; // a type only
 import { ValidationError } from './errors.js';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
@@ -132,16 +133,8 @@ export interface Config {
     ephemeralPoolSize: number;
   };
   stateful: { snapshotDir: string | null; familyContexts: number; contextIdleMs: number };
-  instances: {
-    image: string;
-    allowNetwork: boolean;
-    portRange: [number, number] | null;
-    idleTimeoutS: number;
-    defaultTtlS: number;
-    maxTtlS: number;
-    maxPerKey: number;
-    pidsLimit: number;
-  };
+  /** The instance manager's settings but where its relays listen (the API's host). */
+  instances: Omit<InstanceSettings, 'listenHost'>;
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {

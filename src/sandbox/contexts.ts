@@ -194,12 +194,7 @@ export class ContextManager {
     const id = `snap_${randomUUID()}`;
     const diskMb = (JSON.parse(rec.resources) as { diskMb: number }).diskMb;
     const r = await this.serial(rec.id, () => family.request<ContextReply>({ op: 'snapshot', context: rec.id, snapshot: id, diskMb }, 120_000));
-    try {
-      await this.keepFiles(family, owner, id, r.contentHash);
-    } catch (err) {
-      await family.request({ op: 'drop_snapshot', snapshot: id }).catch(() => undefined); // no record, no holder
-      throw err;
-    }
+    await this.keepFiles(family, owner, id, r.contentHash);
     const snap: SnapshotRecord = {
       id,
       owner,
@@ -222,13 +217,19 @@ export class ContextManager {
    * of that owner runs, so a tree stored under it is trusted only by that owner.
    */
   private async keepFiles(family: SandboxContainer, owner: Owner, snapshotId: string, contentHash: string): Promise<void> {
-    const file = this.blob(owner, contentHash);
-    mkdirSync(dirname(file), { recursive: true });
-    if (existsSync(file)) return;
-    const { tar } = await family.request<{ tar: string }>({ op: 'files', snapshot: snapshotId }, 300_000);
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, Buffer.from(tar, 'base64'));
-    renameSync(tmp, file);
+    try {
+      const file = this.blob(owner, contentHash);
+      mkdirSync(dirname(file), { recursive: true });
+      if (existsSync(file)) return;
+      const { tar } = await family.request<{ tar: string }>({ op: 'files', snapshot: snapshotId }, 300_000);
+      const tmp = `${file}.${process.pid}.tmp`;
+      writeFileSync(tmp, Buffer.from(tar, 'base64'));
+      renameSync(tmp, file);
+    } catch (err) {
+      // Not kept, so not recorded: the agent lets go of the snapshot too (no holder without a record).
+      await family.request({ op: 'drop_snapshot', snapshot: snapshotId }).catch(() => undefined);
+      throw err;
+    }
   }
 
   private blob(owner: Owner, contentHash: string): string {
@@ -328,12 +329,7 @@ export class ContextManager {
       300_000,
     );
     if (!r.created) throw new MergeConflictError(r.conflicts);
-    try {
-      await this.keepFiles(family, owner, id, r.contentHash);
-    } catch (err) {
-      await family.request({ op: 'drop_snapshot', snapshot: id }).catch(() => undefined);
-      throw err;
-    }
+    await this.keepFiles(family, owner, id, r.contentHash);
     const snap: SnapshotRecord = {
       id,
       owner,
