@@ -5,7 +5,6 @@
 // `docker exec -i ... tcp-relay`, HTTP / websockets / a browser through test/devbox/relay.ts.
 // Containers carry faas.devbox-probe=true (not faas.managed) and are always removed.
 import { spawn } from 'node:child_process';
-import { createCipheriv } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,6 +16,7 @@ import WebSocket from 'ws';
 import { MANAGED_LABEL } from '../../src/sandbox/images.js';
 import { containerOptions } from '../../src/sandbox/policy.js';
 import { Browser, CHROMIUM } from './browser.js';
+import { vncResponse } from './rfb.js';
 import { startRelay, type Relay } from './relay.js';
 
 const IMAGE = 'faas-devbox:latest';
@@ -56,30 +56,6 @@ function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: nu
 const dexec = (cid: string, args: string[], input?: string, timeoutMs?: number) => run('docker', ['exec', '-i', cid, ...args], { input, timeoutMs });
 
 // ---- VNC authentication (RFB 3.8, security type 2) -----------------------------------------
-
-/** VNC auth: DES-encrypt the 16-byte challenge with the password (8 bytes, each bit-reversed). */
-function vncResponse(challenge: Buffer, password: string): Buffer {
-  const key = Buffer.alloc(8);
-  Buffer.from(password, 'latin1').copy(key, 0, 0, 8);
-  for (let i = 0; i < 8; i++) {
-    let b = key[i]!;
-    let r = 0;
-    for (let bit = 0; bit < 8; bit++) {
-      r = (r << 1) | (b & 1);
-      b >>= 1;
-    }
-    key[i] = r;
-  }
-  let cipher;
-  try {
-    cipher = createCipheriv('des-ecb', key, null);
-  } catch {
-    // OpenSSL 3 keeps single DES in its legacy provider; 3DES with K1=K2=K3 is the same cipher.
-    cipher = createCipheriv('des-ede3-ecb', Buffer.concat([key, key, key]), null);
-  }
-  cipher.setAutoPadding(false);
-  return Buffer.concat([cipher.update(challenge), cipher.final()]);
-}
 
 class Bytes {
   private buf = Buffer.alloc(0);

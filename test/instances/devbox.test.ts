@@ -1,7 +1,6 @@
 // The devbox services through exposed URLs on the gateway: Jupyter answers its API with its
 // token and refuses without it; the VNC endpoint completes an RFB handshake (VNC password
 // auth) over the URL's WebSocket; the VS Code URL serves its workbench page.
-import { createCipheriv } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -9,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaaSClient } from '../../src/index.js';
 import type { InstanceInfo } from '../../src/api/index.js';
 import { Browser } from '../devbox/browser.js';
+import { vncResponse } from '../devbox/rfb.js';
 import { startInstanceGateway } from './fixtures.js';
 import type { InstanceGateway } from './fixtures.js';
 
@@ -45,25 +45,6 @@ async function browserGet(url: string): Promise<Response> {
     url = new URL(loc, url).toString();
   }
   throw new Error(`too many redirects from ${url}`);
-}
-
-/** VNC authentication: the challenge DES-encrypted with the password (8 bytes, each bit-reversed) as key. */
-function vncResponse(password: string, challenge: Buffer): Buffer {
-  const k = Buffer.alloc(8);
-  Buffer.from(password).copy(k, 0, 0, 8);
-  for (let i = 0; i < 8; i++) {
-    let b = k[i]!;
-    let r = 0;
-    for (let j = 0; j < 8; j++) {
-      r = (r << 1) | (b & 1);
-      b >>= 1;
-    }
-    k[i] = r;
-  }
-  // Single DES as two-key triple DES with both keys equal (OpenSSL 3 keeps plain DES in its legacy provider).
-  const c = createCipheriv('des-ede-ecb', Buffer.concat([k, k]), null);
-  c.setAutoPadding(false);
-  return Buffer.concat([c.update(challenge), c.final()]);
 }
 
 describe('devbox services through exposed URLs', () => {
@@ -121,7 +102,7 @@ describe('devbox services through exposed URLs', () => {
     expect(types).toContain(2); // VNC authentication
     ws.send(Buffer.from([2]));
     const challenge = await read(16);
-    ws.send(vncResponse(v.password, challenge));
+    ws.send(vncResponse(challenge, v.password));
     expect((await read(4)).readUInt32BE(0)).toBe(0); // SecurityResult: OK
     ws.send(Buffer.from([1])); // ClientInit (shared)
     const init = await read(24);
