@@ -8,9 +8,10 @@ import { bootstrapFaasService, startNode } from '../chain/src/index.js';
 import { TxSender, connectApi } from '../src/chain/index.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { operatorSigningKey, startOperatorService } from '../src/operator/index.js';
+import { operatorSigningKey } from '../blueprint/index.js';
+import { startOperatorService } from '../src/operator/index.js';
 import { DockerSandboxEngine } from '../src/sandbox/index.js';
-import type { ExecuteOptions, ExecuteRequestInput, ExecuteResult, SandboxEngine } from '../src/sandbox/index.js';
+import type { ExecuteOptions, ExecuteRequestInput, ExecuteResult, Language, SandboxEngine } from '../src/sandbox/index.js';
 import { TangleFaaSClient } from '../src/sdk/index.js';
 import { pct, r2, record, results, say, sleep } from './stats.js';
 
@@ -20,6 +21,7 @@ class TimedEngine implements SandboxEngine {
   constructor(private readonly inner: SandboxEngine) {}
   start = () => this.inner.start();
   stats = () => this.inner.stats();
+  imageHash = (language: Language) => this.inner.imageHash(language);
   shutdown = () => this.inner.shutdown();
   async execute(req: ExecuteRequestInput, o?: ExecuteOptions): Promise<ExecuteResult> {
     const t = performance.now();

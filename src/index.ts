@@ -1,7 +1,7 @@
 // The package's public face: what users import. The main export is FaaSClient (the gateway
 // SDK); TangleFaaSClient submits jobs through the chain; the engine and config are for operators.
-export { FaaSClient, ExecutionStream, TangleFaaSClient, verifyJobResult, fetchFullOutput } from './sdk/index.js';
-export type { FaaSClientConfig, ExecuteParams, ExecutionResult, Bytes, TangleFaaSClientConfig, JobRequest, JobResult, JobStatus, SignedOutput } from './sdk/index.js';
+export { FaaSClient, ExecutionStream, TangleFaaSClient, fetchFullOutput, verifyOperatorResult } from './sdk/index.js';
+export type { FaaSClientConfig, ExecuteParams, ExecutionResult, Bytes, TangleFaaSClientConfig, JobRequest, JobResult, JobStatus, JobUpdate, OperatorResult } from './sdk/index.js';
 export type { StreamEvent, ExecutionInfo, CurrentUsage, UsageMetrics } from './api/index.js';
 export * from './sandbox/index.js';
 export { loadConfig } from './config.js';

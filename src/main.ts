@@ -4,6 +4,7 @@
 //   operator and registered, a service (owner //Alice, //Charlie permitted) requested and
 //   approved, and the operator serving it; a first job is run through the chain and verified.
 //   It then keeps running until Ctrl-C.
+// - `npm start -- --operators 3`: the same with three operators on the one service.
 // - `npm start -- --rpc wss://…` runs the same operator against a real chain: the account comes
 //   from FAAS_SURI and the services from FAAS_SERVICE_IDS (see README).
 import { ApiPromise, WsProvider } from '@polkadot/api';
@@ -13,7 +14,9 @@ import { bootstrapFaasService, startNode } from '../chain/src/index.js';
 import { loadConfig } from './config.js';
 import { FaaSError } from './errors.js';
 import { createLogger } from './log.js';
-import { operatorSigningKey, startOperatorService } from './operator/index.js';
+import { operatorSigningKey } from '../blueprint/index.js';
+import { startOperatorService } from './operator/index.js';
+import type { OperatorService } from './operator/index.js';
 import { DockerSandboxEngine, LANGUAGES, durableState } from './sandbox/index.js';
 import type { Language } from './sandbox/index.js';
 import { TangleFaaSClient } from './sdk/index.js';
@@ -27,6 +30,9 @@ const HELLO: Record<Language, string> = {
 };
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
+
+/** The dev accounts that operate the local service, in order (//Alice owns it, //Charlie calls it). */
+const LOCAL_OPERATORS = ['//Bob', '//Dave', '//Eve', '//Ferdie'];
 
 function argValue(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -76,20 +82,38 @@ async function main(): Promise<void> {
   stops.push(() => node.stop());
   await cryptoWaitReady();
   const keyring = new Keyring({ type: 'sr25519', ss58Format: node.runtime.ss58Prefix });
-  const [alice, bob, charlie] = ['//Alice', '//Bob', '//Charlie'].map((u) => keyring.addFromUri(u)) as [ReturnType<Keyring['addFromUri']>, ReturnType<Keyring['addFromUri']>, ReturnType<Keyring['addFromUri']>];
+  const [alice, charlie] = ['//Alice', '//Charlie'].map((u) => keyring.addFromUri(u)) as [ReturnType<Keyring['addFromUri']>, ReturnType<Keyring['addFromUri']>];
   const api = await ApiPromise.create({ provider: new WsProvider(node.url), noInitWarn: true });
   stops.push(() => api.disconnect());
-  const { registeredKey } = await operatorSigningKey('//Bob');
-  const apiUrl = `http://${config.api.host}:${config.api.port}`;
-  const { blueprintId, serviceId } = await bootstrapFaasService(api, { owner: alice, operator: bob, permitted: [charlie.address], key: registeredKey, rpcAddress: apiUrl });
-  const service = await startOperatorService({ rpcUrl: node.url, suri: '//Bob', services: [BigInt(serviceId)], dbPath: ':memory:', engine, log, api: { ...config.api, config } });
-  stops.push(() => service.stop());
+  // --operators N: N operators on the one service (//Bob first, then //Dave, //Eve, //Ferdie),
+  // each with its own chain client, job store, signing key and API port; one engine serves them.
+  const count = Number(argValue('--operators') ?? process.env.FAAS_LOCAL_OPERATORS ?? 1);
+  if (!Number.isInteger(count) || count < 1 || count > LOCAL_OPERATORS.length) throw new Error(`--operators: a whole number from 1 to ${LOCAL_OPERATORS.length}, got ${argValue('--operators') ?? process.env.FAAS_LOCAL_OPERATORS}`);
+  const operators = await Promise.all(
+    LOCAL_OPERATORS.slice(0, count).map(async (suri, i) => ({
+      suri,
+      pair: keyring.addFromUri(suri),
+      key: (await operatorSigningKey(suri)).registeredKey,
+      port: config.api.port + i,
+      rpcAddress: `http://${config.api.host}:${config.api.port + i}`,
+    })),
+  );
+  const { blueprintId, serviceId } = await bootstrapFaasService(api, { owner: alice, permitted: [charlie.address], operators: operators.map((o) => ({ pair: o.pair, key: o.key, rpcAddress: o.rpcAddress })) });
+  const services: OperatorService[] = [];
+  for (const [i, o] of operators.entries()) {
+    // The first operator's API is the whole gateway; the others serve their outputs and job status.
+    const api = i === 0 ? { ...config.api, config } : { host: config.api.host, port: o.port };
+    const s = await startOperatorService({ rpcUrl: node.url, suri: o.suri, services: [BigInt(serviceId)], dbPath: ':memory:', engine, log, api });
+    stops.push(() => s.stop());
+    services.push(s);
+  }
+  const service = services[0]!;
   const devKey = service.keys!.create('dev').key;
 
   out(`\nlocal Tangle node (${node.runtime.version.specName} ${node.runtime.version.specVersion}) at ${node.url}`);
   out(`operator API (FaaS gateway) at ${service.apiUrl}  (docs: ${service.apiUrl}/docs)`);
   out(`dev API key: ${devKey}`);
-  out(`blueprint ${blueprintId} created by //Alice; //Bob (${bob.address}) operates service ${serviceId}; //Charlie may call it`);
+  out(`blueprint ${blueprintId} created by //Alice; ${operators.map((o, i) => `${o.suri} (${o.pair.address}, API ${services[i]!.apiUrl})`).join(', ')} operate${count === 1 ? 's' : ''} service ${serviceId}; //Charlie may call it`);
 
   const sdk = new TangleFaaSClient({ rpcUrl: node.url, blueprintId, serviceId, account: '//Charlie' });
   await sdk.connect();
@@ -97,7 +121,7 @@ async function main(): Promise<void> {
   const t = performance.now();
   const jobId = await sdk.submitJob({ code: 'print(sum(range(10)))', language: 'python', mode: 'cached' });
   const r = await sdk.waitForResult(jobId, { timeoutMs: 60_000 });
-  out(`\nfirst job through the chain: job ${jobId} → exit ${r.exitCode}, stdout ${JSON.stringify(r.stdout)}, verified ${r.verified} (${(performance.now() - t).toFixed(0)} ms)`);
+  out(`\nfirst job through the chain: job ${jobId} → exit ${r.exitCode}, stdout ${JSON.stringify(r.stdout)}, verified ${r.verified} by ${r.operators.length} of ${count} operator${count === 1 ? '' : 's'} (quorum ${r.quorum}) (${(performance.now() - t).toFixed(0)} ms)`);
 
   out(`
 try it:

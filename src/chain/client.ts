@@ -3,9 +3,12 @@
 import type { ApiPromise } from '@polkadot/api';
 import type { Codec } from '@polkadot/types/types';
 import type { Logger } from 'pino';
+import { argsHash } from '../../blueprint/index.js';
 import { followChainEvents } from './follow.js';
+import { readService } from './services.js';
+import type { ServiceRecord } from './services.js';
 import { TxSender, accountFromUri, connectApi } from './tx.js';
-import type { Included } from './tx.js';
+import type { Included, SendOptions } from './tx.js';
 
 /** A `services.JobCalled` event, decoded. Args are the raw Field codecs, in order. */
 export interface JobCall {
@@ -14,24 +17,39 @@ export interface JobCall {
   job: number;
   caller: string;
   args: Codec[];
+  /** blake2-256 of the args as on-chain (`argsHash` of the blueprint). */
+  argsHash: string;
   blockNumber: number;
   blockHash: string;
 }
 
+/** `${serviceId}/${callId}`: how calls are named in sets. */
+export const callKey = (serviceId: bigint, callId: bigint): string => `${serviceId}/${callId}`;
+
 export interface TangleClient {
   readonly address: string;
+  /** The chain's identity, bound into every signed statement. */
+  readonly genesisHash: string;
   connect(): Promise<void>;
   disconnect(): Promise<void>;
+  /** The number of the head this client follows (finalized, or best by choice). */
+  head(): Promise<number>;
   /** JobCalled events of finalized blocks, from `fromBlock` (catching up) onwards. */
   subscribeJobCalls(handler: (call: JobCall) => void, opts?: { fromBlock?: number; onBlockScanned?: (n: number) => void }): Promise<() => void>;
-  /** Submits `services.submitResult` and resolves once it is in a finalized block. */
-  submitResult(serviceId: bigint, callId: bigint, result: unknown[]): Promise<Included>;
-  /** Job calls of these services stored on-chain (`Services.JobCalls`) without a result yet:
-   *  what a restart must finish even when the operator's own record of them is gone. The
+  /** A service's on-chain record (blueprint, operators, owner, permitted callers), or null. */
+  service(serviceId: bigint): Promise<ServiceRecord | null>;
+  /** Job calls of these services stored on-chain (`Services.JobCalls`), answered or not. The
    *  storage does not name the caller: `caller` is empty for these. */
-  pendingJobCalls(serviceIds: bigint[]): Promise<JobCall[]>;
-  /** Whether a result for the call is on-chain already. */
+  storedJobCalls(serviceIds: bigint[]): Promise<JobCall[]>;
+  /** The calls this account submitted a result for in blocks `fromBlock`..head (its own
+   *  `JobResultSubmitted` events), as `callKey`s. */
+  ownResults(fromBlock: number): Promise<Set<string>>;
+  /** Whether any result for the call is on-chain (storage keeps only the last one). */
   hasResult(serviceId: bigint, callId: bigint): Promise<boolean>;
+  /** Submits `services.submitResult` and resolves once it is in a finalized block. */
+  submitResult(serviceId: bigint, callId: bigint, result: unknown[], opts?: SendOptions): Promise<Included>;
+  /** Sends a journaled, already signed result transaction again (same nonce). */
+  resendResult(signedHex: string): Promise<Included>;
 }
 
 export class PolkadotTangleClient implements TangleClient {
@@ -45,6 +63,10 @@ export class PolkadotTangleClient implements TangleClient {
   get address(): string {
     if (!this.sender) throw new Error('not connected');
     return this.sender.pair.address;
+  }
+
+  get genesisHash(): string {
+    return this.chain().genesisHash.toHex();
   }
 
   private chain(): ApiPromise {
@@ -63,6 +85,12 @@ export class PolkadotTangleClient implements TangleClient {
     this.api = null;
   }
 
+  async head(): Promise<number> {
+    const api = this.chain();
+    const hash = this.opts.follow === 'best' ? undefined : await api.rpc.chain.getFinalizedHead();
+    return (await api.rpc.chain.getHeader(hash)).number.toNumber();
+  }
+
   subscribeJobCalls(handler: (call: JobCall) => void, opts: { fromBlock?: number; onBlockScanned?: (n: number) => void } = {}): Promise<() => void> {
     return followChainEvents(
       this.chain(),
@@ -70,12 +98,14 @@ export class PolkadotTangleClient implements TangleClient {
       (event, block) => {
         if (event.section !== 'services' || event.method !== 'JobCalled') return;
         const [caller, serviceId, callId, job, args] = event.data;
+        const fields = [...(args as unknown as Iterable<Codec>)];
         handler({
           caller: caller!.toString(),
           serviceId: BigInt(serviceId!.toString()),
           callId: BigInt(callId!.toString()),
           job: Number(job!.toString()),
-          args: [...(args as unknown as Iterable<Codec>)],
+          args: fields,
+          argsHash: argsHash(fields),
           blockNumber: block.number,
           blockHash: block.hash,
         });
@@ -83,19 +113,54 @@ export class PolkadotTangleClient implements TangleClient {
     );
   }
 
-  async pendingJobCalls(serviceIds: bigint[]): Promise<JobCall[]> {
+  service(serviceId: bigint): Promise<ServiceRecord | null> {
+    return readService(this.chain(), serviceId);
+  }
+
+  async storedJobCalls(serviceIds: bigint[]): Promise<JobCall[]> {
     const api = this.chain();
     const out: JobCall[] = [];
     for (const serviceId of serviceIds) {
       const entries = await api.query.services!.jobCalls!.entries(serviceId);
       for (const [key, value] of entries) {
         const callId = BigInt(key.args[1]!.toString());
-        if (await this.hasResult(serviceId, callId)) continue;
         const call = (value as unknown as { unwrap(): { job: Codec; args: Iterable<Codec> } }).unwrap();
-        out.push({ serviceId, callId, job: Number(call.job.toString()), caller: '', args: [...call.args], blockNumber: 0, blockHash: '' });
+        const fields = [...call.args];
+        out.push({ serviceId, callId, job: Number(call.job.toString()), caller: '', args: fields, argsHash: argsHash(fields), blockNumber: 0, blockHash: '' });
       }
     }
     return out.sort((a, b) => (a.serviceId === b.serviceId ? Number(a.callId - b.callId) : Number(a.serviceId - b.serviceId)));
+  }
+
+  async ownResults(fromBlock: number): Promise<Set<string>> {
+    const mine = new Set<string>();
+    const me = this.address;
+    const head = await this.head();
+    await new Promise<void>((resolve, reject) => {
+      if (fromBlock > head) return resolve();
+      let stop: (() => void) | null = null;
+      let done = false;
+      followChainEvents(
+        this.chain(),
+        {
+          fromBlock: Math.max(0, fromBlock),
+          head: this.opts.follow ?? 'finalized',
+          onError: reject,
+          onBlockScanned: (n) => {
+            if (n < head) return;
+            done = true;
+            stop?.();
+            resolve();
+          },
+        },
+        (event) => {
+          if (event.section !== 'services' || event.method !== 'JobResultSubmitted') return;
+          const [operator, sid, cid] = event.data;
+          if (operator!.toString() === me) mine.add(callKey(BigInt(sid!.toString()), BigInt(cid!.toString())));
+        },
+      ).then((s) => (done ? s() : (stop = s)), reject);
+    });
+    return mine;
   }
 
   async hasResult(serviceId: bigint, callId: bigint): Promise<boolean> {
@@ -104,7 +169,11 @@ export class PolkadotTangleClient implements TangleClient {
     return (await this.chain().query.services!.jobResults!.size(serviceId, callId)).toNumber() > 0;
   }
 
-  submitResult(serviceId: bigint, callId: bigint, result: unknown[]): Promise<Included> {
-    return this.sender!.send(this.chain().tx.services!.submitResult!(serviceId, callId, result));
+  submitResult(serviceId: bigint, callId: bigint, result: unknown[], opts: SendOptions = {}): Promise<Included> {
+    return this.sender!.send(this.chain().tx.services!.submitResult!(serviceId, callId, result), 'finalized', opts);
+  }
+
+  resendResult(signedHex: string): Promise<Included> {
+    return this.sender!.resend(signedHex);
   }
 }

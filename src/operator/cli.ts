@@ -16,7 +16,7 @@ import { loadConfig } from '../config.js';
 import { createLogger } from '../log.js';
 import { DockerSandboxEngine, durableState } from '../sandbox/index.js';
 import { JobStore, KeyStore, openDatabase } from '../store/index.js';
-import { operatorSigningKey } from './result.js';
+import { operatorSigningKey } from '../../blueprint/index.js';
 import { startOperatorService } from './service.js';
 
 const USAGE = 'usage: npm run operator -- <register|run|status|keys create|keys list|keys revoke ID> [--rpc URL] [--blueprint ID] [--services 1,2] [--api-url URL] [--bond AMOUNT] [--db PATH] [--name N --requests N --window-ms MS --concurrency N --credit C]';
@@ -118,7 +118,10 @@ async function run(): Promise<void> {
   // Stateful contexts and snapshots are kept with the job store, so they outlive this process.
   const engine = new DockerSandboxEngine(config, log, undefined, durableState(dbPath(), config.stateful.snapshotDir));
   await engine.start();
-  const service = await startOperatorService({ rpcUrl: rpcUrl(), suri: secret, services, dbPath: dbPath(), engine, log, follow: config.follow, api: { host: apiHost(), port: apiPort(), config } });
+  // FAAS_TEST_CRASH_POINT is for the crash tests only: the process kills itself right there.
+  const crash = process.env.FAAS_TEST_CRASH_POINT;
+  const crashPoint = crash === 'after-journal' || crash === 'after-send' ? crash : undefined;
+  const service = await startOperatorService({ rpcUrl: rpcUrl(), suri: secret, services, dbPath: dbPath(), engine, log, follow: config.follow, api: { host: apiHost(), port: apiPort(), config }, crashPoint });
   out(`operator ${service.address} serving services ${services.join(', ')} (job store ${dbPath()}, API ${service.apiUrl})`);
   const stop = async () => {
     await service.stop();

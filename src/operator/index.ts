@@ -1,7 +1,5 @@
-// Public face of the operator.
-export { Operator } from './operator.js';
+// Public face of the operator. The job contract (codecs, statement, signing) is blueprint/'s.
+export { Operator, NO_IMAGE, DEFAULT_RECOVERY_BLOCKS } from './operator.js';
 export type { OperatorDeps } from './operator.js';
-export { outputHash, operatorSigningKey, signOutput, verifyOutput, resultFields, capBytes } from './result.js';
-export type { OutputToSign } from './result.js';
 export { startOperatorService } from './service.js';
 export type { OperatorService, OperatorServiceOptions } from './service.js';

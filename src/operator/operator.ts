@@ -1,17 +1,25 @@
-// The operator: job calls from the chain → the job store → the sandbox engine → a hashed,
-// signed result submitted on-chain. Every call is recorded before it runs and marked after its
-// result is included, so a restart finishes what was in flight and never submits twice.
+// The operator: job calls from the chain → the job store → the sandbox engine → a signed
+// statement submitted on-chain. Every call is recorded before it runs; the signed result
+// transaction is journaled before it is sent; a restart finishes what was in flight and never
+// submits a second result of its own. Several operators may serve one service: each answers
+// every call, and skips only the calls *it* has answered (never because another one did).
 import type { KeyringPair } from '@polkadot/keyring/types';
 import type { Codec } from '@polkadot/types/types';
 import type { Logger } from 'pino';
-import { BadJobArgs, JOB_EXECUTE, decodeExecuteArgs, fieldText } from '../../blueprint/index.js';
-import type { FieldCodec } from '../../blueprint/index.js';
+import { BadJobArgs, JOB_EXECUTE, decodeExecuteArgs, encodeResult, fieldText, outputHash, signStatement } from '../../blueprint/index.js';
+import type { FieldCodec, OutputToSign } from '../../blueprint/index.js';
+import { ChainTxError, callKey } from '../chain/index.js';
 import type { JobCall, TangleClient } from '../chain/index.js';
 import { FaaSError } from '../errors.js';
+import { LanguageSchema } from '../sandbox/index.js';
 import type { ExecuteRequestInput, SandboxEngine } from '../sandbox/index.js';
 import type { JobStore, StoredJob } from '../store/index.js';
-import { outputHash, resultFields, signOutput } from './result.js';
-import type { OutputToSign } from './result.js';
+
+/** The image hash of a result no sandbox produced (the arguments were refused before one ran). */
+export const NO_IMAGE = `0x${'00'.repeat(32)}` as const;
+
+/** How far back an operator whose database is empty looks for results of its own (blocks). */
+export const DEFAULT_RECOVERY_BLOCKS = 14_400;
 
 export interface OperatorDeps {
   client: TangleClient;
@@ -21,6 +29,10 @@ export interface OperatorDeps {
   /** The services this operator serves; calls of other services are ignored. */
   services: ReadonlySet<bigint>;
   log: Logger;
+  /** With an empty database: how many blocks back to look for its own results. */
+  recoveryBlocks?: number;
+  /** Test-only crash points (`FAAS_TEST_CRASH_POINT`): end the process right there with SIGKILL. */
+  crashPoint?: 'after-journal' | 'after-send';
 }
 
 /** A job argument as text: every `execute` argument is a String field; anything else is refused. */
@@ -33,20 +45,37 @@ function argText(f: Codec, index: number): string {
 export class Operator {
   private unsubscribe: (() => void) | null = null;
   private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly blueprintOf = new Map<bigint, bigint>();
 
   constructor(private readonly d: OperatorDeps) {}
 
   async start(): Promise<void> {
-    for (const job of this.d.store.unfinished()) this.track(job); // what a crash left
-    // Calls on-chain without a result, also those this store never saw (a lost or new database).
-    for (const call of await this.d.client.pendingJobCalls([...this.d.services])) this.onCall(call);
-    const last = this.d.store.lastBlock;
-    this.unsubscribe = await this.d.client.subscribeJobCalls((call) => this.onCall(call), {
-      fromBlock: last === null ? undefined : last + 1,
+    const { client, store } = this.d;
+    const last = store.lastBlock;
+    const head = await client.head();
+    // An empty database: what this account answered lately is read back from its own events.
+    const answered = last === null ? await client.ownResults(Math.max(0, head - (this.d.recoveryBlocks ?? DEFAULT_RECOVERY_BLOCKS))) : new Set<string>();
+    // Subscribe before scanning storage, so a call made in between is not missed.
+    let caughtUp!: () => void;
+    const ready = new Promise<void>((res) => (caughtUp = res));
+    this.unsubscribe = await client.subscribeJobCalls((call) => this.onCall(call, answered), {
+      fromBlock: last === null ? head : last + 1,
       onBlockScanned: (n) => {
-        this.d.store.lastBlock = n;
+        store.lastBlock = n;
+        if (n >= head) caughtUp();
       },
     });
+    if (last !== null && last >= head) caughtUp();
+    for (const job of store.unfinished()) this.track(job); // what a crash left
+    await ready; // calls with their callers from the events first, then what only storage has
+    // Calls on-chain this store never saw (a lost or new database): answered unless this
+    // account's own result is among its recent events, or — older than that window — the
+    // call already has a result (storage keeps only the last, not whose).
+    for (const call of await client.storedJobCalls([...this.d.services])) {
+      if (store.get(call.serviceId, call.callId) || answered.has(callKey(call.serviceId, call.callId))) continue;
+      if (await client.hasResult(call.serviceId, call.callId)) continue;
+      this.onCall(call, answered);
+    }
   }
 
   async stop(): Promise<void> {
@@ -59,7 +88,7 @@ export class Operator {
     while (this.inFlight.size) await Promise.allSettled([...this.inFlight.values()]);
   }
 
-  private onCall(call: JobCall): void {
+  private onCall(call: JobCall, answered: ReadonlySet<string>): void {
     if (!this.d.services.has(call.serviceId)) {
       this.d.log.debug({ serviceId: String(call.serviceId), callId: String(call.callId) }, 'job call for a service we do not serve');
       return;
@@ -70,12 +99,13 @@ export class Operator {
     } catch (err) {
       args = [`\u0000invalid: ${(err as Error).message}`];
     }
-    const fresh = this.d.store.insert({ serviceId: call.serviceId, callId: call.callId, job: call.job, caller: call.caller, args, blockNumber: call.blockNumber });
-    if (fresh) this.track(this.d.store.get(call.serviceId, call.callId)!);
+    const done = answered.has(callKey(call.serviceId, call.callId));
+    const fresh = this.d.store.insert({ serviceId: call.serviceId, callId: call.callId, job: call.job, caller: call.caller, args, argsHash: call.argsHash, blockNumber: call.blockNumber }, done ? 'submitted' : 'received');
+    if (fresh && !done) this.track(this.d.store.get(call.serviceId, call.callId)!);
   }
 
   private track(job: StoredJob): void {
-    const key = `${job.serviceId}/${job.callId}`;
+    const key = callKey(job.serviceId, job.callId);
     if (this.inFlight.has(key)) return;
     const p = this.process(job)
       .catch((err: Error) => this.d.log.error({ err: err.message, job: key }, 'job failed; it stays in the store for the next start'))
@@ -83,20 +113,75 @@ export class Operator {
     this.inFlight.set(key, p);
   }
 
+  private async blueprintOfService(serviceId: bigint): Promise<bigint> {
+    let id = this.blueprintOf.get(serviceId);
+    if (id === undefined) {
+      const service = await this.d.client.service(serviceId);
+      if (!service) throw new Error(`service ${serviceId} is not on-chain`);
+      id = service.blueprintId;
+      this.blueprintOf.set(serviceId, id);
+    }
+    return id;
+  }
+
   private async process(job: StoredJob): Promise<void> {
+    const { client, store } = this.d;
     let fields = job.result;
     if (!fields) {
-      const output = await this.execute(job);
+      const { output, imageHash } = await this.execute(job);
       const hash = outputHash(output);
-      fields = resultFields(output, hash, signOutput(this.d.signer, hash));
-      this.d.store.setResult(job.serviceId, job.callId, fields, { hash, ...output });
+      const signature = signStatement(this.d.signer, {
+        genesisHash: client.genesisHash,
+        blueprintId: await this.blueprintOfService(job.serviceId),
+        serviceId: job.serviceId,
+        callId: job.callId,
+        job: job.job,
+        argsHash: job.argsHash,
+        imageHash,
+        exitCode: output.exitCode,
+        outputHash: hash,
+      });
+      fields = encodeResult({ ...output, outputHash: hash, imageHash, signature });
+      store.setResult(job.serviceId, job.callId, fields, { hash, ...output });
     }
-    // A result may be on-chain already: our own, submitted just before a crash.
-    if (!(await this.d.client.hasResult(job.serviceId, job.callId))) {
-      await this.d.client.submitResult(job.serviceId, job.callId, fields);
+    if (!job.submission || !(await this.finishJournaled(job, job.submission))) {
+      const fromBlock = await client.head();
+      await client.submitResult(job.serviceId, job.callId, fields, {
+        onSigned: (hex) => {
+          store.setSubmission(job.serviceId, job.callId, hex, fromBlock);
+          if (this.d.crashPoint === 'after-journal') process.kill(process.pid, 'SIGKILL');
+        },
+      });
+      if (this.d.crashPoint === 'after-send') process.kill(process.pid, 'SIGKILL');
     }
-    this.d.store.markSubmitted(job.serviceId, job.callId);
+    store.markSubmitted(job.serviceId, job.callId);
     this.d.log.info({ serviceId: String(job.serviceId), callId: String(job.callId) }, 'result submitted');
+  }
+
+  /**
+   * A result transaction was signed before a crash: it is on-chain already (our own event),
+   * or the very same bytes are sent again — a node that still holds them refuses the copy, one
+   * that dropped them includes them now. False when a fresh transaction is needed (its nonce
+   * went to another transaction and ours is not on-chain).
+   */
+  private async finishJournaled(job: StoredJob, submission: { signedHex: string; fromBlock: number }): Promise<boolean> {
+    const mine = async () => (await this.d.client.ownResults(submission.fromBlock)).has(callKey(job.serviceId, job.callId));
+    if (await mine()) return true;
+    try {
+      await this.d.client.resendResult(submission.signedHex);
+      return true;
+    } catch (err) {
+      if (await mine()) return true;
+      if (err instanceof ChainTxError && err.alreadyImported) {
+        // Still in the node's pool: wait for it to be included.
+        for (let i = 0; i < 120; i++) {
+          await new Promise((r) => setTimeout(r, 500));
+          if (await mine()) return true;
+        }
+      }
+      this.d.log.warn({ job: callKey(job.serviceId, job.callId), err: (err as Error).message }, 'journaled result transaction not on-chain; signing a new one');
+      return false;
+    }
   }
 
   /** A full queue or a restarting engine is not the user's fault: wait and try again. */
@@ -112,7 +197,7 @@ export class Operator {
   }
 
   /** Runs the job; bad input or a refused request becomes an error result, never silence. */
-  private async execute(job: StoredJob): Promise<OutputToSign> {
+  private async execute(job: StoredJob): Promise<{ output: OutputToSign; imageHash: string }> {
     try {
       if (job.job !== JOB_EXECUTE) throw new BadJobArgs('job', `unknown job ${job.job}; this blueprint has job ${JOB_EXECUTE} (execute)`);
       if (job.args[0]?.startsWith('\u0000invalid: ')) throw new BadJobArgs('args', job.args[0].slice(10));
@@ -120,11 +205,11 @@ export class Operator {
       const request = { code: a.code, language: a.language, mode: a.mode, resources: a.resources, envVars: a.envVars, stdin: a.stdin };
       // Calls found in storage do not name their caller: they share one owner per service.
       const r = await this.executeWithRetry(request as ExecuteRequestInput, job.caller || `service-${job.serviceId}`);
-      return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+      return { output: { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr }, imageHash: this.d.engine.imageHash(LanguageSchema.parse(a.language)) };
     } catch (err) {
       const code = err instanceof FaaSError ? err.code : err instanceof BadJobArgs ? 'VALIDATION_ERROR' : 'INTERNAL_ERROR';
       if (code === 'INTERNAL_ERROR') this.d.log.error({ err: (err as Error).message }, 'execution failed');
-      return { exitCode: 255, stdout: '', stderr: `error ${code}: ${(err as Error).message}\n` };
+      return { output: { exitCode: 255, stdout: '', stderr: `error ${code}: ${(err as Error).message}\n` }, imageHash: NO_IMAGE };
     }
   }
 }

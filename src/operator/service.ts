@@ -9,7 +9,8 @@ import type { SandboxEngine } from '../sandbox/index.js';
 import { JobStore, openDatabase } from '../store/index.js';
 import type { KeyStore } from '../store/index.js';
 import { Operator } from './operator.js';
-import { operatorSigningKey } from './result.js';
+import type { OperatorDeps } from './operator.js';
+import { operatorSigningKey } from '../../blueprint/index.js';
 
 export interface OperatorServiceOptions {
   rpcUrl: string;
@@ -24,6 +25,8 @@ export interface OperatorServiceOptions {
   follow?: 'finalized' | 'best';
   /** The API: full outputs by hash always; with `config`, the whole FaaS gateway too. False: no API. */
   api?: { host?: string; port?: number; config?: Config } | false;
+  /** Test-only crash points (see OperatorDeps). */
+  crashPoint?: OperatorDeps['crashPoint'];
 }
 
 export interface OperatorService {
@@ -42,7 +45,7 @@ export async function startOperatorService(o: OperatorServiceOptions): Promise<O
   const db = openDatabase(o.dbPath);
   const store = new JobStore(db);
   const { pair } = await operatorSigningKey(o.suri);
-  const operator = new Operator({ client, engine: o.engine, store, signer: pair, services: new Set(o.services), log: o.log });
+  const operator = new Operator({ client, engine: o.engine, store, signer: pair, services: new Set(o.services), log: o.log, crashPoint: o.crashPoint });
   const gateway = o.api && o.api.config ? createGateway(o.api.config, o.engine, db, o.log) : undefined;
   const api: ApiServer | null =
     o.api === false ? null : await startApiServer({ log: o.log, outputs: store, gateway }, { host: o.api?.host, port: o.api?.port, bodyLimit: o.api?.config?.api.bodyLimitBytes, requestTimeoutMs: o.api?.config?.api.requestTimeoutMs });

@@ -17,6 +17,7 @@ import type { BranchInfo, MergeInfo, MergeStrategy, RestoreInfo, SnapshotInfo } 
 import { SandboxContainer } from './container.js';
 import type { ExecHandlers } from './container.js';
 import { IMAGE_OF_LANGUAGE, MANAGED_LABEL, RUNTIME_IMAGES, runtimeImageTag } from './images.js';
+import type { RuntimeImage } from './images.js';
 import { configKey, containerOptions, validateRequest } from './policy.js';
 import type { ContainerSpec } from './policy.js';
 import { FreshPool, WarmPool } from './pools.js';
@@ -40,6 +41,9 @@ export interface SandboxEngine {
   start(): Promise<void>;
   /** Runs one request; throws a FaaSError (with a `code`) for a request it will not run. */
   execute(request: ExecuteRequestInput, options?: ExecuteOptions): Promise<ExecuteResult>;
+  /** The content hash (`0x` + 64 hex: the Docker image id) of the runtime image a language runs
+   *  in, as found at start — what an operator binds into the statement it signs. */
+  imageHash(language: Language): `0x${string}`;
   stats(): EngineStats;
   /** Finishes running work, then removes every container this engine started. */
   shutdown(): Promise<void>;
@@ -94,6 +98,7 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
   private reaper: NodeJS.Timeout | null = null;
   private stopping = false;
   private executions = 0;
+  private readonly imageIds = new Map<RuntimeImage, `0x${string}`>();
   /** Container removals under way; shutdown waits for them so nothing is left behind. */
   private readonly removals = new Set<Promise<void>>();
   readonly contexts: ContextManager;
@@ -128,6 +133,12 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
     });
   }
 
+  imageHash(language: Language): `0x${string}` {
+    const id = this.imageIds.get(IMAGE_OF_LANGUAGE[language]);
+    if (!id) throw new SandboxError('the engine has not started: runtime images are not known yet');
+    return id;
+  }
+
   async start(): Promise<void> {
     try {
       await this.docker.ping();
@@ -136,7 +147,8 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
     }
     for (const image of RUNTIME_IMAGES) {
       try {
-        await this.docker.getImage(runtimeImageTag(image)).inspect();
+        const info = await this.docker.getImage(runtimeImageTag(image)).inspect();
+        this.imageIds.set(image, `0x${info.Id.replace(/^sha256:/, '')}`);
       } catch {
         throw new SandboxError(`runtime image ${runtimeImageTag(image)} is missing; run \`npm run setup-host\` to build it`);
       }

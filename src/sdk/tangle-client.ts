@@ -1,20 +1,29 @@
-// TangleFaaSClient: submit FaaS jobs on Tangle and get back results you can verify — the
-// output hash must match the output, and the signature must check against the key the
-// operator registered on-chain for the blueprint.
+// TangleFaaSClient: submit FaaS jobs on Tangle and get back results you can verify. Results are
+// collected from `JobResultSubmitted` events (storage keeps only the last one); each counts only
+// if its submitter operates the service and its signature over the job's statement checks
+// against that operator's registered key; `waitForResult` resolves when `quorum` operators
+// agree. The blueprint and operator set come from the service's on-chain record.
 import { EventEmitter } from 'node:events';
 import type { ApiPromise } from '@polkadot/api';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import type { Codec } from '@polkadot/types/types';
-import { u8aToString } from '@polkadot/util';
-import { JOB_EXECUTE, encodeExecuteArgs, fieldText } from '../../blueprint/index.js';
+import { JOB_EXECUTE, argsHash, encodeExecuteArgs } from '../../blueprint/index.js';
 import type { FieldCodec } from '../../blueprint/index.js';
-import { ChainTxError, TxSender, accountFromUri, connectApi, followChainEvents } from '../chain/index.js';
-import { outputHash, verifyOutput } from '../operator/index.js';
+import { ChainTxError, TxSender, accountFromUri, callKey, connectApi, followChainEvents, readJobCall, readRegistration, readService } from '../chain/index.js';
+import type { ServiceRecord } from '../chain/index.js';
+import { FaaSError, TimeoutError, ValidationError } from '../errors.js';
+import { agreement, defaultQuorum, verifyOperatorResult } from './tangle/verify.js';
+import type { Agreement, JobContext, OperatorResult } from './tangle/verify.js';
+
+export { verifyOperatorResult, defaultQuorum, agreement } from './tangle/verify.js';
+export type { OperatorResult, JobContext, Agreement } from './tangle/verify.js';
 
 export interface TangleFaaSClientConfig {
   rpcUrl: string;
+  /** The FaaS blueprint; a service of another blueprint is refused. */
   blueprintId: number | bigint;
-  serviceId: number | bigint;
+  /** The service to call; by default the first service of the blueprint this account may call. */
+  serviceId?: number | bigint;
   /** The caller's account: a mnemonic or dev URI (e.g. //Alice), or a keyring pair. */
   account: string | KeyringPair;
 }
@@ -37,35 +46,32 @@ export interface JobResult {
   /** False when the on-chain output was cut (the full output is then fetched from the operator). */
   complete: boolean;
   outputHash: string;
+  imageHash: string;
+  /** The first agreeing operator's signature, and that operator. */
   signature: string;
   operator: string;
-  /** True only if the hash matches the output and the signature checks against the operator's registered key. */
+  /** True only when `quorum` operators of the service signed this same statement, each verified. */
   verified: boolean;
   /** Why `verified` is false, when it is. */
   verificationError?: string;
+  /** The operators whose verified results agree (at least `quorum` when verified). */
+  operators: string[];
+  quorum: number;
+  /** Operators of the service whose verified, signed result differs: evidence of misbehaviour. */
+  dissent: OperatorResult[];
+  /** Results that did not verify, or from accounts that do not operate the service. */
+  rejected: OperatorResult[];
 }
 
-export type JobStatus = 'submitted' | 'executing' | 'completed' | 'failed';
+export type JobStatus = 'submitted' | 'executing' | 'result' | 'completed' | 'failed';
 
-type Field = Codec & FieldCodec;
-
-/** A result as the operator signed it: the whole output, its hash and the signature. */
-export interface SignedOutput {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-  outputHash: string;
-  signature: string;
-}
-
-/** True only if the output hashes to `outputHash` and the signature checks against the operator's registered 65-byte key. */
-export function verifyJobResult(r: SignedOutput, registeredKey: string): { verified: boolean; error?: string } {
-  const expected = outputHash({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr });
-  if (expected !== r.outputHash) return { verified: false, error: `output hash mismatch: the output hashes to ${expected}` };
-  if (!verifyOutput(r.outputHash as `0x${string}`, r.signature as `0x${string}`, registeredKey as `0x${string}`)) {
-    return { verified: false, error: 'the signature does not check against the operator’s registered key' };
-  }
-  return { verified: true };
+export interface JobUpdate {
+  jobId: bigint;
+  status: JobStatus;
+  /** With 'result': one operator's checked result. */
+  operatorResult?: OperatorResult;
+  /** With 'completed' / 'failed'. */
+  result?: JobResult;
 }
 
 /** The full output behind `hash` from the operator's API (its registered address). */
@@ -76,139 +82,281 @@ export async function fetchFullOutput(apiUrl: string, hash: string, timeoutMs = 
   return { exitCode: body.exitCode, stdout: body.stdout, stderr: body.stderr };
 }
 
+function noQuorum(a: Agreement, quorum: number): string {
+  const why = a.rejected.filter((r) => r.trusted).map((r) => `${r.operator}: ${r.verificationError}`);
+  return `no quorum: ${a.agreed.length} of the ${quorum} needed operators agree (${a.dissent.length} dissent)${why.length ? `; ${why.join('; ')}` : ''}`;
+}
+
+interface Watch {
+  job: Promise<JobContext>;
+  raw: Array<{ operator: string; fields: FieldCodec[] }>;
+  wake: (() => void) | null;
+}
+
 export class TangleFaaSClient extends EventEmitter {
   private api: ApiPromise | null = null;
+  private connecting: Promise<ApiPromise> | null = null;
   // Jobs submitted at once each take the next nonce, so they do not collide.
   private sender: TxSender | null = null;
+  private serviceRecord: Promise<ServiceRecord> | null = null;
+  private readonly registrations = new Map<string, Promise<{ key: string; rpcAddress: string } | null>>();
+  /** One follower for every waiting job: results of each block are read once. */
+  private follower: Promise<() => void> | null = null;
+  private readonly watches = new Map<string, Watch>();
 
   constructor(private readonly config: TangleFaaSClientConfig) {
     super();
   }
 
+  /** Connects (also done on first use). */
   async connect(): Promise<void> {
-    this.api = await connectApi(this.config.rpcUrl);
-    const a = this.config.account;
-    this.sender = new TxSender(this.api, typeof a === 'string' ? accountFromUri(this.api, a) : a);
+    await this.chain();
   }
 
   async disconnect(): Promise<void> {
+    const stop = await this.follower?.catch(() => null);
+    stop?.();
+    this.follower = null;
     await this.api?.disconnect();
     this.api = null;
+    this.connecting = null;
   }
 
-  private chain(): ApiPromise {
-    if (!this.api) throw new Error('call connect() first');
-    return this.api;
+  private async chain(): Promise<ApiPromise> {
+    if (this.api) return this.api;
+    this.connecting ??= connectApi(this.config.rpcUrl).then((api) => {
+      const a = this.config.account;
+      this.sender = new TxSender(api, typeof a === 'string' ? accountFromUri(api, a) : a);
+      this.api = api;
+      return api;
+    });
+    return this.connecting;
+  }
+
+  /** The service's on-chain record; its blueprint must be the configured one. */
+  service(): Promise<ServiceRecord> {
+    this.serviceRecord ??= (async () => {
+      const api = await this.chain();
+      const blueprintId = BigInt(this.config.blueprintId);
+      const serviceId = this.config.serviceId === undefined ? await this.findService(api, blueprintId) : BigInt(this.config.serviceId);
+      const record = await readService(api, serviceId);
+      if (!record) throw new ValidationError('serviceId', `service ${serviceId} does not exist on ${this.config.rpcUrl}`);
+      if (record.blueprintId !== blueprintId) {
+        throw new ValidationError('blueprintId', `service ${serviceId} is an instance of blueprint ${record.blueprintId}, not ${blueprintId}`);
+      }
+      return record;
+    })();
+    this.serviceRecord.catch(() => (this.serviceRecord = null));
+    return this.serviceRecord;
+  }
+
+  /** The first (lowest id) service of the blueprint that this account owns or may call. */
+  private async findService(api: ApiPromise, blueprintId: bigint): Promise<bigint> {
+    const me = this.sender!.pair.address;
+    const ids: bigint[] = [];
+    for (const [key] of await api.query.services!.instances!.entries()) {
+      const id = BigInt(key.args[0]!.toString());
+      const s = await readService(api, id);
+      if (s && s.blueprintId === blueprintId && (s.owner === me || s.permittedCallers.includes(me))) ids.push(id);
+    }
+    if (!ids.length) throw new ValidationError('serviceId', `no service of blueprint ${blueprintId} lets ${me} call it; pass serviceId or request a service`);
+    return ids.sort((a, b) => (a < b ? -1 : 1))[0]!;
   }
 
   /** Calls job 0 `execute`; resolves with the job id (the call id) once the call is included. */
   async submitJob(req: JobRequest): Promise<bigint> {
-    const api = this.chain();
-    const tx = api.tx.services!.call!(this.config.serviceId, JOB_EXECUTE, encodeExecuteArgs(req));
+    const api = await this.chain();
+    const service = await this.service();
+    const tx = api.tx.services!.call!(service.serviceId, JOB_EXECUTE, encodeExecuteArgs(req));
     const included = await this.sender!.send(tx, 'inBlock').catch((err: Error) => {
-      throw new Error(`services.call failed: ${err instanceof ChainTxError ? err.reason : err.message}`);
+      throw new FaaSError('VALIDATION_ERROR', `services.call failed: ${err instanceof ChainTxError ? err.reason : err.message}`);
     });
     const called = included.records.find((e) => e.section === 'services' && e.method === 'JobCalled');
-    if (!called) throw new Error('services.call was included but emitted no JobCalled event');
+    if (!called) throw new FaaSError('INTERNAL_ERROR', 'services.call was included but emitted no JobCalled event');
     const jobId = BigInt(called.data[2]!.toString());
-    this.emit('jobUpdate', { jobId, status: 'submitted' satisfies JobStatus });
+    const args = [...(called.data[4] as unknown as Iterable<Codec>)];
+    const job = Number(called.data[3]!.toString());
+    // Watch from the block the call is in: results can only come after it.
+    this.watch(service, jobId, Promise.resolve(this.context(api, service, jobId, job, args)), included.blockNumber);
+    this.emit('jobUpdate', { jobId, status: 'submitted' } satisfies JobUpdate);
     return jobId;
   }
 
-  /**
-   * Waits for the job's result and verifies it. Follows finalized blocks from the current head
-   * and, once following, reads the result's storage once: a result that landed earlier is found
-   * there, a later one in the events, and no past blocks need scanning.
-   */
-  async waitForResult(jobId: bigint, opts: { timeoutMs?: number } = {}): Promise<JobResult> {
-    const api = this.chain();
-    const timeoutMs = opts.timeoutMs ?? 60_000;
-    const serviceId = BigInt(this.config.serviceId);
-    let stop: (() => void) | null = null;
-    let done = false;
-    let timer: NodeJS.Timeout | undefined;
-    const found = await new Promise<{ operator: string | null; fields: Field[] }>((resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`no result for job ${jobId} within ${timeoutMs} ms`)), timeoutMs);
-      followChainEvents(api, {}, (event) => {
-        if (event.section !== 'services' || event.method !== 'JobResultSubmitted') return;
-        const [operator, sid, callId, , result] = event.data;
-        if (BigInt(sid!.toString()) !== serviceId || BigInt(callId!.toString()) !== jobId) return;
-        resolve({ operator: operator!.toString(), fields: [...(result as unknown as Iterable<Field>)] });
-      })
-        .then(async (s) => {
-          stop = s;
-          if (done) return s(); // found before the subscription was even confirmed
-          if ((await api.query.services!.jobResults!.size(serviceId, jobId)).toNumber() === 0) return;
-          const stored = (await api.query.services!.jobResults!(serviceId, jobId)) as unknown as { unwrap(): { result: Iterable<Field> } };
-          resolve({ operator: null, fields: [...stored.unwrap().result] });
-        })
-        .catch(reject);
-      void this.watchExecuting(serviceId, jobId, () => done);
-    }).finally(() => {
-      done = true;
-      clearTimeout(timer);
-      stop?.();
-    });
-    const [exitCode, stdout, stderr, complete, hash, signature] = found.fields.map(fieldText);
-    const fields = { exitCode: Number(exitCode), stdout: stdout!, stderr: stderr!, complete: complete === 'true', outputHash: hash!, signature: signature! };
-    // From storage the submitter is not named: it is the service operator whose key verifies.
-    const operators = found.operator ? [found.operator] : await this.serviceOperators(serviceId);
-    let check: { verified: boolean; error?: string } = { verified: false, error: 'no operator of the service is registered for the blueprint' };
-    let operator = found.operator ?? operators[0] ?? '';
-    let full = fields;
-    for (const candidate of operators) {
-      const prefs = await this.preferences(candidate);
-      if (!prefs) continue;
-      let output = fields;
-      if (!fields.complete) {
-        // The chain holds a cut copy: fetch the whole output from the operator and check it against the signed hash.
-        try {
-          output = { ...fields, ...(await fetchFullOutput(prefs.rpcAddress, fields.outputHash)) };
-        } catch (err) {
-          check = { verified: false, error: `the on-chain output is cut and the full output could not be fetched from ${prefs.rpcAddress}: ${(err as Error).message}` };
-          continue;
-        }
-      }
-      check = verifyJobResult(output, prefs.key);
-      operator = candidate;
-      full = output;
-      if (check.verified) break;
+  private context(api: ApiPromise, service: ServiceRecord, callId: bigint, job: number, args: Codec[]): JobContext {
+    return { genesisHash: api.genesisHash.toHex(), blueprintId: service.blueprintId, serviceId: service.serviceId, callId, job, argsHash: argsHash(args) };
+  }
+
+  private watch(service: ServiceRecord, jobId: bigint, job: Promise<JobContext>, fromBlock: number): Watch {
+    const key = callKey(service.serviceId, jobId);
+    let w = this.watches.get(key);
+    if (!w) {
+      w = { job, raw: [], wake: null };
+      this.watches.set(key, w);
     }
-    const out: JobResult = { jobId, ...full, operator, verified: check.verified, ...(check.error ? { verificationError: check.error } : {}) };
-    this.emit('jobUpdate', { jobId, status: (out.exitCode === 0 ? 'completed' : 'failed') satisfies JobStatus, result: out });
-    return out;
+    if (!this.follower) {
+      const follower = followChainEvents(this.api!, { fromBlock }, (event) => {
+        if (event.section !== 'services' || event.method !== 'JobResultSubmitted') return;
+        const [operator, sid, cid, , result] = event.data;
+        const target = this.watches.get(callKey(BigInt(sid!.toString()), BigInt(cid!.toString())));
+        if (!target) return;
+        target.raw.push({ operator: operator!.toString(), fields: [...(result as unknown as Iterable<FieldCodec>)] });
+        target.wake?.();
+      });
+      this.follower = follower;
+      follower.catch(() => (this.follower = null));
+    }
+    return w;
   }
 
-  /** The operator's registered key and API address for this blueprint, or null. */
-  private async preferences(operator: string): Promise<{ key: string; rpcAddress: string } | null> {
-    const api = this.chain();
-    if ((await api.query.services!.operators!.size(this.config.blueprintId, operator)).toNumber() === 0) return null;
-    const p = ((await api.query.services!.operators!(this.config.blueprintId, operator)) as unknown as { unwrap(): { key: Codec; rpcAddress: Codec } }).unwrap();
-    return { key: p.key.toHex(), rpcAddress: u8aToString(p.rpcAddress.toU8a(true)) };
+  /**
+   * Waits until `quorum` operators of the service (default: 1 for a one-operator service, a
+   * majority otherwise) have submitted verified results that sign the same statement, and
+   * resolves with it. A job not submitted through this client is looked for from
+   * `fromBlock` (default: 1,000 blocks back). When every operator answered without a quorum,
+   * it resolves with `verified: false` and the disagreement.
+   */
+  async waitForResult(jobId: bigint | number, opts: { timeoutMs?: number; quorum?: number; fromBlock?: number } = {}): Promise<JobResult> {
+    const id = BigInt(jobId);
+    const api = await this.chain();
+    const service = await this.service();
+    const quorum = opts.quorum ?? defaultQuorum(service.operators.length);
+    if (!Number.isInteger(quorum) || quorum < 1 || quorum > service.operators.length) {
+      throw new ValidationError('quorum', `must be a whole number from 1 to the service's ${service.operators.length} operators, got ${quorum}`);
+    }
+    const key = callKey(service.serviceId, id);
+    let w = this.watches.get(key);
+    if (!w) {
+      const head = (await api.rpc.chain.getHeader(await api.rpc.chain.getFinalizedHead())).number.toNumber();
+      const job = readJobCall(api, service.serviceId, id).then((c) => {
+        if (!c) throw new ValidationError('jobId', `service ${service.serviceId} has no job call ${id}`);
+        return this.context(api, service, id, c.job, c.args);
+      });
+      w = this.watch(service, id, job, opts.fromBlock ?? Math.max(0, head - 1000));
+      await this.scanPast(service, id, w, opts.fromBlock ?? Math.max(0, head - 1000), head);
+    }
+    const watch = w;
+    const timeoutMs = opts.timeoutMs ?? 60_000;
+    const deadline = Date.now() + timeoutMs;
+    const checked: OperatorResult[] = [];
+    let executing = false;
+    void this.watchExecuting(service, id, () => checked.length > 0 || Date.now() > deadline, () => (executing = true));
+    try {
+      const ctx = await watch.job;
+      for (;;) {
+        while (checked.length < watch.raw.length) {
+          const { operator, fields } = watch.raw[checked.length]!;
+          const r = await verifyOperatorResult(ctx, operator, fields, {
+            operators: service.operators,
+            registration: (op) => this.registration(api, service.blueprintId, op),
+            fetchOutput: (url, hash) => fetchFullOutput(url, hash),
+          });
+          checked.push(r);
+          this.emit('jobUpdate', { jobId: id, status: 'result', operatorResult: r } satisfies JobUpdate);
+        }
+        const a = agreement(checked);
+        // An operator of the service whose result did not verify has answered too (wrongly).
+        const answered = new Set(checked.filter((r) => r.trusted).map((r) => r.operator));
+        if (a.agreed.length >= quorum || answered.size >= service.operators.length) {
+          const first = a.agreed[0] ?? checked[0]!;
+          const verified = a.agreed.length >= quorum;
+          const out: JobResult = {
+            jobId: id,
+            exitCode: first.exitCode,
+            stdout: first.stdout,
+            stderr: first.stderr,
+            complete: first.complete,
+            outputHash: first.outputHash,
+            imageHash: first.imageHash,
+            signature: first.signature,
+            operator: first.operator,
+            verified,
+            ...(verified ? {} : { verificationError: noQuorum(a, quorum) }),
+            operators: a.agreed.map((r) => r.operator),
+            quorum,
+            dissent: a.dissent,
+            rejected: a.rejected,
+          };
+          this.emit('jobUpdate', { jobId: id, status: out.exitCode === 0 && verified ? 'completed' : 'failed', result: out } satisfies JobUpdate);
+          return out;
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          const why = checked.length ? `${a.agreed.length} of ${quorum} operators agree so far` : executing ? 'an operator is executing it' : 'no operator answered';
+          throw new TimeoutError(`no verified result for job ${id} within ${timeoutMs} ms (${why})`);
+        }
+        await new Promise<void>((res) => {
+          const t = setTimeout(res, left);
+          watch.wake = () => {
+            clearTimeout(t);
+            res();
+          };
+        });
+        watch.wake = null;
+      }
+    } finally {
+      if (watch.wake === null) this.watches.delete(key);
+    }
   }
 
-  /** The operators of a service (its security commitments). */
-  private async serviceOperators(serviceId: bigint): Promise<string[]> {
-    const api = this.chain();
-    if ((await api.query.services!.instances!.size(serviceId)).toNumber() === 0) return [];
-    const service = ((await api.query.services!.instances!(serviceId)) as unknown as { unwrap(): { operatorSecurityCommitments: Iterable<[Codec, Codec]> } }).unwrap();
-    return [...service.operatorSecurityCommitments].map(([op]) => op.toString());
+  /** Results submitted before this client watched: read from blocks `from`..`to`. */
+  private async scanPast(service: ServiceRecord, jobId: bigint, w: Watch, from: number, to: number): Promise<void> {
+    const api = this.api!;
+    await new Promise<void>((resolve, reject) => {
+      if (from > to) return resolve();
+      let stop: (() => void) | null = null;
+      let done = false;
+      followChainEvents(
+        api,
+        {
+          fromBlock: from,
+          onError: reject,
+          onBlockScanned: (n) => {
+            if (n < to) return;
+            done = true;
+            stop?.();
+            resolve();
+          },
+        },
+        (event) => {
+          if (event.section !== 'services' || event.method !== 'JobResultSubmitted') return;
+          const [operator, sid, cid, , result] = event.data;
+          if (BigInt(sid!.toString()) !== service.serviceId || BigInt(cid!.toString()) !== jobId) return;
+          const fields = [...(result as unknown as Iterable<FieldCodec>)];
+          // The live follower may have seen it too: one entry per operator and result.
+          if (!w.raw.some((r) => r.operator === operator!.toString() && r.fields.length === fields.length && r.fields.every((f, i) => f.toU8a().toString() === fields[i]!.toU8a().toString()))) {
+            w.raw.push({ operator: operator!.toString(), fields });
+          }
+        },
+      ).then((s) => (done ? s() : (stop = s)), reject);
+    });
+  }
+
+  private registration(api: ApiPromise, blueprintId: bigint, operator: string): Promise<{ key: string; rpcAddress: string } | null> {
+    const k = `${blueprintId}/${operator}`;
+    let r = this.registrations.get(k);
+    if (!r) {
+      r = readRegistration(api, blueprintId, operator);
+      this.registrations.set(k, r);
+      r.catch(() => this.registrations.delete(k));
+    }
+    return r;
   }
 
   /** Emits 'executing' once an operator of the service reports the call received (its API's
    *  GET /v1/jobs/:serviceId/:callId); nothing on-chain says when execution starts. */
-  private async watchExecuting(serviceId: bigint, jobId: bigint, finished: () => boolean): Promise<void> {
+  private async watchExecuting(service: ServiceRecord, jobId: bigint, finished: () => boolean, seen: () => void): Promise<void> {
     try {
       const urls: string[] = [];
-      for (const op of await this.serviceOperators(serviceId)) {
-        const prefs = await this.preferences(op);
-        if (prefs) urls.push(`${prefs.rpcAddress.replace(/\/+$/, '')}/v1/jobs/${serviceId}/${jobId}`);
+      for (const op of service.operators) {
+        const reg = await this.registration(this.api!, service.blueprintId, op);
+        if (reg) urls.push(`${reg.rpcAddress.replace(/\/+$/, '')}/v1/jobs/${service.serviceId}/${jobId}`);
       }
       while (!finished() && urls.length) {
         for (const url of urls) {
           const res = await fetch(url, { signal: AbortSignal.timeout(2000) }).catch(() => null);
           if (res?.ok && !finished()) {
-            this.emit('jobUpdate', { jobId, status: 'executing' satisfies JobStatus });
+            seen();
+            this.emit('jobUpdate', { jobId, status: 'executing' } satisfies JobUpdate);
             return;
           }
         }

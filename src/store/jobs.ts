@@ -16,6 +16,12 @@ export interface StoredJob {
   /** The result fields (JSON) once executed. */
   result: unknown[] | null;
   blockNumber: number;
+  /** blake2-256 of the call's arguments as on-chain (bound into the signed statement). */
+  argsHash: string;
+  /** The signed result transaction, kept before it went to the node, and the block the chain
+   *  was at then: after a crash the operator looks for its own result from that block on, and
+   *  sends these very bytes (same nonce) again if it finds none — never a second result. */
+  submission: { signedHex: string; fromBlock: number } | null;
 }
 
 /** An execution's whole output, keyed by its output hash. */
@@ -35,6 +41,9 @@ interface Row {
   status: JobStatus;
   result: string | null;
   block_number: number;
+  args_hash: string | null;
+  submission: string | null;
+  submitted_from: number | null;
 }
 
 export class JobStore {
@@ -54,14 +63,24 @@ export class JobStore {
       CREATE TABLE IF NOT EXISTS outputs (
         hash TEXT PRIMARY KEY, exit_code INTEGER NOT NULL, stdout TEXT NOT NULL, stderr TEXT NOT NULL,
         created_at INTEGER NOT NULL);`);
+    // Columns added after the first release: a database from before gets them here.
+    const columns = new Set((this.db.prepare('PRAGMA table_info(jobs)').all() as Array<{ name: string }>).map((c) => c.name));
+    for (const [name, type] of [['args_hash', 'TEXT'], ['submission', 'TEXT'], ['submitted_from', 'INTEGER']] as const) {
+      if (!columns.has(name)) this.db.exec(`ALTER TABLE jobs ADD COLUMN ${name} ${type}`);
+    }
   }
 
   /** Records a job call; false when it was already known (seen twice after a catch-up). */
-  insert(j: Omit<StoredJob, 'status' | 'result'>): boolean {
+  insert(j: Omit<StoredJob, 'status' | 'result' | 'submission'>, status: JobStatus = 'received'): boolean {
     const r = this.db
-      .prepare('INSERT OR IGNORE INTO jobs (service_id, call_id, job, caller, args, status, result, block_number, updated_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)')
-      .run(String(j.serviceId), String(j.callId), j.job, j.caller, JSON.stringify(j.args), 'received', j.blockNumber, Date.now());
+      .prepare('INSERT OR IGNORE INTO jobs (service_id, call_id, job, caller, args, status, result, block_number, updated_at, args_hash) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)')
+      .run(String(j.serviceId), String(j.callId), j.job, j.caller, JSON.stringify(j.args), status, j.blockNumber, Date.now(), j.argsHash);
     return r.changes === 1;
+  }
+
+  /** Journals the signed result transaction before it is sent (see StoredJob.submission). */
+  setSubmission(serviceId: bigint, callId: bigint, signedHex: string, fromBlock: number): void {
+    this.db.prepare('UPDATE jobs SET submission = ?, submitted_from = ?, updated_at = ? WHERE service_id = ? AND call_id = ?').run(signedHex, fromBlock, Date.now(), String(serviceId), String(callId));
   }
 
   /** Stores the result fields and the full output behind its hash (the chain may hold a cut copy). */
@@ -127,5 +146,7 @@ function toJob(r: Row): StoredJob {
     status: r.status,
     result: r.result ? (JSON.parse(r.result) as unknown[]) : null,
     blockNumber: r.block_number,
+    argsHash: r.args_hash ?? '',
+    submission: r.submission ? { signedHex: r.submission, fromBlock: r.submitted_from ?? 0 } : null,
   };
 }

@@ -71,7 +71,7 @@ describe('PolkadotTangleClient', () => {
       calls.push(BigInt(r.events.find(({ event }) => event.method === 'JobCalled')!.event.data[2]!.toString()));
     }
     const nonceBefore = (await api.rpc.system.accountNextIndex(bob.address)).toNumber();
-    const included = await Promise.all(calls.map((c, i) => client.submitResult(BigInt(serviceId), c, [{ Uint8: 0 }, { String: `${i}\n` }, { String: '' }, { Bool: true }, { String: '0x00' }, { String: '0x00' }])));
+    const included = await Promise.all(calls.map((c, i) => client.submitResult(BigInt(serviceId), c, [{ Uint8: 0 }, { String: `${i}\n` }, { String: '' }, { Bool: true }, { String: '0x00' }, { String: '0x00' }, { String: '0x00' }])));
     expect(included.every((r) => r.events.includes('services.JobResultSubmitted'))).toBe(true);
     expect(new Set(included.map((r) => r.blockHash)).size).toBe(10);
     for (const c of calls) expect(await client.hasResult(BigInt(serviceId), c)).toBe(true);
@@ -82,7 +82,7 @@ describe('PolkadotTangleClient', () => {
     const r = await send(api.tx.services!.call!(serviceId, 0, encodeExecuteArgs({ code: 'print(0)', language: 'python' })), charlie);
     const callId = BigInt(r.events.find(({ event }) => event.method === 'JobCalled')!.event.data[2]!.toString());
     await send(api.tx.system!.remark!('0x00'), bob); // bumps Bob's nonce behind the client's back
-    const included = await client.submitResult(BigInt(serviceId), callId, [{ Uint8: 0 }, { String: '' }, { String: '' }, { Bool: true }, { String: '0x00' }, { String: '0x00' }]);
+    const included = await client.submitResult(BigInt(serviceId), callId, [{ Uint8: 0 }, { String: '' }, { String: '' }, { Bool: true }, { String: '0x00' }, { String: '0x00' }, { String: '0x00' }]);
     expect(included.events).toContain('services.JobResultSubmitted');
   });
 });

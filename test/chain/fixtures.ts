@@ -27,4 +27,4 @@ export async function startChain(): Promise<{ node: LocalNode; api: ApiPromise; 
   };
 }
 
-export { send, sendRaw, bootstrapFaasService as setupFaasService } from '../../chain/src/bootstrap.js';
+export { send, sendRaw, bootstrapFaasService as setupFaasService, registerOperators, requestService } from '../../chain/src/bootstrap.js';

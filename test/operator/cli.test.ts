@@ -10,7 +10,7 @@ import type { Codec } from '@polkadot/types/types';
 import { Keyring } from '@polkadot/keyring';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { faasBlueprint } from '../../blueprint/index.js';
-import { operatorSigningKey } from '../../src/operator/index.js';
+import { operatorSigningKey } from '../../blueprint/index.js';
 import { JobStore } from '../../src/store/index.js';
 import { send, startChain } from '../chain/fixtures.js';
 import { runOperatorCli } from '../helpers.js';
@@ -66,7 +66,7 @@ describe('operator CLI', () => {
     const approved = await send(api.tx.services!.approve!(requestId, [{ asset: native, exposurePercent: 50 }]), operatorPair);
     const serviceId = approved.events.find(({ event }) => event.method === 'ServiceInitiated')!.event.data[2]!.toString();
     const store = new JobStore(join(dir, 'op.db'));
-    store.insert({ serviceId: BigInt(serviceId), callId: 0n, job: 0, caller: address, args: [], blockNumber: 1 });
+    store.insert({ serviceId: BigInt(serviceId), callId: 0n, job: 0, caller: address, args: [], argsHash: '', blockNumber: 1 });
     store.close();
     const s = await cli(['status']);
     expect(s.code).toBe(0);

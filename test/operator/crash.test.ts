@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Codec } from '@polkadot/types/types';
 import { encodeExecuteArgs } from '../../blueprint/index.js';
-import { operatorSigningKey } from '../../src/operator/index.js';
+import { operatorSigningKey } from '../../blueprint/index.js';
 import { send, setupFaasService, startChain } from '../chain/fixtures.js';
 import { docker } from '../helpers.js';
 

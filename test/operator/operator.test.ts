@@ -4,14 +4,14 @@
 import type { ApiPromise } from '@polkadot/api';
 import type { Codec } from '@polkadot/types/types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeExecuteArgs, fieldText } from '../../blueprint/index.js';
+import { argsHash, decodeResult, encodeExecuteArgs, fieldText, operatorSigningKey, outputHash, verifyStatement } from '../../blueprint/index.js';
 import type { FieldCodec } from '../../blueprint/index.js';
 import type { LocalNode } from '../../chain/src/index.js';
 import { startApiServer } from '../../src/api/index.js';
 import type { ApiServer } from '../../src/api/index.js';
 import { PolkadotTangleClient } from '../../src/chain/index.js';
 import { createLogger } from '../../src/log.js';
-import { Operator, operatorSigningKey, outputHash, verifyOutput } from '../../src/operator/index.js';
+import { Operator } from '../../src/operator/index.js';
 import type { DockerSandboxEngine } from '../../src/sandbox/index.js';
 import { JobStore } from '../../src/store/index.js';
 import { send, setupFaasService, startChain } from '../chain/fixtures.js';
@@ -39,16 +39,27 @@ async function newOperator(s: JobStore): Promise<Operator> {
 }
 
 
-async function resultOf(sid: number, callId: bigint, timeout = 30_000): Promise<string[]> {
+async function resultFieldsOf(sid: number, callId: bigint, timeout = 30_000): Promise<FieldCodec[]> {
   const deadline = Date.now() + timeout;
   for (;;) {
     if ((await api.query.services!.jobResults!.size(sid, callId)).toNumber() > 0) {
       const r = (await api.query.services!.jobResults!(sid, callId)) as unknown as { unwrap(): { result: FieldCodec[] } };
-      return r.unwrap().result.map(fieldText);
+      return r.unwrap().result;
     }
     if (Date.now() > deadline) throw new Error(`no result for call ${callId}`);
     await new Promise((res) => setTimeout(res, 100));
   }
+}
+
+async function resultOf(sid: number, callId: bigint, timeout = 30_000): Promise<string[]> {
+  return (await resultFieldsOf(sid, callId, timeout)).map(fieldText);
+}
+
+/** The statement context of a call, read from the chain as any verifier would. */
+async function contextOf(sid: number, callId: bigint) {
+  const call = (await api.query.services!.jobCalls!(sid, callId)) as unknown as { unwrap(): { job: Codec; args: FieldCodec[] } };
+  const service = (await api.query.services!.instances!(sid)) as unknown as { unwrap(): { blueprint: Codec } };
+  return { genesisHash: api.genesisHash.toHex(), blueprintId: BigInt(service.unwrap().blueprint.toString()), serviceId: sid, callId, job: Number(call.unwrap().job.toString()), argsHash: argsHash([...call.unwrap().args]) };
 }
 
 async function callJob(args: unknown[], sid = serviceId): Promise<bigint> {
@@ -83,11 +94,30 @@ afterAll(async () => {
 describe('operator', () => {
   it('answers a job call with a signed result that verifies against the registered key', async () => {
     const callId = await callJob(encodeExecuteArgs({ code: 'print(6 * 7)', language: 'python', mode: 'cached' }));
-    const [exitCode, stdout, stderr, complete, hash, signature] = await resultOf(serviceId, callId);
-    expect([exitCode, stdout, stderr, complete]).toEqual(['0', '42\n', '', 'true']);
-    expect(hash).toBe(outputHash({ exitCode: 0, stdout: '42\n', stderr: '' }));
-    expect(verifyOutput(hash as `0x${string}`, signature as `0x${string}`, registeredKey)).toBe(true);
-    expect(verifyOutput(outputHash({ exitCode: 0, stdout: '43\n', stderr: '' }), signature as `0x${string}`, registeredKey)).toBe(false);
+    const r = decodeResult(await resultFieldsOf(serviceId, callId));
+    expect(r).toMatchObject({ exitCode: 0, stdout: '42\n', stderr: '', complete: true, imageHash: engine.imageHash('python') });
+    expect(r.outputHash).toBe(outputHash({ exitCode: 0, stdout: '42\n', stderr: '' }));
+    const statement = { ...(await contextOf(serviceId, callId)), imageHash: r.imageHash, exitCode: 0, outputHash: r.outputHash };
+    expect(verifyStatement(statement, r.signature, registeredKey)).toBe(true);
+    expect(verifyStatement({ ...statement, outputHash: outputHash({ exitCode: 0, stdout: '43\n', stderr: '' }) }, r.signature, registeredKey)).toBe(false);
+  });
+
+  it('binds each signature to its job: a genuine signature from call X copied onto call Y fails', async () => {
+    // Same program, same output: before the statement, X's signature verified for Y too.
+    const x = await callJob(encodeExecuteArgs({ code: 'print("same")', language: 'python', mode: 'cached' }));
+    const y = await callJob(encodeExecuteArgs({ code: 'print("same")', language: 'python', mode: 'cached' }));
+    const rx = decodeResult(await resultFieldsOf(serviceId, x));
+    const ry = decodeResult(await resultFieldsOf(serviceId, y));
+    expect(rx.outputHash).toBe(ry.outputHash);
+    const onY = { ...(await contextOf(serviceId, y)), imageHash: rx.imageHash, exitCode: rx.exitCode, outputHash: rx.outputHash };
+    expect(verifyStatement(onY, ry.signature, registeredKey)).toBe(true);
+    expect(verifyStatement(onY, rx.signature, registeredKey)).toBe(false); // X's signature replayed onto Y
+    // Every other part of the statement is bound too.
+    const onX = { ...(await contextOf(serviceId, x)), imageHash: rx.imageHash, exitCode: rx.exitCode, outputHash: rx.outputHash };
+    expect(verifyStatement(onX, rx.signature, registeredKey)).toBe(true);
+    for (const change of [{ genesisHash: `0x${'11'.repeat(32)}` }, { blueprintId: 99n }, { serviceId: 99 }, { job: 1 }, { argsHash: `0x${'22'.repeat(32)}` }, { imageHash: `0x${'33'.repeat(32)}` }, { exitCode: 1 }]) {
+      expect(verifyStatement({ ...onX, ...change }, rx.signature, registeredKey)).toBe(false);
+    }
   });
 
   it('puts an error result on-chain for malformed arguments', async () => {
@@ -142,7 +172,7 @@ describe('operator with its database lost', () => {
     expect((await resultOf(serviceId, b))[1]).toBe('lost-b\n');
     await operator.idle();
     expect(store.counts()).toMatchObject({ received: 0, executed: 0 });
-    expect(await client.pendingJobCalls([BigInt(serviceId)])).toEqual([]);
+    for (const call of await client.storedJobCalls([BigInt(serviceId)])) expect(await client.hasResult(call.serviceId, call.callId)).toBe(true);
   });
 });
 
@@ -158,13 +188,13 @@ describe('TangleFaaSClient', () => {
       const jobId = await sdk.submitJob({ code: 'setTimeout(() => console.log("hi from js"), 1000)', language: 'javascript', mode: 'cached' });
       const r = await sdk.waitForResult(jobId, { timeoutMs: 30_000 });
       expect(r).toMatchObject({ exitCode: 0, stdout: 'hi from js\n', stderr: '', complete: true, verified: true, operator: k.bob.address });
-      expect(updates).toEqual(['submitted', 'executing', 'completed']);
+      expect(updates).toEqual(['submitted', 'executing', 'result', 'completed']);
     } finally {
       await sdk.disconnect();
     }
   });
 
-  it('a caller that asks late finds the result in storage, verified against the operator that signed it', async () => {
+  it('a caller that asks late finds the result in past blocks, verified against the operator that signed it', async () => {
     const { TangleFaaSClient } = await import('../../src/sdk/index.js');
     const sdk = new TangleFaaSClient({ rpcUrl: node.url, blueprintId: 0, serviceId, account: '//Charlie' });
     await sdk.connect();
@@ -173,8 +203,14 @@ describe('TangleFaaSClient', () => {
       await resultOf(serviceId, jobId); // on-chain before anyone waits for it
       await send(api.tx.system!.remark!('0x00'), k.alice); // and a few blocks have passed since
       await send(api.tx.system!.remark!('0x00'), k.alice);
-      const r = await sdk.waitForResult(jobId, { timeoutMs: 10_000 });
-      expect(r).toMatchObject({ stdout: 'early\n', verified: true, operator: k.bob.address });
+      // Another client, that never saw the call, finds it in past blocks and verifies it.
+      const late = new TangleFaaSClient({ rpcUrl: node.url, blueprintId: 0, serviceId, account: '//Alice' });
+      try {
+        const r = await late.waitForResult(jobId, { timeoutMs: 10_000 });
+        expect(r).toMatchObject({ stdout: 'early\n', verified: true, operator: k.bob.address, operators: [k.bob.address], quorum: 1 });
+      } finally {
+        await late.disconnect();
+      }
     } finally {
       await sdk.disconnect();
     }
@@ -242,16 +278,20 @@ describe('TangleFaaSClient', () => {
   });
 
   it('a tampered output, or a signature by another key, fails verification', async () => {
-    const { verifyJobResult } = await import('../../src/sdk/index.js');
-    const hash = outputHash({ exitCode: 0, stdout: 'real\n', stderr: '' });
-    const { pair } = await operatorSigningKey('//Bob');
-    const signature = `0x${Buffer.from(pair.sign(Buffer.from(hash.slice(2), 'hex'))).toString('hex')}`;
-    const good = { exitCode: 0, stdout: 'real\n', stderr: '', complete: true, outputHash: hash, signature };
-    expect(verifyJobResult(good, registeredKey)).toEqual({ verified: true });
-    expect(verifyJobResult({ ...good, stdout: 'fake\n' }, registeredKey).verified).toBe(false);
-    expect(verifyJobResult({ ...good, exitCode: 1 }, registeredKey).verified).toBe(false);
+    const { verifyOperatorResult } = await import('../../src/sdk/index.js');
+    const callId = await callJob(encodeExecuteArgs({ code: 'print("real")', language: 'python', mode: 'cached' }));
+    const fields = await resultFieldsOf(serviceId, callId);
+    const job = await contextOf(serviceId, callId);
+    const reg = { key: registeredKey, rpcAddress: apiServer.url };
+    const deps = { operators: [k.bob.address], registration: async () => reg, fetchOutput: async () => ({ exitCode: 0, stdout: '', stderr: '' }) };
+    expect(await verifyOperatorResult(job, k.bob.address, fields, deps)).toMatchObject({ verified: true, stdout: 'real\n' });
+    // The on-chain stdout changed: its hash no longer matches.
+    const changed = fields.map((f, i) => (i === 1 ? ({ type: 'String', value: { toU8a: () => Buffer.from('fake\n'), toString: () => 'fake\n' } } as unknown as FieldCodec) : f));
+    expect((await verifyOperatorResult(job, k.bob.address, changed, deps)).verificationError).toMatch(/output hash mismatch/);
     const { registeredKey: otherKey } = await operatorSigningKey('//Eve');
-    expect(verifyJobResult(good, otherKey).verified).toBe(false);
+    expect((await verifyOperatorResult(job, k.bob.address, fields, { ...deps, registration: async () => ({ ...reg, key: otherKey }) })).verified).toBe(false);
+    // A result from an account that does not operate the service is not trusted, signature or not.
+    expect(await verifyOperatorResult(job, k.eve.address, fields, deps)).toMatchObject({ verified: false, trusted: false });
   });
 });
 
