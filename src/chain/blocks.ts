@@ -24,7 +24,32 @@ interface RawRecord {
 }
 
 const CACHE_BLOCKS = 256;
-const caches = new WeakMap<ApiPromise, Map<string, Promise<EventRecord[]>>>();
+
+/** A small per-API cache of promises: a failed read is forgotten (tried again next time). */
+class PerApi<T> {
+  private readonly maps = new WeakMap<ApiPromise, Map<string, Promise<T>>>();
+  get(api: ApiPromise, key: string, read: () => Promise<T>): Promise<T> {
+    let cache = this.maps.get(api);
+    if (!cache) {
+      const fresh = new Map<string, Promise<T>>();
+      this.maps.set(api, (cache = fresh));
+      // A node that comes back may be another chain (a restarted dev node): start afresh.
+      api.on('disconnected', () => fresh.clear());
+    }
+    let hit = cache.get(key);
+    if (!hit) {
+      hit = read();
+      cache.set(key, hit);
+      hit.catch(() => cache.delete(key));
+      if (cache.size > CACHE_BLOCKS) cache.delete(cache.keys().next().value!);
+    }
+    return hit;
+  }
+}
+
+const events = new PerApi<EventRecord[]>();
+const bodies = new PerApi<{ number: number; extrinsics: string[] }>();
+const hashes = new PerApi<string>();
 
 async function readEvents(api: ApiPromise, hash: Hash | string): Promise<EventRecord[]> {
   const raw = (await api.rpc.state.getStorage(api.query.system!.events!.key(), hash)) as unknown as { toU8a(bare: boolean): Uint8Array } | null;
@@ -40,21 +65,18 @@ async function readEvents(api: ApiPromise, hash: Hash | string): Promise<EventRe
 
 /** The events of the block with this hash (cached for the last blocks asked about). */
 export function blockEvents(api: ApiPromise, hash: Hash | string): Promise<EventRecord[]> {
-  const key = typeof hash === 'string' ? hash : hash.toHex();
-  let cache = caches.get(api);
-  if (!cache) caches.set(api, (cache = new Map()));
-  let hit = cache.get(key);
-  if (!hit) {
-    hit = readEvents(api, hash);
-    cache.set(key, hit);
-    hit.catch(() => cache.delete(key)); // a failed read is tried again next time
-    if (cache.size > CACHE_BLOCKS) cache.delete(cache.keys().next().value!);
-  }
-  return hit;
+  return events.get(api, typeof hash === 'string' ? hash : hash.toHex(), () => readEvents(api, hash));
 }
 
-/** Hashes of the block's extrinsics, in order. */
-export async function blockExtrinsicHashes(api: ApiPromise, hash: Hash | string): Promise<string[]> {
-  const block = await api.rpc.chain.getBlock(hash);
-  return block.block.extrinsics.map((x) => x.hash.toHex());
+/** The block's number and its extrinsics' hashes, in order. */
+export function blockBody(api: ApiPromise, hash: string): Promise<{ number: number; extrinsics: string[] }> {
+  return bodies.get(api, hash, async () => {
+    const { block } = await api.rpc.chain.getBlock(hash);
+    return { number: block.header.number.toNumber(), extrinsics: block.extrinsics.map((x) => x.hash.toHex()) };
+  });
+}
+
+/** The hash of block `n` of the chain this API follows (a finalized number: it cannot change). */
+export function finalizedBlockHash(api: ApiPromise, n: number): Promise<string> {
+  return hashes.get(api, String(n), async () => (await api.rpc.chain.getBlockHash(n)).toHex());
 }

@@ -1,7 +1,7 @@
 // Following the chain's events: every finalized (or, by choice, best) block's events, in block
 // order, each block once — from a given block (catching up on what was missed) or from the head.
 import type { ApiPromise } from '@polkadot/api';
-import { blockEvents } from './blocks.js';
+import { blockEvents, finalizedBlockHash } from './blocks.js';
 import type { ChainEvent } from './blocks.js';
 
 export type { ChainEvent } from './blocks.js';
@@ -26,12 +26,15 @@ export async function followChainEvents(
 ): Promise<() => void> {
   let next: number | null = typeof opts.fromBlock === 'number' ? opts.fromBlock : null;
   let stopped = false;
+  // Finalized block numbers name one block for good, so their hashes are shared (cached);
+  // a best block at a height may still be replaced, so best-following reads them afresh.
+  const hashAt = async (n: number) => (opts.head === 'best' ? (await api.rpc.chain.getBlockHash(n)).toHex() : finalizedBlockHash(api, n));
   const scan = async (head: number) => {
     if (next === null) next = typeof opts.fromBlock === 'function' ? opts.fromBlock(head) : head;
     for (; next <= head && !stopped; next++) {
-      const hash = await api.rpc.chain.getBlockHash(next);
+      const hash = await hashAt(next);
       const records = await blockEvents(api, hash);
-      for (const { event } of records) if (!stopped) onEvent(event, { number: next, hash: hash.toHex() });
+      for (const { event } of records) if (!stopped) onEvent(event, { number: next, hash });
       // Stopped meanwhile: this block's events were not all handed over, so it is not scanned
       // (a follower resuming after the last scanned block must read it again).
       if (stopped) return;

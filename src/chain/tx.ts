@@ -11,7 +11,7 @@ import { Keyring } from '@polkadot/keyring';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import type { ExtrinsicStatus, Header } from '@polkadot/types/interfaces';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
-import { blockEvents, blockExtrinsicHashes } from './blocks.js';
+import { blockBody, blockEvents } from './blocks.js';
 import type { ChainEvent } from './blocks.js';
 import { NonceManager } from './nonce.js';
 
@@ -178,8 +178,8 @@ export class TxSender {
   /** The transaction's events in the block; a ChainTxError when it failed there. */
   private async included(txHash: string, blockHash: string): Promise<Included | ChainTxError> {
     const api = this.api;
-    const [hashes, events, header] = await Promise.all([blockExtrinsicHashes(api, blockHash), blockEvents(api, blockHash), api.rpc.chain.getHeader(blockHash)]);
-    const index = hashes.indexOf(txHash);
+    const [body, events] = await Promise.all([blockBody(api, blockHash), blockEvents(api, blockHash)]);
+    const index = body.extrinsics.indexOf(txHash);
     const records = events.filter((e) => e.extrinsic === index && index >= 0).map((e) => e.event);
     const failed = records.find((e) => e.section === 'system' && e.method === 'ExtrinsicFailed');
     if (failed) {
@@ -189,7 +189,7 @@ export class TxSender {
     const paid = records.find((e) => e.section === 'transactionPayment' && e.method === 'TransactionFeePaid');
     return {
       blockHash,
-      blockNumber: header.number.toNumber(),
+      blockNumber: body.number,
       events: records.map((e) => `${e.section}.${e.method}`),
       records,
       fee: paid ? BigInt(paid.data[1]!.toString()) : null,

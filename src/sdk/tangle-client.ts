@@ -26,6 +26,9 @@ export interface TangleFaaSClientConfig {
   serviceId?: number | bigint;
   /** The caller's account: a mnemonic or dev URI (e.g. //Alice), or a keyring pair. */
   account: string | KeyringPair;
+  /** An API connection to share (several clients in one process, or an app's own): blocks are
+   *  then read once for all of them. `disconnect()` leaves it open. */
+  api?: ApiPromise;
 }
 
 export interface JobRequest {
@@ -82,6 +85,8 @@ export async function fetchFullOutput(apiUrl: string, hash: string, timeoutMs = 
   return { exitCode: body.exitCode, stdout: body.stdout, stderr: body.stderr };
 }
 
+const RECENT_RESULTS = 10_000;
+
 function noQuorum(a: Agreement, quorum: number): string {
   const why = a.rejected.filter((r) => r.trusted).map((r) => `${r.operator}: ${r.verificationError}`);
   return `no quorum: ${a.agreed.length} of the ${quorum} needed operators agree (${a.dissent.length} dissent)${why.length ? `; ${why.join('; ')}` : ''}`;
@@ -103,6 +108,9 @@ export class TangleFaaSClient extends EventEmitter {
   /** One follower for every waiting job: results of each block are read once. */
   private follower: Promise<() => void> | null = null;
   private readonly watches = new Map<string, Watch>();
+  /** Results the follower saw for calls nobody watched yet (a submitter may register a moment
+   *  after its result landed); the oldest go first past RECENT_RESULTS. */
+  private readonly recent = new Map<string, Watch['raw']>();
 
   constructor(private readonly config: TangleFaaSClientConfig) {
     super();
@@ -117,14 +125,14 @@ export class TangleFaaSClient extends EventEmitter {
     const stop = await this.follower?.catch(() => null);
     stop?.();
     this.follower = null;
-    await this.api?.disconnect();
+    if (!this.config.api) await this.api?.disconnect();
     this.api = null;
     this.connecting = null;
   }
 
   private async chain(): Promise<ApiPromise> {
     if (this.api) return this.api;
-    this.connecting ??= connectApi(this.config.rpcUrl).then((api) => {
+    this.connecting ??= (this.config.api ? this.config.api.isReady : connectApi(this.config.rpcUrl)).then((api) => {
       const a = this.config.account;
       this.sender = new TxSender(api, typeof a === 'string' ? accountFromUri(api, a) : a);
       this.api = api;
@@ -190,17 +198,25 @@ export class TangleFaaSClient extends EventEmitter {
     const key = callKey(service.serviceId, jobId);
     let w = this.watches.get(key);
     if (!w) {
-      w = { job, raw: [], wake: null };
+      w = { job, raw: this.recent.get(key) ?? [], wake: null };
+      this.recent.delete(key);
       this.watches.set(key, w);
     }
     if (!this.follower) {
       const follower = followChainEvents(this.api!, { fromBlock }, (event) => {
         if (event.section !== 'services' || event.method !== 'JobResultSubmitted') return;
         const [operator, sid, cid, , result] = event.data;
-        const target = this.watches.get(callKey(BigInt(sid!.toString()), BigInt(cid!.toString())));
-        if (!target) return;
-        target.raw.push({ operator: operator!.toString(), fields: [...(result as unknown as Iterable<FieldCodec>)] });
-        target.wake?.();
+        if (BigInt(sid!.toString()) !== service.serviceId) return;
+        const k = callKey(service.serviceId, BigInt(cid!.toString()));
+        const seen = { operator: operator!.toString(), fields: [...(result as unknown as Iterable<FieldCodec>)] };
+        const target = this.watches.get(k);
+        if (target) {
+          target.raw.push(seen);
+          target.wake?.();
+          return;
+        }
+        this.recent.set(k, [...(this.recent.get(k) ?? []), seen]);
+        if (this.recent.size > RECENT_RESULTS) this.recent.delete(this.recent.keys().next().value!);
       });
       this.follower = follower;
       follower.catch(() => (this.follower = null));
@@ -294,7 +310,13 @@ export class TangleFaaSClient extends EventEmitter {
         watch.wake = null;
       }
     } finally {
-      if (watch.wake === null) this.watches.delete(key);
+      this.watches.delete(key);
+      // Nothing left to watch: stop reading blocks (the next submit starts from its own block).
+      if (!this.watches.size && this.follower) {
+        const follower = this.follower;
+        this.follower = null;
+        void follower.then((stop) => stop(), () => undefined);
+      }
     }
   }
 
@@ -351,8 +373,11 @@ export class TangleFaaSClient extends EventEmitter {
         const reg = await this.registration(this.api!, service.blueprintId, op);
         if (reg) urls.push(`${reg.rpcAddress.replace(/\/+$/, '')}/v1/jobs/${service.serviceId}/${jobId}`);
       }
-      while (!finished() && urls.length) {
+      // Most jobs finish before the first look; the looks thin out as a job takes longer.
+      for (let wait = 50; !finished() && urls.length; wait = Math.min(wait * 2, 1000)) {
+        await new Promise((r) => setTimeout(r, wait));
         for (const url of urls) {
+          if (finished()) return;
           const res = await fetch(url, { signal: AbortSignal.timeout(2000) }).catch(() => null);
           if (res?.ok && !finished()) {
             seen();
@@ -360,7 +385,6 @@ export class TangleFaaSClient extends EventEmitter {
             return;
           }
         }
-        await new Promise((r) => setTimeout(r, 100));
       }
     } catch {
       /* best effort: the result still arrives */

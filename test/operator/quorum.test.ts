@@ -59,8 +59,8 @@ async function startEve(extra: Record<string, string> = {}): Promise<void> {
   eve = await startOperatorProcess({ ...eveEnv, ...extra });
 }
 
-async function killEve(): Promise<void> {
-  eve?.kill('SIGKILL');
+async function killEve(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  eve?.kill(signal);
   if (eve) await exited(eve);
   eve = null;
 }
@@ -84,7 +84,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await killEve();
+  await killEve('SIGTERM'); // a clean stop removes its containers (a killed one's go at the next start)
   await bob?.close();
   await dave?.close();
   await engine?.shutdown();
