@@ -73,6 +73,9 @@ export const StreamInputSchema = z.discriminatedUnion('type', [
 ]);
 export type StreamInput = z.infer<typeof StreamInputSchema>;
 
+/** POST /v1/executions/:id/input: where the execution stands once the message was taken. */
+export const ExecutionInputAnswerSchema = z.object({ executionId: z.string(), status: ExecutionStatusSchema });
+
 /** GET /v1/usage/metrics?startDate=&endDate= (ISO dates or date-times). */
 export const MetricsQuerySchema = z
   .object({

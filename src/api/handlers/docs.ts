@@ -10,6 +10,7 @@ import {
   ErrorBodySchema,
   ExecuteBodySchema,
   ExecutionInfoSchema,
+  ExecutionInputAnswerSchema,
   ExecutionResultSchema,
   MergeBranchesBodySchema,
   MergeInfoSchema,
@@ -32,12 +33,16 @@ interface RouteDoc {
   body?: z.ZodType;
   query?: z.ZodType;
   response?: z.ZodType;
+  /** The response's media type, when not JSON (each line of application/x-ndjson is one `response`). */
+  responseType?: string;
 }
 
 const ROUTES: RouteDoc[] = [
   { method: 'POST', path: '/v1/executions', summary: 'Run code. Answers the result (200), or at once with the execution id when `wait` is false (202).', auth: true, body: ExecuteBodySchema, response: ExecutionResultSchema },
   { method: 'GET', path: '/v1/executions/{id}', summary: 'An execution of this key: status, and the result once completed.', auth: true, response: ExecutionInfoSchema },
   { method: 'GET', path: '/v1/executions/{id}/stream', summary: 'WebSocket. Server sends output / error / progress / complete events (replaying what was already printed); client sends stdin, stdin_close, resize, kill.', auth: true, body: StreamInputSchema, response: StreamEventSchema },
+  { method: 'GET', path: '/v1/executions/{id}/events', summary: 'The stream\'s events over plain HTTP, for clients without WebSocket: newline-delimited JSON (application/x-ndjson), one event per line, the replay first; the answer ends after complete (or a failure event). Empty lines are heartbeats.', auth: true, response: StreamEventSchema, responseType: 'application/x-ndjson' },
+  { method: 'POST', path: '/v1/executions/{id}/input', summary: 'One stream message over plain HTTP: stdin, stdin_close, resize or kill (held until the program runs; ignored once it ended). Answers {executionId, status}.', auth: true, body: StreamInputSchema, response: ExecutionInputAnswerSchema },
   { method: 'GET', path: '/v1/usage/current', summary: "This key's totals, credit, balance, rate limit and running executions.", auth: true, response: CurrentUsageSchema },
   { method: 'GET', path: '/v1/usage/metrics', summary: "This key's totals over a period (default: the last 30 days), per UTC day.", auth: true, query: MetricsQuerySchema, response: UsageMetricsSchema },
   { method: 'GET', path: '/v1/outputs/{hash}', summary: 'The full output of a chain job by its output hash (public).', auth: false },
@@ -66,7 +71,7 @@ function openApi(): unknown {
       ...(r.auth ? { security: [{ bearer: [] }] } : {}),
       ...(r.body ? { requestBody: { content: { 'application/json': { schema: schema(r.body) } } } } : {}),
       ...(r.query ? { parameters: Object.keys((r.query as z.ZodObject).shape).map((name) => ({ name, in: 'query', schema: { type: 'string' } })) } : {}),
-      responses: { 200: { description: 'OK', ...(r.response ? { content: { 'application/json': { schema: schema(r.response) } } } : {}) }, ...errors },
+      responses: { 200: { description: 'OK', ...(r.response ? { content: { [r.responseType ?? 'application/json']: { schema: schema(r.response) } } } : {}) }, ...errors },
     };
   }
   return {

@@ -1,5 +1,9 @@
-// POST /v1/executions, GET /v1/executions/:id, and the stream WebSocket
-// /v1/executions/:id/stream. Thin: parse, call ExecutionService, answer.
+// POST /v1/executions, GET /v1/executions/:id, the stream WebSocket
+// /v1/executions/:id/stream, and its plain-HTTP twins for clients without WebSocket: the same
+// events as newline-delimited JSON (GET /v1/executions/:id/events) and one stdin / resize /
+// kill message per request (POST /v1/executions/:id/input). Thin: parse, call
+// ExecutionService, answer.
+import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { FaaSError, ValidationError } from '../../errors.js';
 import { ExecuteBodySchema, StreamInputSchema } from '../schemas.js';
@@ -56,4 +60,40 @@ export function registerExecutionRoutes(app: FastifyInstance, g: GatewayDeps): v
       socket.on('close', unsubscribe); // the execution goes on without its viewer
     },
   );
+
+  // The same replay + live events as the WebSocket, one JSON object per line; the answer ends
+  // after `complete` (or a failure). An empty line every HEARTBEAT_MS keeps a quiet program's
+  // stream from looking dead to the client's read timeout. Unknown / another key's id: 404.
+  app.get<{ Params: { id: string } }>('/v1/executions/:id/events', (req, reply) => {
+    const ex = g.executions.get(req.apiKey!, req.params.id);
+    const out = new PassThrough();
+    let ended = false;
+    const heartbeat = setInterval(() => out.write('\n'), HEARTBEAT_MS);
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      clearInterval(heartbeat);
+      out.end();
+    };
+    // The last event is the execution's last one: no unsubscribing needed then (it drops its listeners).
+    const unsubscribe = ex.subscribe((e) => {
+      if (ended) return;
+      out.write(`${JSON.stringify(e)}\n`);
+      if (e.type === 'complete' || (e.type === 'error' && e.error)) end();
+    });
+    reply.raw.on('close', () => {
+      unsubscribe(); // the client left: the execution goes on without it
+      end();
+    });
+    return reply.header('content-type', 'application/x-ndjson; charset=utf-8').header('cache-control', 'no-cache').send(out);
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/executions/:id/input', (req) => {
+    const ex = g.executions.get(req.apiKey!, req.params.id);
+    ex.input(parseWith(StreamInputSchema, req.body));
+    return { executionId: ex.id, status: ex.status };
+  });
 }
+
+/** How often an idle events stream gets an empty line. */
+const HEARTBEAT_MS = 15_000;
