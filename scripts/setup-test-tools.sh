@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '[setup-test] %s\n' "$*" >&2; }
+bash scripts/setup-python-chain.sh
 bash scripts/setup-rust-sdk.sh

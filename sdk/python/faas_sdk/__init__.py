@@ -8,6 +8,9 @@
 
 Errors are typed (see :mod:`faas_sdk.exceptions`); streaming (:meth:`FaaSClient.stream`,
 :meth:`FaaSClient.execute_stream`) is asyncio-based and needs the ``websockets`` package.
+
+Jobs on Tangle: :class:`TangleFaaSClient` (``faas_sdk.chain``; ed25519 accounts; needs Debian's
+python3-websockets, python3-nacl, python3-xxhash and python3-cryptography), imported on first use.
 """
 
 from ._version import __version__
@@ -43,8 +46,21 @@ from .models import (
 from .streaming import ExecutionStream
 from .instances import Exposure, Instance, InstanceExecResult, InstancesAPI, PortForward, SshInfo, SyncSummary
 
+_CHAIN_NAMES = ("TangleFaaSClient", "TangleJobResult", "OperatorResult", "JobUpdate", "Keypair")
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    # The chain client needs packages the HTTP client does not: load it only when asked for.
+    if name in _CHAIN_NAMES:
+        from . import chain
+
+        return getattr(chain, name)
+    raise AttributeError(f"module 'faas_sdk' has no attribute {name!r}")
+
+
 __all__ = [
     "__version__",
+    *_CHAIN_NAMES,
     "DEFAULT_ENDPOINT",
     "FaaSClient",
     "UsageAPI",
