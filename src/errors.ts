@@ -17,6 +17,8 @@ export const ERROR_CODES = [
   'INTERNAL_ERROR',
   'CONFLICT',
   'MERGE_CONFLICT',
+  'QUOTA_EXCEEDED',
+  'INSUFFICIENT_CREDIT',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -35,6 +37,8 @@ export const HTTP_STATUS_OF_CODE: Record<ErrorCode, number> = {
   INTERNAL_ERROR: 500,
   CONFLICT: 409,
   MERGE_CONFLICT: 409,
+  QUOTA_EXCEEDED: 403,
+  INSUFFICIENT_CREDIT: 402,
 };
 
 /** Codes a caller may retry as they are (the same request can succeed later). */
@@ -159,6 +163,25 @@ export class RateLimitError extends FaaSError {
   }
   override toJSON(): ErrorBody {
     return { ...super.toJSON(), resetAt: this.resetAt.toISOString() };
+  }
+}
+
+/** Thrown when a key already holds as much of something as the operator allows it (warm
+ *  containers, stateful contexts, snapshot bytes, instances, …); `quota` names it. Free some
+ *  (stop an instance, delete snapshots) or ask the operator for a larger quota. Nothing was started. */
+export class QuotaExceededError extends FaaSError {
+  readonly quota: string;
+  constructor(quota: string, message: string) {
+    super('QUOTA_EXCEEDED', `${quota}: ${message}`, { quota });
+    this.quota = quota;
+  }
+}
+
+/** Thrown when a key's credit balance is at or below zero: add credit (operator CLI
+ *  `keys credit`, or a new key) before running more. Nothing was started. */
+export class InsufficientCreditError extends FaaSError {
+  constructor(message: string) {
+    super('INSUFFICIENT_CREDIT', message);
   }
 }
 
