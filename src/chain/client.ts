@@ -44,6 +44,10 @@ export interface TangleClient {
   /** The calls this account submitted a result for in blocks `fromBlock`..head (its own
    *  `JobResultSubmitted` events), as `callKey`s. */
   ownResults(fromBlock: number): Promise<Set<string>>;
+  /** One pass over blocks `fromBlock`..head: this account's own results (as `ownResults`) and
+   *  who made each call (`JobCalled`), by `callKey` — what a restart with an empty database
+   *  needs to answer stored calls as their callers. */
+  history(fromBlock: number): Promise<{ answered: Set<string>; callers: Map<string, string> }>;
   /** Whether any result for the call is on-chain (storage keeps only the last one). */
   hasResult(serviceId: bigint, callId: bigint): Promise<boolean>;
   /** Submits `services.submitResult` and resolves once it is in a finalized block. */
@@ -133,7 +137,12 @@ export class PolkadotTangleClient implements TangleClient {
   }
 
   async ownResults(fromBlock: number): Promise<Set<string>> {
-    const mine = new Set<string>();
+    return (await this.history(fromBlock)).answered;
+  }
+
+  async history(fromBlock: number): Promise<{ answered: Set<string>; callers: Map<string, string> }> {
+    const answered = new Set<string>();
+    const callers = new Map<string, string>();
     const me = this.address;
     const head = await this.head();
     await new Promise<void>((resolve, reject) => {
@@ -154,13 +163,18 @@ export class PolkadotTangleClient implements TangleClient {
           },
         },
         (event) => {
-          if (event.section !== 'services' || event.method !== 'JobResultSubmitted') return;
-          const [operator, sid, cid] = event.data;
-          if (operator!.toString() === me) mine.add(callKey(BigInt(sid!.toString()), BigInt(cid!.toString())));
+          if (event.section !== 'services') return;
+          if (event.method === 'JobResultSubmitted') {
+            const [operator, sid, cid] = event.data;
+            if (operator!.toString() === me) answered.add(callKey(BigInt(sid!.toString()), BigInt(cid!.toString())));
+          } else if (event.method === 'JobCalled') {
+            const [caller, sid, cid] = event.data;
+            callers.set(callKey(BigInt(sid!.toString()), BigInt(cid!.toString())), caller!.toString());
+          }
         },
       ).then((s) => (done ? s() : (stop = s)), reject);
     });
-    return mine;
+    return { answered, callers };
   }
 
   async hasResult(serviceId: bigint, callId: bigint): Promise<boolean> {

@@ -53,8 +53,9 @@ export class Operator {
     const { client, store } = this.d;
     const last = store.lastBlock;
     const head = await client.head();
-    // An empty database: what this account answered lately is read back from its own events.
-    const answered = last === null ? await client.ownResults(Math.max(0, head - (this.d.recoveryBlocks ?? DEFAULT_RECOVERY_BLOCKS))) : new Set<string>();
+    // An empty database: what this account answered lately, and who made each call, are read
+    // back from the chain's events.
+    const { answered, callers } = last === null ? await client.history(Math.max(0, head - (this.d.recoveryBlocks ?? DEFAULT_RECOVERY_BLOCKS))) : { answered: new Set<string>(), callers: new Map<string, string>() };
     // Subscribe before scanning storage, so a call made in between is not missed.
     let caughtUp!: () => void;
     const ready = new Promise<void>((res) => (caughtUp = res));
@@ -74,7 +75,7 @@ export class Operator {
     for (const call of await client.storedJobCalls([...this.d.services])) {
       if (store.get(call.serviceId, call.callId) || answered.has(callKey(call.serviceId, call.callId))) continue;
       if (await client.hasResult(call.serviceId, call.callId)) continue;
-      this.onCall(call, answered);
+      this.onCall({ ...call, caller: callers.get(callKey(call.serviceId, call.callId)) ?? '' }, answered);
     }
   }
 
@@ -202,9 +203,12 @@ export class Operator {
       if (job.job !== JOB_EXECUTE) throw new BadJobArgs('job', `unknown job ${job.job}; this blueprint has job ${JOB_EXECUTE} (execute)`);
       if (job.args[0]?.startsWith('\u0000invalid: ')) throw new BadJobArgs('args', job.args[0].slice(10));
       const a = decodeExecuteArgs(job.args);
-      const request = { code: a.code, language: a.language, mode: a.mode, resources: a.resources, envVars: a.envVars, stdin: a.stdin };
-      // Calls found in storage do not name their caller: they share one owner per service.
-      const r = await this.executeWithRetry(request as ExecuteRequestInput, job.caller || `service-${job.serviceId}`);
+      // Every job runs as its on-chain caller. A stored call older than the events this
+      // operator read back names none: it runs alone, in a container of its own that is removed
+      // after it (never shared with another caller's).
+      const owner = job.caller || `call-${job.serviceId}-${job.callId}`;
+      const request = { code: a.code, language: a.language, mode: job.caller ? a.mode : 'ephemeral', resources: a.resources, envVars: a.envVars, stdin: a.stdin };
+      const r = await this.executeWithRetry(request as ExecuteRequestInput, owner);
       return { output: { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr }, imageHash: this.d.engine.imageHash(LanguageSchema.parse(a.language)) };
     } catch (err) {
       const code = err instanceof FaaSError ? err.code : err instanceof BadJobArgs ? 'VALIDATION_ERROR' : 'INTERNAL_ERROR';

@@ -161,7 +161,7 @@ describe('operator', () => {
 });
 
 describe('operator with its database lost', () => {
-  it('finds calls without a result in Services.JobCalls and answers each once', async () => {
+  it('finds calls without a result in Services.JobCalls and answers each once, as its caller', async () => {
     await operator.stop();
     const a = await callJob(encodeExecuteArgs({ code: 'echo lost-a', language: 'bash' }));
     const b = await callJob(encodeExecuteArgs({ code: 'echo lost-b', language: 'bash' }));
@@ -171,6 +171,8 @@ describe('operator with its database lost', () => {
     expect((await resultOf(serviceId, a))[1]).toBe('lost-a\n');
     expect((await resultOf(serviceId, b))[1]).toBe('lost-b\n');
     await operator.idle();
+    // Each ran as its on-chain caller (read back from the JobCalled events), not a shared owner.
+    expect([store.get(BigInt(serviceId), a)?.caller, store.get(BigInt(serviceId), b)?.caller]).toEqual([k.charlie.address, k.charlie.address]);
     expect(store.counts()).toMatchObject({ received: 0, executed: 0 });
     for (const call of await client.storedJobCalls([BigInt(serviceId)])) expect(await client.hasResult(call.serviceId, call.callId)).toBe(true);
   });
