@@ -5,6 +5,8 @@
 import type { ApiPromise } from '@polkadot/api';
 import type { Hash } from '@polkadot/types/interfaces';
 import type { Codec } from '@polkadot/types/types';
+import { hexToU8a } from '@polkadot/util';
+import { blake2AsHex } from '@polkadot/util-crypto';
 
 export interface ChainEvent {
   section: string;
@@ -51,11 +53,16 @@ const events = new PerApi<EventRecord[]>();
 const bodies = new PerApi<{ number: number; extrinsics: string[] }>();
 const hashes = new PerApi<string>();
 
+/** @polkadot/api's `.raw` form of an RPC: the node's JSON, not decoded — and, for a call at a
+ *  block hash, without first fetching that block's runtime version to pick a registry. */
+type Raw<A extends unknown[], R> = { raw(...args: A): Promise<R> };
+
 async function readEvents(api: ApiPromise, hash: Hash | string): Promise<EventRecord[]> {
-  const raw = (await api.rpc.state.getStorage(api.query.system!.events!.key(), hash)) as unknown as { toU8a(bare: boolean): Uint8Array } | null;
+  const at = typeof hash === 'string' ? hash : hash.toHex();
+  const raw = await (api.rpc.state.getStorage as unknown as Raw<[string, string], string | null>).raw(api.query.system!.events!.key(), at);
   let records: RawRecord[];
   try {
-    records = raw ? (api.registry.createType('Vec<EventRecord>', raw.toU8a(true)) as unknown as RawRecord[]) : [];
+    records = raw ? (api.registry.createType('Vec<EventRecord>', raw) as unknown as RawRecord[]) : [];
   } catch {
     // A block from before a runtime upgrade whose events the current metadata cannot read.
     records = (await (await api.at(hash)).query.system!.events!()) as unknown as RawRecord[];
@@ -71,12 +78,13 @@ export function blockEvents(api: ApiPromise, hash: Hash | string): Promise<Event
 /** The block's number and its extrinsics' hashes, in order. */
 export function blockBody(api: ApiPromise, hash: string): Promise<{ number: number; extrinsics: string[] }> {
   return bodies.get(api, hash, async () => {
-    const { block } = await api.rpc.chain.getBlock(hash);
-    return { number: block.header.number.toNumber(), extrinsics: block.extrinsics.map((x) => x.hash.toHex()) };
+    // The extrinsics' hashes straight from their bytes: decoding each is not needed for that.
+    const { block } = await (api.rpc.chain.getBlock as unknown as Raw<[string], { block: { header: { number: string }; extrinsics: string[] } }>).raw(hash);
+    return { number: Number(block.header.number), extrinsics: block.extrinsics.map((x) => blake2AsHex(hexToU8a(x), 256)) };
   });
 }
 
 /** The hash of block `n` of the chain this API follows (a finalized number: it cannot change). */
 export function finalizedBlockHash(api: ApiPromise, n: number): Promise<string> {
-  return hashes.get(api, String(n), async () => (await api.rpc.chain.getBlockHash(n)).toHex());
+  return hashes.get(api, String(n), () => (api.rpc.chain.getBlockHash as unknown as Raw<[number], string>).raw(n));
 }
