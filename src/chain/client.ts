@@ -4,7 +4,7 @@ import type { ApiPromise } from '@polkadot/api';
 import type { Codec } from '@polkadot/types/types';
 import type { Logger } from 'pino';
 import { argsHash } from '../../blueprint/index.js';
-import { followChainEvents } from './follow.js';
+import { followChainEvents, scanBlocks } from './follow.js';
 import { readService } from './services.js';
 import type { ServiceRecord } from './services.js';
 import { TxSender, accountFromUri, connectApi } from './tx.js';
@@ -144,35 +144,15 @@ export class PolkadotTangleClient implements TangleClient {
     const answered = new Set<string>();
     const callers = new Map<string, string>();
     const me = this.address;
-    const head = await this.head();
-    await new Promise<void>((resolve, reject) => {
-      if (fromBlock > head) return resolve();
-      let stop: (() => void) | null = null;
-      let done = false;
-      followChainEvents(
-        this.chain(),
-        {
-          fromBlock: Math.max(0, fromBlock),
-          head: this.opts.follow ?? 'finalized',
-          onError: reject,
-          onBlockScanned: (n) => {
-            if (n < head) return;
-            done = true;
-            stop?.();
-            resolve();
-          },
-        },
-        (event) => {
-          if (event.section !== 'services') return;
-          if (event.method === 'JobResultSubmitted') {
-            const [operator, sid, cid] = event.data;
-            if (operator!.toString() === me) answered.add(callKey(BigInt(sid!.toString()), BigInt(cid!.toString())));
-          } else if (event.method === 'JobCalled') {
-            const [caller, sid, cid] = event.data;
-            callers.set(callKey(BigInt(sid!.toString()), BigInt(cid!.toString())), caller!.toString());
-          }
-        },
-      ).then((s) => (done ? s() : (stop = s)), reject);
+    await scanBlocks(this.chain(), { from: fromBlock, to: await this.head(), head: this.opts.follow ?? 'finalized' }, (event) => {
+      if (event.section !== 'services') return;
+      if (event.method === 'JobResultSubmitted') {
+        const [operator, sid, cid] = event.data;
+        if (operator!.toString() === me) answered.add(callKey(BigInt(sid!.toString()), BigInt(cid!.toString())));
+      } else if (event.method === 'JobCalled') {
+        const [caller, sid, cid] = event.data;
+        callers.set(callKey(BigInt(sid!.toString()), BigInt(cid!.toString())), caller!.toString());
+      }
     });
     return { answered, callers };
   }

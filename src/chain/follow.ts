@@ -52,3 +52,27 @@ export async function followChainEvents(
     unsub();
   };
 }
+
+/** Hands over the events of blocks `from`..`to` (finalized), then stops: a bounded look back. */
+export async function scanBlocks(api: ApiPromise, range: { from: number; to: number; head?: 'finalized' | 'best' }, onEvent: (event: ChainEvent, block: { number: number; hash: string }) => void): Promise<void> {
+  if (range.from > range.to) return;
+  await new Promise<void>((resolve, reject) => {
+    let stop: (() => void) | null = null;
+    let done = false;
+    followChainEvents(
+      api,
+      {
+        fromBlock: Math.max(0, range.from),
+        head: range.head,
+        onError: reject,
+        onBlockScanned: (n) => {
+          if (n < range.to) return;
+          done = true;
+          stop?.();
+          resolve();
+        },
+      },
+      onEvent,
+    ).then((s) => (done ? s() : (stop = s)), reject);
+  });
+}

@@ -4,7 +4,7 @@ export type { TangleClient, JobCall } from './client.js';
 export { TxSender, ChainTxError, connectApi, accountFromUri } from './tx.js';
 export type { Included, SendOptions } from './tx.js';
 export { NonceManager } from './nonce.js';
-export { followChainEvents } from './follow.js';
+export { followChainEvents, scanBlocks } from './follow.js';
 export type { ChainEvent, FollowOptions } from './follow.js';
 export { blockEvents } from './blocks.js';
 export type { EventRecord } from './blocks.js';

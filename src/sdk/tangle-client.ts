@@ -9,7 +9,7 @@ import type { KeyringPair } from '@polkadot/keyring/types';
 import type { Codec } from '@polkadot/types/types';
 import { JOB_EXECUTE, argsHash, encodeExecuteArgs } from '../../blueprint/index.js';
 import type { FieldCodec } from '../../blueprint/index.js';
-import { ChainTxError, TxSender, accountFromUri, callKey, connectApi, followChainEvents, readJobCall, readRegistration, readService } from '../chain/index.js';
+import { ChainTxError, TxSender, accountFromUri, callKey, connectApi, followChainEvents, readJobCall, readRegistration, readService, scanBlocks } from '../chain/index.js';
 import type { ServiceRecord } from '../chain/index.js';
 import { FaaSError, TimeoutError, ValidationError } from '../errors.js';
 import { agreement, defaultQuorum, verifyOperatorResult } from './tangle/verify.js';
@@ -322,34 +322,15 @@ export class TangleFaaSClient extends EventEmitter {
 
   /** Results submitted before this client watched: read from blocks `from`..`to`. */
   private async scanPast(service: ServiceRecord, jobId: bigint, w: Watch, from: number, to: number): Promise<void> {
-    const api = this.api!;
-    await new Promise<void>((resolve, reject) => {
-      if (from > to) return resolve();
-      let stop: (() => void) | null = null;
-      let done = false;
-      followChainEvents(
-        api,
-        {
-          fromBlock: from,
-          onError: reject,
-          onBlockScanned: (n) => {
-            if (n < to) return;
-            done = true;
-            stop?.();
-            resolve();
-          },
-        },
-        (event) => {
-          if (event.section !== 'services' || event.method !== 'JobResultSubmitted') return;
-          const [operator, sid, cid, , result] = event.data;
-          if (BigInt(sid!.toString()) !== service.serviceId || BigInt(cid!.toString()) !== jobId) return;
-          const fields = [...(result as unknown as Iterable<FieldCodec>)];
-          // The live follower may have seen it too: one entry per operator and result.
-          if (!w.raw.some((r) => r.operator === operator!.toString() && r.fields.length === fields.length && r.fields.every((f, i) => f.toU8a().toString() === fields[i]!.toU8a().toString()))) {
-            w.raw.push({ operator: operator!.toString(), fields });
-          }
-        },
-      ).then((s) => (done ? s() : (stop = s)), reject);
+    await scanBlocks(this.api!, { from, to }, (event) => {
+      if (event.section !== 'services' || event.method !== 'JobResultSubmitted') return;
+      const [operator, sid, cid, , result] = event.data;
+      if (BigInt(sid!.toString()) !== service.serviceId || BigInt(cid!.toString()) !== jobId) return;
+      const fields = [...(result as unknown as Iterable<FieldCodec>)];
+      // The live follower may have seen it too: one entry per operator and result.
+      if (!w.raw.some((r) => r.operator === operator!.toString() && r.fields.length === fields.length && r.fields.every((f, i) => f.toU8a().toString() === fields[i]!.toU8a().toString()))) {
+        w.raw.push({ operator: operator!.toString(), fields });
+      }
     });
   }
 
