@@ -1,7 +1,8 @@
 // Operator configuration: environment variables with defaults, validated once at start.
 // A bad value stops the process with a message naming the variable and what it accepts.
 import { z } from 'zod';
-import { LANGUAGES } from './sandbox/types.js'; // plain data, no cycle through the engine
+import { ISOLATIONS, LANGUAGES } from './sandbox/types.js'; // plain data, no cycle through the engine
+import type { Isolation } from './sandbox/types.js';
 import type { InstanceSettings } from './sandbox/instances/types.js'; // a type only
 import { ValidationError } from './errors.js';
 
@@ -29,6 +30,12 @@ export const ConfigEnvSchema = z.object({
   /** GPUs this host can hand to sandboxes (0: a request with gpuCount > 0 is refused). */
   FAAS_GPU_COUNT: int(0, 0),
   FAAS_MAX_OUTPUT_BYTES: int(1 << 20, 1),
+  /**
+   * Largest frame the host accepts from a sandbox agent or an instance relay; a bigger one ends
+   * that sandbox or channel. Default: a little over the largest legitimate frame (a result
+   * with both streams at FAAS_MAX_OUTPUT_BYTES, base64) and at least 16 MiB (snapshot chunks).
+   */
+  FAAS_MAX_FRAME_BYTES: z.coerce.number().int().min(1 << 16).max(256 << 20).optional(), // node strings end at 512 MiB
   FAAS_MAX_FILES_BYTES: int(32 << 20, 0),
   FAAS_PIDS_LIMIT: int(256, 16),
   /** Unassigned warm containers kept ready per (language, resources) that has been used. */
@@ -71,6 +78,15 @@ export const ConfigEnvSchema = z.object({
   FAAS_DB_PATH: z.string().min(1).default('.faas/operator.db'),
   /** Persistent instances: the devbox image they run. */
   FAAS_INSTANCE_IMAGE: z.string().min(1).default('faas-devbox:latest'),
+  /**
+   * Exposed instance ports get a host name of their own, `<instance id>-<name>.<domain>`, so each
+   * is its own origin. `localhost` works out of the box (browsers and curl resolve every
+   * *.localhost to loopback); a real deployment sets a domain with a wildcard DNS record.
+   */
+  FAAS_EXPOSE_DOMAIN: z
+    .string()
+    .regex(/^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'a DNS name, lower case, e.g. faas.example.com')
+    .default('localhost'),
   /** Outbound network for instances: none, or allowed (then each instance opts in with `network: true`). */
   FAAS_INSTANCE_NETWORK: z.enum(['none', 'allowed']).default('none'),
   /** Ports the operator's per-instance SSH relays may listen on, e.g. 22000-22999 (empty: any free port). */
@@ -87,6 +103,36 @@ export const ConfigEnvSchema = z.object({
   FAAS_INSTANCE_MAX_PER_KEY: int(4, 1),
   /** Processes one instance may run (a dev box runs more than one execution). */
   FAAS_INSTANCE_PIDS_LIMIT: int(1024, 16),
+  // ---- Per-key quotas (hostile tenants): over one, QUOTA_EXCEEDED (or 429 where waiting helps), nothing started.
+  /** Execution records one key keeps in memory (finished ones are evicted oldest first), and their bytes (replay + result). */
+  FAAS_KEY_MAX_EXECUTIONS: int(1000, 1),
+  FAAS_KEY_MAX_EXECUTION_BYTES: int(64 << 20, 1),
+  /** How long a finished execution stays queryable (if not evicted before). */
+  FAAS_EXECUTION_RETAIN_MS: int(3600_000, 1000),
+  /** stdin one execution may be sent over its life (WebSocket `stdin` and POST …/input, queued or not). */
+  FAAS_MAX_STDIN_BYTES: int(16 << 20, 1),
+  /** Warm containers one key may hold across all its configurations (FAAS_OWNER_MAX_CONTAINERS is per configuration). */
+  FAAS_KEY_MAX_WARM_CONTAINERS: int(8, 1),
+  /** Family containers (stateful contexts made by an execute, with everything branched from them) one key may have. */
+  FAAS_KEY_MAX_FAMILY_CONTAINERS: int(4, 1),
+  /** Live stateful contexts (restores and branches included) one key may have. */
+  FAAS_KEY_MAX_CONTEXTS: int(32, 1),
+  /** Bytes of snapshot files on disk one key may hold. */
+  FAAS_KEY_MAX_SNAPSHOT_BYTES: int(1 << 30, 1),
+  /** Instance file listings and archives one key may run at once. */
+  FAAS_KEY_MAX_FILE_OPS: int(2, 1),
+  /** Per client IP on the public routes (GET /v1/outputs/:hash, GET /v1/jobs/:serviceId/:callId): requests per window. */
+  FAAS_PUBLIC_RATE_LIMIT_REQUESTS: int(120, 1),
+  FAAS_PUBLIC_RATE_LIMIT_WINDOW_MS: int(60_000, 1000),
+  // ---- Isolation tiers (hostile tenants): runc (default) or gvisor (runsc, installed by setup-host).
+  /** The tier a request runs under when it names none. */
+  FAAS_ISOLATION: z.enum(ISOLATIONS).default('runc'),
+  /** Tiers a request may ask for with `isolation` (default: only FAAS_ISOLATION). */
+  FAAS_ALLOWED_ISOLATION: z
+    .string()
+    .optional()
+    .transform((s) => (s === undefined ? undefined : s.split(',').map((x) => x.trim()).filter(Boolean)))
+    .pipe(z.array(z.enum(ISOLATIONS)).min(1).optional()),
 });
 
 export type ConfigEnv = z.infer<typeof ConfigEnvSchema>;
@@ -98,8 +144,12 @@ export interface SandboxLimits {
   maxDiskMb: number;
   gpuCount: number;
   maxOutputBytes: number;
+  /** Largest frame accepted from inside a sandbox (FAAS_MAX_FRAME_BYTES). */
+  maxFrameBytes: number;
   maxFilesBytes: number;
   pidsLimit: number;
+  /** Isolation tiers: the default and those a request may name (the default among them). */
+  isolation: { default: Isolation; allowed: Isolation[] };
 }
 
 export interface RateLimits {
@@ -135,6 +185,24 @@ export interface Config {
   stateful: { snapshotDir: string | null; familyContexts: number; contextIdleMs: number };
   /** The instance manager's settings but where its relays listen (the API's host). */
   instances: Omit<InstanceSettings, 'listenHost'>;
+  /** Per-key quotas (hostile tenants). */
+  quotas: Quotas;
+  /** The domain under which each exposed port gets its own host name (FAAS_EXPOSE_DOMAIN). */
+  exposeDomain: string;
+}
+
+export interface Quotas {
+  executionRecords: number;
+  executionRecordBytes: number;
+  executionRetainMs: number;
+  stdinBytes: number;
+  warmContainers: number;
+  familyContainers: number;
+  contexts: number;
+  snapshotBytes: number;
+  fileOps: number;
+  /** Per client IP, on the public routes. */
+  publicRateLimit: { requests: number; windowMs: number };
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -162,8 +230,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxDiskMb: e.FAAS_MAX_DISK_MB,
       gpuCount: e.FAAS_GPU_COUNT,
       maxOutputBytes: e.FAAS_MAX_OUTPUT_BYTES,
+      maxFrameBytes: e.FAAS_MAX_FRAME_BYTES ?? Math.min(256 << 20, Math.max(16 << 20, Math.ceil((e.FAAS_MAX_OUTPUT_BYTES * 8) / 3) + (1 << 20))),
       maxFilesBytes: e.FAAS_MAX_FILES_BYTES,
       pidsLimit: e.FAAS_PIDS_LIMIT,
+      isolation: { default: e.FAAS_ISOLATION, allowed: [...new Set([e.FAAS_ISOLATION, ...(e.FAAS_ALLOWED_ISOLATION ?? [])])] },
     },
     pools: {
       warmPoolSize: e.FAAS_WARM_POOL_SIZE,
@@ -173,6 +243,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ephemeralPoolSize: e.FAAS_EPHEMERAL_POOL_SIZE,
     },
     stateful: { snapshotDir: e.FAAS_SNAPSHOT_DIR ?? null, familyContexts: e.FAAS_FAMILY_CONTEXTS, contextIdleMs: e.FAAS_CONTEXT_IDLE_MS },
+    exposeDomain: e.FAAS_EXPOSE_DOMAIN,
     instances: {
       image: e.FAAS_INSTANCE_IMAGE,
       allowNetwork: e.FAAS_INSTANCE_NETWORK === 'allowed',
@@ -182,6 +253,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxTtlS: e.FAAS_INSTANCE_MAX_TTL_S,
       maxPerKey: e.FAAS_INSTANCE_MAX_PER_KEY,
       pidsLimit: e.FAAS_INSTANCE_PIDS_LIMIT,
+    },
+    quotas: {
+      executionRecords: e.FAAS_KEY_MAX_EXECUTIONS,
+      executionRecordBytes: e.FAAS_KEY_MAX_EXECUTION_BYTES,
+      executionRetainMs: e.FAAS_EXECUTION_RETAIN_MS,
+      stdinBytes: e.FAAS_MAX_STDIN_BYTES,
+      warmContainers: e.FAAS_KEY_MAX_WARM_CONTAINERS,
+      familyContainers: e.FAAS_KEY_MAX_FAMILY_CONTAINERS,
+      contexts: e.FAAS_KEY_MAX_CONTEXTS,
+      snapshotBytes: e.FAAS_KEY_MAX_SNAPSHOT_BYTES,
+      fileOps: e.FAAS_KEY_MAX_FILE_OPS,
+      publicRateLimit: { requests: e.FAAS_PUBLIC_RATE_LIMIT_REQUESTS, windowMs: e.FAAS_PUBLIC_RATE_LIMIT_WINDOW_MS },
     },
   };
 }

@@ -221,7 +221,7 @@ export class TimeoutError extends FaaSError {
 }
 
 /** For answers without an error body (a proxy's, or a refused WebSocket upgrade): the status alone. */
-const CODE_OF_STATUS: Record<number, ErrorCode> = { 400: 'VALIDATION_ERROR', 401: 'AUTH_ERROR', 404: 'NOT_FOUND', 409: 'CONFLICT', 429: 'RATE_LIMIT_EXCEEDED', 501: 'NOT_IMPLEMENTED', 504: 'TIMEOUT' };
+const CODE_OF_STATUS: Record<number, ErrorCode> = { 400: 'VALIDATION_ERROR', 401: 'AUTH_ERROR', 402: 'INSUFFICIENT_CREDIT', 404: 'NOT_FOUND', 409: 'CONFLICT', 429: 'RATE_LIMIT_EXCEEDED', 501: 'NOT_IMPLEMENTED', 504: 'TIMEOUT' };
 
 /** The error a server's JSON error body stands for, as the class of its code (SDK side). */
 export function errorFromBody(body: Partial<ErrorBody> | null, status: number): FaaSError {
@@ -255,6 +255,12 @@ export function errorFromBody(body: Partial<ErrorBody> | null, status: number): 
       break;
     case 'RESOURCE_UNAVAILABLE':
       e = new ResourceUnavailableError(String(body?.details?.field ?? body?.field ?? 'request'), message);
+      break;
+    case 'QUOTA_EXCEEDED':
+      e = new QuotaExceededError(String(body?.details?.quota ?? 'quota'), message);
+      break;
+    case 'INSUFFICIENT_CREDIT':
+      e = new InsufficientCreditError(message);
       break;
     default:
       e = new FaaSError(code, message, body?.details);

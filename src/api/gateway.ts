@@ -7,13 +7,15 @@ import { InstanceManager } from '../sandbox/instances/index.js';
 import { InstanceStore, KeyStore, UsageStore } from '../store/index.js';
 import type { Db } from '../store/index.js';
 import type { GatewayDeps } from './server.js';
-import { Authenticator, ExecutionService, InstanceService, RateLimiter, SnapshotService, UsageService, hasSnapshots, instanceUsageRecorder } from './services/index.js';
+import { Authenticator, CreditGuard, ExecutionService, InstanceService, RateLimiter, SnapshotService, UsageService, hasSnapshots, instanceUsageRecorder } from './services/index.js';
 
 export function createGateway(config: Config, engine: SandboxEngine, db: Db, log: Logger): GatewayDeps & { keys: KeyStore; instances: InstanceService; instanceManager: InstanceManager } {
   const keys = new KeyStore(db);
   const usageStore = new UsageStore(db);
   const limiter = new RateLimiter();
-  const executions = new ExecutionService({ engine, usage: usageStore, limiter, limits: config.limits, prices: config.prices, log });
+  // The credit rule (a balance at or below zero starts nothing) and the per-key quotas.
+  const credit = new CreditGuard(usageStore, config.defaultCredit);
+  const executions = new ExecutionService({ engine, usage: usageStore, limiter, limits: config.limits, prices: config.prices, log, credit, quotas: config.quotas });
   const usage = new UsageService({ usage: usageStore, limiter, executions, prices: config.prices, defaultCredit: config.defaultCredit });
   // Persistent instances: found again from the database in the background (their calls wait for it).
   const instanceStore = new InstanceStore(db);
@@ -26,7 +28,7 @@ export function createGateway(config: Config, engine: SandboxEngine, db: Db, log
     onStopped: instanceUsageRecorder(usageStore, config.prices, log),
   });
   void instanceManager.start().catch((err: Error) => log.error({ err: err.message }, 'instances could not be recovered'));
-  const snapshots = hasSnapshots(engine) ? new SnapshotService({ engine }) : undefined;
-  const instances = new InstanceService({ manager: instanceManager, store: instanceStore, log, ...(hasSnapshots(engine) ? { snapshots: engine } : {}) });
-  return { keys, auth: new Authenticator(keys, config.rateLimits), limiter, executions, usage, instances, instanceManager, snapshots };
+  const snapshots = hasSnapshots(engine) ? new SnapshotService({ engine, credit }) : undefined;
+  const instances = new InstanceService({ manager: instanceManager, store: instanceStore, log, credit, maxFileOps: config.quotas.fileOps, exposeDomain: config.exposeDomain, ...(hasSnapshots(engine) ? { snapshots: engine } : {}) });
+  return { keys, auth: new Authenticator(keys, config.rateLimits), limiter, executions, usage, instances, instanceManager, snapshots, publicRateLimit: config.quotas.publicRateLimit };
 }

@@ -168,7 +168,7 @@ export const ExposeBodySchema = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'must be 1-32 lowercase letters, digits or -, not starting with -'),
     port: z.number().int().min(1).max(65535),
-    /** Strip `/i/<id>/<name>` from the path before it reaches the port (default true; false for apps given that base path). */
+    /** Default true: the port sees the request's path as it is. False: `/i/<id>/<name>` is put before it (for apps configured with that base path). */
     stripPrefix: z.boolean().optional(),
   })
   .strict();
@@ -178,7 +178,7 @@ export const ExposureSchema = z.object({
   name: z.string(),
   port: z.number().int(),
   stripPrefix: z.boolean(),
-  /** http://<gateway>/i/<id>/<name>/ */
+  /** http://<id>-<name>.<FAAS_EXPOSE_DOMAIN>:<gateway port>/ — an origin of its own */
   url: z.string(),
   /** The URL's own access token (given once, at expose): `?faas_token=` or the cookie it sets. */
   token: z.string().optional(),

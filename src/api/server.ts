@@ -4,9 +4,9 @@
 // code table (src/errors.ts), which the SDKs read the same way.
 import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { FaaSError, RateLimitError, ShuttingDownError, ValidationError, toFaaSError } from '../errors.js';
+import { AuthError, FaaSError, RateLimitError, ShuttingDownError, ValidationError, toFaaSError } from '../errors.js';
 import type { ApiKey, FullOutput } from '../store/index.js';
 import { registerDocRoutes } from './handlers/docs.js';
 import { registerExecutionRoutes } from './handlers/executions.js';
@@ -16,7 +16,8 @@ import { registerProxyRoutes } from './handlers/proxy.js';
 import { registerSnapshotRoutes } from './handlers/snapshots.js';
 import { registerUnavailableRoutes } from './handlers/unavailable.js';
 import { registerUsageRoutes } from './handlers/usage.js';
-import type { Authenticator, ExecutionService, InstanceService, RateLimiter, SnapshotService, UsageService } from './services/index.js';
+import { RateLimiter } from './services/index.js';
+import type { Authenticator, ExecutionService, InstanceService, SnapshotService, UsageService } from './services/index.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -34,6 +35,8 @@ export interface GatewayDeps {
   instances?: InstanceService;
   /** Snapshots and branches (absent: their routes answer NOT_IMPLEMENTED). */
   snapshots?: SnapshotService;
+  /** Requests per window per client IP on the public routes (absent: not limited). */
+  publicRateLimit?: { requests: number; windowMs: number };
 }
 
 export interface ApiDeps {
@@ -61,6 +64,25 @@ export interface ApiServer {
 
 /** Routes anyone may call: health, docs, and outputs (whose hashes are public on-chain). */
 const PUBLIC = /^\/(v1\/health|v1\/outputs\/|v1\/jobs\/|openapi\.json|docs)/;
+/** Public routes that read the database: limited per client IP. */
+const PUBLIC_LIMITED = /^\/v1\/(outputs|jobs)\//;
+
+/** A request's URL with its query's values blanked (`?apiKey=…`, tokens): what logs may show. */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  return `${url.slice(0, q)}?${url
+    .slice(q + 1)
+    .split('&')
+    .map((kv) => `${kv.split('=')[0]}=[redacted]`)
+    .join('&')}`;
+}
+
+/** Fastify's request log line, without the query's values and without headers. */
+const requestSerializer = (req: FastifyRequest) => ({ method: req.method, url: redactUrl(req.url), remoteAddress: req.ip });
+
+/** `?apiKey=` is taken only where a client cannot send a header: a WebSocket upgrade. */
+const isUpgrade = (req: FastifyRequest) => req.headers.upgrade?.toLowerCase() === 'websocket';
 
 /** Fastify's own errors (bad JSON, body too large...) as our codes. */
 function fromFastify(err: FastifyError, bodyLimit: number): FaaSError {
@@ -76,7 +98,9 @@ export async function startApiServer(deps: ApiDeps, opts: ApiOptions = {}): Prom
   const bodyLimit = opts.bodyLimit ?? 64 << 20;
   // While closing, a request on a kept-alive connection is answered SHUTTING_DOWN (our code, so
   // clients know nothing ran and may resend it) rather than fastify's bare 503.
-  const app = Fastify({ bodyLimit, logger: false, requestTimeout: opts.requestTimeoutMs ?? 330_000, return503OnClosing: false });
+  // Requests are logged (at info) with their query's values blanked: an `?apiKey=` never reaches a log.
+  const logger = deps.log.child({}, { serializers: { req: requestSerializer } });
+  const app = Fastify({ bodyLimit, loggerInstance: logger as FastifyBaseLogger, requestTimeout: opts.requestTimeoutMs ?? 330_000, return503OnClosing: false });
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
@@ -99,11 +123,28 @@ export async function startApiServer(deps: ApiDeps, opts: ApiOptions = {}): Prom
   await app.register(websocket, { options: { maxPayload: 1 << 20 } });
 
   const g = deps.gateway;
+  const publicLimit = g?.publicRateLimit;
+  if (publicLimit) {
+    // Public routes read the database for anyone: a per-IP window keeps one client from flooding it.
+    const perIp = new RateLimiter();
+    const limits = { ...publicLimit, concurrent: 1 };
+    app.addHook('onRequest', async (req, reply) => {
+      if (!PUBLIC_LIMITED.test(req.url)) return;
+      const s = perIp.hit(`ip:${req.ip}`, limits);
+      void reply.header('x-ratelimit-limit', String(s.limit));
+      void reply.header('x-ratelimit-remaining', String(s.remaining));
+      void reply.header('x-ratelimit-reset', s.resetAt.toISOString());
+    });
+  }
   if (g) {
     // Every non-public call: a live key, counted against its window.
     app.addHook('onRequest', async (req, reply) => {
       if (PUBLIC.test(req.url)) return;
-      const key = g.auth.authenticate(req.headers.authorization, (req.query as { apiKey?: string } | undefined)?.apiKey);
+      const fromQuery = (req.query as { apiKey?: string } | undefined)?.apiKey;
+      if (fromQuery !== undefined && !isUpgrade(req)) {
+        throw new AuthError('An API key in the URL (?apiKey=) is taken only on WebSocket upgrades: send `Authorization: Bearer <key>`.');
+      }
+      const key = g.auth.authenticate(req.headers.authorization, fromQuery);
       req.apiKey = key;
       const s = g.limiter.hit(key.id, g.auth.limitsOf(key));
       void reply.header('x-ratelimit-limit', String(s.limit));

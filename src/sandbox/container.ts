@@ -7,23 +7,25 @@ import type { Duplex } from 'node:stream';
 import { SandboxError } from '../errors.js';
 import { findCpuCounter } from './cgroup.js';
 import type { CpuCounter } from './cgroup.js';
-import { encodeFrame, FrameDecoder, PROTOCOL_VERSION } from './protocol.js';
+import { ByteQueue, DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder, PROTOCOL_VERSION } from './protocol.js';
 import type { AgentMessage, AgentResult, ContextOp, ExecMessage, HostMessage } from './protocol.js';
 import type { ProgressEvent } from './types.js';
 
 /** Parses Docker's multiplexed attach/exec stream (8-byte header: stream type, 3 zero bytes, u32 size). */
 export class AttachDemuxer {
-  private buf: Buffer = Buffer.alloc(0);
+  // Linear: chunks are kept as they came and a payload is concatenated once (ByteQueue).
+  private readonly queue = new ByteQueue();
   constructor(private readonly onStdout: (b: Buffer) => void, private readonly onStderr: (b: Buffer) => void) {}
   push(chunk: Buffer): void {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
-    while (this.buf.length >= 8) {
-      const size = this.buf.readUInt32BE(4);
-      if (this.buf.length < 8 + size) return;
-      const payload = this.buf.subarray(8, 8 + size);
-      if (this.buf[0] === 2) this.onStderr(payload);
+    this.queue.push(chunk);
+    while (this.queue.length >= 8) {
+      const size = this.queue.u32(4);
+      if (this.queue.length < 8 + size) return;
+      const stream = this.queue.byteAt(0);
+      this.queue.take(8);
+      const payload = this.queue.take(size);
+      if (stream === 2) this.onStderr(payload);
       else this.onStdout(payload);
-      this.buf = this.buf.subarray(8 + size);
     }
   }
 }
@@ -39,15 +41,20 @@ export interface ExecHandlers {
 interface Pending extends ExecHandlers {
   resolve: (r: AgentResult) => void;
   reject: (e: Error) => void;
+  /** The exec's output cap, enforced here too (the agent side is not trusted to). */
+  maxOutputBytes: number;
+  /** Bytes of streamed output passed on so far, per stream. */
+  streamed: { stdout: number; stderr: number };
 }
 
 /** Longest progress message passed on (the agent cuts there too). */
 export const MAX_PROGRESS_MESSAGE = 1000;
 
 export class SandboxContainer {
-  private readonly decoder = new FrameDecoder((raw, why) =>
-    this.log.warn({ container: this.id, frame: raw.slice(0, 300), why }, 'dropped an invalid frame from the agent'),
-  );
+  private readonly decoder: FrameDecoder;
+  private invalidFrames = 0;
+  /** Why the channel was ended by the host (an oversized frame), for the pending callers. */
+  private fatal: SandboxError | null = null;
   private readonly pending = new Map<string, Pending>();
   private helloWaiter: { resolve: () => void; reject: (e: Error) => void } | null = null;
   private closed = false;
@@ -70,7 +77,16 @@ export class SandboxContainer {
     private readonly stream: Duplex,
     readonly language: string,
     private readonly log: Logger,
+    maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES,
   ) {
+    this.decoder = new FrameDecoder(
+      (raw, why) => {
+        // Logged a few times per container: a hostile agent must not flood the operator's log.
+        if (++this.invalidFrames <= 5) this.log.warn({ container: this.id, frame: raw.slice(0, 300), why: why.slice(0, 300) }, 'dropped an invalid frame from the agent');
+        else if (this.invalidFrames === 6) this.log.warn({ container: this.id }, 'more invalid frames from the agent; dropping them without a word');
+      },
+      maxFrameBytes,
+    );
     const demux = new AttachDemuxer(
       (b) => this.onFrames(b),
       (b) => {
@@ -101,10 +117,10 @@ export class SandboxContainer {
    * and checks its agent answers. Frames it wrote while nobody listened are gone; nothing was
    * asked of it then, so nothing is missing.
    */
-  static async adopt(docker: Docker, id: string, language: string, log: Logger): Promise<SandboxContainer> {
+  static async adopt(docker: Docker, id: string, language: string, log: Logger, maxFrameBytes?: number): Promise<SandboxContainer> {
     const container = docker.getContainer(id);
     const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as unknown as Duplex;
-    const sc = new SandboxContainer(container, stream, language, log);
+    const sc = new SandboxContainer(container, stream, language, log, maxFrameBytes);
     try {
       await sc.ping(10_000);
     } catch (err) {
@@ -116,7 +132,7 @@ export class SandboxContainer {
   }
 
   /** Creates, attaches and starts a container, and waits for its agent to say hello. */
-  static async start(docker: Docker, options: Docker.ContainerCreateOptions, language: string, log: Logger): Promise<SandboxContainer> {
+  static async start(docker: Docker, options: Docker.ContainerCreateOptions, language: string, log: Logger, maxFrameBytes?: number): Promise<SandboxContainer> {
     const container = await docker.createContainer(options);
     try {
       // Attach before start so nothing the agent writes is lost.
@@ -127,7 +143,7 @@ export class SandboxContainer {
         stderr: true,
         hijack: true,
       })) as unknown as Duplex;
-      const sc = new SandboxContainer(container, stream, language, log);
+      const sc = new SandboxContainer(container, stream, language, log, maxFrameBytes);
       const hello = new Promise<void>((resolve, reject) => {
         sc.helloWaiter = { resolve, reject };
       });
@@ -148,7 +164,15 @@ export class SandboxContainer {
   }
 
   private onFrames(chunk: Buffer): void {
+    if (this.closed) return;
     for (const msg of this.decoder.push(chunk)) this.onMessage(msg);
+    if (this.decoder.error && !this.fatal) {
+      // A frame over the cap: nothing more from this agent can be trusted (or held). The
+      // pending calls fail with the reason and the container goes.
+      this.fatal = this.decoder.error;
+      this.log.warn({ container: this.id, bytes: this.decoder.error.bytes, max: this.decoder.error.max }, 'oversized frame from the agent; removing the sandbox');
+      void this.destroy();
+    }
   }
 
   private onMessage(msg: AgentMessage): void {
@@ -165,7 +189,7 @@ export class SandboxContainer {
         const p = this.pending.get(msg.id);
         this.pending.delete(msg.id);
         this.lastUsed = Date.now();
-        p?.resolve(msg);
+        p?.resolve(p ? capResult(msg, p.maxOutputBytes) : msg);
         return;
       }
       case 'pong':
@@ -181,7 +205,13 @@ export class SandboxContainer {
       }
       case 'output': {
         const p = this.pending.get(msg.id);
-        if (p?.onOutput) this.callback(() => p.onOutput!(msg.stream, Buffer.from(msg.data, 'base64')));
+        if (!p?.onOutput) return;
+        const left = p.maxOutputBytes - p.streamed[msg.stream];
+        if (left <= 0) return; // over the cap: dropped here whatever the agent sends
+        let data = Buffer.from(msg.data, 'base64');
+        if (data.length > left) data = data.subarray(0, left);
+        p.streamed[msg.stream] += data.length;
+        this.callback(() => p.onOutput!(msg.stream, data));
         return;
       }
       case 'started': {
@@ -224,7 +254,7 @@ export class SandboxContainer {
     if (this.closed) return;
     this.closed = true;
     this.cpu?.close();
-    const err = new SandboxError(`sandbox ${this.id} stopped unexpectedly${this.agentLog ? `: ${this.agentLog.trim().slice(-500)}` : ''}`);
+    const err = this.fatal ?? new SandboxError(`sandbox ${this.id} stopped unexpectedly${this.agentLog ? `: ${this.agentLog.trim().slice(-500)}` : ''}`);
     this.helloWaiter?.reject(err);
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
@@ -240,7 +270,8 @@ export class SandboxContainer {
   exec(msg: ExecMessage, handlers?: ExecHandlers, opts: { removeOnTimeout?: boolean } = {}): Promise<AgentResult> {
     this.executions++;
     const result = new Promise<AgentResult>((resolve, reject) => {
-      this.pending.set(msg.id, handlers ? { resolve, reject, ...handlers } : { resolve, reject });
+      const cap = { maxOutputBytes: msg.maxOutputBytes, streamed: { stdout: 0, stderr: 0 } };
+      this.pending.set(msg.id, handlers ? { resolve, reject, ...cap, ...handlers } : { resolve, reject, ...cap });
     });
     result.catch(() => undefined); // the race below reports the failure; keep this one handled
     try {
@@ -324,6 +355,17 @@ export class SandboxContainer {
     }
     return this.destroying;
   }
+}
+
+/**
+ * The host's own output cap on a result: each stream at most `max` bytes (then `truncated`).
+ * The agent cuts there too; this holds whatever an agent-side under the tenant's control sends.
+ */
+export function capResult(r: AgentResult, max: number): AgentResult {
+  const over = (b64: string) => Buffer.byteLength(b64, 'base64') > max;
+  if (!over(r.stdout) && !over(r.stderr)) return r;
+  const cut = (b64: string) => (over(b64) ? Buffer.from(b64, 'base64').subarray(0, max).toString('base64') : b64);
+  return { ...r, stdout: cut(r.stdout), stderr: cut(r.stderr), truncated: true };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {

@@ -5,16 +5,17 @@
 // operator restart. A snapshot whose family container is gone is loaded from its files into a
 // new one: its files come back, its memory does not (the record then says hasMemory: false).
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
-import { MergeConflictError, NotFoundError, SandboxError, ValidationError } from '../errors.js';
+import { MergeConflictError, NotFoundError, QuotaExceededError, SandboxError, ValidationError } from '../errors.js';
 import type { StateStore, SnapshotRecord } from '../store/index.js';
 import { SandboxContainer } from './container.js';
 import { MANAGED_LABEL } from './images.js';
-import { containerOptions } from './policy.js';
+import { allocateSandboxUid, containerOptions } from './policy.js';
 import type { ContainerSpec } from './policy.js';
+import { SNAPSHOT_CHUNK_BYTES } from './protocol.js';
 import type { ExecMessage } from './protocol.js';
 import type { ExecuteRequest, ExecuteResult, Language, Owner } from './types.js';
 
@@ -77,6 +78,10 @@ export interface ContextManagerOptions {
   /** The container spec of a family container for a language and resources. */
   spec: (language: Language, resources: ExecuteRequest['resources']) => ContainerSpec;
   maxOutputBytes: number;
+  /** Per-owner quotas (absent: none): family containers, live contexts, bytes of snapshot files on disk. */
+  quotas?: { familyContainers: number; contexts: number; snapshotBytes: number };
+  /** Largest frame accepted from a family agent (FAAS_MAX_FRAME_BYTES). */
+  maxFrameBytes?: number;
 }
 
 export class ContextManager {
@@ -87,6 +92,8 @@ export class ContextManager {
   private readonly chains = new Map<string, Promise<unknown>>();
   private endingIdle = false;
   private readonly adopting = new Map<string, Promise<SandboxContainer | null>>();
+  /** Family containers being started per owner (not in the records yet). */
+  private readonly startingFamilies = new Map<Owner, number>();
 
   private dirMade: string | null = null;
 
@@ -122,6 +129,64 @@ export class ContextManager {
     if (stray.length) this.o.log.info({ removed: stray.length }, 'removed family containers nothing refers to');
   }
 
+  /**
+   * Throws QUOTA_EXCEEDED when the owner may not have one more context (FAAS_KEY_MAX_CONTEXTS)
+   * or, with `newFamily`, one more family container (FAAS_KEY_MAX_FAMILY_CONTAINERS).
+   */
+  admitContext(owner: Owner, newFamily: boolean): void {
+    const q = this.o.quotas;
+    if (!q) return;
+    const contexts = this.o.store.contextCount(owner);
+    if (contexts >= q.contexts) {
+      throw new QuotaExceededError('contexts', `this key has ${contexts} live stateful contexts (at most ${q.contexts}); contexts idle for FAAS_CONTEXT_IDLE_MS end by themselves`);
+    }
+    if (newFamily) this.admitFamily(owner);
+  }
+
+  private admitFamily(owner: Owner): void {
+    const q = this.o.quotas;
+    if (!q) return;
+    const families = this.o.store.familiesOf(owner).length + (this.startingFamilies.get(owner) ?? 0);
+    if (families >= q.familyContainers) {
+      throw new QuotaExceededError('familyContainers', `this key has ${families} family containers (stateful contexts made by an execute, at most ${q.familyContainers}); delete snapshots and let idle contexts end, or run more code in an existing context (executionId)`);
+    }
+  }
+
+  /** Bytes of snapshot files the owner holds on disk. */
+  private storedBytesOf(owner: Owner): number {
+    const dir = join(this.dir(), createHash('sha256').update(owner).digest('hex').slice(0, 32));
+    let n = 0;
+    try {
+      for (const f of readdirSync(dir)) if (f.endsWith('.tar')) n += statSync(join(dir, f)).size;
+    } catch {
+      return 0;
+    }
+    return n;
+  }
+
+  /** Throws QUOTA_EXCEEDED when `more` bytes of snapshot files would take the owner over FAAS_KEY_MAX_SNAPSHOT_BYTES. */
+  private admitSnapshotBytes(owner: Owner, more: number): void {
+    const q = this.o.quotas;
+    if (!q) return;
+    const used = this.storedBytesOf(owner);
+    if (used + more > q.snapshotBytes || used >= q.snapshotBytes) {
+      throw new QuotaExceededError('snapshotBytes', `this key's snapshot files take ${used} bytes${more ? `, this snapshot ${more} more` : ''} (at most ${q.snapshotBytes}); delete snapshots first`);
+    }
+  }
+
+  /** Starts a family container for an owner within its quota (counted while it starts). */
+  private async startFamilyFor(owner: Owner, language: Language, resources?: ExecuteRequest['resources']): Promise<SandboxContainer> {
+    this.admitFamily(owner);
+    this.startingFamilies.set(owner, (this.startingFamilies.get(owner) ?? 0) + 1);
+    try {
+      return await this.startFamily(language, resources);
+    } finally {
+      const n = (this.startingFamilies.get(owner) ?? 1) - 1;
+      if (n > 0) this.startingFamilies.set(owner, n);
+      else this.startingFamilies.delete(owner);
+    }
+  }
+
   /** Runs a request in a stateful context: the one `executionId` names, or a new one. */
   async execute(req: ExecuteRequest, owner: Owner, runId: string, base: Omit<ExecMessage, 'context'>): Promise<ExecuteResult> {
     let family: SandboxContainer;
@@ -136,7 +201,8 @@ export class ContextManager {
       context = { id: rec.id };
       this.o.store.addAlias(runId, rec.id);
     } else {
-      family = await this.startFamily(req.language, req.resources);
+      this.admitContext(owner, true);
+      family = await this.startFamilyFor(owner, req.language, req.resources);
       this.o.store.addContext({
         id: runId,
         owner,
@@ -190,6 +256,7 @@ export class ContextManager {
   async createSnapshot(owner: Owner, executionId: string): Promise<SnapshotInfo> {
     const rec = this.o.store.context(executionId);
     if (!rec || rec.owner !== owner) throw new NotFoundError('execution context', executionId);
+    this.admitSnapshotBytes(owner, 0);
     const family = await this.mustFamily(rec.family, `execution context ${executionId}`);
     const id = `snap_${randomUUID()}`;
     const diskMb = (JSON.parse(rec.resources) as { diskMb: number }).diskMb;
@@ -221,9 +288,24 @@ export class ContextManager {
       const file = this.blob(owner, contentHash);
       mkdirSync(dirname(file), { recursive: true });
       if (existsSync(file)) return;
-      const { tar } = await family.request<{ tar: string }>({ op: 'files', snapshot: snapshotId }, 300_000);
+      // In slices of SNAPSHOT_CHUNK_BYTES: no frame holds the whole tar (the host caps frames).
       const tmp = `${file}.${process.pid}.tmp`;
-      writeFileSync(tmp, Buffer.from(tar, 'base64'));
+      const fd = openSync(tmp, 'w');
+      try {
+        for (let offset = 0; ; ) {
+          const part = await family.request<{ tar: string; size: number }>({ op: 'files', snapshot: snapshotId, offset, limit: SNAPSHOT_CHUNK_BYTES }, 300_000);
+          const bytes = Buffer.from(part.tar, 'base64');
+          if (typeof part.size !== 'number' || bytes.length > SNAPSHOT_CHUNK_BYTES || (bytes.length === 0 && offset < part.size)) {
+            throw new SandboxError('the sandbox answered a malformed slice of snapshot files');
+          }
+          if (offset === 0) this.admitSnapshotBytes(owner, part.size); // over the quota: not kept (dropped below)
+          writeSync(fd, bytes);
+          offset += bytes.length;
+          if (offset >= part.size) break;
+        }
+      } finally {
+        closeSync(fd);
+      }
       renameSync(tmp, file);
     } catch (err) {
       // Not kept, so not recorded: the agent lets go of the snapshot too (no holder without a record).
@@ -284,6 +366,7 @@ export class ContextManager {
   }
 
   private async contextFrom(snap: SnapshotRecord, contextId: string): Promise<RestoreInfo> {
+    this.admitContext(snap.owner, false);
     const family = await this.familyOf(snap);
     const resources = this.o.store.context(snap.executionId)?.resources ?? JSON.stringify({ diskMb: 256, memoryMb: 256, cpuCores: 1, timeoutMs: 30_000, gpuCount: 0 });
     const diskMb = (JSON.parse(resources) as { diskMb: number }).diskMb;
@@ -322,6 +405,7 @@ export class ContextManager {
     if (contexts.some((c) => !c || c.family !== base.family)) {
       throw new ValidationError('branchIds', 'a branch was lost (its sandbox is gone); only live branches can be merged');
     }
+    this.admitSnapshotBytes(owner, 0);
     const family = await this.mustFamily(base.family, `snapshot ${base.id}`);
     const id = `snap_${randomUUID()}`;
     const r = await family.request<ContextReply & { created: boolean; conflicts: string[]; summary: MergeInfo['summary'] }>(
@@ -409,8 +493,13 @@ export class ContextManager {
     if (!existsSync(file)) throw new NotFoundError('snapshot', snap.id);
     const owner = this.o.store.context(snap.executionId);
     const resources = owner ? (JSON.parse(owner.resources) as ExecuteRequest['resources']) : undefined;
-    const family = await this.startFamily(snap.language as Language, resources);
-    await family.request({ op: 'load', snapshot: snap.id, tar: readFileSync(file).toString('base64'), language: snap.language }, 300_000);
+    const family = await this.startFamilyFor(snap.owner, snap.language as Language, resources);
+    const tar = readFileSync(file);
+    for (let offset = 0; offset < tar.length; offset += SNAPSHOT_CHUNK_BYTES) {
+      const data = tar.subarray(offset, offset + SNAPSHOT_CHUNK_BYTES).toString('base64');
+      await family.request({ op: 'load_part', snapshot: snap.id, offset, data }, 300_000);
+    }
+    await family.request({ op: 'load', snapshot: snap.id, parts: true, language: snap.language }, 300_000);
     this.o.store.moveSnapshot(snap.id, family.container.id);
     snap.family = family.container.id;
     snap.hasMemory = false;
@@ -420,7 +509,7 @@ export class ContextManager {
 
   private async startFamily(language: Language, resources?: ExecuteRequest['resources']): Promise<SandboxContainer> {
     const spec = this.o.spec(language, resources ?? ({ cpuCores: 1, memoryMb: 256, timeoutMs: 30_000, diskMb: 256, gpuCount: 0 } as ExecuteRequest['resources']));
-    const c = await SandboxContainer.start(this.o.docker, containerOptions(spec), 'family', this.o.log);
+    const c = await SandboxContainer.start(this.o.docker, containerOptions({ ...spec, uid: allocateSandboxUid() }), 'family', this.o.log, this.o.maxFrameBytes);
     this.families.set(c.container.id, c);
     return c;
   }
@@ -437,7 +526,7 @@ export class ContextManager {
     if (known?.alive) return Promise.resolve(known);
     let p = this.adopting.get(id);
     if (!p) {
-      p = SandboxContainer.adopt(this.o.docker, id, 'family', this.o.log)
+      p = SandboxContainer.adopt(this.o.docker, id, 'family', this.o.log, this.o.maxFrameBytes)
         .then((c) => {
           this.families.set(id, c);
           return c;

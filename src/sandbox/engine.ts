@@ -18,12 +18,12 @@ import { SandboxContainer } from './container.js';
 import type { ExecHandlers } from './container.js';
 import { IMAGE_OF_LANGUAGE, MANAGED_LABEL, RUNTIME_IMAGES, runtimeImageTag } from './images.js';
 import type { RuntimeImage } from './images.js';
-import { configKey, containerOptions, validateRequest } from './policy.js';
+import { allocateSandboxUid, configKey, containerOptions, validateRequest } from './policy.js';
 import type { ContainerSpec } from './policy.js';
 import { FreshPool, WarmPool } from './pools.js';
 import type { AgentResult, ExecMessage } from './protocol.js';
 import { EXECUTION_ID_PATTERN, ResourcesSchema } from './types.js';
-import type { ExecuteOptions, ExecuteRequest, ExecuteRequestInput, ExecuteResult, ExecutionControl, Language, Owner } from './types.js';
+import type { ExecuteOptions, ExecuteRequest, ExecuteRequestInput, ExecuteResult, ExecutionControl, Isolation, Language, Owner } from './types.js';
 
 const STATEFUL_MODES: ReadonlySet<string> = new Set(['checkpointed', 'branched', 'persistent']);
 
@@ -41,6 +41,11 @@ export interface SandboxEngine {
   start(): Promise<void>;
   /** Runs one request; throws a FaaSError (with a `code`) for a request it will not run. */
   execute(request: ExecuteRequestInput, options?: ExecuteOptions): Promise<ExecuteResult>;
+  /** Throws at once (QUOTA_EXCEEDED, or 429 where waiting helps) when this owner may not start
+   *  this request now — its per-owner quotas (warm containers over all configurations, stateful
+   *  contexts and family containers); `execute` enforces them too, this only tells before
+   *  anything is queued. Optional: a backend without such quotas has nothing to say. */
+  admit?(request: ExecuteRequest, owner: Owner): void;
   /** The content hash (`0x` + 64 hex: the Docker image id) of the runtime image a language runs
    *  in, as found at start — what an operator binds into the statement it signs. */
   imageHash(language: Language): `0x${string}`;
@@ -121,16 +126,36 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
       spec: (language, resources) => ({
         ...this.spec(language, resources),
         labels: { [OWNER_PID_LABEL]: String(process.pid), [ROLE_LABEL]: FAMILY_ROLE },
-        family: { contexts: config.stateful.familyContexts },
+        family: {
+          contexts: config.stateful.familyContexts,
+          maxMemoryMb: config.limits.maxMemoryMb,
+          maxDiskMb: config.limits.maxDiskMb,
+          maxPids: config.limits.pidsLimit,
+        },
       }),
       maxOutputBytes: config.limits.maxOutputBytes,
+      quotas: { familyContainers: config.quotas.familyContainers, contexts: config.quotas.contexts, snapshotBytes: config.quotas.snapshotBytes },
+      maxFrameBytes: config.limits.maxFrameBytes,
     });
     this.queue = new PQueue({ concurrency: config.queue.concurrency });
-    this.fresh = new FreshPool((spec) => SandboxContainer.start(this.docker, containerOptions(spec), spec.language, this.log), log);
+    this.fresh = new FreshPool(
+      (spec) => SandboxContainer.start(this.docker, containerOptions({ ...spec, uid: allocateSandboxUid() }), spec.language, this.log, config.limits.maxFrameBytes),
+      log,
+      // Configurations nobody prewarmed (any key can ask for many) keep no more started
+      // containers waiting, in all, than can run at once.
+      { pinned: this.prewarmKeys, maxUnpinned: config.queue.concurrency },
+    );
     this.warm = new WarmPool(this.fresh, {
       maxPerOwner: config.pools.ownerMaxContainers,
       poolTarget: config.pools.warmPoolSize,
+      maxPerOwnerTotal: config.quotas.warmContainers,
     });
+  }
+
+  admit(req: ExecuteRequest, owner: Owner): void {
+    if (req.executionId !== undefined) return; // runs in a context that exists
+    if (STATEFUL_MODES.has(req.mode)) this.contexts.admitContext(owner, true);
+    else if (req.mode === 'cached') this.warm.admit(owner, configKey(req.language, req.resources, this.isolationOf(req)));
   }
 
   imageHash(language: Language): `0x${string}` {
@@ -158,9 +183,9 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
     const target = this.config.pools.warmPoolSize + this.config.pools.ephemeralPoolSize;
     const warming: Promise<void>[] = [];
     for (const language of this.config.pools.prewarmLanguages) {
-      const key = configKey(language, defaults);
+      const key = configKey(language, defaults, this.config.limits.isolation.default);
       this.prewarmKeys.add(key);
-      warming.push(this.fresh.ensure(key, this.spec(language, defaults), target));
+      warming.push(this.fresh.ensure(key, this.spec(language, defaults, this.config.limits.isolation.default), target));
     }
     await Promise.all(warming); // ready means the first requests find warm containers
     const idle = this.config.pools.idleTimeoutMs;
@@ -191,8 +216,14 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
     await this.contexts.removeStrays(OWNER_PID_LABEL);
   }
 
-  private spec(language: Language, resources: ExecuteRequest['resources']): ContainerSpec {
+  /** The isolation tier a request runs under: its own (validated as allowed) or the operator's default. */
+  private isolationOf(req: ExecuteRequest): Isolation {
+    return req.isolation ?? this.config.limits.isolation.default;
+  }
+
+  private spec(language: Language, resources: ExecuteRequest['resources'], isolation: Isolation = 'runc'): ContainerSpec {
     return {
+      isolation,
       image: runtimeImageTag(IMAGE_OF_LANGUAGE[language]),
       language,
       resources,
@@ -219,8 +250,9 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
 
   private async run(req: ExecuteRequest, options: ExecuteOptions): Promise<ExecuteResult> {
     const id = options.id ?? randomUUID();
-    const key = configKey(req.language, req.resources);
-    const spec = this.spec(req.language, req.resources);
+    const isolation = this.isolationOf(req);
+    const key = configKey(req.language, req.resources, isolation);
+    const spec = this.spec(req.language, req.resources, isolation);
     const owner = options.owner ?? ANONYMOUS;
     this.executions++;
     const msg = this.message(id, req, options);

@@ -5,12 +5,28 @@ import type { z } from 'zod';
 import type { SandboxLimits } from '../config.js';
 import { ResourceUnavailableError, ValidationError } from '../errors.js';
 import { ExecuteRequestSchema } from './types.js';
-import type { ExecuteRequest, ExecuteRequestInput, Language, Resources } from './types.js';
+import type { ExecuteRequest, ExecuteRequestInput, Isolation, Language, Resources } from './types.js';
 import { MANAGED_LABEL } from './images.js';
 import { familySeccompProfile } from './seccomp.js';
 
-/** The unprivileged user every sandbox process runs as (nobody:nogroup). */
+/** The unprivileged user of instances, and of a sandbox given no uid of its own (nobody:nogroup). */
 export const SANDBOX_USER = '65534:65534';
+
+// Every execution and family container runs as a host uid of its own (issue 13): the kernel's
+// per-uid counts (inotify instances and watches, message queue bytes, pending signals, user
+// namespaces, RLIMIT_NPROC) are then never shared by two containers, so never by two tenants.
+// Docker's userns-remap would not give that (one remapped range for every container) and would
+// move every image and volume; see the README ("Isolation").
+export const SANDBOX_UID_BASE = 2_000_000;
+export const SANDBOX_UID_SPAN = 1 << 24;
+let nextUid = SANDBOX_UID_BASE + Math.floor(Math.random() * SANDBOX_UID_SPAN);
+
+/** A host uid no other container of this process has had (from a random start per process). */
+export function allocateSandboxUid(): number {
+  const uid = nextUid;
+  nextUid = nextUid + 1 >= SANDBOX_UID_BASE + SANDBOX_UID_SPAN ? SANDBOX_UID_BASE : nextUid + 1;
+  return uid;
+}
 
 function fieldOf(path: readonly PropertyKey[]): string {
   let out = '';
@@ -36,6 +52,26 @@ export function validateRequest(input: ExecuteRequestInput | unknown, limits: Sa
   const parsed = ExecuteRequestSchema.safeParse(input);
   if (!parsed.success) throw validationErrorFrom(parsed.error);
   const req = parsed.data;
+  if (req.isolation !== undefined && !limits.isolation.allowed.includes(req.isolation)) {
+    throw new ResourceUnavailableError('isolation', `${req.isolation} is not offered by this operator (allowed: ${limits.isolation.allowed.join(', ')})`);
+  }
+  // A new stateful context needs its family agent to mount and make namespaces in user
+  // namespaces of its own, which gVisor (runsc 20221219) refuses: mount() in a child user
+  // namespace is EPERM there, and /proc/self/setgroups cannot be written. A context that
+  // exists keeps the tier it was made under.
+  const stateful = req.executionId !== undefined || (req.mode !== 'ephemeral' && req.mode !== 'cached');
+  const tier = req.isolation ?? (req.executionId === undefined ? limits.isolation.default : 'runc');
+  if (stateful && tier === 'gvisor') {
+    throw new ResourceUnavailableError(
+      'isolation',
+      'stateful contexts do not run under gvisor (its kernel refuses the mounts a context\'s user namespaces need); ask for isolation "runc"',
+    );
+  }
+  // gVisor's pty master never reads EIO once the program is gone, which is how the agent
+  // knows a terminal's output has ended: a tty execution would hang until its timeout.
+  if (req.tty && tier === 'gvisor') {
+    throw new ResourceUnavailableError('tty', 'terminals do not run under gvisor (its pseudo-terminal never reports the end of the program); ask for isolation "runc" or no tty');
+  }
   const r = req.resources;
   const over = (field: keyof Resources, max: number, unit: string) => {
     if (r[field] > max) {
@@ -64,9 +100,12 @@ export function validateRequest(input: ExecuteRequestInput | unknown, limits: Sa
 }
 
 /** A key for "same configuration": warm containers are only reused for an identical one. */
-export function configKey(language: Language, r: Resources): string {
-  return `${language}|cpu=${r.cpuCores}|mem=${r.memoryMb}|disk=${r.diskMb}`;
+export function configKey(language: Language, r: Resources, isolation: Isolation = 'runc'): string {
+  return `${language}|cpu=${r.cpuCores}|mem=${r.memoryMb}|disk=${r.diskMb}|iso=${isolation}`;
 }
+
+/** The Docker runtime of an isolation tier (setup-host registers `runsc`). */
+export const RUNTIME_OF_ISOLATION: Record<Isolation, string> = { runc: 'runc', gvisor: 'runsc' };
 
 export interface ContainerSpec {
   image: string;
@@ -74,22 +113,39 @@ export interface ContainerSpec {
   resources: Resources;
   pidsLimit: number;
   labels: Record<string, string>;
+  /** The container's own host uid (and gid); default 65534. */
+  uid?: number;
+  /** The isolation tier (default runc): gvisor runs the container under runsc. */
+  isolation?: Isolation;
   /**
    * A family container (stateful contexts): the family agent, the seccomp profile that lets it
    * make namespaces, no log (it lives long; every frame would be kept), and room for
-   * `contexts` contexts at the request's memory and disk each.
+   * `contexts` contexts at the request's memory and disk each, capped at the operator's
+   * maxima (`FAAS_MAX_MEMORY_MB`, `FAAS_MAX_DISK_MB`, `FAAS_PIDS_LIMIT`): a family never holds
+   * more than one request may ask for (issue 13).
    */
-  family?: { contexts: number };
+  family?: { contexts: number; maxMemoryMb: number; maxDiskMb: number; maxPids: number };
+}
+
+/** Memory (MiB), disk (MiB) and process limits of a container: a family's are capped. */
+export function containerLimits(spec: ContainerSpec): { memoryMb: number; diskMb: number; pids: number } {
+  const f = spec.family;
+  if (!f) return { memoryMb: spec.resources.memoryMb, diskMb: spec.resources.diskMb, pids: spec.pidsLimit };
+  return {
+    memoryMb: Math.min(spec.resources.memoryMb * f.contexts, Math.max(spec.resources.memoryMb, f.maxMemoryMb)),
+    diskMb: Math.min(spec.resources.diskMb * f.contexts, Math.max(spec.resources.diskMb, f.maxDiskMb)),
+    pids: Math.min(spec.pidsLimit * f.contexts, Math.max(spec.pidsLimit, f.maxPids)),
+  };
 }
 
 /** Docker create options for one sandbox: the policy in one place. */
 export function containerOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
-  const scale = spec.family?.contexts ?? 1;
-  const mem = spec.resources.memoryMb * 1024 * 1024 * scale;
+  const limits = containerLimits(spec);
+  const mem = limits.memoryMb * 1024 * 1024;
   return {
     Image: spec.image,
     Cmd: spec.family ? ['python3', '/opt/faas/family.py'] : ['python3', '/opt/faas/agent.py', '--language', spec.language],
-    User: SANDBOX_USER,
+    User: spec.uid === undefined ? SANDBOX_USER : `${spec.uid}:${spec.uid}`,
     WorkingDir: '/sandbox',
     Env: ['FAAS_IN_SANDBOX=1', 'HOME=/home/sandbox', 'LANG=C.UTF-8', 'PATH=/usr/local/bin:/usr/bin:/bin', 'PYTHONDONTWRITEBYTECODE=1'],
     Labels: { [MANAGED_LABEL]: 'true', ...spec.labels },
@@ -105,16 +161,22 @@ export function containerOptions(spec: ContainerSpec): Docker.ContainerCreateOpt
       ReadonlyRootfs: true,
       CapDrop: ['ALL'],
       SecurityOpt: spec.family ? ['no-new-privileges', `seccomp=${familySeccompProfile()}`] : ['no-new-privileges'],
-      PidsLimit: spec.pidsLimit * scale,
+      PidsLimit: limits.pids,
       Memory: mem,
       MemorySwap: mem, // equal to Memory: no swap
       NanoCpus: Math.round(spec.resources.cpuCores * 1e9),
       // The only writable place: /tmp, HOME and the work root live here (see docker/*/Dockerfile).
-      Tmpfs: { '/sandbox': `rw,exec,nosuid,nodev,size=${spec.resources.diskMb * scale}m,uid=65534,gid=65534,mode=0755` },
+      Tmpfs: { '/sandbox': `rw,exec,nosuid,nodev,size=${limits.diskMb}m,uid=${spec.uid ?? 65534},gid=${spec.uid ?? 65534},mode=0755` },
       ShmSize: 16 * 1024 * 1024,
       Ulimits: [{ Name: 'nofile', Soft: 4096, Hard: 4096 }],
-      Init: true, // docker-init reaps orphans of user code
+      // The agent is PID 1 (it reaps orphans of user code, and is not dumpable): docker-init
+      // would be a dumpable PID 1 of the sandbox uid holding the host channel as its stdio,
+      // which user code could open as /proc/1/fd/1 and forge frames into. A family's contexts
+      // run in user namespaces of their own, which cannot open another namespace's /proc/<pid>/fd,
+      // so the family agent keeps docker-init.
+      Init: Boolean(spec.family),
       IpcMode: 'private',
+      ...(spec.isolation === 'gvisor' ? { Runtime: RUNTIME_OF_ISOLATION.gvisor } : {}),
       AutoRemove: false,
       ...(spec.family ? { LogConfig: { Type: 'none', Config: {} } } : {}),
     },

@@ -3,7 +3,7 @@
 // for reuse — never across owners. Both shrink when idle and drain on shutdown.
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
-import { ShuttingDownError } from '../errors.js';
+import { RateLimitError, ShuttingDownError } from '../errors.js';
 import type { SandboxContainer } from './container.js';
 import type { ContainerSpec } from './policy.js';
 
@@ -27,7 +27,16 @@ export class FreshPool {
   constructor(
     private readonly factory: ContainerFactory,
     private readonly log: Logger,
+    /** `maxUnpinned`: containers kept ready (or starting) in all for configurations not in `pinned` (the prewarmed ones). */
+    private readonly bounds: { pinned?: ReadonlySet<string>; maxUnpinned?: number } = {},
   ) {}
+
+  /** Containers ready or starting for configurations that are not pinned. */
+  private unpinned(): number {
+    let n = 0;
+    for (const [k, e] of this.entries) if (!this.bounds.pinned?.has(k)) n += e.ready.length + e.filling;
+    return n;
+  }
 
   /** Keeps `target` containers of this configuration ready from now on; resolves once they are. */
   async ensure(key: string, spec: ContainerSpec, target: number): Promise<void> {
@@ -63,7 +72,9 @@ export class FreshPool {
   private refill(key: string): void {
     const e = this.entries.get(key);
     if (!e || this.closed) return;
+    const bounded = this.bounds.maxUnpinned !== undefined && !this.bounds.pinned?.has(key);
     while (e.ready.length + e.filling < e.target) {
+      if (bounded && this.unpinned() >= this.bounds.maxUnpinned!) break; // refilled later, when another is taken
       e.filling++;
       void this.starts
         .add(
@@ -118,15 +129,60 @@ interface OwnerSet {
   waiters: Array<(c: SandboxContainer | null) => void>;
 }
 
-/** Warm containers per (owner, configuration), up to `maxPerOwner` each. */
+/**
+ * Warm containers per (owner, configuration), up to `maxPerOwner` each and `maxPerOwnerTotal`
+ * over all of an owner's configurations: past that, the owner's least recently used idle
+ * container of another configuration makes room; when none is idle, a configuration the
+ * owner holds nothing of is refused (429: one will be free when an execution ends).
+ */
 export class WarmPool {
   private readonly sets = new Map<string, OwnerSet>();
   private closed = false;
 
   constructor(
     private readonly fresh: FreshPool,
-    private readonly opts: { maxPerOwner: number; poolTarget: number },
+    private readonly opts: { maxPerOwner: number; poolTarget: number; maxPerOwnerTotal?: number },
   ) {}
+
+  /** The owner's sets (all configurations). */
+  private setsOf(owner: string): OwnerSet[] {
+    const prefix = `${owner}\u0000`;
+    const out: OwnerSet[] = [];
+    for (const [k, s] of this.sets) if (k.startsWith(prefix)) out.push(s);
+    return out;
+  }
+
+  /** Containers an owner holds or is getting, over all configurations. */
+  ownerTotal(owner: string): number {
+    let n = 0;
+    for (const s of this.setsOf(owner)) n += s.all.size + s.reserved;
+    return n;
+  }
+
+  /** Removes the owner's least recently used idle container (any configuration); false when none is idle. */
+  private evictIdle(owner: string): boolean {
+    let best: { s: OwnerSet; c: SandboxContainer } | null = null;
+    for (const s of this.setsOf(owner)) for (const c of s.idle) if (!best || c.lastUsed < best.c.lastUsed) best = { s, c };
+    if (!best) return false;
+    best.s.idle.splice(best.s.idle.indexOf(best.c), 1);
+    best.s.all.delete(best.c);
+    void best.c.destroy();
+    return true;
+  }
+
+  private refuse(owner: string): RateLimitError {
+    const max = this.opts.maxPerOwnerTotal ?? Infinity;
+    return new RateLimitError(new Date(Date.now() + 1000), `This key holds ${this.ownerTotal(owner)} warm containers, all busy (at most ${max} over all configurations, FAAS_KEY_MAX_WARM_CONTAINERS); retry when an execution ends.`);
+  }
+
+  /** Throws (429) now when an acquire for this owner and configuration would be refused. */
+  admit(owner: string, key: string): void {
+    const s = this.sets.get(`${owner}\u0000${key}`);
+    if (s && s.all.size + s.reserved > 0) return; // reuses or waits for one of its own
+    if (this.ownerTotal(owner) < (this.opts.maxPerOwnerTotal ?? Infinity)) return;
+    if (this.setsOf(owner).some((o) => o.idle.length > 0)) return; // one would make room
+    throw this.refuse(owner);
+  }
 
   private setOf(owner: string, key: string): OwnerSet {
     const k = `${owner}\u0000${key}`;
@@ -148,7 +204,10 @@ export class WarmPool {
         if (c.alive) return c;
         s.all.delete(c);
       }
-      if (s.all.size + s.reserved < this.opts.maxPerOwner) {
+      const roomHere = s.all.size + s.reserved < this.opts.maxPerOwner;
+      const roomForOwner = roomHere && (this.ownerTotal(owner) < (this.opts.maxPerOwnerTotal ?? Infinity) || this.evictIdle(owner));
+      if (roomHere && !roomForOwner && s.all.size + s.reserved === 0) throw this.refuse(owner);
+      if (roomForOwner) {
         s.reserved++;
         try {
           const fresh = await this.fresh.take(key, spec, this.opts.poolTarget);

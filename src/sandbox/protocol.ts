@@ -5,6 +5,7 @@
 // a frame: 4-byte big-endian length, then that many bytes of UTF-8 JSON. Binary payloads
 // (files, stdin, output) travel base64-encoded inside the JSON.
 import { z } from 'zod';
+import { SandboxError } from '../errors.js';
 
 // v2: pseudo-terminals (`exec.tty`, `resize`), progress reports (`progress`), `notifyStart`.
 // v3: stateful contexts (the family agent, family.py): `exec.context`, `ctx` requests, `reply`.
@@ -56,8 +57,11 @@ export interface ExecMessage {
 export type ContextOp =
   | { op: 'snapshot'; context: string; snapshot: string; diskMb?: number }
   | { op: 'branch'; snapshot: string; context: string; language?: string; diskMb?: number }
-  | { op: 'files'; snapshot: string }
-  | { op: 'load'; snapshot: string; tar: string; language?: string; diskMb?: number }
+  // With offset/limit: that slice of the tar (base64) and the tar's whole `size`.
+  | { op: 'files'; snapshot: string; offset?: number; limit?: number }
+  // A snapshot's tar goes in slices (`load_part`, in order from offset 0), then `load` with `parts`.
+  | { op: 'load_part'; snapshot: string; offset: number; data: string }
+  | { op: 'load'; snapshot: string; tar?: string; parts?: boolean; language?: string; diskMb?: number }
   | { op: 'merge'; base: string; contexts: string[]; snapshot: string; strategy: 'fail' | 'ours' | 'theirs' }
   | { op: 'drop_context'; context: string }
   | { op: 'drop_snapshot'; snapshot: string }
@@ -125,20 +129,135 @@ export function encodeFrame(msg: HostMessage): Buffer {
   return Buffer.concat([head, body]);
 }
 
-/** Splits a byte stream into frames. Feed it chunks; it yields each complete message. */
+/**
+ * Bytes received and not yet consumed, kept as the chunks they came in: appending is O(1) and
+ * a frame is concatenated once, when it is whole (never the whole buffer again per chunk).
+ */
+export class ByteQueue {
+  private chunks: Buffer[] = [];
+  /** Index of the first chunk still (partly) unread, and the offset into it. */
+  private first = 0;
+  private offset = 0;
+  /** Unread bytes. */
+  length = 0;
+
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+  }
+
+  /** The byte at `i` (of the unread ones), without consuming it. */
+  byteAt(i: number): number {
+    let k = this.first;
+    let at = this.offset + i;
+    while (at >= this.chunks[k]!.length) {
+      at -= this.chunks[k]!.length;
+      k++;
+    }
+    return this.chunks[k]![at]!;
+  }
+
+  /** Big-endian u32 at `i`, without consuming it (the caller checked length ≥ i + 4). */
+  u32(i: number): number {
+    return ((this.byteAt(i) << 24) | (this.byteAt(i + 1) << 16) | (this.byteAt(i + 2) << 8) | this.byteAt(i + 3)) >>> 0;
+  }
+
+  /** Consumes `n` bytes (n ≤ length) and returns them, copied once at most. */
+  take(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
+    const head = this.chunks[this.first]!;
+    let out: Buffer;
+    if (head.length - this.offset >= n) {
+      out = head.subarray(this.offset, this.offset + n);
+      this.offset += n;
+    } else {
+      out = Buffer.allocUnsafe(n);
+      let filled = 0;
+      while (filled < n) {
+        const c = this.chunks[this.first]!;
+        const m = Math.min(c.length - this.offset, n - filled);
+        c.copy(out, filled, this.offset, this.offset + m);
+        filled += m;
+        this.offset += m;
+        if (this.offset === c.length && filled < n) this.advance();
+      }
+    }
+    if (this.offset === this.chunks[this.first]!.length) this.advance();
+    this.length -= n;
+    return out;
+  }
+
+  /** Drops everything (the stream is being abandoned). */
+  clear(): void {
+    this.chunks = [];
+    this.first = 0;
+    this.offset = 0;
+    this.length = 0;
+  }
+
+  private advance(): void {
+    this.first++;
+    this.offset = 0;
+    // Compact now and then, so the consumed chunks are let go without shifting each time.
+    if (this.first >= 1024 || this.first === this.chunks.length) {
+      this.chunks = this.chunks.slice(this.first);
+      this.first = 0;
+    }
+  }
+}
+
+/** Bytes of a snapshot's tar per frame, each way (base64 makes a frame 4/3 of it). */
+export const SNAPSHOT_CHUNK_BYTES = 4 << 20;
+
+/** Largest frame accepted when the caller names none (see FAAS_MAX_FRAME_BYTES). */
+export const DEFAULT_MAX_FRAME_BYTES = 16 << 20;
+
+/** A frame announced a length over the cap: the stream cannot be trusted any further. */
+export class FrameTooLargeError extends SandboxError {
+  constructor(
+    readonly bytes: number,
+    readonly max: number,
+  ) {
+    super(`the sandbox sent a frame of ${bytes} bytes, over the host's cap of ${max} (FAAS_MAX_FRAME_BYTES); it was stopped`);
+  }
+}
+
+/**
+ * Splits a byte stream into frames. Feed it chunks; it yields each complete message. Linear in
+ * the bytes fed. A frame whose length is over `maxFrameBytes` sets `error` (before its bytes
+ * are buffered): the frames before it are still returned, nothing after it ever is. The caller
+ * checks `error` after each push and ends the channel.
+ */
 export class FrameDecoder {
-  private buf: Buffer = Buffer.alloc(0);
+  private readonly queue = new ByteQueue();
+  /** Set once a frame over the cap was announced; the stream is dead from there on. */
+  error: FrameTooLargeError | null = null;
   /** Called with each frame that is not a valid message (it is then dropped). */
-  constructor(private readonly onInvalid: (raw: string, why: string) => void = () => undefined) {}
+  constructor(
+    private readonly onInvalid: (raw: string, why: string) => void = () => undefined,
+    readonly maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES,
+  ) {}
+
+  /** Bytes held for a frame not yet complete. */
+  get buffered(): number {
+    return this.queue.length;
+  }
 
   push(chunk: Buffer): AgentMessage[] {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    if (this.error) return [];
+    this.queue.push(chunk);
     const out: AgentMessage[] = [];
-    while (this.buf.length >= 4) {
-      const n = this.buf.readUInt32BE(0);
-      if (this.buf.length < 4 + n) break;
-      const raw = this.buf.subarray(4, 4 + n).toString('utf8');
-      this.buf = this.buf.subarray(4 + n);
+    while (this.queue.length >= 4) {
+      const n = this.queue.u32(0);
+      if (n > this.maxFrameBytes) {
+        this.error = new FrameTooLargeError(n, this.maxFrameBytes);
+        this.queue.clear();
+        break;
+      }
+      if (this.queue.length < 4 + n) break;
+      this.queue.take(4);
+      const raw = this.queue.take(n).toString('utf8');
       // Trust nothing from inside the sandbox: a frame that does not parse is dropped.
       let json: unknown;
       try {

@@ -10,6 +10,11 @@ export const MODES = ['ephemeral', 'cached', 'checkpointed', 'branched', 'persis
 export const ModeSchema = z.enum(MODES);
 export type Mode = z.infer<typeof ModeSchema>;
 
+/** Isolation tiers: runc (namespaces + seccomp, the default) or gVisor (runsc, a user-space kernel). */
+export const ISOLATIONS = ['runc', 'gvisor'] as const;
+export const IsolationSchema = z.enum(ISOLATIONS);
+export type Isolation = z.infer<typeof IsolationSchema>;
+
 export const MAX_CODE_BYTES = 1 << 20;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -50,6 +55,8 @@ export const ExecuteRequestSchema = z
     /** Runs in an existing stateful context (checkpointed / branched / persistent modes). */
     executionId: z.string().min(1).max(128).optional(),
     resources: ResourcesSchema.default(ResourcesSchema.parse({})),
+    /** The isolation tier (default: the operator's FAAS_ISOLATION); only tiers the operator allows. */
+    isolation: IsolationSchema.optional(),
     envVars: z
       .record(
         z.string().regex(ENV_NAME, 'environment variable names are letters, digits and _, not starting with a digit'),

@@ -1,7 +1,8 @@
 // Local side of the instance file calls: walking a tree (with glob excludes and .gitignore
 // rules), and unpacking a tar from an instance without letting it write outside its target.
-import { lstat, mkdir, open, readFile, readdir, readlink, rm, symlink, chmod, utimes, lutimes } from 'node:fs/promises';
-import { dirname, join, posix, resolve, sep } from 'node:path';
+import { constants as fsConstants } from 'node:fs';
+import { lstat, mkdir, open, readFile, readdir, readlink, rm, symlink, lutimes } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { readTar } from './tar.js';
 import type { TarEntry, TarType } from './tar.js';
 
@@ -158,76 +159,126 @@ export async function* localEntries(root: string, paths: Iterable<[name: string,
 }
 
 // ---- unpacking a tar from an instance -----------------------------------------------------
+//
+// The archive comes from the operator, and what it holds was written by code in the instance:
+// it is hostile input. The rules: an entry's name is relative and has no `..` component (so
+// nothing resolves to the target itself or outside it); every directory between the target
+// and an entry is a real directory (a symbolic link there, pre-existing or made earlier in the
+// same archive, is refused, never followed); an entry may not appear twice nor replace a
+// directory the archive already wrote into; files are created afresh (O_EXCL | O_NOFOLLOW, so
+// no write lands through a link or a hard link) and their mode and times set on the open file;
+// directories get theirs at the end through an O_NOFOLLOW descriptor; set-user/group-id bits
+// are dropped; hard links, devices and FIFOs are skipped.
 
-/** A tar entry's name as a safe relative path, or an error: no absolute paths, no `..`. */
-function safeName(name: string): string {
-  const norm = posix.normalize(name);
-  if (norm.startsWith('/') || norm === '..' || norm.startsWith('../') || name.includes('\0')) throw new Error(`refusing tar entry ${JSON.stringify(name)}: outside the target`);
-  return norm;
-}
+const refuse = (name: string, why: string) => new Error(`refusing tar entry ${JSON.stringify(name)}: ${why}`);
 
-/** No component between `root` and `full` may be a symbolic link (a link must not carry a write outside). */
-async function checkNoLinkInPath(root: string, full: string): Promise<void> {
-  const rel = full.slice(root.length + 1).split(sep);
-  let cur = root;
-  for (const part of rel.slice(0, -1)) {
-    cur = join(cur, part);
-    const st = await lstat(cur).catch(() => null);
-    if (st?.isSymbolicLink()) throw new Error(`refusing to write through the symbolic link ${cur}`);
-  }
+/** The components of an entry's name: relative, no `..`, no NUL, not the target itself. */
+function entryParts(name: string): string[] {
+  if (name.includes('\0')) throw refuse(name, 'NUL in its name');
+  if (name.startsWith('/')) throw refuse(name, 'absolute path, outside the target');
+  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) throw refuse(name, '`..` in its path, outside the target');
+  if (!parts.length) throw refuse(name, 'it is the target directory itself');
+  return parts;
 }
 
 /**
- * Unpacks a tar stream under `root`, keeping modes, times and links. `rename` maps an entry's
- * name (e.g. its top directory to another name); entries it maps to null are skipped.
+ * Makes sure every directory from `base` down to `parts` (excluded the last) is a real
+ * directory, creating missing ones; a symbolic link or anything else there is refused.
  */
-export async function extractTar(src: AsyncIterable<Buffer | Uint8Array>, root: string, rename: (name: string) => string | null = (n) => n): Promise<{ files: number; bytes: number; entries: string[] }> {
+async function realParents(base: string, parts: string[], name: string, create: boolean): Promise<string> {
+  let cur = base;
+  for (const part of parts.slice(0, -1)) {
+    cur = join(cur, part);
+    let st = await lstat(cur).catch(() => null);
+    if (!st && create) {
+      await mkdir(cur).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
+      st = await lstat(cur);
+    }
+    if (!st) throw refuse(name, `${cur} is missing`);
+    if (st.isSymbolicLink()) throw refuse(name, `${cur} is a symbolic link (never written through)`);
+    if (!st.isDirectory()) throw refuse(name, `${cur} is not a directory`);
+  }
+  return join(cur, parts.at(-1)!);
+}
+
+export interface ExtractOptions {
+  /** Maps an entry's (normalised) name to where it goes under the root; null skips it. */
+  rename?: (name: string) => string | null;
+  /** The one entry allowed at this name is the copy itself: a file or a directory, never a link. */
+  self?: string;
+}
+
+const NOFOLLOW = fsConstants.O_NOFOLLOW;
+
+/**
+ * Unpacks a tar stream under `root`, keeping modes, times and links, by the rules above.
+ * `rename` maps an entry's name (e.g. its top directory to another name); entries it maps to
+ * null are skipped.
+ */
+export async function extractTar(src: AsyncIterable<Buffer | Uint8Array>, root: string, opts: ExtractOptions = {}): Promise<{ files: number; bytes: number; entries: string[] }> {
   const base = resolve(root);
   await mkdir(base, { recursive: true });
-  const dirs: Array<{ full: string; mode: number; mtimeMs: number }> = [];
+  const dirs: Array<{ parts: string[]; name: string; mode: number; mtimeMs: number }> = [];
+  const seen = new Set<string>();
+  const written = new Set<string>();
   let files = 0;
   let bytes = 0;
   const entries: string[] = [];
   for await (const { entry, body } of readTar(src)) {
-    const mapped = rename(safeName(entry.name));
+    const raw = entryParts(entry.name).join('/');
+    const mapped = opts.rename ? opts.rename(raw) : raw;
     if (mapped === null) continue;
-    const rel = safeName(mapped);
-    const full = rel === '.' ? base : join(base, ...rel.split('/'));
-    if (full !== base) await checkNoLinkInPath(base, full);
+    const parts = entryParts(mapped);
+    const rel = parts.join('/');
+    if (seen.has(rel)) throw refuse(entry.name, 'a second entry for the same path');
+    if (entry.type !== 'dir' && written.has(rel)) throw refuse(entry.name, 'it would replace a directory this archive wrote into');
+    if (entry.type === 'symlink' && opts.self !== undefined && rel === opts.self) throw refuse(entry.name, 'it would replace the target by a symbolic link');
+    seen.add(rel);
+    for (let i = 1; i < parts.length; i++) written.add(parts.slice(0, i).join('/'));
+    const full = await realParents(base, parts, entry.name, true);
     entries.push(rel);
+    const st = await lstat(full).catch(() => null);
     if (entry.type === 'dir') {
-      const st = await lstat(full).catch(() => null);
       if (st && !st.isDirectory()) await rm(full, { recursive: true, force: true });
-      await mkdir(full, { recursive: true });
-      dirs.push({ full, mode: entry.mode, mtimeMs: entry.mtimeMs });
+      if (!st || !st.isDirectory()) await mkdir(full);
+      dirs.push({ parts, name: entry.name, mode: entry.mode, mtimeMs: entry.mtimeMs });
       continue;
     }
-    await mkdir(dirname(full), { recursive: true });
-    const st = await lstat(full).catch(() => null);
-    if (st && (st.isDirectory() || st.isSymbolicLink() || entry.type === 'symlink')) await rm(full, { recursive: true, force: true });
+    // What was there goes (rm removes a link, never what it points to).
+    if (st) await rm(full, { recursive: true, force: true });
     const t = entry.mtimeMs / 1000;
     if (entry.type === 'symlink') {
       await symlink(entry.linkname ?? '', full);
       await lutimes(full, t, t).catch(() => undefined);
       continue;
     }
-    const fh = await open(full, 'w', 0o600);
+    const fh = await open(full, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | NOFOLLOW, 0o600);
     try {
       for await (const chunk of body) {
         await fh.write(chunk);
         bytes += chunk.length;
       }
+      await fh.chmod(entry.mode & 0o1777);
+      await fh.utimes(t, t);
     } finally {
       await fh.close();
     }
-    await chmod(full, entry.mode);
-    await utimes(full, t, t);
     files++;
   }
-  // Directories last, deepest first: writing into them changed their times.
+  // Directories last, deepest first (writing into them changed their times), through a
+  // descriptor opened without following a link, under parents checked again.
   for (const d of dirs.reverse()) {
-    await chmod(d.full, d.mode);
-    await utimes(d.full, d.mtimeMs / 1000, d.mtimeMs / 1000);
+    const full = await realParents(base, d.parts, d.name, false);
+    const fh = await open(full, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | NOFOLLOW);
+    try {
+      await fh.chmod(d.mode & 0o1777);
+      await fh.utimes(d.mtimeMs / 1000, d.mtimeMs / 1000);
+    } finally {
+      await fh.close();
+    }
   }
   return { files, bytes, entries };
 }

@@ -116,7 +116,7 @@ export class InstancesApi {
     return this.post(id, 'ssh', o);
   }
 
-  /** Exposes a port at `http://<gateway>/i/<id>/<name>/` (HTTP and WebSocket), for the owner's key or the returned token. */
+  /** Exposes a port on an origin of its own, `http://<id>-<name>.<FAAS_EXPOSE_DOMAIN>:<gateway port>/` (`url`; HTTP and WebSocket), for the owner's key or the returned token. */
   expose(id: string, params: { name: string; port: number; stripPrefix?: boolean }): Promise<Exposure> {
     return this.post(id, 'expose', params);
   }
@@ -134,17 +134,17 @@ export class InstancesApi {
     return this.post(id, 'exec', params, this.t.timeout() + (params.timeoutMs ?? 0));
   }
 
-  /** Jupyter Notebook behind `/i/<id>/jupyter/`: `url` opens as it is (it carries the exposed URL's token and Jupyter's). */
+  /** Jupyter Notebook at its own host, `<id>-jupyter.<domain>`: `url` opens as it is (it carries the exposed URL's token and Jupyter's). */
   launchJupyter(id: string): Promise<JupyterInfo> {
     return this.post(id, 'jupyter', {}, this.t.timeout() + 60_000);
   }
 
-  /** A VNC desktop with noVNC behind `/i/<id>/vnc/`; the page asks for `password`. */
+  /** A VNC desktop with noVNC at `<id>-vnc.<domain>`; the page asks for `password`. */
   launchVNC(id: string): Promise<VncInfo> {
     return this.post(id, 'vnc', {}, this.t.timeout() + 60_000);
   }
 
-  /** VS Code in the browser behind `/i/<id>/vscode/` (the exposed URL's token is its lock). */
+  /** VS Code in the browser at `<id>-vscode.<domain>` (the exposed URL's token is its lock). */
   launchVSCode(id: string): Promise<VSCodeInfo> {
     return this.post(id, 'vscode', {}, this.t.timeout() + 60_000);
   }
@@ -258,7 +258,7 @@ export class InstancesApi {
     const local = resolve(p.localPath);
     const tar = await this.downloadTar(id, { path: remote });
     const want = basename(local);
-    const r = await extractTar(tar, dirname(local), (n) => (n === top ? want : n.startsWith(`${top}/`) ? `${want}/${n.slice(top.length + 1)}` : null));
+    const r = await extractTar(tar, dirname(local), { rename: (n) => (n === top ? want : n.startsWith(`${top}/`) ? `${want}/${n.slice(top.length + 1)}` : null), self: want });
     return { files: r.files, bytes: r.bytes };
   }
 

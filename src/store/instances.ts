@@ -129,9 +129,20 @@ export class InstanceStore {
 
   /** Writes the changing fields of an instance. */
   update(r: InstanceRecord): void {
+    const hadKey = r.privateKey === null && (this.db.prepare('SELECT private_key IS NOT NULL AS k FROM instances WHERE id = ?').get(r.id) as { k: number } | undefined)?.k === 1;
     this.db
       .prepare('UPDATE instances SET status = ?, container_id = ?, private_key = ?, ssh_port = ?, paused_at = ?, paused_ms = ?, stopped_at = ?, stop_reason = ?, cpu_seconds = ? WHERE id = ?')
       .run(r.status, r.containerId, r.privateKey, r.sshPort, r.pausedAt, r.pausedMs, r.stoppedAt, r.stopReason, r.cpuSeconds, r.id);
+    if (hadKey) this.scrub();
+  }
+
+  /**
+   * After a private key left the table: the database zeroes what it deletes (secure_delete),
+   * but the write-ahead log still holds the pages it was written in until a checkpoint; this
+   * one copies the log into the file and truncates it, so no copy of the key stays on disk.
+   */
+  private scrub(): void {
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
   }
 
   get(id: string): InstanceRecord | null {
@@ -151,16 +162,19 @@ export class InstanceStore {
 
   /** Takes the private key out (it is handed over once): returns it and forgets it. */
   takePrivateKey(id: string): string | null {
-    return this.db.transaction(() => {
+    const key = this.db.transaction(() => {
       const row = this.db.prepare('SELECT private_key FROM instances WHERE id = ?').get(id) as { private_key: string | null } | undefined;
       if (!row?.private_key) return null;
       this.db.prepare('UPDATE instances SET private_key = NULL WHERE id = ?').run(id);
       return row.private_key;
     })();
+    if (key) this.scrub();
+    return key;
   }
 
   setPublicKey(id: string, publicKey: string): void {
     this.db.prepare('UPDATE instances SET public_key = ?, private_key = NULL WHERE id = ?').run(publicKey, id);
+    this.scrub();
   }
 
   putExposure(e: ExposureRecord): void {

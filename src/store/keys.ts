@@ -71,6 +71,12 @@ export class KeyStore {
     return (this.db.prepare('SELECT * FROM api_keys ORDER BY created_at').all() as Row[]).map(toKey);
   }
 
+  /** Adds credit to a key (a key without its own credit starts from `defaultCredit`); the new credit, or null for no such key. */
+  addCredit(id: string, amount: number, defaultCredit: number): number | null {
+    const r = this.db.prepare('UPDATE api_keys SET credit = COALESCE(credit, ?) + ? WHERE id = ?').run(defaultCredit, amount, id);
+    return r.changes === 1 ? this.get(id)!.credit : null;
+  }
+
   /** Revokes a key at once; false when there is no such live key. */
   revoke(id: string): boolean {
     return this.db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(Date.now(), id).changes === 1;

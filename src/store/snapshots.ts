@@ -82,6 +82,16 @@ export class StateStore {
     return (this.db.prepare('SELECT * FROM contexts').all() as Record<string, unknown>[]).map(toContext);
   }
 
+  /** How many live contexts an owner has (restores and branches included). */
+  contextCount(owner: string): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM contexts WHERE owner = ?').get(owner) as { n: number }).n;
+  }
+
+  /** The family containers an owner's contexts and snapshots live in. */
+  familiesOf(owner: string): string[] {
+    return (this.db.prepare('SELECT family FROM contexts WHERE owner = ? UNION SELECT family FROM snapshots WHERE owner = ?').all(owner, owner) as Array<{ family: string }>).map((r) => r.family);
+  }
+
   contextsOf(family: string): ContextRecord[] {
     return (this.db.prepare('SELECT * FROM contexts WHERE family = ?').all(family) as Record<string, unknown>[]).map(toContext);
   }

@@ -446,7 +446,10 @@ describe('devbox image (faas-devbox) under the sandbox policy', () => {
     expect(write.stdout).toContain('Read-only file system');
     // The read-only root shows no changes (but the mount point of docker's init, --init);
     // /sandbox is a tmpfs, not part of the diff.
-    const changes = ((await container.changes()) ?? []).filter((c: { Path: string }) => !['/usr', '/usr/sbin', '/usr/sbin/docker-init'].includes(c.Path));
+    // Docker answers `null` for no changes, which dockerode hands over unparsed.
+    const raw = (await container.changes()) as unknown;
+    const all = ((typeof raw === 'string' || Buffer.isBuffer(raw) ? JSON.parse(raw.toString()) : raw) ?? []) as Array<{ Path: string }>;
+    const changes = all.filter((c) => !['/usr', '/usr/sbin', '/usr/sbin/docker-init'].includes(c.Path));
     expect(changes).toEqual([]);
     const info = await container.inspect();
     expect(info.HostConfig.ReadonlyRootfs).toBe(true);

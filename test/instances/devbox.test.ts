@@ -1,4 +1,4 @@
-// The devbox services through exposed URLs on the gateway: Jupyter answers its API with its
+// The devbox services through exposed URLs (each on its own host under localhost): Jupyter answers its API with its
 // token and refuses without it; the VNC endpoint completes an RFB handshake (VNC password
 // auth) over the URL's WebSocket; the VS Code URL serves its workbench page.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -11,11 +11,17 @@ import { Browser } from '../devbox/browser.js';
 import { vncResponse } from '../devbox/rfb.js';
 import { startInstanceGateway } from './fixtures.js';
 import type { InstanceGateway } from './fixtures.js';
+import { localhostLookup, useLocalhostNames } from '../localhost.js';
+
+// Exposed URLs are `<instance>-<name>.localhost:<port>`: resolved as a browser would.
+useLocalhostNames();
 
 let gw: InstanceGateway;
 let key: string;
 let sdk: FaaSClient;
 let inst: InstanceInfo;
+/** An exposure's own origin (http://<instance>-<name>.localhost:<port>). */
+const host = (name: string) => `http://${inst.id}-${name}.localhost:${new URL(gw.url).port}`;
 
 beforeAll(async () => {
   gw = await startInstanceGateway();
@@ -50,8 +56,8 @@ async function browserGet(url: string): Promise<Response> {
 describe('devbox services through exposed URLs', () => {
   it('Jupyter: its API answers with the token (200) and refuses without it (403)', async () => {
     const j = await sdk.instances.launchJupyter(inst.id);
-    expect(j.url).toMatch(new RegExp(`^${gw.url}/i/${inst.id}/jupyter/\\?faas_token=`));
-    const base = `${gw.url}/i/${inst.id}/jupyter/`;
+    expect(j.url).toMatch(new RegExp(`^${host('jupyter')}/\\?faas_token=`));
+    const base = `${host('jupyter')}/`;
     const ok = await fetch(`${base}api/status?token=${j.token}`, { headers: auth() });
     expect(ok.status).toBe(200);
     expect(await ok.json()).toHaveProperty('kernels');
@@ -66,10 +72,10 @@ describe('devbox services through exposed URLs', () => {
   it('VNC: an RFB handshake with the password over the URL’s WebSocket', async () => {
     const v = await sdk.instances.launchVNC(inst.id);
     const token = new URL(v.url).searchParams.get('faas_token');
-    const page = await fetch(`${gw.url}/i/${inst.id}/vnc/vnc.html?faas_token=${token}`);
+    const page = await fetch(`${host('vnc')}/vnc.html?faas_token=${token}`);
     expect(page.status).toBe(200);
     expect(await page.text()).toMatch(/noVNC/);
-    const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/i/${inst.id}/vnc/websockify?faas_token=${token}`, ['binary']);
+    const ws = new WebSocket(`${host('vnc').replace('http', 'ws')}/websockify?faas_token=${token}`, ['binary'], { lookup: localhostLookup as never });
     ws.binaryType = 'nodebuffer';
     let buf = Buffer.alloc(0);
     const waiting: Array<{ n: number; resolve: (b: Buffer) => void }> = [];
@@ -112,13 +118,13 @@ describe('devbox services through exposed URLs', () => {
 
   it('VS Code: the URL serves the workbench page', async () => {
     const c = await sdk.instances.launchVSCode(inst.id);
-    expect(c.url).toMatch(new RegExp(`^${gw.url}/i/${inst.id}/vscode/\\?faas_token=`));
+    expect(c.url).toMatch(new RegExp(`^${host('vscode')}/\\?faas_token=`));
     const res = await browserGet(c.url);
     expect(res.status).toBe(200);
     const html = await res.text();
     expect(html).toMatch(/vs\/code\/browser\/workbench\/workbench/);
     // Without the token or the key: refused.
-    expect((await fetch(`${gw.url}/i/${inst.id}/vscode/`)).status).toBe(401);
+    expect((await fetch(`${host('vscode')}/`)).status).toBe(401);
   }, 180_000);
   it('headless Chromium loads Jupyter and VS Code through their exposed URLs; screenshots are kept', async () => {
     const [j, c] = [await sdk.instances.launchJupyter(inst.id), await sdk.instances.launchVSCode(inst.id)];

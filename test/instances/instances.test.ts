@@ -16,6 +16,10 @@ import type { InstanceInfo, SshInfo } from '../../src/api/index.js';
 import { docker } from '../helpers.js';
 import { containersOf, sleep, startInstanceGateway } from './fixtures.js';
 import type { InstanceGateway } from './fixtures.js';
+import { localhostLookup, useLocalhostNames } from '../localhost.js';
+
+// Exposed URLs are `<instance>-<name>.localhost:<port>`: resolved as a browser would.
+useLocalhostNames();
 
 const run = promisify(execFile);
 let gw: InstanceGateway;
@@ -122,7 +126,7 @@ describe('exposed URLs and port forwards', () => {
   it('serves python3 -m http.server through the exposed URL, for the owner key or the URL token only', async () => {
     await sdk.instances.exec(inst.id, { command: 'mkdir -p ~/site && echo "hi from the instance" > ~/site/hello.txt && (setsid nohup python3 -m http.server 8000 --bind 127.0.0.1 --directory ~/site >/dev/null 2>&1 &) && for i in $(seq 100); do python3 -c "import socket; socket.create_connection((\'127.0.0.1\', 8000))" 2>/dev/null && break; sleep 0.05; done' });
     const e = await sdk.instances.expose(inst.id, { name: 'web', port: 8000 });
-    expect(e.url).toBe(`${gw.url}/i/${inst.id}/web/`);
+    expect(e.url).toBe(`http://${inst.id}-web.localhost:${new URL(gw.url).port}/`);
     const withKey = await fetch(`${e.url}hello.txt`, { headers: { authorization: `Bearer ${key}` } });
     expect([withKey.status, await withKey.text()]).toEqual([200, 'hi from the instance\n']);
     const none = await fetch(`${e.url}hello.txt`);
@@ -132,7 +136,7 @@ describe('exposed URLs and port forwards', () => {
     const withToken = await fetch(`${e.url}hello.txt?faas_token=${e.token}`);
     expect([withToken.status, await withToken.text()]).toEqual([200, 'hi from the instance\n']);
     const cookie = withToken.headers.get('set-cookie')!;
-    expect(cookie).toMatch(new RegExp(`^faas_token=${e.token}; Path=/i/${inst.id}/web/; HttpOnly`));
+    expect(cookie).toMatch(new RegExp(`^faas_token=${e.token}; Path=/; HttpOnly`));
     const withCookie = await fetch(`${e.url}hello.txt`, { headers: { cookie: cookie.split(';')[0]! } });
     expect(withCookie.status).toBe(200);
     // The directory listing's links are relative: the prefix stays out of the app's way.
@@ -140,12 +144,12 @@ describe('exposed URLs and port forwards', () => {
     // Another key: 404, as for an instance that does not exist.
     const byOther = await fetch(`${e.url}hello.txt`, { headers: { authorization: `Bearer ${otherKey}` } });
     expect(byOther.status).toBe(404);
-    // Without the trailing slash: redirected to it.
+    // The old path form on the gateway: redirected to the exposure's own host.
     const bare = await fetch(`${gw.url}/i/${inst.id}/web`, { redirect: 'manual', headers: { authorization: `Bearer ${key}` } });
-    expect([bare.status, bare.headers.get('location')]).toEqual([308, `/i/${inst.id}/web/`]);
+    expect([bare.status, bare.headers.get('location')]).toEqual([308, e.url]);
     // A port nobody listens on: 502 naming it.
-    await sdk.instances.expose(inst.id, { name: 'nothing', port: 8999 });
-    const dead = await fetch(`${gw.url}/i/${inst.id}/nothing/`, { headers: { authorization: `Bearer ${key}` } });
+    const nothing = await sdk.instances.expose(inst.id, { name: 'nothing', port: 8999 });
+    const dead = await fetch(nothing.url, { headers: { authorization: `Bearer ${key}` } });
     expect(dead.status).toBe(502);
     expect(((await dead.json()) as { message: string }).message).toMatch(/port 8999/);
   });
@@ -163,7 +167,7 @@ describe('exposed URLs and port forwards', () => {
     ].join('\n');
     await sdk.instances.exec(inst.id, { command: `cat > ~/echo.py && (setsid nohup python3 ~/echo.py >~/echo.log 2>&1 &) && for i in $(seq 200); do python3 -c "import socket; socket.create_connection(('127.0.0.1', 8765))" 2>/dev/null && break; sleep 0.05; done`, stdin: server });
     const e = await sdk.instances.expose(inst.id, { name: 'echo', port: 8765 });
-    const ws = new WebSocket(`${e.url.replace('http', 'ws')}ws?faas_token=${e.token}`);
+    const ws = new WebSocket(`${e.url.replace('http', 'ws')}ws?faas_token=${e.token}`, { lookup: localhostLookup as never });
     const got: Array<string | Buffer> = [];
     await new Promise<void>((resolve, reject) => {
       ws.on('open', () => {
@@ -181,7 +185,7 @@ describe('exposed URLs and port forwards', () => {
     expect([...(got[1] as Buffer)]).toEqual([255, 3, 2, 1]);
     // Without a credential the upgrade is refused.
     const refused = await new Promise<number>((resolve) => {
-      const w = new WebSocket(`${e.url.replace('http', 'ws')}ws`);
+      const w = new WebSocket(`${e.url.replace('http', 'ws')}ws`, { lookup: localhostLookup as never });
       w.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
       w.on('open', () => resolve(101));
       w.on('error', () => undefined);
@@ -337,7 +341,7 @@ describe('ttl, idle stop, restart, stop', () => {
     const info = await s2.instances.getSshInfo(inst.id);
     expect(info.port).toBe(ssh.port);
     expect((await ssh2Exec(info, ssh.privateKey!, 'cat ~/site/hello.txt')).out).toBe('hi from the instance\n');
-    const page = await fetch(`${gw.url}/i/${inst.id}/web2/hello.txt?faas_token=${e.token}`);
+    const page = await fetch(`${e.url}hello.txt?faas_token=${e.token}`);
     expect([page.status, await page.text()]).toEqual([200, 'hi from the instance\n']);
   });
 
@@ -354,7 +358,7 @@ describe('ttl, idle stop, restart, stop', () => {
       s.on('error', (err: Error & { code?: string }) => resolve(err.code ?? 'error'));
     });
     expect(refused).toBe('ECONNREFUSED');
-    expect((await fetch(`${gw.url}/i/${inst.id}/web/`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(404);
+    expect((await fetch(`http://${inst.id}-web.localhost:${new URL(gw.url).port}/`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(404);
     await expect(s2.instances.exec(inst.id, { command: 'true' })).rejects.toBeInstanceOf(ConflictError);
     const after = await s2.usage.getCurrent();
     expect(after.executions).toBe(before.executions + 1);

@@ -15,7 +15,8 @@ const A = 'owner-a';
 const B = 'owner-b';
 
 beforeAll(async () => {
-  engine = makeEngine();
+  // One owner makes many contexts here: room above the per-key quotas (test/hostile tests those).
+  engine = makeEngine({ FAAS_KEY_MAX_FAMILY_CONTAINERS: '64', FAAS_KEY_MAX_CONTEXTS: '256' });
   await engine.start();
 });
 

@@ -32,6 +32,8 @@ __all__ = [
     "ConflictError",
     "AuthError",
     "RateLimitError",
+    "QuotaExceededError",
+    "InsufficientCreditError",
     "ExecutionError",
     "FaaSTimeoutError",
     "SandboxError",
@@ -158,6 +160,25 @@ class RateLimitError(FaaSError):
         self.reset_at: datetime = reset_at or datetime.now(timezone.utc) + timedelta(seconds=1)
 
 
+class QuotaExceededError(FaaSError):
+    """The key already holds as much of something as the operator allows it (``quota`` names
+    it: ``instances``, ``contexts``, ``familyContainers``, ``snapshotBytes``, ``stdinBytes``...).
+    Nothing was started; free some (stop an instance, delete snapshots) before trying again."""
+
+    default_code = "QUOTA_EXCEEDED"
+
+    @property
+    def quota(self) -> str:
+        return str(self.details.get("quota") or "")
+
+
+class InsufficientCreditError(FaaSError):
+    """The key's credit balance is at or below zero: nothing was started. Reads still work;
+    the operator adds credit (``npm run operator -- keys credit ID AMOUNT``)."""
+
+    default_code = "INSUFFICIENT_CREDIT"
+
+
 class ExecutionError(FaaSError):
     """The program could not run (syntax/compile error, timeout, out of memory), or exited
     non-zero when ``throw_on_error=True`` was asked for.
@@ -244,6 +265,8 @@ _CLASS_OF_CODE: Dict[str, Type[FaaSError]] = {
     "CONFLICT": ConflictError,
     "AUTH_ERROR": AuthError,
     "RATE_LIMIT_EXCEEDED": RateLimitError,
+    "QUOTA_EXCEEDED": QuotaExceededError,
+    "INSUFFICIENT_CREDIT": InsufficientCreditError,
     "EXECUTION_ERROR": ExecutionError,
     "TIMEOUT": FaaSTimeoutError,
     "SANDBOX_ERROR": SandboxError,
@@ -255,6 +278,7 @@ _CLASS_OF_CODE: Dict[str, Type[FaaSError]] = {
 _CODE_OF_STATUS: Dict[int, str] = {
     400: "VALIDATION_ERROR",
     401: "AUTH_ERROR",
+    402: "INSUFFICIENT_CREDIT",
     403: "AUTH_ERROR",
     404: "NOT_FOUND",
     422: "EXECUTION_ERROR",

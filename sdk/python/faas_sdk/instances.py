@@ -257,66 +257,169 @@ def _add_entry(tf: tarfile.TarFile, full: str, name: str) -> None:
         tf.addfile(info)
 
 
-def _safe_rel(name: str) -> str:
-    norm = posixpath.normpath(name)
-    if norm.startswith("/") or norm == ".." or norm.startswith("../") or "\0" in name:
-        raise FaaSError(f"refusing tar entry {name!r}: outside the target", code="VALIDATION_ERROR")
-    return norm
+# The archive of a download comes from the operator, and what it holds was written by code in
+# the instance: it is hostile input. An entry's name is relative without a `..` component (so
+# nothing resolves to the target itself or outside it); every directory between the target and
+# an entry is a real directory, walked with O_NOFOLLOW descriptors (a symbolic link there,
+# pre-existing or made earlier in the same archive, is refused, never followed); an entry may
+# not appear twice nor replace a directory the archive already wrote into; files are created
+# afresh (O_EXCL | O_NOFOLLOW: no write through a link or a hard link) with mode and times set
+# on the open file; directories get theirs at the end through an O_NOFOLLOW descriptor;
+# set-user/group-id bits are dropped; hard links, devices and FIFOs are skipped.
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW
 
 
-def _extract(fileobj: Any, root: str, rename: Any = None) -> Tuple[int, int]:
-    """Unpacks a tar stream under root: no entry may land outside it or write through a link."""
+def _refuse(name: str, why: str) -> FaaSError:
+    return FaaSError(f"refusing tar entry {name!r}: {why}", code="VALIDATION_ERROR")
+
+
+def _entry_parts(name: str) -> List[str]:
+    if "\0" in name:
+        raise _refuse(name, "NUL in its name")
+    if name.startswith("/"):
+        raise _refuse(name, "absolute path, outside the target")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise _refuse(name, "`..` in its path, outside the target")
+    if not parts:
+        raise _refuse(name, "it is the target directory itself")
+    return parts
+
+
+def _parent_fd(root_fd: int, parts: List[str], name: str, create: bool) -> int:
+    """A descriptor of the directory holding parts[-1], every step a real directory (no link)."""
+    fd = os.dup(root_fd)
+    try:
+        for part in parts[:-1]:
+            try:
+                st = os.stat(part, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                if not create:
+                    raise _refuse(name, f"{part} is missing") from None
+                try:
+                    os.mkdir(part, dir_fd=fd)
+                except FileExistsError:
+                    pass
+                st = os.stat(part, dir_fd=fd, follow_symlinks=False)
+            if stat.S_ISLNK(st.st_mode):
+                raise _refuse(name, f"{part} is a symbolic link (never written through)")
+            if not stat.S_ISDIR(st.st_mode):
+                raise _refuse(name, f"{part} is not a directory")
+            nfd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _remove_at(pfd: int, leaf: str) -> None:
+    """Removes what is at leaf (a link itself, never what it points to)."""
+    try:
+        st = os.stat(leaf, dir_fd=pfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(leaf, dir_fd=pfd)
+    else:
+        os.unlink(leaf, dir_fd=pfd)
+
+
+def _extract(fileobj: Any, root: str, rename: Any = None, self_name: Optional[str] = None) -> Tuple[int, int]:
+    """Unpacks a tar stream under root by the rules above. ``rename`` maps an entry's name (None
+    skips it); ``self_name`` is the copy itself, which may be a file or a directory, not a link."""
     root = os.path.abspath(root)
     os.makedirs(root, exist_ok=True)
     files = nbytes = 0
-    dirs: List[Tuple[str, int, float]] = []
-    with tarfile.open(fileobj=fileobj, mode="r|*") as tf:
-        for m in tf:
-            rel = _safe_rel(m.name)
-            if rename is not None:
-                rel = rename(rel)
-                if rel is None:
-                    continue
-                rel = _safe_rel(rel)
-            full = root if rel == "." else os.path.join(root, *rel.split("/"))
-            cur = root
-            for part in rel.split("/")[:-1]:
-                cur = os.path.join(cur, part)
-                if os.path.islink(cur):
-                    raise FaaSError(f"refusing to write through the symbolic link {cur}", code="VALIDATION_ERROR")
-            mtime = float(m.pax_headers.get("mtime", m.mtime))
-            if m.isdir():
-                if os.path.lexists(full) and not os.path.isdir(full):
-                    os.remove(full)
-                os.makedirs(full, exist_ok=True)
-                dirs.append((full, m.mode & 0o7777, mtime))
-                continue
-            os.makedirs(os.path.dirname(full), exist_ok=True)
-            if os.path.islink(full) or os.path.isdir(full):
-                shutil.rmtree(full) if os.path.isdir(full) and not os.path.islink(full) else os.remove(full)
-            elif os.path.lexists(full) and m.issym():
-                os.remove(full)
-            if m.issym():
-                os.symlink(m.linkname, full)
-                continue
-            if not m.isreg():
-                continue
-            src = tf.extractfile(m)
-            with open(full, "wb") as out:
-                if src is not None:
-                    while True:
-                        chunk = src.read(1 << 18)
-                        if not chunk:
-                            break
-                        out.write(chunk)
-                        nbytes += len(chunk)
-            os.chmod(full, m.mode & 0o7777)
-            os.utime(full, (mtime, mtime))
-            files += 1
-    for full, mode, mtime in reversed(dirs):
-        os.chmod(full, mode)
-        os.utime(full, (mtime, mtime))
+    dirs: List[Tuple[List[str], str, int, float]] = []
+    seen: set = set()
+    written: set = set()
+    root_fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        with tarfile.open(fileobj=fileobj, mode="r|*") as tf:
+            for m in tf:
+                if not (m.isdir() or m.issym() or m.isreg()):
+                    continue  # hard links, devices, FIFOs
+                rel: Optional[str] = "/".join(_entry_parts(m.name))
+                if rename is not None:
+                    rel = rename(rel)
+                    if rel is None:
+                        continue
+                parts = _entry_parts(rel)
+                rel = "/".join(parts)
+                if rel in seen:
+                    raise _refuse(m.name, "a second entry for the same path")
+                if not m.isdir() and rel in written:
+                    raise _refuse(m.name, "it would replace a directory this archive wrote into")
+                if m.issym() and self_name is not None and rel == self_name:
+                    raise _refuse(m.name, "it would replace the target by a symbolic link")
+                seen.add(rel)
+                for i in range(1, len(parts)):
+                    written.add("/".join(parts[:i]))
+                mtime = float(m.pax_headers.get("mtime", m.mtime))
+                leaf = parts[-1]
+                pfd = _parent_fd(root_fd, parts, m.name, True)
+                try:
+                    try:
+                        st: Optional[os.stat_result] = os.stat(leaf, dir_fd=pfd, follow_symlinks=False)
+                    except FileNotFoundError:
+                        st = None
+                    if m.isdir():
+                        if st is not None and not stat.S_ISDIR(st.st_mode):
+                            _remove_at(pfd, leaf)
+                            st = None
+                        if st is None:
+                            os.mkdir(leaf, dir_fd=pfd)
+                        dirs.append((parts, m.name, m.mode & 0o1777, mtime))
+                        continue
+                    _remove_at(pfd, leaf)
+                    if m.issym():
+                        os.symlink(m.linkname, leaf, dir_fd=pfd)
+                        try:
+                            os.utime(leaf, (mtime, mtime), dir_fd=pfd, follow_symlinks=False)
+                        except OSError:
+                            pass
+                        continue
+                    fd = os.open(leaf, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600, dir_fd=pfd)
+                    try:
+                        src = tf.extractfile(m)
+                        if src is not None:
+                            while True:
+                                chunk = src.read(1 << 18)
+                                if not chunk:
+                                    break
+                                _write_all(fd, chunk)
+                                nbytes += len(chunk)
+                        os.fchmod(fd, m.mode & 0o1777)
+                        os.utime(fd, (mtime, mtime))
+                    finally:
+                        os.close(fd)
+                    files += 1
+                finally:
+                    os.close(pfd)
+        # Directories last, deepest first (writing into them changed their times).
+        for parts, name, mode, mtime in reversed(dirs):
+            pfd = _parent_fd(root_fd, parts, name, False)
+            try:
+                fd = os.open(parts[-1], _DIR_FLAGS, dir_fd=pfd)
+                try:
+                    os.fchmod(fd, mode)
+                    os.utime(fd, (mtime, mtime))
+                finally:
+                    os.close(fd)
+            finally:
+                os.close(pfd)
+    finally:
+        os.close(root_fd)
     return files, nbytes
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _same(a: Optional[Mapping[str, Any]], b: Optional[Mapping[str, Any]]) -> bool:
@@ -533,6 +636,9 @@ class InstancesAPI:
         return SshInfo.from_json(self._post(instance_id, "ssh", {"rotateKey": True} if rotate_key else {}))
 
     def expose(self, instance_id: str, name: str, port: int, strip_prefix: Optional[bool] = None) -> Exposure:
+        """Exposes a port on an origin of its own: ``url`` is
+        ``http://<id>-<name>.<FAAS_EXPOSE_DOMAIN>:<gateway port>/`` (HTTP and WebSocket), for the
+        owner's key or the returned ``token`` (``?faas_token=``, then a cookie for that host)."""
         body: Dict[str, Any] = {"name": name, "port": port}
         if strip_prefix is not None:
             body["stripPrefix"] = strip_prefix
@@ -634,7 +740,7 @@ class InstancesAPI:
                 return want
             return f"{want}/{n[len(top) + 1:]}" if n.startswith(top + "/") else None
 
-        files, nbytes = _extract(res, os.path.dirname(local), rename)
+        files, nbytes = _extract(res, os.path.dirname(local), rename, self_name=want)
         return {"files": files, "bytes": nbytes}
 
     def sync_files(

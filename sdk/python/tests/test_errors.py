@@ -11,11 +11,14 @@ import pytest
 from faas_sdk import (
     AuthError,
     FaaSClient,
+    InsufficientCreditError,
     MergeConflictError,
     NotFoundError,
+    QuotaExceededError,
     RateLimitError,
     ValidationError,
 )
+from faas_sdk.exceptions import error_from_body
 
 
 def test_another_keys_execution_is_not_found(client: FaaSClient, client2: FaaSClient) -> None:
@@ -105,3 +108,14 @@ def test_rate_limit_error_has_reset_at(env: Dict[str, str]) -> None:
     waited = time.monotonic() - started
     assert usage.rate_limit.limit == 3
     assert waited >= remaining - 0.5, (waited, remaining)
+
+
+def test_quota_and_credit_answers_are_typed_errors() -> None:
+    # The gateway's bodies for a per-key quota (403) and an exhausted balance (402), as it sends them.
+    quota = error_from_body(403, {"code": "QUOTA_EXCEEDED", "message": "instances: this key already has 4 instances", "details": {"quota": "instances"}})
+    assert isinstance(quota, QuotaExceededError)
+    assert (quota.code, quota.status, quota.quota) == ("QUOTA_EXCEEDED", 403, "instances")
+    broke = error_from_body(402, {"code": "INSUFFICIENT_CREDIT", "message": "This key's balance is 0 credits"})
+    assert isinstance(broke, InsufficientCreditError)
+    assert (broke.code, broke.status) == ("INSUFFICIENT_CREDIT", 402)
+    assert isinstance(error_from_body(402, None), InsufficientCreditError)  # a bare 402 too

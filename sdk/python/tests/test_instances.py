@@ -11,13 +11,15 @@ import socket
 import stat
 import subprocess
 import time
-import urllib.request
+import http.client
+import urllib.parse
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from faas_sdk import ConflictError, FaaSClient, Instance, NotFoundError, ResourceUnavailableError
+from faas_sdk.exceptions import FaaSError
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +69,20 @@ def test_exec_expose_and_port_forward(client: FaaSClient, inst: Instance) -> Non
     r = client.instances.exec(inst.id, "mkdir -p ~/www && echo py-hello > ~/www/a.txt && (setsid nohup python3 -m http.server 8100 --bind 127.0.0.1 --directory ~/www >/dev/null 2>&1 &) && for i in $(seq 100); do python3 -c \"import socket; socket.create_connection(('127.0.0.1', 8100))\" 2>/dev/null && break; sleep 0.05; done; echo ok")
     assert (r.exit_code, r.stdout) == (0, "ok\n")
     e = client.instances.expose(inst.id, "pyweb", 8100)
-    assert e.url.endswith(f"/i/{inst.id}/pyweb/") and e.token
-    with urllib.request.urlopen(f"{e.url}a.txt?faas_token={e.token}", timeout=30) as res:
-        assert res.read() == b"py-hello\n"
+    u = urllib.parse.urlsplit(e.url)
+    # Its own origin: a host name of its own under localhost, on the gateway's port.
+    assert (u.scheme, u.hostname, u.port, u.path) == ("http", f"{inst.id}-pyweb.localhost", urllib.parse.urlsplit(os.environ["FAAS_ENDPOINT"]).port, "/") and e.token
+    # *.localhost is loopback (browsers and curl know it; the system resolver may not).
+    conn = http.client.HTTPConnection("127.0.0.1", u.port, timeout=30)
+    conn.request("GET", f"/a.txt?faas_token={e.token}", headers={"Host": u.netloc})
+    res = conn.getresponse()
+    assert (res.status, res.read()) == (200, b"py-hello\n")
+    assert res.getheader("Set-Cookie") == f"faas_token={e.token}; Path=/; HttpOnly; SameSite=Lax"
+    conn.request("GET", "/a.txt", headers={"Host": u.netloc})
+    res = conn.getresponse()
+    assert res.status == 401
+    res.read()
+    conn.close()
     with client.instances.create_port_forward(inst.id, 0, 8100) as fwd:
         with socket.create_connection(("127.0.0.1", fwd.local_port), timeout=30) as s:
             s.sendall(b"GET /a.txt HTTP/1.0\r\nHost: x\r\n\r\n")
@@ -117,6 +130,49 @@ def test_copy_and_sync(client: FaaSClient, inst: Instance, tmp_path: Path) -> No
     assert two.downloaded == ["new.txt"] and two.deleted_local == ["sub/notes.txt"]
     assert (src / "new.txt").read_text() == "remote\n" and not (src / "sub" / "notes.txt").exists()
 
+
+
+def test_downloads_from_a_hostile_instance(client: FaaSClient, inst: Instance, tmp_path: Path) -> None:
+    """Code in the instance aims links at the caller's disk and makes the copied path a link:
+    copy_files / sync_files write nothing outside the local target and never make it a link."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("untouched")
+    script = "\n".join(
+        [
+            "set -e",
+            "mkdir -p ~/pyhs/tree/d",
+            f"ln -s '{outside}' ~/pyhs/tree/abs",
+            "ln -s ../outside ~/pyhs/tree/up",
+            "echo hi > ~/pyhs/tree/d/x",
+            f"ln -s '{outside}' ~/pyhs/evil",
+        ]
+    )
+    r = client.instances.exec(inst.id, script)
+    assert r.exit_code == 0, r.stderr
+
+    def untouched() -> None:
+        assert sorted(p.name for p in outside.iterdir()) == ["secret"]
+        assert (outside / "secret").read_text() == "untouched"
+
+    local = tmp_path / "copy"
+    local.mkdir()
+    (local / "mine").write_text("keep me")
+    with pytest.raises(FaaSError, match="replace the target by a symbolic link"):
+        client.instances.copy_files(inst.id, "download", str(local), "/home/sandbox/pyhs/evil")
+    assert local.is_dir() and not local.is_symlink() and (local / "mine").read_text() == "keep me"
+    untouched()
+
+    synced = tmp_path / "synced"
+    s = client.instances.sync_files(inst.id, str(synced), "/home/sandbox/pyhs/tree", direction="download")
+    assert sorted(s.downloaded) == ["abs", "d", "d/x", "up"]
+    assert os.readlink(synced / "abs") == str(outside) and os.readlink(synced / "up") == "../outside"
+    # The instance turns the directory into a link to the caller's disk with a file beside.
+    assert client.instances.exec(inst.id, f"rm -rf ~/pyhs/tree/d && ln -s '{outside}' ~/pyhs/tree/d").exit_code == 0
+    client.instances.sync_files(inst.id, str(synced), "/home/sandbox/pyhs/tree", direction="download")
+    assert os.readlink(synced / "d") == str(outside)
+    assert synced.is_dir() and not synced.is_symlink()
+    untouched()
 
 def test_pause_and_resume(client: FaaSClient, inst: Instance) -> None:
     client.instances.exec(inst.id, "setsid nohup sh -c 'i=0; while :; do i=$((i+1)); echo $i > /sandbox/tmp/n.new; mv /sandbox/tmp/n.new /sandbox/tmp/n; sleep 0.01; done' >/dev/null 2>&1 & echo $! > /sandbox/tmp/n.pid")

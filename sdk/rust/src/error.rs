@@ -37,11 +37,13 @@ pub enum ErrorCode {
     InternalError,
     Conflict,
     MergeConflict,
+    QuotaExceeded,
+    InsufficientCredit,
 }
 
 impl ErrorCode {
     /// Every code, in the order of the server's table.
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::ValidationError,
         ErrorCode::ResourceUnavailable,
         ErrorCode::QueueFull,
@@ -56,6 +58,8 @@ impl ErrorCode {
         ErrorCode::InternalError,
         ErrorCode::Conflict,
         ErrorCode::MergeConflict,
+        ErrorCode::QuotaExceeded,
+        ErrorCode::InsufficientCredit,
     ];
 
     /// The code as the server writes it (`"VALIDATION_ERROR"`...).
@@ -75,6 +79,8 @@ impl ErrorCode {
             ErrorCode::InternalError => "INTERNAL_ERROR",
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::MergeConflict => "MERGE_CONFLICT",
+            ErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
+            ErrorCode::InsufficientCredit => "INSUFFICIENT_CREDIT",
         }
     }
 
@@ -100,6 +106,8 @@ impl ErrorCode {
             ErrorCode::InternalError => 500,
             ErrorCode::Conflict => 409,
             ErrorCode::MergeConflict => 409,
+            ErrorCode::QuotaExceeded => 403,
+            ErrorCode::InsufficientCredit => 402,
         }
     }
 
@@ -113,6 +121,7 @@ impl ErrorCode {
         match status {
             400 => ErrorCode::ValidationError,
             401 => ErrorCode::AuthError,
+            402 => ErrorCode::InsufficientCredit,
             404 => ErrorCode::NotFound,
             409 => ErrorCode::Conflict,
             429 => ErrorCode::RateLimitExceeded,
@@ -219,6 +228,14 @@ pub struct MergeConflictError {
     pub conflicts: Vec<String>,
 }
 
+/// The key already holds as much of something as the operator allows it; nothing was started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuotaExceededError {
+    pub error: ApiError,
+    /// Which quota (`"instances"`, `"contexts"`, `"familyContainers"`, `"snapshotBytes"`, `"stdinBytes"`...).
+    pub quota: String,
+}
+
 /// Every error of the SDK: one variant per code of the server's table, plus `Connection` for
 /// a server that could not be reached (its code is `INTERNAL_ERROR`, as in the other SDKs).
 #[derive(Debug, Clone, PartialEq)]
@@ -242,6 +259,10 @@ pub enum Error {
     Auth(ApiError),
     /// `RATE_LIMIT_EXCEEDED` (429), with `reset_at`.
     RateLimit(RateLimitError),
+    /// `QUOTA_EXCEEDED` (403): a per-key quota is used up, with its name; free some first.
+    QuotaExceeded(QuotaExceededError),
+    /// `INSUFFICIENT_CREDIT` (402): the key's balance is at or below zero; reads still work.
+    InsufficientCredit(ApiError),
     /// `EXECUTION_ERROR`: the program could not run, with its stderr and exit code.
     Execution(Box<ExecutionError>),
     /// `TIMEOUT` (504, or no answer within the client's timeout: then `status` is `None`).
@@ -272,8 +293,10 @@ impl Error {
             | Error::Sandbox(e)
             | Error::ShuttingDown(e)
             | Error::Internal(e)
+            | Error::InsufficientCredit(e)
             | Error::Connection(e) => e,
             Error::MergeConflict(e) => &e.error,
+            Error::QuotaExceeded(e) => &e.error,
             Error::RateLimit(e) => &e.error,
             Error::Execution(e) => &e.error,
         }
@@ -329,6 +352,11 @@ impl Error {
             ErrorCode::SandboxError => Error::Sandbox(e),
             ErrorCode::ShuttingDown => Error::ShuttingDown(e),
             ErrorCode::InternalError => Error::Internal(e),
+            ErrorCode::InsufficientCredit => Error::InsufficientCredit(e),
+            ErrorCode::QuotaExceeded => {
+                let quota = e.details.get("quota").and_then(Value::as_str).unwrap_or_default().to_string();
+                Error::QuotaExceeded(QuotaExceededError { error: e, quota })
+            }
             ErrorCode::MergeConflict => {
                 let conflicts = string_list(e.details.get("conflicts"));
                 Error::MergeConflict(MergeConflictError { error: e, conflicts })

@@ -61,13 +61,15 @@ impl<'a> Instances<'a> {
         self.post(id, "ssh", json!({ "rotateKey": true }), Duration::ZERO)
     }
 
-    /// Exposes a port at `http://<gateway>/i/<id>/<name>/` (HTTP and WebSocket), reachable with
-    /// the owner's key or the returned token (`?faas_token=`).
+    /// Exposes a port at its own origin, `http://<id>-<name>.<FAAS_EXPOSE_DOMAIN>:<gateway port>/`
+    /// (HTTP and WebSocket; `Exposure::url`), reachable with the owner's key or the returned
+    /// token (`?faas_token=`).
     pub fn expose(&self, id: &str, name: &str, port: u16) -> Result<Exposure> {
         self.post(id, "expose", json!({ "name": name, "port": port }), Duration::ZERO)
     }
 
-    /// [`Instances::expose`], choosing whether `/i/<id>/<name>` is stripped before the port sees the path.
+    /// [`Instances::expose`]; `strip_prefix: false` puts `/i/<id>/<name>` before the path the port sees
+    /// (for an app configured to serve under that prefix).
     pub fn expose_with_prefix(&self, id: &str, name: &str, port: u16, strip_prefix: bool) -> Result<Exposure> {
         self.post(id, "expose", json!({ "name": name, "port": port, "stripPrefix": strip_prefix }), Duration::ZERO)
     }

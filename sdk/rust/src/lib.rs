@@ -40,7 +40,7 @@ mod transport;
 pub mod types;
 
 pub use client::{FaaSClient, FaaSClientBuilder, UsageApi, DEFAULT_ENDPOINT, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT};
-pub use error::{ApiError, Error, ErrorCode, ExecutionError, MergeConflictError, RateLimitError, Result};
+pub use error::{ApiError, Error, ErrorCode, ExecutionError, MergeConflictError, QuotaExceededError, RateLimitError, Result};
 pub use instances::Instances;
 pub use stream::ExecutionStream;
 pub use time::{format_iso8601, parse_iso8601};

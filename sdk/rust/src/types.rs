@@ -552,7 +552,8 @@ pub struct SshInfo {
     pub command: String,
 }
 
-/// An exposed instance port: `http://<gateway>/i/<id>/<name>/`.
+/// An exposed instance port, on an origin of its own: `http://<id>-<name>.<FAAS_EXPOSE_DOMAIN>:<gateway port>/`
+/// (`localhost` by default; any *.localhost is loopback in browsers and curl).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Exposure {

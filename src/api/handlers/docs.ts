@@ -55,7 +55,7 @@ const ROUTES: RouteDoc[] = [
   { method: 'POST', path: '/v1/branches', summary: 'A new, independent context from a snapshot (a branch, for merges).', auth: true, body: CreateBranchBodySchema, response: BranchInfoSchema },
   { method: 'POST', path: '/v1/branches/merge', summary: 'Three-way merge of branches of one snapshot into a new snapshot (memory from the base). Conflicts: 409 MERGE_CONFLICT listing the paths, unless strategy ours/theirs.', auth: true, body: MergeBranchesBodySchema, response: MergeInfoSchema },
   ...INSTANCE_ROUTE_DOCS.map((r) => ({ ...r, auth: true })),
-  { method: 'GET', path: '/i/{id}/{name}/...', summary: "An exposed instance port (HTTP and WebSocket), for the owner's key or the URL's token (?faas_token=, then a cookie for that path).", auth: false },
+  { method: 'GET', path: '/i/{id}/{name}/...', summary: 'Redirects (308) to the exposed port\'s own host, http://{id}-{name}.<FAAS_EXPOSE_DOMAIN>:<port>/, where it is served (HTTP and WebSocket) for the owner\'s key or the URL\'s token (?faas_token=, then a cookie for that host).', auth: false },
   ...UNAVAILABLE_ROUTES.filter(([, path]) => !/^\/v1\/(snapshots|branches)/.test(path)).map(([method, path, feature]) => ({ method, path: path.replace(/:(\w+)/g, '{$1}'), summary: `${feature}: answers 501 NOT_IMPLEMENTED on this operator for now.`, auth: true })),
 ];
 

@@ -5,7 +5,7 @@
 // ExecutionService, answer.
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { FaaSError, ValidationError } from '../../errors.js';
+import { FaaSError, RateLimitError, ValidationError, toFaaSError } from '../../errors.js';
 import { ExecuteBodySchema, StreamInputSchema } from '../schemas.js';
 import type { StreamEvent } from '../schemas.js';
 import type { GatewayDeps } from '../server.js';
@@ -21,7 +21,9 @@ export function registerExecutionRoutes(app: FastifyInstance, g: GatewayDeps): v
     if (body.wait === false) return reply.status(202).send(ex.info());
     await ex.done;
     if (ex.result) return ex.result;
-    throw new FaaSError(ex.error!.code, ex.error!.message); // refused by the engine: its code and status
+    // Refused by the engine: its code and status (a 429 with when to come back).
+    if (ex.error!.code === 'RATE_LIMIT_EXCEEDED') throw new RateLimitError(new Date(Date.now() + 1000), ex.error!.message);
+    throw new FaaSError(ex.error!.code, ex.error!.message);
 
   });
 
@@ -51,7 +53,13 @@ export function registerExecutionRoutes(app: FastifyInstance, g: GatewayDeps): v
           socket.send(JSON.stringify({ type: 'error', error: { code: err.code, message: err.message } } satisfies StreamEvent));
           return;
         }
-        ex.input(r.data);
+        try {
+          ex.input(r.data);
+        } catch (err) {
+          // Over the stdin quota: this client is told (typed); the execution goes on.
+          const e = toFaaSError(err);
+          socket.send(JSON.stringify({ type: 'error', error: { code: e.code, message: e.message } } satisfies StreamEvent));
+        }
       });
       const unsubscribe = ex.subscribe((e) => {
         socket.send(JSON.stringify(e));

@@ -107,7 +107,7 @@ export const INSTANCE_ROUTE_DOCS: Array<{ method: string; path: string; summary:
   { method: 'POST', path: '/v1/instances/{id}/pause', summary: 'Freeze every process (memory kept, no CPU used).' },
   { method: 'POST', path: '/v1/instances/{id}/resume', summary: 'Continue where it was paused.' },
   { method: 'POST', path: '/v1/instances/{id}/ssh', summary: 'SSH host, port (the operator relays it), username; the private key the first time (or with rotateKey).' },
-  { method: 'POST', path: '/v1/instances/{id}/expose', summary: 'Expose a port at /i/{id}/{name}/ (HTTP and WebSocket); answers the URL and its token.' },
+  { method: 'POST', path: '/v1/instances/{id}/expose', summary: 'Expose a port on its own host, http://{id}-{name}.<FAAS_EXPOSE_DOMAIN>:<port>/ (HTTP and WebSocket); answers the URL and its token.' },
   { method: 'GET', path: '/v1/instances/{id}/exposures', summary: 'The exposed URLs (without tokens).' },
   { method: 'DELETE', path: '/v1/instances/{id}/exposures/{name}', summary: 'Remove an exposed URL.' },
   { method: 'POST', path: '/v1/instances/{id}/exec', summary: 'Run a command in the instance: {command, stdin?, env?, cwd?, timeoutMs?}.' },
@@ -119,5 +119,5 @@ export const INSTANCE_ROUTE_DOCS: Array<{ method: string; path: string; summary:
   { method: 'POST', path: '/v1/instances/{id}/jupyter', summary: 'Start Jupyter and expose it: {url, token}.' },
   { method: 'POST', path: '/v1/instances/{id}/vnc', summary: 'Start a VNC desktop with noVNC and expose it: {url, password}.' },
   { method: 'POST', path: '/v1/instances/{id}/vscode', summary: 'Start a browser VS Code and expose it: {url}.' },
-  { method: 'GET', path: '/i/{id}/{name}/…', summary: "An exposed port (HTTP and WebSocket): the owner's key, or the URL's token (?faas_token=, then a cookie)." },
+  { method: 'GET', path: '/i/{id}/{name}/…', summary: "Redirects to the exposed port's own host (http://{id}-{name}.<FAAS_EXPOSE_DOMAIN>:<port>/), served there for the owner's key or the URL's token (?faas_token=, then a cookie for that host)." },
 ];

@@ -3,20 +3,26 @@
 // ends. A stream client going away never stops the execution.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { PriceTable, RateLimits, SandboxLimits } from '../../config.js';
-import { NotFoundError, toFaaSError } from '../../errors.js';
+import type { PriceTable, Quotas, RateLimits, SandboxLimits } from '../../config.js';
+import { NotFoundError, QuotaExceededError, RateLimitError, toFaaSError } from '../../errors.js';
 import { validateRequest } from '../../sandbox/index.js';
 import type { ExecuteOptions, ExecuteRequestInput, ExecuteResult, ExecutionControl, SandboxEngine } from '../../sandbox/index.js';
 import type { ApiKey, UsageStore } from '../../store/index.js';
 import type { ExecuteBody, ExecutionInfo, ExecutionResultBody, StreamEvent, StreamInput, WireBytes } from '../schemas.js';
 import type { RateLimiter } from './rate-limiter.js';
+import type { CreditGuard } from './usage.js';
 
-/** Input a client may send one execution over its life (the agent buffers what waits). */
-const STDIN_BUDGET = 16 << 20;
 /** Replay kept per execution for clients that connect late. */
 const REPLAY_BYTES = 1 << 20;
-/** Finished executions stay queryable this long. */
-const RETAIN_MS = 3600_000;
+/** What a record costs besides its replay and result (ids, dates, objects), for the per-key byte bound. */
+const RECORD_OVERHEAD = 512;
+/** Defaults of the per-key bounds (FAAS_KEY_MAX_EXECUTIONS …) when none are given. */
+const DEFAULT_RECORD_QUOTAS: Pick<Quotas, 'executionRecords' | 'executionRecordBytes' | 'executionRetainMs' | 'stdinBytes'> = {
+  executionRecords: 1000,
+  executionRecordBytes: 64 << 20,
+  executionRetainMs: 3600_000,
+  stdinBytes: 16 << 20,
+};
 
 export type Listener = (e: StreamEvent) => void;
 
@@ -37,14 +43,28 @@ export class Execution {
   private readonly pendingInput: StreamInput[] = [];
   private stdinBytes = 0;
   private resolveDone!: () => void;
+  /** The `Idempotency-Key` it was started with (forgotten with the record). */
+  idempotencyKey: string | undefined;
 
   constructor(
     readonly id: string,
     readonly keyId: string,
     readonly language: ExecutionInfo['language'],
     readonly mode: ExecutionInfo['mode'],
+    /** stdin this execution may be sent over its life, held (before it runs) or passed on. */
+    private readonly stdinBudget = DEFAULT_RECORD_QUOTAS.stdinBytes,
   ) {
     this.done = new Promise((r) => (this.resolveDone = r));
+  }
+
+  /** Memory the record holds: its replay and result, roughly. */
+  bytes(): number {
+    const r = this.result;
+    return RECORD_OVERHEAD + this.replayBytes + (r ? r.stdout.length + r.stderr.length : 0);
+  }
+
+  get finished(): boolean {
+    return this.status === 'completed' || this.status === 'failed';
   }
 
   info(): ExecutionInfo {
@@ -81,25 +101,42 @@ export class Execution {
   started(c: ExecutionControl): void {
     this.control = c;
     this.status = 'running';
-    for (const m of this.pendingInput.splice(0)) this.input(m);
+    for (const m of this.pendingInput.splice(0)) this.pass(c, m);
   }
 
-  /** A client's stdin / resize / kill; held until the program runs. */
+  /**
+   * A client's stdin / resize / kill; held until the program runs. stdin over the execution's
+   * budget (counted whether held or passed on) is refused whole: QUOTA_EXCEEDED, nothing of it queued.
+   */
   input(m: StreamInput): void {
     if (this.status === 'completed' || this.status === 'failed') return;
+    if (m.type === 'stdin') {
+      const n = Buffer.byteLength(m.data);
+      if (this.stdinBytes + n > this.stdinBudget) {
+        throw new QuotaExceededError('stdinBytes', `an execution may be sent ${this.stdinBudget} bytes of stdin (FAAS_MAX_STDIN_BYTES); ${this.stdinBytes} were sent, ${n} more refused`);
+      }
+      this.stdinBytes += n;
+    }
     const c = this.control;
     if (!c) {
-      this.pendingInput.push(m);
+      // Held in as few messages as it takes: stdin joined to stdin before it, one resize (the
+      // latest), and a close or kill once — however many small messages a client sends first.
+      const last = this.pendingInput.at(-1);
+      if (m.type === 'stdin' && last?.type === 'stdin') last.data += m.data;
+      else if (m.type === 'resize') {
+        const i = this.pendingInput.findIndex((p) => p.type === 'resize');
+        if (i >= 0) this.pendingInput.splice(i, 1);
+        this.pendingInput.push(m);
+      } else if ((m.type !== 'stdin_close' && m.type !== 'kill') || !this.pendingInput.some((p) => p.type === m.type)) this.pendingInput.push({ ...m });
       return;
     }
-    if (m.type === 'stdin') {
-      this.stdinBytes += Buffer.byteLength(m.data);
-      if (this.stdinBytes > STDIN_BUDGET) {
-        this.emit({ type: 'error', data: `[stdin over the ${STDIN_BUDGET >> 20} MiB an execution may be sent; input dropped]\n` });
-        return;
-      }
-      c.sendInput(m.data);
-    }
+    if (m.type === 'stdin') c.sendInput(m.data);
+    else this.pass(c, m);
+  }
+
+  /** Passes one message on to the running program (stdin already counted). */
+  private pass(c: ExecutionControl, m: StreamInput): void {
+    if (m.type === 'stdin') c.sendInput(m.data);
     else if (m.type === 'stdin_close') c.closeInput();
     else if (m.type === 'resize') c.resize(m.cols, m.rows);
     else c.kill();
@@ -119,6 +156,10 @@ export interface ExecutionServiceDeps {
   limits: SandboxLimits;
   prices: PriceTable;
   log: Logger;
+  /** The credit rule (absent: not enforced). */
+  credit?: CreditGuard;
+  /** Per-key bounds on records and stdin (absent: the defaults). */
+  quotas?: Pick<Quotas, 'executionRecords' | 'executionRecordBytes' | 'executionRetainMs' | 'stdinBytes'>;
 }
 
 const bytesOf = (b: WireBytes): string | Uint8Array<ArrayBuffer> => (typeof b === 'string' ? b : new Uint8Array(Buffer.from(b.base64, 'base64')));
@@ -132,10 +173,15 @@ export function failureOf(r: ExecuteResult): ExecutionResultBody['failure'] {
 
 export class ExecutionService {
   private readonly executions = new Map<string, Execution>();
+  /** Each key's records, oldest first: the per-key count and byte bounds evict from the front. */
+  private readonly byKey = new Map<string, Set<Execution>>();
   /** `Idempotency-Key` (per API key) → execution: a resent request gets the same execution. */
   private readonly byIdempotencyKey = new Map<string, Execution>();
+  private readonly q: NonNullable<ExecutionServiceDeps['quotas']>;
 
-  constructor(private readonly d: ExecutionServiceDeps) {}
+  constructor(private readonly d: ExecutionServiceDeps) {
+    this.q = d.quotas ?? DEFAULT_RECORD_QUOTAS;
+  }
 
   /**
    * Validates and starts an execution for the key; throws before starting anything on bad
@@ -148,11 +194,12 @@ export class ExecutionService {
       const seen = this.byIdempotencyKey.get(`${key.id}:${idempotencyKey}`);
       if (seen) return seen; // the client resent a request whose answer it lost: not run twice
     }
+    this.d.credit?.require(key);
     const ex = this.run(key, limits, body, body.wait === false);
     if (idempotencyKey) {
       const k = `${key.id}:${idempotencyKey}`;
+      ex.idempotencyKey = k;
       this.byIdempotencyKey.set(k, ex);
-      void ex.done.then(() => setTimeout(() => this.byIdempotencyKey.delete(k), RETAIN_MS).unref());
     }
     return ex;
   }
@@ -166,10 +213,16 @@ export class ExecutionService {
     delete (request as { wait?: boolean }).wait;
     delete (request as { interactive?: boolean }).interactive;
     const checked = validateRequest(request, this.d.limits); // 400 now, not after a 202
-    const release = this.d.limiter.acquire(key.id, limits);
-    const ex = new Execution(randomUUID(), key.id, checked.language, checked.mode);
-    this.executions.set(ex.id, ex);
     this.sweep();
+    this.makeRoom(key.id);
+    // The engine's per-owner quotas (warm containers, stateful contexts): refused now, nothing started.
+    this.d.engine.admit?.(checked, key.id);
+    const release = this.d.limiter.acquire(key.id, limits);
+    const ex = new Execution(randomUUID(), key.id, checked.language, checked.mode, this.q.stdinBytes);
+    this.executions.set(ex.id, ex);
+    let mine = this.byKey.get(key.id);
+    if (!mine) this.byKey.set(key.id, (mine = new Set()));
+    mine.add(ex);
     const t0 = Date.now();
     const options: ExecuteOptions = watchable
       ? {
@@ -206,8 +259,44 @@ export class ExecutionService {
       .finally(() => {
         release();
         ex.finish();
+        this.trim(ex.keyId, ex);
       });
     return ex;
+  }
+
+  /**
+   * Before a key's new execution: its oldest finished records go while it holds as many as it
+   * may (FAAS_KEY_MAX_EXECUTIONS) or more bytes than it may (FAAS_KEY_MAX_EXECUTION_BYTES). When
+   * every record is of a running execution, the new one must wait: 429, nothing started.
+   */
+  private makeRoom(keyId: string): void {
+    this.trim(keyId, null, 1);
+    const mine = this.byKey.get(keyId);
+    if (mine && mine.size >= this.q.executionRecords) {
+      throw new RateLimitError(new Date(Date.now() + 1000), `This key has ${mine.size} executions running or queued, as many records as it may hold (${this.q.executionRecords}); retry when one finishes.`);
+    }
+  }
+
+  /** Evicts a key's oldest finished records (never `keep`) until it is within its bounds, with `room` more to come. */
+  private trim(keyId: string, keep: Execution | null, room = 0): void {
+    const mine = this.byKey.get(keyId);
+    if (!mine) return;
+    let bytes = 0;
+    for (const ex of mine) bytes += ex.bytes();
+    for (const ex of mine) {
+      if (mine.size + room <= this.q.executionRecords && bytes <= this.q.executionRecordBytes) break;
+      if (!ex.finished || ex === keep) continue;
+      bytes -= ex.bytes();
+      this.forget(ex);
+    }
+  }
+
+  private forget(ex: Execution): void {
+    this.executions.delete(ex.id);
+    const mine = this.byKey.get(ex.keyId);
+    mine?.delete(ex);
+    if (mine?.size === 0) this.byKey.delete(ex.keyId);
+    if (ex.idempotencyKey && this.byIdempotencyKey.get(ex.idempotencyKey) === ex) this.byIdempotencyKey.delete(ex.idempotencyKey);
   }
 
   /** The key's execution, or NOT_FOUND (also for another key's: ids do not leak across keys). */
@@ -238,12 +327,12 @@ export class ExecutionService {
 
   private lastSweep = 0;
 
-  /** Forgets executions finished over RETAIN_MS ago; at most once a second (it walks them all). */
+  /** Forgets executions finished over FAAS_EXECUTION_RETAIN_MS ago; at most once a second (it walks them all). */
   private sweep(): void {
     const now = Date.now();
     if (now - this.lastSweep < 1000) return;
     this.lastSweep = now;
-    const cutoff = now - RETAIN_MS;
-    for (const [id, ex] of this.executions) if (ex.finishedAt && ex.finishedAt < cutoff) this.executions.delete(id);
+    const cutoff = now - this.q.executionRetainMs;
+    for (const ex of this.executions.values()) if (ex.finishedAt && ex.finishedAt < cutoff) this.forget(ex);
   }
 }

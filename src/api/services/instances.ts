@@ -10,12 +10,13 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { PriceTable } from '../../config.js';
-import { AuthError, ConflictError, NotFoundError, NotImplementedError, SandboxError, ValidationError } from '../../errors.js';
+import { AuthError, ConflictError, NotFoundError, NotImplementedError, RateLimitError, SandboxError, ValidationError } from '../../errors.js';
 import type { SnapshotEngine } from '../../sandbox/index.js';
 import { INSTANCE_HOME, SSH_USER, publicKeyFingerprint } from '../../sandbox/instances/index.js';
 import type { InstanceManager, MuxChannel } from '../../sandbox/instances/index.js';
 import { sha256 } from '../../store/index.js';
 import type { ApiKey, ExposureRecord, InstanceRecord, InstanceStore, UsageStore } from '../../store/index.js';
+import type { CreditGuard } from './usage.js';
 import type { ExposeBody, Exposure, FileList, InstanceExecBody, InstanceExecResult, InstanceInfo, InstanceStartBody, JupyterInfo, SshInfo, VncInfo, VSCodeInfo } from '../schemas.js';
 
 export interface InstanceServiceDeps {
@@ -24,6 +25,12 @@ export interface InstanceServiceDeps {
   manager: InstanceManager;
   store: InstanceStore;
   log: Logger;
+  /** Exposed ports are served at `<instance id>-<name>.<exposeDomain>` (default `localhost`). */
+  exposeDomain?: string;
+  /** The credit rule: a key at or below zero balance starts no instance (absent: not enforced). */
+  credit?: CreditGuard;
+  /** File listings and archives one key may run at once (FAAS_KEY_MAX_FILE_OPS; absent: 2). */
+  maxFileOps?: number;
 }
 
 /** Writes an instance's usage when it stops: its cgroup CPU (nothing while paused) and memory held × lifetime. */
@@ -44,9 +51,114 @@ export function instanceUsageRecorder(usage: UsageStore, prices: PriceTable, log
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Headers that belong to one connection and are not passed on by a proxy. */
+/** What node's http server refuses in a reason phrase (as in a header value). */
+const INVALID_REASON = /[^\t\x20-\x7e\x80-\xff]/;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection']);
 export const TOKEN_PARAM = 'faas_token';
 export const TOKEN_COOKIE = 'faas_token';
+
+// ---- exposed ports: one origin each ---------------------------------------------------------
+// An exposed port is served on a host name of its own, `<instance id>-<name>.<domain>`, so a page
+// of one exposure is another origin than the gateway and every other exposure: its service
+// workers, cookies and same-origin requests stay with it.
+
+const EXPOSURE_LABEL = /^(inst-[0-9a-f]{16})-([a-z0-9][a-z0-9-]{0,31})$/;
+
+/** The host name an exposed port is served on. */
+export const exposureHost = (domain: string, id: string, name: string): string => `${id}-${name}.${domain}`;
+
+/** The instance and exposure a Host header names (under `domain`), or null. */
+export function parseExposureHost(host: string | undefined, domain: string): { id: string; name: string } | null {
+  if (!host) return null;
+  const h = host.toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
+  if (!h.endsWith(`.${domain}`)) return null;
+  const m = EXPOSURE_LABEL.exec(h.slice(0, -(domain.length + 1)));
+  return m ? { id: m[1]!, name: m[2]! } : null;
+}
+
+/** Response headers an exposed app may not send: they would reach past its own origin or connection. */
+const DROPPED_RESPONSE = new Set([...HOP_BY_HOP, 'service-worker-allowed']);
+
+/**
+ * A Set-Cookie an exposed app may send: host-only (no Domain attribute), a Path inside its
+ * scope (the whole of its own host: any path starting with `/`), never the gateway's token.
+ */
+function cookieAllowed(value: string): boolean {
+  const [pair = '', ...attrs] = value.split(';');
+  if (pair.split('=')[0]!.trim() === TOKEN_COOKIE) return false;
+  for (const a of attrs) {
+    const eq = a.indexOf('=');
+    const k = (eq < 0 ? a : a.slice(0, eq)).trim().toLowerCase();
+    const v = eq < 0 ? '' : a.slice(eq + 1).trim();
+    if (k === 'domain') return false;
+    if (k === 'path' && !v.startsWith('/')) return false;
+  }
+  return true;
+}
+
+/**
+ * The answer to an upgrade, passed on with its head filtered as any exposed answer's (see
+ * exposedResponseHeaders), then its bytes as they come. A head over 64 KiB ends both sides.
+ */
+function pipeUpgradeAnswer(ch: Duplex, socket: Duplex): void {
+  let buf: Buffer = Buffer.alloc(0);
+  const onData = (c: Buffer) => {
+    buf = buf.length ? Buffer.concat([buf, c]) : c;
+    // A bare LF ends a line too (as lenient clients read it): nothing can hide behind one.
+    const text = buf.toString('latin1');
+    const blank = /\r?\n\r?\n/.exec(text);
+    if (!blank) {
+      if (buf.length > 64 << 10) {
+        ch.destroy();
+        socket.destroy();
+      }
+      return;
+    }
+    ch.off('data', onData);
+    ch.pause();
+    const [status = '', ...lines] = text.slice(0, blank.index).split(/\r?\n/);
+    if (!/^HTTP\/1\.[01] [1-9]\d\d(?: [\t\x20-\x7e\x80-\xff]*)?$/.test(status)) {
+      socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      ch.destroy();
+      return;
+    }
+    const raw: string[] = [];
+    for (const l of lines) {
+      const i = l.indexOf(':');
+      const name = l.slice(0, i);
+      const value = l.slice(i + 1).trim();
+      if (i > 0 && /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) && !/[^\t\x20-\x7e\x80-\xff]/.test(value)) raw.push(name, value);
+    }
+    const headers = exposedResponseHeaders(raw, /^HTTP\/1\.[01] 101(?: |$)/.test(status));
+    const out = [status];
+    for (let i = 0; i < headers.length; i += 2) out.push(`${headers[i]}: ${headers[i + 1]}`);
+    socket.write(Buffer.from(`${out.join('\r\n')}\r\n\r\n`, 'latin1'));
+    const rest = Buffer.byteLength(text.slice(0, blank.index + blank[0].length), 'latin1');
+    if (buf.length > rest) socket.write(buf.subarray(rest));
+    ch.pipe(socket);
+  };
+  ch.on('data', onData);
+}
+
+/**
+ * The upstream answer's headers, without what an exposed app may not send (raw pairs). A
+ * WebSocket's `101 Switching Protocols` keeps its Connection and Upgrade.
+ */
+export function exposedResponseHeaders(raw: string[], switching = false): string[] {
+  const kept = switching ? new Set(['connection', 'upgrade']) : new Set<string>();
+  const named = new Set<string>();
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() === 'connection') for (const n of raw[i + 1]!.split(',')) named.add(n.trim().toLowerCase());
+  }
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const lk = raw[i]!.toLowerCase();
+    if (!kept.has(lk) && (DROPPED_RESPONSE.has(lk) || named.has(lk))) continue;
+    if (lk === 'set-cookie' && !cookieAllowed(raw[i + 1]!)) continue;
+    out.push(raw[i]!, raw[i + 1]!);
+  }
+  return out;
+}
 /** Ports the launchers use inside an instance. */
 const JUPYTER_PORT = 8888;
 const VNC_PORT = 6080;
@@ -170,6 +282,7 @@ export class InstanceService {
    * than the snapshot's interpreter, so its memory cannot come along).
    */
   async start(key: ApiKey, body: InstanceStartBody): Promise<InstanceInfo> {
+    this.d.credit?.require(key);
     const snapshotId = (body as { snapshotId?: unknown }).snapshotId;
     let files: Buffer | null = null;
     if (snapshotId !== undefined) {
@@ -229,7 +342,7 @@ export class InstanceService {
   private async launch(key: ApiKey, id: string, name: string, port: number, args: string[], base: string, stripPrefix: boolean): Promise<{ url: string; accessToken: string }> {
     const r = this.own(key, id);
     if (r.status !== 'running') throw new ConflictError('status', `instance ${id} is ${r.status}`);
-    const env = [`FAAS_JUPYTER_ALLOW_ORIGIN=${base}`];
+    const env = [`FAAS_JUPYTER_ALLOW_ORIGIN=${this.url(base, id, name).slice(0, -1)}`];
     const out = await this.manager.exec(id, [`/opt/faas/devbox/launch-${name}`, ...args], { env, maxBytes: 64 << 10 });
     const text = out.stdout.toString();
     if (out.exitCode !== 0 || !/^READY$/m.test(text)) {
@@ -243,18 +356,22 @@ export class InstanceService {
   /** Jupyter Notebook at /i/<id>/jupyter/ (its own token too); `url` carries both tokens. */
   async launchJupyter(key: ApiKey, id: string, base: string): Promise<JupyterInfo> {
     const token = randomBytes(24).toString('hex');
-    const l = await this.launch(key, id, 'jupyter', JUPYTER_PORT, [String(JUPYTER_PORT), token, `/i/${id}/jupyter/`], base, false);
+    const l = await this.launch(key, id, 'jupyter', JUPYTER_PORT, [String(JUPYTER_PORT), token, '/'], base, true);
     return { url: `${l.url}?${TOKEN_PARAM}=${l.accessToken}&token=${token}`, token, accessToken: l.accessToken };
   }
 
   /** A VNC desktop (Xvnc + xterm) with noVNC at /i/<id>/vnc/; the VNC password (8 characters count). */
   async launchVNC(key: ApiKey, id: string, base: string): Promise<VncInfo> {
     const password = randomBytes(6).toString('base64url');
-    const l = await this.launch(key, id, 'vnc', VNC_PORT, [String(VNC_PORT), password, `/i/${id}/vnc/`], base, false);
+    const l = await this.launch(key, id, 'vnc', VNC_PORT, [String(VNC_PORT), password, '/'], base, true);
     return { url: `${l.url}?${TOKEN_PARAM}=${l.accessToken}`, password, accessToken: l.accessToken };
   }
 
-  /** VS Code in the browser (code-server) at /i/<id>/vscode/; the exposed URL's token is its only lock. */
+  /**
+   * VS Code in the browser (code-server) on its own host; the exposed URL's token is its only
+   * lock. code-server wants a non-empty base path: it keeps /i/<id>/vscode/ (stripPrefix false
+   * puts it before `/`, and its own absolute links already carry it).
+   */
   async launchVSCode(key: ApiKey, id: string, base: string): Promise<VSCodeInfo> {
     const l = await this.launch(key, id, 'vscode', VSCODE_PORT, [String(VSCODE_PORT), `/i/${id}/vscode/`], base, false);
     return { url: `${l.url}?${TOKEN_PARAM}=${l.accessToken}`, accessToken: l.accessToken };
@@ -262,8 +379,15 @@ export class InstanceService {
 
   // ---- exposed URLs -----------------------------------------------------------------------
 
-  private url(base: string, id: string, name: string): string {
-    return `${base}/i/${id}/${name}/`;
+  /** The domain exposed ports are served under. */
+  get exposeDomain(): string {
+    return this.d.exposeDomain ?? 'localhost';
+  }
+
+  /** An exposed port's URL: its own host, with the scheme and port the gateway was reached on. */
+  url(base: string, id: string, name: string): string {
+    const b = new URL(base);
+    return `${b.protocol}//${exposureHost(this.exposeDomain, id, name)}${b.port ? `:${b.port}` : ''}/`;
   }
 
   expose(key: ApiKey, id: string, body: ExposeBody, base: string): Exposure {
@@ -300,12 +424,19 @@ export class InstanceService {
     const fromQuery = url.searchParams.get(TOKEN_PARAM);
     url.searchParams.delete(TOKEN_PARAM);
     const cookies = (req.headers.cookie ?? '').split(/;\s*/).filter(Boolean);
-    const fromCookie = cookies.find((c) => c.startsWith(`${TOKEN_COOKIE}=`))?.slice(TOKEN_COOKIE.length + 1);
+    // Every token cookie counts (a sibling host may have set one for the parent domain).
+    const fromCookies = cookies.filter((c) => c.startsWith(`${TOKEN_COOKIE}=`)).map((c) => c.slice(TOKEN_COOKIE.length + 1));
     const matches = (t: string | null | undefined) => Boolean(t) && timingSafeEqual(sha256(t!), exposure.tokenHash);
     let setCookie: string | null = null;
     if (!key) {
-      if (matches(fromQuery)) setCookie = `${TOKEN_COOKIE}=${fromQuery}; Path=/i/${id}/${name}/; HttpOnly; SameSite=Lax`;
-      else if (!matches(fromCookie)) throw new AuthError(`This URL needs its token (?${TOKEN_PARAM}=… from expose) or the owner's API key.`);
+      if (matches(fromQuery)) setCookie = `${TOKEN_COOKIE}=${fromQuery}; Path=/; HttpOnly; SameSite=Lax`;
+      else if (!fromCookies.some(matches)) throw new AuthError(`This URL needs its token (?${TOKEN_PARAM}=… from expose) or the owner's API key.`);
+      else if (crossSite(req)) {
+        // The cookie alone authorises; a browser sends it with a sibling exposure's requests too
+        // (same site under a shared domain): a WebSocket or a state-changing request must come
+        // from the exposure's own origin.
+        throw new AuthError('A request from another origin needs the URL token (?faas_token=) or the API key, not only the cookie.');
+      }
     }
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(req.headers)) {
@@ -316,7 +447,9 @@ export class InstanceService {
     if (keptCookies.length) headers.cookie = keptCookies.join('; ');
     const search = url.searchParams.toString();
     const prefix = `/i/${id}/${name}`;
-    const path = (exposure.stripPrefix ? '' : prefix) + url.pathname + (search ? `?${search}` : '');
+    // The exposure's host is all its own: the path goes on as it is; with stripPrefix false
+    // (an app configured to serve under /i/<id>/<name>/) the prefix is put before it once.
+    const path = (exposure.stripPrefix || url.pathname.startsWith(`${prefix}/`) ? '' : prefix) + url.pathname + (search ? `?${search}` : '');
     this.manager.touch(id);
     return { instanceId: id, exposure, path, setCookie, headers };
   }
@@ -329,7 +462,7 @@ export class InstanceService {
     headers.host = req.headers.host ?? '127.0.0.1';
     headers['x-forwarded-proto'] = 'http';
     headers['x-forwarded-host'] = req.headers.host ?? '';
-    headers['x-forwarded-prefix'] = prefix;
+    if (!t.exposure.stripPrefix) headers['x-forwarded-prefix'] = prefix;
     headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
     const up = httpRequest({
       method: req.method,
@@ -345,30 +478,38 @@ export class InstanceService {
     });
     const fail = (err: Error) => {
       if (res.headersSent) {
-        res.destroy();
+        if (!res.writableEnded) res.destroy(); // not a 502 already on its way
         return;
       }
-      const body = JSON.stringify({ code: 'SANDBOX_ERROR', message: `Nothing answered on port ${t.exposure.port} in instance ${t.instanceId}: ${err.message}` });
+      const body = JSON.stringify({ code: 'SANDBOX_ERROR', message: `Nothing answered on port ${t.exposure.port} in instance ${t.instanceId}, or not in HTTP: ${err.message}` });
       res.writeHead(502, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
     };
     up.on('error', fail);
     up.on('response', (ur) => {
-      const out: string[] = [];
-      const raw = ur.rawHeaders;
-      for (let i = 0; i < raw.length; i += 2) {
-        const k = raw[i]!;
-        let v = raw[i + 1]!;
-        const lk = k.toLowerCase();
-        if (HOP_BY_HOP.has(lk)) continue;
-        // An app that does not know its prefix redirects to its own root paths.
-        if (lk === 'location' && t.exposure.stripPrefix && v.startsWith('/') && !v.startsWith('//') && !v.startsWith(`${prefix}/`)) v = prefix + v;
-        out.push(k, v);
-      }
+      // Hop-by-hop headers, Service-Worker-Allowed and cookies for other hosts or the token go.
+      const out = exposedResponseHeaders(ur.rawHeaders);
       if (t.setCookie) out.push('Set-Cookie', t.setCookie);
-      res.writeHead(ur.statusCode ?? 502, ur.statusMessage, out);
-      ur.pipe(res);
+      // The status line comes from inside the instance: res.writeHead throws on a status out of
+      // 100..999 or a reason phrase with a control character, and a throw here (a socket
+      // callback) would reach the process. Anything writeHead refuses is answered 502.
       ur.on('error', () => res.destroy());
+      const status = ur.statusCode ?? 0;
+      const reason = ur.statusMessage ?? '';
+      let why = status < 100 || status > 999 ? `status ${status}` : INVALID_REASON.test(reason) ? 'a control character in the reason phrase' : null;
+      if (!why) {
+        try {
+          res.writeHead(status, reason, out);
+        } catch (err) {
+          why = (err as Error).message;
+        }
+      }
+      if (why) {
+        ur.destroy();
+        this.d.log.debug({ instance: t.instanceId, why }, 'malformed response from an exposed port');
+        return fail(new Error(`malformed response (${why})`));
+      }
+      ur.pipe(res);
     });
     res.on('close', () => {
       if (!res.writableFinished) up.destroy();
@@ -386,7 +527,7 @@ export class InstanceService {
       this.d.log.debug({ err: (err as Error).message }, 'upgrade proxy failed');
       return;
     }
-    const lines = [`${req.method ?? 'GET'} ${t.path} HTTP/1.1`, `host: ${req.headers.host ?? '127.0.0.1'}`, `x-forwarded-prefix: /i/${t.instanceId}/${t.exposure.name}`];
+    const lines = [`${req.method ?? 'GET'} ${t.path} HTTP/1.1`, `host: ${req.headers.host ?? '127.0.0.1'}`, ...(t.exposure.stripPrefix ? [] : [`x-forwarded-prefix: /i/${t.instanceId}/${t.exposure.name}`])];
     for (const [k, v] of Object.entries(t.headers)) for (const one of Array.isArray(v) ? v : [v]) lines.push(`${k}: ${one}`);
     let replied = false;
     ch.write(`${lines.join('\r\n')}\r\n\r\n`);
@@ -404,7 +545,7 @@ export class InstanceService {
     });
     ch.on('close', () => socket.destroy());
     socket.pipe(ch);
-    ch.pipe(socket);
+    pipeUpgradeAnswer(ch, socket);
   }
 
   // ---- port forwards ------------------------------------------------------------------------
@@ -439,12 +580,36 @@ export class InstanceService {
     return { stdout: r.stdout.toString('utf8'), stderr: r.stderr, exitCode: r.exitCode, timedOut, truncated: r.truncated };
   }
 
+  /** File listings and archives running per key (each may hold up to 256 MiB while it runs). */
+  private readonly fileOps = new Map<string, number>();
+
+  /** Takes one of the key's file-operation slots (FAAS_KEY_MAX_FILE_OPS) or answers 429; the returned function gives it back (once). */
+  private fileOp(key: ApiKey): () => void {
+    const max = this.d.maxFileOps ?? 2;
+    const n = this.fileOps.get(key.id) ?? 0;
+    if (n >= max) throw new RateLimitError(new Date(Date.now() + 1000), `At most ${max} file listings or archives may run at once for this key (FAAS_KEY_MAX_FILE_OPS); retry when one finishes.`);
+    this.fileOps.set(key.id, n + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const left = (this.fileOps.get(key.id) ?? 1) - 1;
+      if (left > 0) this.fileOps.set(key.id, left);
+      else this.fileOps.delete(key.id);
+    };
+  }
+
   async listFiles(key: ApiKey, id: string, path: string): Promise<FileList> {
     this.own(key, id);
     const root = this.remote(path);
-    const r = await this.manager.exec(id, ['python3', '-I', '-c', LIST_SCRIPT, root], { maxBytes: 256 << 20 });
-    if (r.exitCode !== 0) throw new SandboxError(`could not list ${root}: ${r.stderr.trim()}`);
-    return JSON.parse(r.stdout.toString('utf8')) as FileList;
+    const release = this.fileOp(key);
+    try {
+      const r = await this.manager.exec(id, ['python3', '-I', '-c', LIST_SCRIPT, root], { maxBytes: 256 << 20 });
+      if (r.exitCode !== 0) throw new SandboxError(`could not list ${root}: ${r.stderr.trim()}`);
+      return JSON.parse(r.stdout.toString('utf8')) as FileList;
+    } finally {
+      release();
+    }
   }
 
   /**
@@ -458,7 +623,19 @@ export class InstanceService {
     // A missing path is told before tar runs (tar would still write an empty archive).
     const tar = list ? 'exec tar -c --format=pax --no-recursion -C "$1" --null -T - -f -' : 'exec tar -c --format=pax -C "$(dirname -- "$1")" -f - -- "$(basename -- "$1")"';
     const cmd = ['sh', '-c', `if [ ! -e "$1" ] && [ ! -L "$1" ]; then echo "No such file: $1" >&2; exit 44; fi; ${tar}`, 'sh', root];
-    const run = await this.manager.startExec(id, cmd, { stdin: Boolean(list) });
+    // The slot is held until the archive has been read to its end (or the stream broke off).
+    const release = this.fileOp(key);
+    let run: Awaited<ReturnType<InstanceManager['startExec']>>;
+    try {
+      run = await this.manager.startExec(id, cmd, { stdin: Boolean(list) });
+    } catch (err) {
+      release();
+      throw err;
+    }
+    run.stdout.once('close', release);
+    run.stdout.once('end', release);
+    run.stdout.once('error', release);
+    void run.done.then(release, release);
     if (run.stdin) run.stdin.end(Buffer.from(list!.map((e) => `${e}\0`).join('')));
     return new Promise<Readable>((resolve, reject) => {
       // 'readable' also comes at the end of an empty stream: only bytes resolve.
@@ -525,5 +702,18 @@ export class InstanceService {
   closeConnections(): void {
     for (const s of this.open) s.destroy();
     this.open.clear();
+  }
+}
+
+/** A WebSocket upgrade or a state-changing request whose Origin is another host than the one asked. */
+function crossSite(req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (!origin) return false;
+  const stateChanging = (req.headers.upgrade ?? '').toLowerCase() === 'websocket' || !['GET', 'HEAD', 'OPTIONS'].includes(req.method ?? 'GET');
+  if (!stateChanging) return false;
+  try {
+    return new URL(origin).host !== req.headers.host;
+  } catch {
+    return true;
   }
 }

@@ -15,7 +15,11 @@ export interface LimitStatus {
 interface Window {
   start: number;
   count: number;
+  end: number;
 }
+
+/** Past this many windows (one per key, or per client IP on the public routes), ended ones are dropped. */
+const PRUNE_AT = 10_000;
 
 export class RateLimiter {
   private readonly windows = new Map<string, Window>();
@@ -27,10 +31,16 @@ export class RateLimiter {
     const t = this.now();
     let w = this.windows.get(keyId);
     if (!w || t >= w.start + limits.windowMs) {
-      w = { start: t, count: 0 };
+      if (!w && this.windows.size >= PRUNE_AT) this.prune(t);
+      w = { start: t, count: 0, end: t + limits.windowMs };
       this.windows.set(keyId, w);
     }
     return w;
+  }
+
+  /** Drops ended windows (memory stays bounded however many clients come by). */
+  private prune(t: number): void {
+    for (const [k, w] of this.windows) if (t >= w.end) this.windows.delete(k);
   }
 
   /** Counts one request; throws RateLimitError (with the window's end) when over the limit. */

@@ -3,11 +3,14 @@
 import type { SnapshotEngine } from '../../sandbox/index.js';
 import type { BranchInfo, MergeInfo, MergeStrategy, RestoreInfo, SnapshotInfo } from '../../sandbox/index.js';
 import type { ApiKey } from '../../store/index.js';
+import type { CreditGuard } from './usage.js';
 
 export class SnapshotService {
-  constructor(private readonly deps: { engine: SnapshotEngine }) {}
+  /** `credit`: a key at or below zero balance may not snapshot, restore, branch or merge (reads stay allowed). */
+  constructor(private readonly deps: { engine: SnapshotEngine; credit?: CreditGuard }) {}
 
   create(key: ApiKey, executionId: string): Promise<SnapshotInfo> {
+    this.deps.credit?.require(key);
     return this.deps.engine.createSnapshot(key.id, executionId);
   }
 
@@ -24,14 +27,17 @@ export class SnapshotService {
   }
 
   restore(key: ApiKey, id: string): Promise<RestoreInfo> {
+    this.deps.credit?.require(key);
     return this.deps.engine.restoreSnapshot(key.id, id);
   }
 
   branch(key: ApiKey, snapshotId: string): Promise<BranchInfo> {
+    this.deps.credit?.require(key);
     return this.deps.engine.createBranch(key.id, snapshotId);
   }
 
   merge(key: ApiKey, branchIds: string[], strategy?: MergeStrategy): Promise<MergeInfo> {
+    this.deps.credit?.require(key);
     return this.deps.engine.mergeBranches(key.id, branchIds, strategy);
   }
 }

@@ -123,6 +123,19 @@ def read_oom_kills():
     return None
 
 
+def set_dumpable(flag):
+    """PR_SET_DUMPABLE. The agent and the zygote hold the host channel (fd 1) and the pipes of
+    every execution: not dumpable, their /proc/<pid>/fd is root's, so user code of the same uid
+    cannot open it and forge frames. A spare sets it back before the program runs (a program
+    started by execve is dumpable again anyway)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 1 if flag else 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 def make_oom_victim():
     """Ask the kernel to pick user code, not the agent, when the sandbox runs out of memory."""
     try:
@@ -170,8 +183,10 @@ def start_spare(language):
             for target, fd in enumerate(srcs):  # 0 1 2 stdio, 3 control, 4 status, 5 progress
                 os.dup2(fd, target)
             os.closerange(PROGRESS_FD + 1, 65536)
+            set_dumpable(True)  # /proc/self/oom_score_adj is root's while not dumpable
             make_oom_victim()
             if language == "python":
+                set_dumpable(False)  # waiting, its pipes are not for other code: dumpable once its program arrives
                 python_spare_main(3, 4)
             else:
                 for fd in (3, 4, PROGRESS_FD):
@@ -909,7 +924,8 @@ class Agent:
                 return True
         # docker-init, this agent, the zygote, the spares (ready and on their way); a finished
         # program may still be exiting.
-        return current > 3 + len(self.spares) + self.spares_requested + 1
+        base = 2 if os.getpid() == 1 else 3  # the agent is PID 1 unless an init runs it
+        return current > base + len(self.spares) + self.spares_requested + 1
 
     def sweep_strays(self):
         """Kill processes that escaped their execution's process group (setsid, double fork).
@@ -1134,6 +1150,7 @@ def python_spare_main(ctrl_fd, stat_fd):
         chunks.append(b)
     os.close(ctrl_fd)
     req = json.loads(b"".join(chunks))
+    set_dumpable(True)  # the program's processes are ordinary ones (sweep_strays finds what they leave)
     t = os.times()
     baseline = t.user + t.system  # set-up before the hand-over is not billed
 
@@ -1225,6 +1242,7 @@ def main():
         return
     if "--language" in args:
         language = args[args.index("--language") + 1]
+    set_dumpable(False)
     agent = Agent(language)
     try:
         agent.run()

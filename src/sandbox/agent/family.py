@@ -91,6 +91,151 @@ def not_dumpable():
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
+# ---- confinement of user code (issue 13, isolation) ----------------------------------------
+# After a context is set up, the code it runs must not reach the kernel surfaces a user
+# namespace of its own would open (tc/route/xfrm netlink, packet and raw sockets, iptables,
+# new mounts, more namespaces). Programs a context starts (bash, go, typescript, a javascript
+# context's node) run with no capabilities (permitted, effective, inheritable, bounding and
+# ambient sets empty), no_new_privs and the seccomp filter USER_FILTER. A python context's
+# interpreter runs its code in-process and is also what later becomes a snapshot's holder and
+# forks branches, so it keeps the calls family.py itself makes (unshare with exactly the flag
+# sets below, mount with exactly family.py's flags) under PYTHON_FILTER; everything else in
+# the list is refused to it too.
+CLONE_NEWCGROUP, CLONE_NEWTIME = 0x02000000, 0x00000080
+CLONE_NEW_ANY = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_NEWTIME
+CONTEXT_NS = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+EPERM, ENOSYS = 1, 38
+SECCOMP_ALLOW, SECCOMP_ERRNO = 0x7FFF0000, 0x00050000
+AF_KEY, AF_NETLINK, AF_PACKET, SOCK_RAW = 15, 16, 17, 3
+# (audit arch, syscall numbers) per machine
+SYSCALLS = {
+    "x86_64": (0xC000003E, {"socket": 41, "setsockopt": 54, "clone": 56, "unshare": 272, "mount": 165, "umount2": 166,
+                            "pivot_root": 155, "setns": 308, "clone3": 435, "open_tree": 428, "move_mount": 429,
+                            "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442}),
+    "aarch64": (0xC00000B7, {"socket": 198, "setsockopt": 208, "clone": 220, "unshare": 97, "mount": 40, "umount2": 39,
+                             "pivot_root": 41, "setns": 268, "clone3": 435, "open_tree": 428, "move_mount": 429,
+                             "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442}),
+}
+# setsockopt (level, optname) pairs that configure IPsec / xfrm on an ordinary socket
+XFRM_SOCKOPTS = {0: (16, 17), 41: (34, 35), 17: (100,)}  # IP_(IPSEC|XFRM)_POLICY, IPV6_..., UDP_ENCAP
+confined = False  # this process (and what it forks) already runs under a filter of ours
+
+
+def seccomp_program(python_context):
+    """A classic BPF program for seccomp (struct sock_filter[]), built here: default allow,
+    the calls above refused with EPERM (clone3 with ENOSYS: its flags are behind a pointer,
+    and libc falls back to clone(), whose flags are checked)."""
+    arch, nr = SYSCALLS[os.uname().machine]
+    prog, fixups = [], []
+    ld = lambda off: prog.append([0x20, 0, 0, off])  # BPF_LD|BPF_W|BPF_ABS
+    ret = lambda k: prog.append([0x06, 0, 0, k])
+
+    def jump(code, k, jt, jf):  # jt / jf: labels (str) or 0 (next)
+        fixups.append((len(prog), jt, jf))
+        prog.append([code, 0, 0, k])
+
+    labels = {}
+    label = lambda name: labels.__setitem__(name, len(prog))
+    deny, allow = SECCOMP_ERRNO | EPERM, SECCOMP_ALLOW
+    ld(4)  # arch
+    jump(0x15, arch, 0, "deny")
+    ld(0)  # nr
+    if arch == 0xC000003E:
+        jump(0x35, 0x40000000, "deny", 0)  # x32 calls
+    denied = ["umount2", "pivot_root", "setns", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr"]
+    for name in denied:
+        jump(0x15, nr[name], "deny", 0)
+    jump(0x15, nr["clone3"], "enosys", 0)
+    jump(0x15, nr["clone"], "clone", 0)
+    jump(0x15, nr["unshare"], "unshare", 0)
+    jump(0x15, nr["mount"], "mount", 0)
+    jump(0x15, nr["socket"], "socket", 0)
+    jump(0x15, nr["setsockopt"], "setsockopt", 0)
+    ret(allow)
+    label("clone")  # flags: 1st argument (low word holds every CLONE_NEW* bit)
+    ld(16)
+    jump(0x45, CLONE_NEW_ANY, "deny", "allow")  # BPF_JSET
+    label("unshare")
+    ld(16)
+    if python_context:
+        jump(0x45, CLONE_NEW_ANY, 0, "allow")
+        for ok in (CLONE_NEWUSER | CONTEXT_NS, CLONE_NEWPID, CLONE_NEWNS):
+            jump(0x15, ok, "allow", 0)
+        ret(deny)
+    else:
+        jump(0x45, CLONE_NEW_ANY, "deny", "allow")
+    label("mount")
+    if python_context:
+        ld(16 + 3 * 8)  # flags: 4th argument
+        for ok in (MS_REC | MS_PRIVATE, MS_NOSUID | MS_NODEV, MS_NOSUID | MS_NODEV | MS_RDONLY):
+            jump(0x15, ok, "allow", 0)
+    ret(deny)
+    label("socket")
+    ld(16)  # domain
+    for fam in (AF_KEY, AF_NETLINK, AF_PACKET):
+        jump(0x15, fam, "deny", 0)
+    ld(24)  # type
+    prog.append([0x54, 0, 0, 0xF])  # BPF_ALU|BPF_AND: SOCK_TYPE_MASK
+    jump(0x15, SOCK_RAW, "deny", "allow")
+    label("setsockopt")
+    for level, names in XFRM_SOCKOPTS.items():
+        ld(24)  # level
+        jump(0x15, level, 0, "sso%d" % level)
+        ld(32)  # optname
+        for name in names:
+            jump(0x15, name, "deny", 0)
+        ret(allow)
+        label("sso%d" % level)
+    label("allow")  # the shared ends, last: BPF jumps only forward
+    ret(allow)
+    label("deny")
+    ret(deny)
+    label("enosys")
+    ret(SECCOMP_ERRNO | ENOSYS)
+    for i, jt, jf in fixups:
+        for slot, target in ((1, jt), (2, jf)):
+            if target:
+                off = labels[target] - (i + 1)
+                assert 0 <= off < 256, (target, off)
+                prog[i][slot] = off
+    return b"".join(struct.pack("<HBBI", *ins) for ins in prog)
+
+
+def drop_capabilities():
+    """No capabilities from here on, in any set: bounding (needs CAP_SETPCAP, so first),
+    ambient, then permitted / effective / inheritable."""
+    PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 47, 4
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            last = int(f.read())
+    except (OSError, ValueError):
+        last = 63
+    for cap in range(last + 1):
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # EPERM where it is not held: nothing to drop
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header = struct.pack("<Ii", 0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this thread
+    data = ctypes.create_string_buffer(24)  # two zeroed {effective, permitted, inheritable}
+    check(libc.capset(ctypes.c_char_p(header), data), "capset")
+
+
+def install_filter(python_context=False):
+    """no_new_privs and the seccomp filter, for this process and everything it starts."""
+    global confined
+    PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
+    code = seccomp_program(python_context)
+    buf = ctypes.create_string_buffer(code, len(code))
+    fprog = struct.pack("HxxxxxxP", len(code) // 8, ctypes.addressof(buf))
+    check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.c_char_p(fprog), 0, 0), "seccomp")
+    confined = True
+
+
+def confine_user_program():
+    """For a process about to exec user code (a subprocess of a context)."""
+    drop_capabilities()
+    install_filter()
+
+
 # ---- messages between this agent and a context (SOCK_SEQPACKET, fds by SCM_RIGHTS) ------
 INLINE_MAX = 32 * 1024  # bigger messages (tars, manifests) travel in a memory file
 
@@ -291,6 +436,8 @@ class ContextServer:
 
     def serve(self):
         not_dumpable()
+        if self.language == "python" and not confined:
+            install_filter(python_context=True)  # user code runs in this process from here on
         os.chdir(WORK)
         signal.signal(signal.SIGALRM, on_alarm)
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -519,7 +666,12 @@ class ContextServer:
             os.dup2(w2, 3)
             os.dup2(devnull, 1)
             os.closerange(4, 65536)
-            os.execve("/usr/bin/node", ["node", os.path.join(AGENT_DIR, "ctx-runner.cjs"), "3"], BASE_ENV)
+            try:
+                confine_user_program()
+                os.execve("/usr/bin/node", ["node", os.path.join(AGENT_DIR, "ctx-runner.cjs"), "3"], BASE_ENV)
+            except BaseException:
+                log("node runner could not start: %s" % traceback.format_exc())
+            os._exit(70)
         os.close(r1)
         os.close(w2)
         self.node = (pid, w1, os.fdopen(r2, "rb"))
@@ -600,7 +752,8 @@ class ContextServer:
         else:
             argv = ["/usr/bin/node", src]
         try:
-            p = subprocess.Popen(argv, stdin=inp, stdout=out, stderr=err, cwd=WORK, env=env, start_new_session=True)
+            p = subprocess.Popen(argv, stdin=inp, stdout=out, stderr=err, cwd=WORK, env=env, start_new_session=True,
+                                 preexec_fn=confine_user_program)
         except OSError as e:
             os.write(err, ("could not start: %s\n" % e).encode())
             return 127, False
@@ -1061,8 +1214,40 @@ class Family:
         return {"hasMemory": bool(rep.get("hasMemory"))}
 
     def op_files(self, msg):
-        """The snapshot's files as a tar (for the host's durable store)."""
-        return {"tar": self.holder(msg["snapshot"]).ask({"op": "files", "snapshot": msg["snapshot"]}, timeout=300)["tar"]}
+        """The snapshot's files as a tar (for the host's durable store). With `offset` and
+        `limit`: that slice of it and the whole size, so no frame to the host holds more than
+        `limit` bytes of tar (the tar is made once and kept until its last slice is sent)."""
+        sid = msg["snapshot"]
+        if "offset" not in msg:
+            return {"tar": self.holder(sid).ask({"op": "files", "snapshot": sid}, timeout=300)["tar"]}
+        offset, limit = int(msg["offset"]), max(1, int(msg.get("limit") or 4 << 20))
+        with self.lock:
+            cache = getattr(self, "tar_cache", None)
+            if cache is None:
+                cache = self.tar_cache = {}
+            data = cache.get(sid) if offset else None
+        if data is None:
+            data = base64.b64decode(self.holder(sid).ask({"op": "files", "snapshot": sid}, timeout=300)["tar"])
+            with self.lock:
+                cache[sid] = data
+        part = data[offset : offset + limit]
+        if offset + limit >= len(data):
+            with self.lock:
+                cache.pop(sid, None)
+        return {"tar": base64.b64encode(part).decode(), "size": len(data)}
+
+    def op_load_part(self, msg):
+        """A slice of a snapshot's tar from the host, before `load` with `parts` (bounded frames)."""
+        with self.lock:
+            uploads = getattr(self, "uploads", None)
+            if uploads is None:
+                uploads = self.uploads = {}
+            buf = uploads.setdefault(msg["snapshot"], bytearray())
+            if int(msg.get("offset", 0)) != len(buf):
+                uploads.pop(msg["snapshot"], None)
+                raise ValueError("load_part out of order")
+            buf += base64.b64decode(msg.get("data") or "")
+            return {"received": len(buf)}
 
     def files_holder(self, sid, tar, language, disk_mb):
         """A holder without memory (a fresh interpreter for each context made from it), with
@@ -1092,7 +1277,11 @@ class Family:
         """A snapshot's files from the host's store (its family container was lost): a holder
         without memory; contexts made from it start a fresh interpreter over the files."""
         sid, language = msg["snapshot"], msg.get("language") or "python"
-        holder = self.files_holder(sid, msg["tar"], language, int(msg.get("diskMb", 256)))
+        tar = msg.get("tar")
+        if msg.get("parts"):
+            with self.lock:
+                tar = base64.b64encode(bytes(getattr(self, "uploads", {}).pop(sid, b""))).decode()
+        holder = self.files_holder(sid, tar, language, int(msg.get("diskMb", 256)))
         with self.lock:
             self.holders[sid] = holder
         info = holder.ask({"op": "info", "snapshot": sid}, timeout=120)
@@ -1183,6 +1372,7 @@ class Family:
     def op_drop_snapshot(self, msg):
         sid = msg["snapshot"]
         with self.lock:
+            getattr(self, "tar_cache", {}).pop(sid, None)  # a slice transfer the host gave up
             holder = self.holders.pop(sid, None)
             shared = holder is not None and any(h is holder for h in self.holders.values())
         if holder is not None:

@@ -10,13 +10,14 @@ import type { Server, Socket } from 'node:net';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import type { SandboxLimits } from '../../config.js';
-import { ConflictError, ResourceUnavailableError, SandboxError } from '../../errors.js';
+import { ConflictError, QuotaExceededError, ResourceUnavailableError, SandboxError } from '../../errors.js';
 import type { InstanceRecord, InstanceStore, StopReason } from '../../store/index.js';
 import { findCpuCounter } from '../cgroup.js';
 import type { CpuCounter } from '../cgroup.js';
 import { validationErrorFrom } from '../policy.js';
 import { DEVBOX, HOST_KEY_FILE, INSTANCE_DB_LABEL, INSTANCE_LABEL, INSTANCE_NETWORK, SSHD_PORT, instanceContainerOptions } from './container.js';
 import { runExec, startExec } from './exec.js';
+import { fenceInstanceBridge } from './firewall.js';
 import type { ExecOptions, RunningExec } from './exec.js';
 import { Mux } from './mux.js';
 import type { MuxChannel } from './mux.js';
@@ -150,15 +151,32 @@ export class InstanceManager {
   }
 
   private async ensureNetwork(): Promise<void> {
-    const exists = await this.docker.getNetwork(INSTANCE_NETWORK).inspect().then(() => true, () => false);
-    if (exists) return;
-    // Its own bridge with inter-container traffic off: an instance reaches out, never another instance.
-    await this.docker
-      .createNetwork({ Name: INSTANCE_NETWORK, Driver: 'bridge', Labels: { 'faas.managed-network': 'true' }, Options: { 'com.docker.network.bridge.enable_icc': 'false' } })
-      .catch((err: Error & { statusCode?: number }) => {
-        if (err.statusCode !== 409) throw err;
-      });
+    type NetInfo = { Id: string; Options?: Record<string, string> };
+    const inspect = () => this.docker.getNetwork(INSTANCE_NETWORK).inspect().then((n: NetInfo) => n, () => null);
+    let info = await inspect();
+    if (!info) {
+      // Its own bridge with inter-container traffic off: an instance reaches out, never another instance.
+      await this.docker
+        .createNetwork({ Name: INSTANCE_NETWORK, Driver: 'bridge', Labels: { 'faas.managed-network': 'true' }, Options: { 'com.docker.network.bridge.enable_icc': 'false' } })
+        .catch((err: Error & { statusCode?: number }) => {
+          if (err.statusCode !== 409) throw err;
+        });
+      info = await inspect();
+      if (!info) throw new SandboxError(`the instance network ${INSTANCE_NETWORK} could not be made`);
+    }
+    // ... and never this host, its neighbours or the metadata address (firewall.ts); fails closed.
+    const bridge = info.Options?.['com.docker.network.bridge.name'] ?? `br-${info.Id.slice(0, 12)}`;
+    if (this.fenced === bridge) return;
+    try {
+      await fenceInstanceBridge(bridge);
+    } catch (err) {
+      throw new SandboxError(`the instance network's firewall could not be installed, so no instance gets network: ${(err as Error).message}`);
+    }
+    this.fenced = bridge;
   }
+
+  /** The instance bridge whose firewall this manager installed. */
+  private fenced: string | null = null;
 
   /** Starts an instance for a key; resolves once its sshd answers. */
   async create(keyId: string, input: InstanceSpecInput): Promise<InstanceRecord> {
@@ -177,9 +195,10 @@ export class InstanceManager {
     if (spec.network && !this.settings.allowNetwork) throw new ResourceUnavailableError('network', 'this operator gives instances no outbound network (FAAS_INSTANCE_NETWORK=none)');
     const ttl = spec.ttl ?? this.settings.defaultTtlS;
     if (ttl > this.settings.maxTtlS) throw new ResourceUnavailableError('ttl', `${ttl} s is over this operator's maximum of ${this.settings.maxTtlS} s`);
-    const running = this.store.listByKey(keyId).filter((r) => r.status !== 'stopped').length;
-    if (running >= this.settings.maxPerKey) throw new ResourceUnavailableError('instances', `this key already has ${running} instances (at most ${this.settings.maxPerKey}); stop one first`);
     await this.checkImage();
+    // Counted and recorded with no wait in between: starts at the same time cannot both pass.
+    const running = this.store.listByKey(keyId).filter((r) => r.status !== 'stopped').length;
+    if (running >= this.settings.maxPerKey) throw new QuotaExceededError('instances', `this key already has ${running} instances (at most ${this.settings.maxPerKey}, FAAS_INSTANCE_MAX_PER_KEY); stop one first`);
 
     const id = `inst-${randomBytes(8).toString('hex')}`;
     const keys = makeSshKeyPair(`faas-${id}`);
@@ -260,7 +279,8 @@ export class InstanceManager {
         };
         ch.on('data', (b: Buffer) => {
           got += b.toString('latin1');
-          if (got.includes('\n')) done(got);
+          // Bounded: whatever listens on the port is the instance's to choose.
+          if (got.includes('\n') || got.length > 1024) done(got.slice(0, 1024));
         });
         ch.on('error', () => done(''));
         ch.on('end', () => done(got));

@@ -8,6 +8,7 @@ import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { SandboxError } from '../../errors.js';
 import { AttachDemuxer } from '../container.js';
+import { ByteQueue } from '../protocol.js';
 
 const OPEN = 1;
 const DATA = 2;
@@ -19,7 +20,15 @@ const PING = 7;
 const PONG = 8;
 /** Unacknowledged bytes allowed per channel and direction (as relay.py). */
 const WINDOW = 1 << 20;
+/** The most relay.py reads and sends at once (its CHUNK): it may send one while just under WINDOW. */
+const RELAY_CHUNK = 1 << 16;
 const CHUNK = 64 * 1024;
+/**
+ * Largest frame accepted from the relay. relay.py sends DATA of at most CHUNK bytes and small
+ * control frames; the relay runs as the instance's user, whose code could write into its
+ * stdout, so a frame over this ends the relay (its channels are cut), never the operator.
+ */
+export const MAX_RELAY_FRAME = 1 << 20;
 
 const RELAY_SOURCE = readFileSync(new URL('./relay.py', import.meta.url), 'utf8');
 
@@ -56,6 +65,7 @@ export class MuxChannel extends Duplex {
 
   /** @internal from the mux */
   onOpened(): void {
+    if (!this.connecting) return; // said twice: nothing new
     this.connecting = false;
     this.emit('connect');
     this.emit('ready');
@@ -64,8 +74,12 @@ export class MuxChannel extends Duplex {
   /** @internal */
   onData(b: Buffer): void {
     if (this.gone) return;
+    if (this.remoteEnded) return void this.onClose('the instance relay sent data after EOF');
     this.mux.touch();
     this.toAck += b.length;
+    // The relay may have at most WINDOW unacknowledged bytes out: one that ignores the window
+    // (code in the instance writing frames itself) would otherwise grow this buffer unbounded.
+    if (this.toAck > WINDOW + RELAY_CHUNK) return void this.onClose('the instance relay exceeded its flow-control window');
     if (this.push(b)) this.ack();
   }
 
@@ -78,18 +92,21 @@ export class MuxChannel extends Duplex {
     }
   }
 
-  /** @internal */
-  onAck(n: number): void {
+  /** @internal; false if `n` is more than is in flight (a broken or forged relay). */
+  onAck(n: number): boolean {
+    if (n > this.inFlight) return false;
     this.inFlight -= n;
     if (this.inFlight < WINDOW && this.waitingWrite) {
       const w = this.waitingWrite;
       this.waitingWrite = null;
       w();
     }
+    return true;
   }
 
   /** @internal */
   onEof(): void {
+    if (this.remoteEnded) return;
     this.remoteEnded = true;
     this.push(null);
     this.maybeGone();
@@ -193,15 +210,29 @@ export class Mux {
   ) {
     let resolveDone!: () => void;
     this.done = new Promise((r) => (resolveDone = r));
-    let buf: Buffer = Buffer.alloc(0);
+    // Linear buffering (chunks kept, a frame concatenated once) and a cap on frame sizes.
+    const queue = new ByteQueue();
     const demux = new AttachDemuxer(
       (b) => {
-        buf = buf.length ? Buffer.concat([buf, b]) : b;
-        while (buf.length >= 9) {
-          const n = buf.readUInt32BE(5);
-          if (buf.length < 9 + n) break;
-          this.onFrame(buf.readUInt8(0), buf.readUInt32BE(1), buf.subarray(9, 9 + n));
-          buf = buf.subarray(9 + n);
+        if (this.closed) return;
+        queue.push(b);
+        while (queue.length >= 9) {
+          const n = queue.u32(5);
+          if (n > MAX_RELAY_FRAME) {
+            queue.clear();
+            this.log.warn({ bytes: n, max: MAX_RELAY_FRAME }, 'oversized frame from the instance relay; ending the relay');
+            this.fail('the instance relay sent an oversized frame');
+            return;
+          }
+          if (queue.length < 9 + n) break;
+          const head = queue.take(9);
+          const payload = queue.take(n);
+          try {
+            this.onFrame(head.readUInt8(0), head.readUInt32BE(1), payload);
+          } catch (err) {
+            // Nothing a frame carries may throw into this stream callback (and so the process).
+            this.log.warn({ err }, 'a frame from the instance relay could not be handled');
+          }
         }
       },
       (b) => {
@@ -220,6 +251,16 @@ export class Mux {
     stream.on('end', end);
     stream.on('close', end);
     stream.on('error', end);
+    this.endNow = end;
+  }
+
+  private readonly endNow: () => void;
+
+  /** Ends the relay from this side with a reason (its channels see it). */
+  private fail(why: string): void {
+    this.stderr = `${this.stderr}\n${why}`.slice(-2000);
+    this.endNow();
+    this.stream.destroy();
   }
 
   /** Starts relay.py in the container (as the sandbox user) and attaches to it. */
@@ -239,6 +280,11 @@ export class Mux {
     }
     const stream = (await exec.start({ hijack: true, stdin: true })) as unknown as Duplex;
     return new Mux(stream, log, onActivity);
+  }
+
+  /** @internal (tests): a mux over a relay stream already attached (Docker's multiplexed format). */
+  static over(stream: Duplex, log: Logger): Mux {
+    return new Mux(stream, log, () => undefined);
   }
 
   get alive(): boolean {
@@ -313,13 +359,15 @@ export class Mux {
         c.onOpened();
         return;
       case DATA:
-        c.onData(Buffer.from(payload)); // a copy: the frame buffer is re-used
+        c.onData(Buffer.from(payload)); // a copy: the chunk it may share is not ours to keep
         return;
       case EOF:
         c.onEof();
         return;
       case ACK:
-        c.onAck(payload.readUInt32BE(0));
+        // A malformed ACK (not 4 bytes, or more than was sent) closes that channel: the window
+        // could not be trusted any more.
+        if (payload.length !== 4 || !c.onAck(payload.readUInt32BE(0))) c.onClose('the instance relay sent a malformed ACK');
         return;
       case CLOSE:
         c.onClose(payload.length ? payload.toString('utf8') : 'closed by the instance');

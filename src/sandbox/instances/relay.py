@@ -37,6 +37,16 @@ class Chan:
 chans = {}
 out = None
 
+# Not dumpable: code in the instance runs as the same uid and could otherwise open
+# /proc/<this pid>/fd/1 and write frames into the operator's end (which parses them defensively
+# anyway).
+try:
+    import ctypes
+
+    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
+except Exception:
+    pass
+
 
 def send(kind, cid, payload=b""):
     out.write(HDR.pack(kind, cid, len(payload)) + payload)

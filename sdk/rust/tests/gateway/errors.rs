@@ -114,3 +114,17 @@ fn over_the_rate_limit_is_a_rate_limit_error_with_reset_at_and_retries_wait_for_
     assert_eq!(usage.rate_limit.limit, 3);
     assert!(started.elapsed() + Duration::from_millis(500) >= remaining, "waited {:?} of {:?}", started.elapsed(), remaining);
 }
+
+#[test]
+fn quota_and_credit_answers_are_typed_errors() {
+    // The gateway's bodies for a per-key quota (403) and an exhausted balance (402), as it sends them.
+    let body = json!({ "code": "QUOTA_EXCEEDED", "message": "instances: this key already has 4 instances", "details": { "quota": "instances" } });
+    match Error::from_response(403, Some(&body), None) {
+        Error::QuotaExceeded(q) => assert_eq!((q.quota.as_str(), q.error.status, q.error.code), ("instances", Some(403), ErrorCode::QuotaExceeded)),
+        other => panic!("expected QUOTA_EXCEEDED, got {:?}", other),
+    }
+    let broke = Error::from_response(402, Some(&json!({ "code": "INSUFFICIENT_CREDIT", "message": "balance 0" })), None);
+    assert!(matches!(broke, Error::InsufficientCredit(_)), "{:?}", broke);
+    assert_eq!((broke.code().http_status(), broke.is_retryable()), (402, false));
+    assert!(matches!(Error::from_response(402, None, None), Error::InsufficientCredit(_)));
+}

@@ -66,12 +66,23 @@ fn an_instance_starts_answers_ssh_exposes_a_port_pauses_resumes_and_stops() {
     let r = c.instances().exec(&inst.id, &InstanceExec::new(serve)).unwrap();
     assert_eq!((r.exit_code, r.stdout.as_str()), (0, "ok\n"), "{}", r.stderr);
     let e = c.instances().expose(&inst.id, "rsweb", 8100).unwrap();
-    assert!(e.url.ends_with(&format!("/i/{}/rsweb/", inst.id)), "{}", e.url);
+    // Its own origin: a host name of its own under localhost, on the gateway's port.
+    let gateway_port = std::env::var("FAAS_ENDPOINT").unwrap().rsplit(':').next().unwrap().trim_end_matches('/').to_string();
+    assert_eq!(e.url, format!("http://{}-rsweb.localhost:{}/", inst.id, gateway_port));
     assert_eq!((e.port, e.strip_prefix), (8100, true));
     let token = e.token.clone().expect("the URL's token, at expose");
-    let page = ureq::get(&format!("{}a.txt", e.url)).query("faas_token", &token).call().unwrap().into_string().unwrap();
+    // *.localhost is loopback (browsers and curl know it; the system resolver may not).
+    let agent = ureq::AgentBuilder::new()
+        .resolver(|netloc: &str| -> std::io::Result<Vec<std::net::SocketAddr>> {
+            match netloc.rsplit_once(':') {
+                Some((host, port)) if host.ends_with(".localhost") => Ok(vec![std::net::SocketAddr::from(([127, 0, 0, 1], port.parse().unwrap()))]),
+                _ => std::net::ToSocketAddrs::to_socket_addrs(netloc).map(|a| a.collect()),
+            }
+        })
+        .build();
+    let page = agent.get(&format!("{}a.txt", e.url)).query("faas_token", &token).call().unwrap().into_string().unwrap();
     assert_eq!(page, "rs-hello\n");
-    match ureq::get(&format!("{}a.txt", e.url)).call() {
+    match agent.get(&format!("{}a.txt", e.url)).call() {
         Err(ureq::Error::Status(401, _)) => {}
         other => panic!("no credential: expected 401, got {:?}", other.map(|r| r.status())),
     }
