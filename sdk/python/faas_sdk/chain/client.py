@@ -111,12 +111,35 @@ def agreement(results: List[OperatorResult]) -> Tuple[List[OperatorResult], List
     return agreed, [r for g in ordered[1:] for r in g], rejected
 
 
+#: The most of a full output a client reads from an operator (the operator caps each stream at
+#: FAAS_MAX_OUTPUT_BYTES, 1 MiB by default; JSON escaping can grow text up to six times).
+MAX_OUTPUT_ANSWER_BYTES = 16 * 1024 * 1024
+
+
+def _read_bounded(res: Any, deadline: float) -> bytes:
+    """The answer's body, refusing more than MAX_OUTPUT_ANSWER_BYTES or a total time past ``deadline``
+    (urllib's timeout is per read: a server sending a byte at a time would never time out)."""
+    chunks = []
+    size = 0
+    while True:
+        if time.monotonic() > deadline:
+            raise OSError("the operator's API took too long to send the output")
+        chunk = res.read(64 * 1024)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_OUTPUT_ANSWER_BYTES:
+            raise OSError(f"the operator's API sent more than {MAX_OUTPUT_ANSWER_BYTES} bytes")
+        chunks.append(chunk)
+
+
 def fetch_full_output(api_url: str, output_hash_: str, timeout: float = 10.0) -> Dict[str, Any]:
     """``GET {api_url}/v1/outputs/{hash}`` of an operator's API: {exitCode, stdout, stderr}."""
     url = f"{api_url.rstrip('/')}/v1/outputs/{output_hash_}"
+    deadline = time.monotonic() + timeout
     try:
         with urllib.request.urlopen(url, timeout=timeout) as res:  # noqa: S310 (the operator's registered address)
-            body = json.loads(res.read().decode("utf-8"))
+            body = json.loads(_read_bounded(res, deadline).decode("utf-8"))
     except urllib.error.HTTPError as err:
         try:
             message = json.loads(err.read().decode("utf-8")).get("message", "")
@@ -462,7 +485,8 @@ class TangleFaaSClient:
                     checked.append(r)
                     await self._emit(JobUpdate(job_id, "result", operator_result=r))
                 agreed, dissent, rejected = agreement(checked)
-                answered = {r.operator for r in agreed + dissent}
+                # An operator of the service whose result did not verify has answered too (wrongly).
+                answered = {r.operator for r in checked if r.trusted}
                 if len(agreed) >= q or len(answered) >= n_ops:
                     verified = len(agreed) >= q
                     first = agreed[0] if agreed else checked[0]
@@ -481,7 +505,7 @@ class TangleFaaSClient:
                         quorum=q,
                         dissent=dissent,
                         rejected=rejected,
-                        verification_error=None if verified else f"no quorum: {len(agreed)} of the {q} needed operators agree ({len(dissent)} dissent)",
+                        verification_error=None if verified else _no_quorum(agreed, dissent, rejected, q),
                     )
                     await self._emit(JobUpdate(job_id, "completed" if verified and out.exit_code == 0 else "failed", result=out))
                     return out
@@ -498,7 +522,17 @@ class TangleFaaSClient:
         finally:
             self._watches.pop(key, None)
             poll.cancel()
+            if not self._watches:
+                self._stop_follower()
             await asyncio.gather(poll, return_exceptions=True)
+
+    def _stop_follower(self) -> None:
+        """Nothing is waited for: the follower stops (unsubscribing); the next watch starts one."""
+        follower, self._follower = self._follower, None
+        if follower is not None and not follower.done():
+            follower.cancel()
+            self._tasks.add(follower)
+            follower.add_done_callback(self._tasks.discard)
 
     async def _past_context(self, chain: ChainClient, service: ServiceRecord, job_id: int) -> _JobContext:
         call = await chain.query("Services", "JobCalls", service.service_id, job_id)
@@ -586,6 +620,11 @@ class UpdateStream:
         self._done = True
         if self._queue in self._listeners:
             self._listeners.remove(self._queue)
+
+
+def _no_quorum(agreed: List[OperatorResult], dissent: List[OperatorResult], rejected: List[OperatorResult], quorum: int) -> str:
+    why = [f"{r.operator}: {r.verification_error}" for r in rejected if r.trusted]
+    return f"no quorum: {len(agreed)} of the {quorum} needed operators agree ({len(dissent)} dissent)" + (f"; {'; '.join(why)}" if why else "")
 
 
 def _fail(fut: "asyncio.Future[Any]", err: BaseException) -> None:
