@@ -12,8 +12,10 @@ import { createLogger } from '../src/log.js';
 import { DockerSandboxEngine, runtimeImageTag } from '../src/sandbox/index.js';
 import type { ExecuteRequestInput } from '../src/sandbox/index.js';
 import { benchChain } from './chain.js';
+import { benchEvm } from './evm.js';
 import { benchGateway } from './gateway.js';
 import { benchInstances } from './instances.js';
+import { benchIsolation } from './isolation.js';
 import { benchSnapshots } from './snapshots.js';
 import { check, r2, record, results, say, sleep, timeIt } from './stats.js';
 
@@ -164,7 +166,7 @@ async function benchEngine(): Promise<void> {
   target(perS >= 1000, `≥ 1000 cached executions/s at concurrency 4: ${perS.toFixed(0)}`);
 }
 
-/** BENCH_ONLY=engine,gateway,chain,snapshots,instances runs some sections (written to partial.json, not latest.json). */
+/** BENCH_ONLY=engine,gateway,chain,evm,snapshots,instances,isolation runs some sections (written to partial.json, not latest.json). */
 async function main(): Promise<void> {
   const started = Date.now();
   const only = process.env.BENCH_ONLY?.split(',').map((x) => x.trim());
@@ -172,7 +174,9 @@ async function main(): Promise<void> {
   if (want('engine')) await benchEngine();
   if (want('gateway')) await benchGateway(PACE);
   if (want('chain')) await benchChain(PACE);
+  if (want('evm')) await benchEvm(PACE);
   if (want('snapshots')) await benchSnapshots(PACE);
+  if (want('isolation')) await benchIsolation(PACE);
   if (want('instances')) {
     Object.assign(results, await benchInstances({ paceMs: 100 }));
     say('targets (issue #7)');

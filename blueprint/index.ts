@@ -8,3 +8,5 @@ export { outputHash, capBytes, encodeResult, decodeResult, MalformedResult } fro
 export type { OutputToSign, ExecuteResultFields } from './result.js';
 export { STATEMENT_DOMAIN, encodeStatement, operatorSigningKey, signStatement, verifyStatement } from './statement.js';
 export type { Statement } from './statement.js';
+export { EVM_STATEMENT_DOMAIN, EVM_INPUT_TYPES, EVM_RESULT_TYPES, encodeEvmExecuteArgs, decodeEvmExecuteArgs, evmArgsHash, encodeEvmResult, decodeEvmResult, encodeEvmStatement, signEvmStatement, verifyEvmStatement, evmRegisteredKey } from './evm.js';
+export type { EvmStatement, EvmChainIdentity } from './evm.js';

@@ -5,6 +5,8 @@
 //   approved, and the operator serving it; a first job is run through the chain and verified.
 //   It then keeps running until Ctrl-C.
 // - `npm start -- --operators 3`: the same with three operators on the one service.
+// - `npm start -- --chain evm`: the same on Tangle's EVM protocol (tnt-core) on a local anvil;
+//   with --rpc https://… --tangle 0x…, against a real deployment (see src/main-evm.ts).
 // - `npm start -- --rpc wss://…` runs the same operator against a real chain: the account comes
 //   from FAAS_SURI and the services from FAAS_SERVICE_IDS (see README).
 import { ApiPromise, WsProvider } from '@polkadot/api';
@@ -14,6 +16,7 @@ import { bootstrapFaasService, startNode } from '../chain/src/index.js';
 import { loadConfig } from './config.js';
 import { FaaSError } from './errors.js';
 import { createLogger } from './log.js';
+import { installProcessGuard } from './guard.js';
 import { operatorSigningKey } from '../blueprint/index.js';
 import { startOperatorService } from './operator/index.js';
 import type { OperatorService } from './operator/index.js';
@@ -42,6 +45,7 @@ function argValue(name: string): string | undefined {
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
+  installProcessGuard(log);
   const rpc = argValue('--rpc') ?? process.env.FAAS_RPC_URL;
   // Against a real chain, contexts and snapshots are kept with the job store and outlive this
   // process; the embedded demo keeps them only while it runs.
@@ -65,6 +69,12 @@ async function main(): Promise<void> {
     } catch (err) {
       out(`  ${language.padEnd(11)} failed: ${err instanceof FaaSError ? `${err.code}: ${err.message}` : String(err)}`);
     }
+  }
+
+  if ((argValue('--chain') ?? process.env.FAAS_CHAIN) === 'evm') {
+    const { startEvm } = await import('./main-evm.js');
+    await startEvm({ config, log, engine, stops, rpc, arg: argValue });
+    return;
   }
 
   if (rpc) {

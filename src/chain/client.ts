@@ -4,6 +4,7 @@ import type { ApiPromise } from '@polkadot/api';
 import type { Codec } from '@polkadot/types/types';
 import type { Logger } from 'pino';
 import { argsHash } from '../../blueprint/index.js';
+import type { EvmChainIdentity } from '../../blueprint/index.js';
 import { followChainEvents, scanBlocks } from './follow.js';
 import { readService } from './services.js';
 import type { ServiceRecord } from './services.js';
@@ -17,7 +18,12 @@ export interface JobCall {
   job: number;
   caller: string;
   args: Codec[];
-  /** blake2-256 of the args as on-chain (`argsHash` of the blueprint). */
+  /** The arguments already read as texts (the EVM backend decodes its ABI inputs); when set,
+   *  `args` is not used. */
+  texts?: string[];
+  /** Why the arguments could not be read (they become an error result). */
+  argsError?: string;
+  /** Hash of the args as on-chain: blake2-256 of the Fields (`argsHash`), or on EVM keccak256 of the input bytes. */
   argsHash: string;
   blockNumber: number;
   blockHash: string;
@@ -30,6 +36,8 @@ export interface TangleClient {
   readonly address: string;
   /** The chain's identity, bound into every signed statement. */
   readonly genesisHash: string;
+  /** On an EVM chain: chain id and Tangle contract, which its statements bind instead. */
+  readonly evm?: EvmChainIdentity;
   connect(): Promise<void>;
   disconnect(): Promise<void>;
   /** The number of the head this client follows (finalized, or best by choice). */

@@ -25,6 +25,8 @@ export interface Included {
   records: ChainEvent[];
   /** The fee paid (`transactionPayment.TransactionFeePaid.actualFee`), when the runtime reports it. */
   fee: bigint | null;
+  /** The transaction's hash (set by the EVM backend). */
+  txHash?: string;
 }
 
 /** Thrown when the chain refuses or fails a transaction; `reason` is the chain's words. */

@@ -6,7 +6,7 @@
 import type { KeyringPair } from '@polkadot/keyring/types';
 import type { Codec } from '@polkadot/types/types';
 import type { Logger } from 'pino';
-import { BadJobArgs, JOB_EXECUTE, decodeExecuteArgs, encodeResult, fieldText, outputHash, signStatement } from '../../blueprint/index.js';
+import { BadJobArgs, JOB_EXECUTE, decodeExecuteArgs, encodeEvmResult, encodeResult, fieldText, outputHash, signEvmStatement, signStatement } from '../../blueprint/index.js';
 import type { FieldCodec, OutputToSign } from '../../blueprint/index.js';
 import { ChainTxError, callKey } from '../chain/index.js';
 import type { JobCall, TangleClient } from '../chain/index.js';
@@ -25,7 +25,8 @@ export interface OperatorDeps {
   client: TangleClient;
   engine: SandboxEngine;
   store: JobStore;
-  signer: KeyringPair;
+  /** The statement signer: a Substrate ECDSA pair, or (EVM backend) the account's private key. */
+  signer: KeyringPair | { evmPrivateKey: `0x${string}` };
   /** The services this operator serves; calls of other services are ignored. */
   services: ReadonlySet<bigint>;
   log: Logger;
@@ -96,7 +97,8 @@ export class Operator {
     }
     let args: string[];
     try {
-      args = call.args.map(argText);
+      if (call.argsError) throw new Error(call.argsError);
+      args = call.texts ?? call.args.map(argText);
     } catch (err) {
       args = [`\u0000invalid: ${(err as Error).message}`];
     }
@@ -131,18 +133,17 @@ export class Operator {
     if (!fields) {
       const { output, imageHash } = await this.execute(job);
       const hash = outputHash(output);
-      const signature = signStatement(this.d.signer, {
-        genesisHash: client.genesisHash,
-        blueprintId: await this.blueprintOfService(job.serviceId),
-        serviceId: job.serviceId,
-        callId: job.callId,
-        job: job.job,
-        argsHash: job.argsHash,
-        imageHash,
-        exitCode: output.exitCode,
-        outputHash: hash,
-      });
-      fields = encodeResult({ ...output, outputHash: hash, imageHash, signature });
+      const body = { blueprintId: await this.blueprintOfService(job.serviceId), serviceId: job.serviceId, callId: job.callId, job: job.job, argsHash: job.argsHash, imageHash, exitCode: output.exitCode, outputHash: hash };
+      const signer = this.d.signer;
+      if (client.evm) {
+        if (!('evmPrivateKey' in signer)) throw new Error('the EVM backend signs with the account key (evmPrivateKey)');
+        const signature = await signEvmStatement(signer.evmPrivateKey, { ...body, ...client.evm });
+        fields = [encodeEvmResult({ ...output, outputHash: hash, imageHash, signature })];
+      } else {
+        if ('evmPrivateKey' in signer) throw new Error('the Substrate backend signs with an ECDSA key pair');
+        const signature = signStatement(signer, { ...body, genesisHash: client.genesisHash });
+        fields = encodeResult({ ...output, outputHash: hash, imageHash, signature });
+      }
       store.setResult(job.serviceId, job.callId, fields, { hash, ...output });
     }
     if (!job.submission || !(await this.finishJournaled(job, job.submission))) {
@@ -173,8 +174,9 @@ export class Operator {
       return true;
     } catch (err) {
       if (await mine()) return true;
-      if (err instanceof ChainTxError && err.alreadyImported) {
-        // Still in the node's pool: wait for it to be included.
+      if (err instanceof ChainTxError && (err.alreadyImported || err.outdatedNonce)) {
+        // Still in the node's pool, or its nonce is used — by it, in a block not final yet, or by
+        // another transaction: wait for finality to tell before signing a second result.
         for (let i = 0; i < 120; i++) {
           await new Promise((r) => setTimeout(r, 500));
           if (await mine()) return true;

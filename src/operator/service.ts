@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import { createGateway, startApiServer } from '../api/index.js';
 import type { ApiServer } from '../api/index.js';
 import { PolkadotTangleClient } from '../chain/index.js';
+import type { TangleClient } from '../chain/index.js';
+import { EvmTangleClient } from '../chain/evm/index.js';
 import type { Config } from '../config.js';
 import type { SandboxEngine } from '../sandbox/index.js';
 import { JobStore, openDatabase } from '../store/index.js';
@@ -14,6 +16,9 @@ import { operatorSigningKey } from '../../blueprint/index.js';
 
 export interface OperatorServiceOptions {
   rpcUrl: string;
+  /** Tangle's EVM protocol instead of the Substrate chain: the Tangle contract, and the account's
+   *  private key (0x…) in `suri`. */
+  evm?: { tangle: `0x${string}` };
   /** The operator account's secret (mnemonic or dev URI); never logged. */
   suri: string;
   services: bigint[];
@@ -40,12 +45,14 @@ export interface OperatorService {
 
 export async function startOperatorService(o: OperatorServiceOptions): Promise<OperatorService> {
   if (!o.services.length) throw new Error('no services to serve: list their ids (FAAS_SERVICE_IDS)');
-  const client = new PolkadotTangleClient({ rpcUrl: o.rpcUrl, suri: o.suri, log: o.log, follow: o.follow });
+  const client: TangleClient = o.evm
+    ? new EvmTangleClient({ rpcUrl: o.rpcUrl, privateKey: o.suri as `0x${string}`, tangle: o.evm.tangle, log: o.log, follow: o.follow === 'best' ? 'latest' : 'finalized' })
+    : new PolkadotTangleClient({ rpcUrl: o.rpcUrl, suri: o.suri, log: o.log, follow: o.follow });
   await client.connect();
   const db = openDatabase(o.dbPath);
   const store = new JobStore(db);
-  const { pair } = await operatorSigningKey(o.suri);
-  const operator = new Operator({ client, engine: o.engine, store, signer: pair, services: new Set(o.services), log: o.log, crashPoint: o.crashPoint });
+  const signer = o.evm ? { evmPrivateKey: o.suri as `0x${string}` } : (await operatorSigningKey(o.suri)).pair;
+  const operator = new Operator({ client, engine: o.engine, store, signer, services: new Set(o.services), log: o.log, crashPoint: o.crashPoint });
   const gateway = o.api && o.api.config ? createGateway(o.api.config, o.engine, db, o.log) : undefined;
   const api: ApiServer | null =
     o.api === false ? null : await startApiServer({ log: o.log, outputs: store, gateway }, { host: o.api?.host, port: o.api?.port, bodyLimit: o.api?.config?.api.bodyLimitBytes, requestTimeoutMs: o.api?.config?.api.requestTimeoutMs });

@@ -3,6 +3,8 @@
 // if its submitter operates the service and its signature over the job's statement checks
 // against that operator's registered key; `waitForResult` resolves when `quorum` operators
 // agree. The blueprint and operator set come from the service's on-chain record.
+// With `chain: 'evm'` the same surface runs on Tangle's EVM protocol (tnt-core): the chain reads
+// are in ./tangle/evm.ts, the checks and the quorum are shared (./tangle/verify.ts).
 import { EventEmitter } from 'node:events';
 import type { ApiPromise } from '@polkadot/api';
 import type { KeyringPair } from '@polkadot/keyring/types';
@@ -12,11 +14,15 @@ import type { FieldCodec } from '../../blueprint/index.js';
 import { ChainTxError, TxSender, accountFromUri, callKey, connectApi, followChainEvents, readJobCall, readRegistration, readService, scanBlocks } from '../chain/index.js';
 import type { ServiceRecord } from '../chain/index.js';
 import { FaaSError, TimeoutError, ValidationError } from '../errors.js';
-import { agreement, defaultQuorum, verifyOperatorResult } from './tangle/verify.js';
-import type { Agreement, JobContext, OperatorResult } from './tangle/verify.js';
+import { agreement, decide, defaultQuorum, verifyOperatorResult } from './tangle/verify.js';
+import type { JobContext, JobResult, OperatorResult } from './tangle/verify.js';
+
+import { EvmTangleFaaSClient } from './tangle/evm.js';
+import type { EvmFaaSClientConfig } from './tangle/evm.js';
 
 export { verifyOperatorResult, defaultQuorum, agreement } from './tangle/verify.js';
-export type { OperatorResult, JobContext, Agreement } from './tangle/verify.js';
+export type { EvmFaaSClientConfig } from './tangle/evm.js';
+export type { OperatorResult, JobContext, Agreement, JobResult } from './tangle/verify.js';
 
 export interface TangleFaaSClientConfig {
   rpcUrl: string;
@@ -40,32 +46,6 @@ export interface JobRequest {
   stdin?: string;
 }
 
-export interface JobResult {
-  jobId: bigint;
-  exitCode: number;
-  /** The whole output: fetched from the operator's API when the on-chain copy was cut. */
-  stdout: string;
-  stderr: string;
-  /** False when the on-chain output was cut (the full output is then fetched from the operator). */
-  complete: boolean;
-  outputHash: string;
-  imageHash: string;
-  /** The first agreeing operator's signature, and that operator. */
-  signature: string;
-  operator: string;
-  /** True only when `quorum` operators of the service signed this same statement, each verified. */
-  verified: boolean;
-  /** Why `verified` is false, when it is. */
-  verificationError?: string;
-  /** The operators whose verified results agree (at least `quorum` when verified). */
-  operators: string[];
-  quorum: number;
-  /** Operators of the service whose verified, signed result differs: evidence of misbehaviour. */
-  dissent: OperatorResult[];
-  /** Results that did not verify, or from accounts that do not operate the service. */
-  rejected: OperatorResult[];
-}
-
 export type JobStatus = 'submitted' | 'executing' | 'result' | 'completed' | 'failed';
 
 export interface JobUpdate {
@@ -77,20 +57,39 @@ export interface JobUpdate {
   result?: JobResult;
 }
 
-/** The full output behind `hash` from the operator's API (its registered address). */
+/** The most of a full output's answer a client reads from an operator's API (the operator caps
+ *  each stream at FAAS_MAX_OUTPUT_BYTES, 1 MiB by default; JSON escaping may grow text up to 6×). */
+export const MAX_OUTPUT_ANSWER_BYTES = 16 * 1024 * 1024;
+
+/** The full output behind `hash` from the operator's API (its registered address). The answer is
+ *  an untrusted operator's: read up to MAX_OUTPUT_ANSWER_BYTES within `timeoutMs` in all, and
+ *  only an {exitCode: integer, stdout: string, stderr: string} is taken. */
 export async function fetchFullOutput(apiUrl: string, hash: string, timeoutMs = 10_000): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  const res = await fetch(`${apiUrl.replace(/\/+$/, '')}/v1/outputs/${hash}`, { signal: AbortSignal.timeout(timeoutMs) });
-  const body = (await res.json()) as { exitCode: number; stdout: string; stderr: string; message?: string };
-  if (!res.ok) throw new Error(`${res.status} ${body.message ?? ''}`.trim());
-  return { exitCode: body.exitCode, stdout: body.stdout, stderr: body.stderr };
+  const signal = AbortSignal.timeout(timeoutMs);
+  const res = await fetch(`${apiUrl.replace(/\/+$/, '')}/v1/outputs/${hash}`, { signal });
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body ?? []) {
+    size += (chunk as Uint8Array).length;
+    if (size > MAX_OUTPUT_ANSWER_BYTES) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new Error(`the answer is over ${MAX_OUTPUT_ANSWER_BYTES} bytes`);
+    }
+    chunks.push(chunk as Uint8Array);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new Error(`${res.status}: the answer is not JSON`);
+  }
+  const b = body as { exitCode?: unknown; stdout?: unknown; stderr?: unknown; message?: unknown };
+  if (!res.ok) throw new Error(`${res.status} ${typeof b?.message === 'string' ? b.message.slice(0, 200) : ''}`.trim());
+  if (!b || !Number.isInteger(b.exitCode) || typeof b.stdout !== 'string' || typeof b.stderr !== 'string') throw new Error('the answer is not {exitCode, stdout, stderr}');
+  return { exitCode: b.exitCode as number, stdout: b.stdout, stderr: b.stderr };
 }
 
 const RECENT_RESULTS = 10_000;
-
-function noQuorum(a: Agreement, quorum: number): string {
-  const why = a.rejected.filter((r) => r.trusted).map((r) => `${r.operator}: ${r.verificationError}`);
-  return `no quorum: ${a.agreed.length} of the ${quorum} needed operators agree (${a.dissent.length} dissent)${why.length ? `; ${why.join('; ')}` : ''}`;
-}
 
 interface Watch {
   job: Promise<JobContext>;
@@ -111,17 +110,26 @@ export class TangleFaaSClient extends EventEmitter {
   /** Results the follower saw for calls nobody watched yet (a submitter may register a moment
    *  after its result landed); the oldest go first past RECENT_RESULTS. */
   private readonly recent = new Map<string, Watch['raw']>();
+  private readonly config: TangleFaaSClientConfig;
+  /** With `chain: 'evm'`: the EVM protocol's reads and writes. */
+  private readonly evm: EvmTangleFaaSClient | null = null;
 
-  constructor(private readonly config: TangleFaaSClientConfig) {
+  constructor(config: TangleFaaSClientConfig | EvmFaaSClientConfig) {
     super();
+    if ('chain' in config && config.chain === 'evm') {
+      this.evm = new EvmTangleFaaSClient({ ...config, fetchOutput: config.fetchOutput ?? ((url, hash) => fetchFullOutput(url, hash)) }, (u) => this.emit('jobUpdate', u));
+    }
+    this.config = config as TangleFaaSClientConfig;
   }
 
   /** Connects (also done on first use). */
   async connect(): Promise<void> {
+    if (this.evm) return this.evm.connect();
     await this.chain();
   }
 
   async disconnect(): Promise<void> {
+    if (this.evm) return;
     const stop = await this.follower?.catch(() => null);
     stop?.();
     this.follower = null;
@@ -173,6 +181,7 @@ export class TangleFaaSClient extends EventEmitter {
 
   /** Calls job 0 `execute`; resolves with the job id (the call id) once the call is included. */
   async submitJob(req: JobRequest): Promise<bigint> {
+    if (this.evm) return this.evm.submitJob(req);
     const api = await this.chain();
     const service = await this.service();
     const tx = api.tx.services!.call!(service.serviceId, JOB_EXECUTE, encodeExecuteArgs(req));
@@ -232,6 +241,7 @@ export class TangleFaaSClient extends EventEmitter {
    * it resolves with `verified: false` and the disagreement.
    */
   async waitForResult(jobId: bigint | number, opts: { timeoutMs?: number; quorum?: number; fromBlock?: number } = {}): Promise<JobResult> {
+    if (this.evm) return this.evm.waitForResult(jobId, opts);
     const id = BigInt(jobId);
     const api = await this.chain();
     const service = await this.service();
@@ -254,50 +264,33 @@ export class TangleFaaSClient extends EventEmitter {
     const timeoutMs = opts.timeoutMs ?? 60_000;
     const deadline = Date.now() + timeoutMs;
     const checked: OperatorResult[] = [];
+    let cursor = 0;
     let executing = false;
     void this.watchExecuting(service, id, () => checked.length > 0 || Date.now() > deadline, () => (executing = true));
     try {
       const ctx = await watch.job;
       for (;;) {
-        while (checked.length < watch.raw.length) {
-          const { operator, fields } = watch.raw[checked.length]!;
+        for (; cursor < watch.raw.length; cursor++) {
+          const { operator, fields } = watch.raw[cursor]!;
+          // One result per operator is checked (a second one cannot add a vote, and each check
+          // may fetch from that operator's API): an operator cannot stall the wait with repeats.
+          if (checked.some((c) => c.operator === operator)) continue;
           const r = await verifyOperatorResult(ctx, operator, fields, {
             operators: service.operators,
             registration: (op) => this.registration(api, service.blueprintId, op),
-            fetchOutput: (url, hash) => fetchFullOutput(url, hash),
+            fetchOutput: (url, hash) => fetchFullOutput(url, hash, Math.max(1_000, Math.min(10_000, deadline - Date.now()))),
           });
           checked.push(r);
           this.emit('jobUpdate', { jobId: id, status: 'result', operatorResult: r } satisfies JobUpdate);
         }
-        const a = agreement(checked);
-        // An operator of the service whose result did not verify has answered too (wrongly).
-        const answered = new Set(checked.filter((r) => r.trusted).map((r) => r.operator));
-        if (a.agreed.length >= quorum || answered.size >= service.operators.length) {
-          const first = a.agreed[0] ?? checked[0]!;
-          const verified = a.agreed.length >= quorum;
-          const out: JobResult = {
-            jobId: id,
-            exitCode: first.exitCode,
-            stdout: first.stdout,
-            stderr: first.stderr,
-            complete: first.complete,
-            outputHash: first.outputHash,
-            imageHash: first.imageHash,
-            signature: first.signature,
-            operator: first.operator,
-            verified,
-            ...(verified ? {} : { verificationError: noQuorum(a, quorum) }),
-            operators: a.agreed.map((r) => r.operator),
-            quorum,
-            dissent: a.dissent,
-            rejected: a.rejected,
-          };
-          this.emit('jobUpdate', { jobId: id, status: out.exitCode === 0 && verified ? 'completed' : 'failed', result: out } satisfies JobUpdate);
+        const out = decide(id, checked, quorum, service.operators.length);
+        if (out) {
+          this.emit('jobUpdate', { jobId: id, status: out.exitCode === 0 && out.verified ? 'completed' : 'failed', result: out } satisfies JobUpdate);
           return out;
         }
         const left = deadline - Date.now();
         if (left <= 0) {
-          const why = checked.length ? `${a.agreed.length} of ${quorum} operators agree so far` : executing ? 'an operator is executing it' : 'no operator answered';
+          const why = checked.length ? `${agreement(checked).agreed.length} of ${quorum} operators agree so far` : executing ? 'an operator is executing it' : 'no operator answered';
           throw new TimeoutError(`no verified result for job ${id} within ${timeoutMs} ms (${why})`);
         }
         await new Promise<void>((res) => {

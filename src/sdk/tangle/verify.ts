@@ -52,13 +52,28 @@ const blank = (operator: string, trusted: boolean, error: string): OperatorResul
 });
 
 export async function verifyOperatorResult(job: JobContext, operator: string, fields: ReadonlyArray<Pick<FieldCodec, 'type' | 'value'>>, d: VerifyDeps): Promise<OperatorResult> {
-  const trusted = d.operators.includes(operator);
   let r: ExecuteResultFields;
   try {
     r = decodeResult(fields);
   } catch (err) {
-    return blank(operator, trusted, `malformed result: ${(err as Error).message}`);
+    return blank(operator, d.operators.includes(operator), `malformed result: ${(err as Error).message}`);
   }
+  return checkResult({ serviceId: job.serviceId, blueprintId: job.blueprintId }, operator, r, d, (key) => verifyStatement({ ...job, imageHash: r.imageHash, exitCode: r.exitCode, outputHash: r.outputHash }, r.signature, key));
+}
+
+/** The checks every backend shares, on a decoded result: a service operator, registered, the
+ *  whole output hashing to the signed hash, and `signatureChecks` against its registered key. */
+export async function checkResult(job: { serviceId: bigint | number; blueprintId: bigint | number }, operator: string, r: ExecuteResultFields, d: VerifyDeps, signatureChecks: (registeredKey: string) => boolean | Promise<boolean>): Promise<OperatorResult> {
+  // Whatever an operator (or its API) sent, a check ends in a verdict, never a throw.
+  try {
+    return await checkResultUnguarded(job, operator, r, d, signatureChecks);
+  } catch (err) {
+    return { ...blank(operator, d.operators.includes(operator), `the result could not be checked: ${(err as Error).message}`) };
+  }
+}
+
+async function checkResultUnguarded(job: { serviceId: bigint | number; blueprintId: bigint | number }, operator: string, r: ExecuteResultFields, d: VerifyDeps, signatureChecks: (registeredKey: string) => boolean | Promise<boolean>): Promise<OperatorResult> {
+  const trusted = d.operators.includes(operator);
   const out: OperatorResult = { operator, ...r, trusted, verified: false };
   if (!trusted) return { ...out, verificationError: `${operator} is not an operator of service ${job.serviceId}; its result is not trusted` };
   const reg = await d.registration(operator);
@@ -75,11 +90,14 @@ export async function verifyOperatorResult(job: JobContext, operator: string, fi
   }
   const expected = outputHash(out);
   if (expected !== r.outputHash) return { ...out, verificationError: `output hash mismatch: the output hashes to ${expected}` };
-  if (!verifyStatement({ ...job, imageHash: r.imageHash, exitCode: r.exitCode, outputHash: r.outputHash }, r.signature, reg.key)) {
+  if (!(await signatureChecks(reg.key))) {
     return { ...out, verificationError: 'the signature does not check against the operator’s registered key for this job’s statement' };
   }
   return { ...out, verified: true };
 }
+
+/** A result that could not be decoded, as checked. */
+export const malformedResult = (operator: string, trusted: boolean, error: string): OperatorResult => blank(operator, trusted, `malformed result: ${error}`);
 
 /** Default agreement: the one operator of a one-operator service, a majority otherwise. */
 export function defaultQuorum(operators: number): number {
@@ -96,6 +114,9 @@ export interface Agreement {
   dissent: OperatorResult[];
   /** Results that did not verify or came from outside the service. */
   rejected: OperatorResult[];
+  /** The size of the largest group that signed another statement than `agreed` (with a quorum
+   *  at or below half the operators, two groups could each reach it: then neither is believed). */
+  rivalSize: number;
 }
 
 /** Groups results by the statement they signed (first result per operator counts). */
@@ -114,5 +135,72 @@ export function agreement(results: readonly OperatorResult[]): Agreement {
     groups.set(k, [...(groups.get(k) ?? []), r]);
   }
   const sorted = [...groups.values()].sort((a, b) => b.length - a.length);
-  return { agreed: sorted[0] ?? [], dissent: sorted.slice(1).flat(), rejected };
+  return { agreed: sorted[0] ?? [], dissent: sorted.slice(1).flat(), rejected, rivalSize: sorted[1]?.length ?? 0 };
+}
+
+/** A job's outcome as `waitForResult` gives it (both chain backends). */
+export interface JobResult {
+  jobId: bigint;
+  exitCode: number;
+  /** The whole output: fetched from the operator's API when the on-chain copy was cut. */
+  stdout: string;
+  stderr: string;
+  /** False when the on-chain output was cut (the full output is then fetched from the operator). */
+  complete: boolean;
+  outputHash: string;
+  imageHash: string;
+  /** The first agreeing operator's signature, and that operator. */
+  signature: string;
+  operator: string;
+  /** True only when `quorum` operators of the service signed this same statement, each verified. */
+  verified: boolean;
+  /** Why `verified` is false, when it is. */
+  verificationError?: string;
+  /** The operators whose verified results agree (at least `quorum` when verified). */
+  operators: string[];
+  quorum: number;
+  /** Operators of the service whose verified, signed result differs: evidence of misbehaviour. */
+  dissent: OperatorResult[];
+  /** Results that did not verify, or from accounts that do not operate the service. */
+  rejected: OperatorResult[];
+}
+
+/**
+ * The job's outcome once it is decided, else null: decided when `quorum` operators signed one
+ * statement and no other group reached the quorum too (possible only for a quorum at or below
+ * half), or when every operator of the service has answered (an operator whose result did not
+ * verify has answered too, wrongly) — then `verified` is false and says why.
+ */
+export function decide(jobId: bigint, checked: readonly OperatorResult[], quorum: number, operatorCount: number): JobResult | null {
+  const a = agreement(checked);
+  const answered = new Set(checked.filter((r) => r.trusted).map((r) => r.operator));
+  if (a.agreed.length < quorum && answered.size < operatorCount) return null;
+  const first = a.agreed[0] ?? checked[0];
+  if (!first) return null;
+  const verified = a.agreed.length >= quorum && a.rivalSize < quorum;
+  let why = '';
+  if (!verified) {
+    const failing = a.rejected.filter((r) => r.trusted).map((r) => `${r.operator}: ${r.verificationError}`);
+    why =
+      a.rivalSize >= quorum
+        ? `two groups of operators each reached the quorum of ${quorum} with different results`
+        : `no quorum: ${a.agreed.length} of the ${quorum} needed operators agree (${a.dissent.length} dissent)${failing.length ? `; ${failing.join('; ')}` : ''}`;
+  }
+  return {
+    jobId,
+    exitCode: first.exitCode,
+    stdout: first.stdout,
+    stderr: first.stderr,
+    complete: first.complete,
+    outputHash: first.outputHash,
+    imageHash: first.imageHash,
+    signature: first.signature,
+    operator: first.operator,
+    verified,
+    ...(verified ? {} : { verificationError: why }),
+    operators: a.agreed.map((r) => r.operator),
+    quorum,
+    dissent: a.dissent,
+    rejected: a.rejected,
+  };
 }

@@ -1,0 +1,180 @@
+// The TangleClient on Tangle's EVM protocol (tnt-core): job calls are the Tangle contract's
+// JobSubmitted logs, read by block range — from where the operator stopped (catching up after
+// a restart or a lost node) to the followed head (latest, or finalized) — and results go out
+// with `submitResult(serviceId, callId, bytes)`, signed here with locally reserved nonces.
+import { createPublicClient, decodeEventLog, http, zeroAddress } from 'viem';
+import type { Address, Hex, Log, PublicClient } from 'viem';
+import { privateKeyToAccount } from 'viem/accounts';
+import type { Logger } from 'pino';
+import { decodeEvmExecuteArgs, evmArgsHash } from '../../../blueprint/index.js';
+import type { EvmChainIdentity } from '../../../blueprint/index.js';
+import { callKey } from '../client.js';
+import type { JobCall, TangleClient } from '../client.js';
+import type { ServiceRecord } from '../services.js';
+import type { Included, SendOptions } from '../tx.js';
+import { tangleAbi } from './abi.js';
+import { EvmTxSender } from './tx.js';
+
+export interface EvmClientOptions {
+  rpcUrl: string;
+  /** The operator account's private key (0x…); never logged. */
+  privateKey: Hex;
+  /** The Tangle contract (its proxy). */
+  tangle: Address;
+  log: Logger;
+  /** Which head to act on: latest (default; a dev node's blocks are final at once) or finalized. */
+  follow?: 'latest' | 'finalized';
+  /** How often the head is polled (ms; default 25). */
+  pollMs?: number;
+}
+
+/** Blocks per log query. */
+const LOG_RANGE = 5_000n;
+const jobSubmitted = tangleAbi.find((x) => x.type === 'event' && x.name === 'JobSubmitted')!;
+const resultSubmitted = tangleAbi.find((x) => x.type === 'event' && x.name === 'JobResultSubmitted')!;
+
+export class EvmTangleClient implements TangleClient {
+  private pub: PublicClient | null = null;
+  private sender: EvmTxSender | null = null;
+  private identity: EvmChainIdentity | null = null;
+  private genesis = '';
+  readonly address: Address;
+
+  constructor(private readonly opts: EvmClientOptions) {
+    this.address = privateKeyToAccount(opts.privateKey).address;
+  }
+
+  get genesisHash(): string {
+    return this.genesis;
+  }
+
+  /** What the EVM statement binds: chain id and Tangle contract. */
+  get evm(): EvmChainIdentity {
+    if (!this.identity) throw new Error('not connected');
+    return this.identity;
+  }
+
+  private client(): PublicClient {
+    if (!this.pub) throw new Error('not connected');
+    return this.pub;
+  }
+
+  async connect(): Promise<void> {
+    const pub = createPublicClient({ transport: http(this.opts.rpcUrl, { retryCount: 2, retryDelay: 100 }) });
+    const chainId = await pub.getChainId();
+    this.genesis = (await pub.getBlock({ blockNumber: 0n })).hash;
+    this.pub = pub;
+    this.identity = { chainId: BigInt(chainId), tangle: this.opts.tangle };
+    this.sender = new EvmTxSender(pub, privateKeyToAccount(this.opts.privateKey), chainId, this.opts.follow ?? 'latest');
+  }
+
+  async disconnect(): Promise<void> {
+    this.pub = null;
+  }
+
+  async head(): Promise<number> {
+    const pub = this.client();
+    if (this.opts.follow === 'finalized') return Number((await pub.getBlock({ blockTag: 'finalized' })).number);
+    return Number(await pub.getBlockNumber({ cacheTime: 0 }));
+  }
+
+  /** Logs of one event of the Tangle contract in blocks from..to, in chunks. */
+  private async logs(event: typeof jobSubmitted | typeof resultSubmitted, from: number, to: number, args?: Record<string, unknown>): Promise<Log[]> {
+    const out: Log[] = [];
+    for (let a = BigInt(from); a <= BigInt(to); a += LOG_RANGE) {
+      const b = a + LOG_RANGE - 1n < BigInt(to) ? a + LOG_RANGE - 1n : BigInt(to);
+      out.push(...(await this.client().getLogs({ address: this.opts.tangle, event, args, fromBlock: a, toBlock: b } as Parameters<PublicClient['getLogs']>[0])));
+    }
+    return out;
+  }
+
+  private toJobCall(log: Log): JobCall {
+    const { args } = decodeEventLog({ abi: tangleAbi, eventName: 'JobSubmitted', data: log.data, topics: log.topics });
+    let texts: string[] = [];
+    let argsError: string | undefined;
+    try {
+      texts = decodeEvmExecuteArgs(args.inputs);
+    } catch (err) {
+      argsError = (err as Error).message;
+    }
+    return { serviceId: args.serviceId, callId: args.callId, job: args.jobIndex, caller: args.caller, args: [], texts, argsError, argsHash: evmArgsHash(args.inputs), blockNumber: Number(log.blockNumber), blockHash: log.blockHash ?? '' };
+  }
+
+  async subscribeJobCalls(handler: (call: JobCall) => void, opts: { fromBlock?: number; onBlockScanned?: (n: number) => void } = {}): Promise<() => void> {
+    let next: number | null = opts.fromBlock ?? null;
+    let stopped = false;
+    let timer: NodeJS.Timeout | null = null;
+    const tick = async () => {
+      try {
+        const head = await this.head();
+        next ??= head;
+        // A node that went away and came back (or a gap): the range since the last scanned
+        // block is read in one go, so nothing in between is missed.
+        while (next <= head && !stopped) {
+          const to = Math.min(head, next + Number(LOG_RANGE) - 1);
+          const logs = await this.logs(jobSubmitted, next, to);
+          if (stopped) return;
+          for (const log of logs) handler(this.toJobCall(log));
+          opts.onBlockScanned?.(to);
+          next = to + 1;
+        }
+      } catch (err) {
+        this.opts.log.warn({ err: (err as Error).message.split('\n')[0] }, 'log scan failed; retrying');
+      } finally {
+        if (!stopped) timer = setTimeout(() => void tick(), this.opts.pollMs ?? 25);
+      }
+    };
+    await tick();
+    return () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    };
+  }
+
+  async service(serviceId: bigint): Promise<ServiceRecord | null> {
+    const pub = this.client();
+    const s = await pub.readContract({ address: this.opts.tangle, abi: tangleAbi, functionName: 'getService', args: [serviceId] }).catch(() => null);
+    if (!s || s.owner === zeroAddress) return null;
+    const operators = await pub.readContract({ address: this.opts.tangle, abi: tangleAbi, functionName: 'getServiceOperators', args: [serviceId] });
+    return { serviceId, blueprintId: s.blueprintId, owner: s.owner, operators: [...operators], permittedCallers: [] };
+  }
+
+  /** Every JobSubmitted of these services since block 0: logs keep them all (with their callers). */
+  async storedJobCalls(serviceIds: bigint[]): Promise<JobCall[]> {
+    if (!serviceIds.length) return [];
+    const logs = await this.logs(jobSubmitted, 0, await this.head(), { serviceId: serviceIds });
+    return logs.map((l) => this.toJobCall(l)).sort((a, b) => (a.serviceId === b.serviceId ? Number(a.callId - b.callId) : Number(a.serviceId - b.serviceId)));
+  }
+
+  async ownResults(fromBlock: number): Promise<Set<string>> {
+    const logs = await this.logs(resultSubmitted, Math.max(0, fromBlock), await this.head(), { operator: this.address });
+    return new Set(logs.map((l) => {
+      const { args } = decodeEventLog({ abi: tangleAbi, eventName: 'JobResultSubmitted', data: l.data, topics: l.topics });
+      return callKey(args.serviceId, args.callId);
+    }));
+  }
+
+  async history(fromBlock: number): Promise<{ answered: Set<string>; callers: Map<string, string> }> {
+    const answered = await this.ownResults(fromBlock);
+    const callers = new Map<string, string>();
+    for (const log of await this.logs(jobSubmitted, Math.max(0, fromBlock), await this.head())) {
+      const c = this.toJobCall(log);
+      callers.set(callKey(c.serviceId, c.callId), c.caller);
+    }
+    return { answered, callers };
+  }
+
+  async hasResult(serviceId: bigint, callId: bigint): Promise<boolean> {
+    const c = await this.client().readContract({ address: this.opts.tangle, abi: tangleAbi, functionName: 'getJobCall', args: [serviceId, callId] });
+    return c.resultCount > 0;
+  }
+
+  /** `result` is `[abi-encoded result bytes]` (see blueprint/evm.ts). */
+  submitResult(serviceId: bigint, callId: bigint, result: unknown[], opts: SendOptions = {}): Promise<Included> {
+    return this.sender!.send({ to: this.opts.tangle, abi: tangleAbi, functionName: 'submitResult', args: [serviceId, callId, result[0] as Hex] }, opts);
+  }
+
+  resendResult(signedHex: string): Promise<Included> {
+    return this.sender!.resend(signedHex as Hex);
+  }
+}

@@ -1,0 +1,142 @@
+// TangleFaaSClient's reading and writing on Tangle's EVM protocol (tnt-core): `submitJob` with
+// ABI-encoded inputs, results from the Tangle contract's `JobResultSubmitted` logs, each checked
+// with the shared rules (verify.ts) — a service operator from `getServiceOperators`, its key from
+// `getOperatorPreferences`, the whole output by hash, the EVM statement's signature — and agreed
+// on by `quorum` operators.
+import { createPublicClient, decodeEventLog, http } from 'viem';
+import type { Address, Hex, Log, PublicClient } from 'viem';
+import { JOB_EXECUTE, decodeEvmResult, encodeEvmExecuteArgs, evmArgsHash, verifyEvmStatement } from '../../../blueprint/index.js';
+import { EvmAccount, readEvmRegistration, submitEvmJob, tangleAbi } from '../../chain/evm/index.js';
+import type { JobUpdate } from '../tangle-client.js';
+import { TimeoutError } from '../../errors.js';
+import { checkResult, decide, defaultQuorum, malformedResult } from './verify.js';
+import type { JobResult, OperatorResult, VerifyDeps } from './verify.js';
+
+export interface EvmFaaSClientConfig {
+  chain: 'evm';
+  rpcUrl: string;
+  /** The Tangle contract (proxy) address. */
+  tangleAddress: Address;
+  blueprintId: bigint | number;
+  serviceId: bigint | number;
+  /** The caller's private key. */
+  account: Hex;
+  /** The full output behind a hash, from an operator's API (default: its `/v1/outputs/:hash`). */
+  fetchOutput?: VerifyDeps['fetchOutput'];
+}
+
+export class EvmTangleFaaSClient {
+  private pub: PublicClient;
+  private caller: EvmAccount | null = null;
+  private readonly serviceId: bigint;
+
+  constructor(
+    private readonly c: EvmFaaSClientConfig & { fetchOutput: VerifyDeps['fetchOutput'] },
+    /** Where job updates go (TangleFaaSClient's `jobUpdate` events). */
+    private readonly update: (u: JobUpdate) => void = () => undefined,
+  ) {
+    this.pub = createPublicClient({ transport: http(c.rpcUrl) });
+    this.serviceId = BigInt(c.serviceId);
+  }
+
+  async connect(): Promise<void> {
+    this.caller = await EvmAccount.connect(this.c.rpcUrl, this.c.account);
+    const s = await this.pub.readContract({ address: this.c.tangleAddress, abi: tangleAbi, functionName: 'getService', args: [this.serviceId] });
+    if (s.blueprintId !== BigInt(this.c.blueprintId)) throw new Error(`service ${this.serviceId} belongs to blueprint ${s.blueprintId}, not ${this.c.blueprintId}`);
+  }
+
+  async submitJob(req: { code: string; language: string; mode?: string; resources?: object; envVars?: Record<string, string>; stdin?: string }): Promise<bigint> {
+    if (!this.caller) await this.connect();
+    const jobId = await submitEvmJob(this.caller!, this.c.tangleAddress, this.serviceId, encodeEvmExecuteArgs(req), JOB_EXECUTE);
+    this.update({ jobId, status: 'submitted' });
+    return jobId;
+  }
+
+  private chainId: Promise<number> | null = null;
+  private readonly registrations = new Map<string, Promise<{ key: string; rpcAddress: string } | null>>();
+  private readonly calls = new Map<bigint, Promise<{ jobIndex: number; inputs: Hex; blockNumber: bigint }>>();
+
+  /** The call as JobSubmitted logged it (read once per job). */
+  private call(jobId: bigint) {
+    let c = this.calls.get(jobId);
+    if (!c) {
+      c = this.pub.getLogs({ address: this.c.tangleAddress, event: tangleAbi.find((x) => x.type === 'event' && x.name === 'JobSubmitted')!, args: { serviceId: this.serviceId, callId: jobId }, fromBlock: 0n }).then((logs) => {
+        const log = logs[0];
+        if (!log) throw new Error(`job ${jobId} of service ${this.serviceId} is not on-chain`);
+        const { args } = decodeEventLog({ abi: tangleAbi, eventName: 'JobSubmitted', data: log.data, topics: log.topics });
+        return { jobIndex: args.jobIndex, inputs: args.inputs, blockNumber: log.blockNumber! };
+      });
+      c.catch(() => this.calls.delete(jobId));
+      this.calls.set(jobId, c);
+    }
+    return c;
+  }
+
+  private registration(blueprintId: bigint, operator: string) {
+    let r = this.registrations.get(operator);
+    if (!r) {
+      r = readEvmRegistration(this.pub, this.c.tangleAddress, blueprintId, operator as Address);
+      r.catch(() => this.registrations.delete(operator));
+      this.registrations.set(operator, r);
+    }
+    return r;
+  }
+
+  /** Every result submitted for the call so far (or these result logs), checked. */
+  async results(jobId: bigint, given?: { operators: readonly string[]; logs: Log[] }): Promise<OperatorResult[]> {
+    const address = this.c.tangleAddress;
+    const pub = this.pub;
+    const job = await this.call(jobId);
+    const operators = given?.operators ?? (await pub.readContract({ address, abi: tangleAbi, functionName: 'getServiceOperators', args: [this.serviceId] }));
+    const blueprintId = BigInt(this.c.blueprintId);
+    const deps: VerifyDeps = { operators: [...operators], registration: (op) => this.registration(blueprintId, op), fetchOutput: this.c.fetchOutput };
+    const resultEvent = tangleAbi.find((x) => x.type === 'event' && x.name === 'JobResultSubmitted')!;
+    const read = () => pub.getLogs({ address, event: resultEvent, args: { serviceId: this.serviceId, callId: jobId }, fromBlock: job.blockNumber });
+    const logs: Log[] = given ? given.logs : await read();
+    this.chainId ??= pub.getChainId();
+    const chain = { chainId: BigInt(await this.chainId), tangle: address };
+    return Promise.all(
+      logs.map(async (log) => {
+        const { args } = decodeEventLog({ abi: tangleAbi, eventName: 'JobResultSubmitted', data: log.data, topics: log.topics }) as unknown as { args: { operator: Address; result: Hex } };
+        let r;
+        try {
+          r = decodeEvmResult(args.result);
+        } catch (err) {
+          return malformedResult(args.operator, deps.operators.includes(args.operator), (err as Error).message);
+        }
+        const statement = { ...chain, blueprintId, serviceId: this.serviceId, callId: jobId, job: job.jobIndex, argsHash: evmArgsHash(job.inputs), imageHash: r.imageHash, exitCode: r.exitCode, outputHash: r.outputHash };
+        return checkResult({ serviceId: this.serviceId, blueprintId }, args.operator, r, deps, (key) => verifyEvmStatement(statement, r.signature, key));
+      }),
+    );
+  }
+
+  /** Waits until `quorum` operators (default: a majority) signed the same verified statement,
+   *  or every operator answered without one (then `verified` is false, with the reason). */
+  async waitForResult(jobId: bigint | number, opts: { timeoutMs?: number; quorum?: number } = {}): Promise<JobResult> {
+    const id = BigInt(jobId);
+    const operators = await this.pub.readContract({ address: this.c.tangleAddress, abi: tangleAbi, functionName: 'getServiceOperators', args: [this.serviceId] });
+    const quorum = opts.quorum ?? defaultQuorum(operators.length);
+    if (!Number.isInteger(quorum) || quorum < 1 || quorum > operators.length) throw new Error(`quorum must be a whole number from 1 to the service's ${operators.length} operators, got ${quorum}`);
+    const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+    const resultEvent = tangleAbi.find((x) => x.type === 'event' && x.name === 'JobResultSubmitted')!;
+    let seen = 0;
+    // Every 10 ms for the first second (a local node answers within tens of ms), then calmer.
+    const started = Date.now();
+    for (let wait = 10; ; wait = Date.now() - started < 1_000 ? 10 : Math.min(Math.round(wait * 1.5), 250)) {
+      // A cheap look for new result logs first; the checks run when there are new ones.
+      const logs = await this.pub.getLogs({ address: this.c.tangleAddress, event: resultEvent, args: { serviceId: this.serviceId, callId: id }, fromBlock: 0n });
+      if (logs.length > seen) {
+        const results = await this.results(id, { operators, logs });
+        for (const r of results.slice(seen)) this.update({ jobId: id, status: 'result', operatorResult: r });
+        seen = results.length;
+        const out = decide(id, results, quorum, operators.length);
+        if (out) {
+          this.update({ jobId: id, status: out.exitCode === 0 && out.verified ? 'completed' : 'failed', result: out });
+          return out;
+        }
+      }
+      if (Date.now() > deadline) throw new TimeoutError(`no verified result for job ${id} within the timeout (${seen} results so far)`);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
