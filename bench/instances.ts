@@ -10,6 +10,7 @@ import { DockerSandboxEngine } from '../src/sandbox/index.js';
 import { FaaSClient } from '../src/sdk/index.js';
 import { JobStore, openDatabase } from '../src/store/index.js';
 import { pct, r2, say, sleep } from './stats.js';
+import { useLocalhostNames } from '../test/localhost.js';
 
 function sshRun(info: { host: string; port: number; username: string }, privateKey: string, command: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -42,6 +43,8 @@ async function firstByte(url: string, headers: Record<string, string>, t0: numbe
 }
 
 export async function benchInstances(o: { starts?: number; pauses?: number; exposes?: number; paceMs?: number } = {}): Promise<Record<string, number>> {
+  // Exposed URLs are host names under localhost (one origin each): resolve them as a browser does.
+  useLocalhostNames();
   const starts = o.starts ?? 10;
   const pauses = o.pauses ?? 30;
   const exposes = o.exposes ?? 20;

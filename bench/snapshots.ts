@@ -26,7 +26,7 @@ const HEAVY_RUN = 'print(len(data) // (1024 * 1024), len(index) > 0)';
 
 export async function benchSnapshots(pace: number): Promise<void> {
   say('\nbench: snapshots and branches (python context holding 100 MB of interpreter memory)');
-  const engine = new DockerSandboxEngine(loadConfig({ FAAS_PREWARM_LANGUAGES: 'python' }), createLogger('warn'));
+  const engine = new DockerSandboxEngine(loadConfig({ FAAS_PREWARM_LANGUAGES: 'python', FAAS_KEY_MAX_FAMILY_CONTAINERS: '64', FAAS_KEY_MAX_CONTEXTS: '256' }), createLogger('warn'));
   await engine.start();
   const run = async (executionId: string, code: string) => (await engine.execute({ language: 'python', executionId, code, resources: { memoryMb: 512, timeoutMs: 60_000 } }, { owner: OWNER })).stdout;
   const fresh = async (code: string) =>

@@ -218,6 +218,17 @@ describe('TangleFaaSClient', () => {
     }
   });
 
+  it('takes the blueprint from the service’s on-chain record: a service of another blueprint is refused', async () => {
+    const { TangleFaaSClient } = await import('../../src/sdk/index.js');
+    const sdk = new TangleFaaSClient({ rpcUrl: node.url, blueprintId: 7, serviceId, account: '//Charlie' });
+    try {
+      await expect(sdk.submitJob({ code: 'print(1)', language: 'python' })).rejects.toMatchObject({ code: 'VALIDATION_ERROR', field: 'blueprintId' });
+      await expect(sdk.waitForResult(0n, { timeoutMs: 1_000 })).rejects.toMatchObject({ field: 'blueprintId' });
+    } finally {
+      await sdk.disconnect();
+    }
+  });
+
   it('answers 10 jobs sent at once by two callers, each once and verified', async () => {
     const { TangleFaaSClient } = await import('../../src/sdk/index.js');
     const clients = ['//Alice', '//Charlie'].map((account) => new TangleFaaSClient({ rpcUrl: node.url, blueprintId: 0, serviceId, account }));
