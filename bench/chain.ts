@@ -15,27 +15,9 @@ import { createLogger } from '../src/log.js';
 import { operatorSigningKey } from '../blueprint/index.js';
 import { startOperatorService } from '../src/operator/index.js';
 import { DockerSandboxEngine } from '../src/sandbox/index.js';
-import type { ExecuteOptions, ExecuteRequestInput, ExecuteResult, Language, SandboxEngine } from '../src/sandbox/index.js';
 import { TangleFaaSClient } from '../src/sdk/index.js';
 import { pct, r2, record, results, say, sleep } from './stats.js';
-
-/** The engine, timing each execution the operator asks for. */
-class TimedEngine implements SandboxEngine {
-  readonly times: number[] = [];
-  constructor(private readonly inner: SandboxEngine) {}
-  start = () => this.inner.start();
-  stats = () => this.inner.stats();
-  imageHash = (language: Language) => this.inner.imageHash(language);
-  shutdown = () => this.inner.shutdown();
-  async execute(req: ExecuteRequestInput, o?: ExecuteOptions): Promise<ExecuteResult> {
-    const t = performance.now();
-    try {
-      return await this.inner.execute(req, o);
-    } finally {
-      this.times.push(performance.now() - t);
-    }
-  }
-}
+import { TimedEngine } from './timed-engine.js';
 
 const CALLERS = 20;
 
