@@ -147,7 +147,9 @@ export class Operator {
       store.setResult(job.serviceId, job.callId, fields, { hash, ...output });
     }
     if (!job.submission || !(await this.finishJournaled(job, job.submission))) {
-      const fromBlock = await client.head();
+      // Where to look for our own result after a crash: the last block the follower scanned is at
+      // or before the one this transaction lands in (no head read on every submission).
+      const fromBlock = store.lastBlock ?? (await client.head());
       await client.submitResult(job.serviceId, job.callId, fields, {
         onSigned: (hex) => {
           store.setSubmission(job.serviceId, job.callId, hex, fromBlock);

@@ -120,11 +120,13 @@ export class EvmTangleFaaSClient {
     const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
     const resultEvent = tangleAbi.find((x) => x.type === 'event' && x.name === 'JobResultSubmitted')!;
     let seen = 0;
+    // Results come after the call: look from its block (a call not found yet: from the start).
+    const from = await this.call(id).then((c) => c.blockNumber, () => 0n);
     // Every 10 ms for the first second (a local node answers within tens of ms), then calmer.
     const started = Date.now();
     for (let wait = 10; ; wait = Date.now() - started < 1_000 ? 10 : Math.min(Math.round(wait * 1.5), 250)) {
       // A cheap look for new result logs first; the checks run when there are new ones.
-      const logs = await this.pub.getLogs({ address: this.c.tangleAddress, event: resultEvent, args: { serviceId: this.serviceId, callId: id }, fromBlock: 0n });
+      const logs = await this.pub.getLogs({ address: this.c.tangleAddress, event: resultEvent, args: { serviceId: this.serviceId, callId: id }, fromBlock: from });
       if (logs.length > seen) {
         const results = await this.results(id, { operators, logs });
         for (const r of results.slice(seen)) this.update({ jobId: id, status: 'result', operatorResult: r });
