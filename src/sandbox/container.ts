@@ -4,7 +4,7 @@
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import type { Duplex } from 'node:stream';
-import { SandboxError } from '../errors.js';
+import { QuotaExceededError, SandboxError } from '../errors.js';
 import { findCpuCounter } from './cgroup.js';
 import type { CpuCounter } from './cgroup.js';
 import { ByteQueue, DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder, PROTOCOL_VERSION } from './protocol.js';
@@ -200,6 +200,8 @@ export class SandboxContainer {
         this.replies.delete(msg.id);
         if (!waiter) return;
         if (msg.ok) waiter.resolve(msg.data ?? {});
+        // The one agent-side limit a user can reach (branches nested past the kernel's depth).
+        else if (msg.code === 'QUOTA_EXCEEDED') waiter.reject(new QuotaExceededError('branchDepth', msg.message ?? 'too deep'));
         else waiter.reject(new SandboxError(`sandbox agent: ${msg.message ?? 'request failed'}`));
         return;
       }

@@ -175,6 +175,11 @@ export function containerOptions(spec: ContainerSpec): Docker.ContainerCreateOpt
       // run in user namespaces of their own, which cannot open another namespace's /proc/<pid>/fd,
       // so the family agent keeps docker-init.
       Init: Boolean(spec.family),
+      // A family's contexts each mount a /proc of their own PID namespace (so none sees the
+      // agent, docker-init or another context). The kernel refuses a new proc mount while
+      // Docker's masks cover parts of the container's /proc; the masked and read-only files are
+      // root's and the container has neither root nor capabilities, so the masks go.
+      ...(spec.family ? { MaskedPaths: [], ReadonlyPaths: [] } : {}),
       IpcMode: 'private',
       ...(spec.isolation === 'gvisor' ? { Runtime: RUNTIME_OF_ISOLATION.gvisor } : {}),
       AutoRemove: false,

@@ -6,8 +6,10 @@
 // process_vm_*, clock and time setting, swap, reboot, quotas, the new mount API, io_uring,
 // userfaultfd — and allows only the namespace and mount calls this needs. It also refuses
 // umount and mount with MS_MOVE or MS_BIND (a context cannot take away or move the empty
-// mounts that hide other contexts' files), setns / pivot_root (nothing needs to join or re-root
-// a namespace), and packet and netfilter sockets (reachable in a user namespace of one's own).
+// mounts that hide other contexts' files), pivot_root, and packet and netfilter sockets
+// (reachable in a user namespace of one's own). setns stays: the agent makes a python snapshot's
+// and branch's namespaces and the interpreter's fork joins them (family.py, make_namespaces);
+// user code itself runs under family.py's own filter, with no capabilities.
 // Ephemeral and cached sandboxes keep Docker's own default profile.
 
 /** Calls refused with EPERM. */
@@ -17,7 +19,7 @@ export const DENIED_SYSCALLS = [
   'kexec_file_load', 'kexec_load', 'keyctl', 'lookup_dcookie', 'mbind', 'move_pages',
   'name_to_handle_at', 'nfsservctl', 'open_by_handle_at', 'perf_event_open', 'pivot_root',
   'process_vm_readv', 'process_vm_writev', 'ptrace', 'query_module', 'quotactl', 'quotactl_fd',
-  'reboot', 'request_key', 'set_mempolicy', 'setns', 'settimeofday', 'stime', 'swapon', 'swapoff',
+  'reboot', 'request_key', 'set_mempolicy', 'settimeofday', 'stime', 'swapon', 'swapoff',
   'sysfs', '_sysctl', 'syslog', 'umount', 'umount2', 'uselib', 'userfaultfd', 'ustat', 'vhangup',
   'vm86', 'vm86old', 'fsconfig', 'fsmount', 'fsopen', 'fspick', 'move_mount', 'open_tree',
   'mount_setattr', 'fanotify_init', 'io_uring_setup', 'io_uring_enter', 'io_uring_register',

@@ -28,6 +28,10 @@ r = {}
 r["unshare_user"] = sys_rc(libc.unshare(0x10000000))
 r["unshare_user_net"] = sys_rc(libc.unshare(0x10000000 | 0x40000000))
 r["unshare_net"] = sys_rc(libc.unshare(0x40000000))
+# the exact sets a python context's own namespace work once used (user+mount+PID+net+IPC+UTS, PID, mount)
+r["unshare_ctx"] = sys_rc(libc.unshare(0x10000000 | 0x00020000 | 0x20000000 | 0x40000000 | 0x08000000 | 0x04000000))
+r["unshare_pid"] = sys_rc(libc.unshare(0x20000000))
+r["unshare_ns"] = sys_rc(libc.unshare(0x00020000))
 rc = libc.syscall(56, 0x10000000 | 17, 0, 0, 0, 0)  # clone(CLONE_NEWUSER | SIGCHLD)
 if rc == 0:
     os._exit(0)
@@ -35,6 +39,8 @@ r["clone_newuser"] = sys_rc(-1 if rc < 0 else 0)
 r["clone3"] = sys_rc(-1 if libc.syscall(435, 0, 0) < 0 else 0)
 r["mount_tmpfs"] = sys_rc(libc.mount(b"none", b"/tmp/probe-mnt", b"tmpfs", 0, None))
 r["mount_cgroup"] = sys_rc(libc.mount(b"none", b"/tmp/probe-mnt", b"cgroup", 0, b"memory"))
+r["mount_tmpfs_flags"] = sys_rc(libc.mount(b"tmpfs", b"/tmp/probe-mnt", b"tmpfs", 2 | 4, b"size=1m"))  # MS_NOSUID|MS_NODEV
+r["mount_private"] = sys_rc(libc.mount(b"none", b"/", None, 0x4000 | (1 << 18), None))  # MS_REC|MS_PRIVATE
 r["umount2"] = sys_rc(libc.umount2(b"/tmp", 0))
 r["setns"] = sys_rc(libc.setns(os.open("/proc/self/ns/net", os.O_RDONLY), 0))
 r["pivot_root"] = sys_rc(libc.syscall(155, b"/tmp", b"/tmp/probe-mnt"))
@@ -50,17 +56,30 @@ try:
 except OSError as e:
     r["xfrm_policy"] = errno.errorcode.get(e.errno, str(e.errno))
 u.close()
+import fcntl, struct
+def ioctl_rc(req):
+    try:
+        fcntl.ioctl(u2, req, struct.pack("16sH14x", b"lo", 0)); return "ok"
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e.errno))
+u2 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+r["siocsifflags"] = ioctl_rc(0x8914)  # set lo's flags (down): CAP_NET_ADMIN's interface code
+r["siocdelrt"] = ioctl_rc(0x890C)
+r["siocgifflags"] = ioctl_rc(0x8913)  # a read stays allowed
+u2.close()
 r["udp"] = sock(socket.AF_INET, socket.SOCK_DGRAM)
 r["unix"] = sock(socket.AF_UNIX, socket.SOCK_STREAM)
 with open("/proc/self/status") as f:
     st = dict(l.split(":\\t", 1) for l in f.read().splitlines() if ":\\t" in l)
 r["CapEff"], r["CapBnd"], r["CapPrm"], r["CapAmb"] = (st[k].strip() for k in ("CapEff", "CapBnd", "CapPrm", "CapAmb"))
 r["NoNewPrivs"], r["Seccomp"] = st["NoNewPrivs"].strip(), st["Seccomp"].strip()
+r["pids_seen"] = len([d for d in os.listdir("/proc") if d.isdigit()])
 print("PROBE " + json.dumps(r, sort_keys=True))
 `;
 
 const REFUSED = [
-  'unshare_user', 'unshare_user_net', 'unshare_net', 'clone_newuser', 'mount_tmpfs', 'mount_cgroup', 'umount2', 'setns',
+  'unshare_user', 'unshare_user_net', 'unshare_net', 'unshare_ctx', 'unshare_pid', 'unshare_ns', 'clone_newuser',
+  'mount_tmpfs', 'mount_cgroup', 'mount_tmpfs_flags', 'mount_private', 'umount2', 'setns', 'siocsifflags', 'siocdelrt',
   'pivot_root', 'netlink_route', 'netlink_xfrm', 'packet', 'raw_inet', 'raw_inet6', 'af_key', 'xfrm_policy',
 ] as const;
 
@@ -74,6 +93,7 @@ function expectRefused(r: Record<string, string>): void {
   for (const k of REFUSED) expect([k, r[k]]).toEqual([k, 'EPERM']);
   expect(r.clone3).toBe('ENOSYS'); // its flags are behind a pointer; libc falls back to clone()
   expect(r.udp).toBe('ok');
+  expect(r.siocgifflags).toBe('ok');
   expect(r.unix).toBe('ok');
   expect(r.NoNewPrivs).toBe('1');
   expect(r.Seccomp).toBe('2');
@@ -92,15 +112,85 @@ afterAll(async () => {
 });
 
 describe('stateful contexts: user code runs confined', () => {
-  it('a python context is refused namespaces, mounts and netlink/packet/raw/key sockets, and still snapshots and branches', async () => {
+  it('a python context runs with no capabilities, is refused namespaces, mounts and netlink/packet/raw/key sockets, and still snapshots and branches', async () => {
+    const ZERO = '0000000000000000';
+    const expectConfined = (stdout: string): void => {
+      const p = parseProbe(stdout);
+      expectRefused(p);
+      for (const set of ['CapEff', 'CapPrm', 'CapBnd', 'CapAmb']) expect([set, p[set]]).toEqual([set, ZERO]);
+      // its /proc is its own PID namespace's: the context's init and server, not the agent's
+      expect(Number(p.pids_seen)).toBeLessThanOrEqual(3);
+    };
     const r = await engine.execute({ language: 'python', mode: 'checkpointed', code: PROBE + '\nkept = 7\n' }, { owner: OWNER });
     expect(r.stderr).toBe('');
-    expectRefused(parseProbe(r.stdout));
-    // family.py's own namespace work (holder, branch) still works for this interpreter
+    expectConfined(r.stdout);
+    // The agent makes the holder's and the branch's namespaces; the interpreter only joins them.
+    const snap = await engine.contexts.createSnapshot(OWNER, r.executionId);
+    const live = await engine.execute({ language: 'python', executionId: r.executionId, code: PROBE + '\nprint(kept)' }, { owner: OWNER });
+    expect(live.stderr).toBe('');
+    expectConfined(live.stdout);
+    expect(live.stdout.endsWith('7\n')).toBe(true);
+    const branch = await engine.contexts.createBranch(OWNER, snap.id);
+    const b = await engine.execute({ language: 'python', executionId: branch.executionId, code: PROBE + '\nkept += 1\nprint(kept)' }, { owner: OWNER });
+    expect(b.stderr).toBe('');
+    expectConfined(b.stdout);
+    expect(b.stdout.endsWith('8\n')).toBe(true);
+    // a branch of a branch's snapshot: the same, and memory still independent
+    const snap2 = await engine.contexts.createSnapshot(OWNER, branch.executionId);
+    const b2 = await engine.contexts.createBranch(OWNER, snap2.id);
+    const c = await engine.execute({ language: 'python', executionId: b2.executionId, code: PROBE + '\nprint(kept)' }, { owner: OWNER });
+    expect(c.stderr).toBe('');
+    expectConfined(c.stdout);
+    expect(c.stdout.endsWith('8\n')).toBe(true);
+    const origin = await engine.execute({ language: 'python', executionId: r.executionId, code: 'print(kept)' }, { owner: OWNER });
+    expect(origin.stdout).toBe('7\n');
+  });
+
+  it('branches of branches nest 15 deep with memory intact; past the kernel\'s nesting limit a typed QUOTA_EXCEEDED, and the context goes on', async () => {
+    const r = await engine.execute({ language: 'python', mode: 'checkpointed', code: 'depth = 0' }, { owner: OWNER });
+    let id = r.executionId;
+    let depth = 0;
+    let refused: FaaSError | undefined;
+    for (let i = 0; i < 40 && !refused; i++) {
+      try {
+        const snap = await engine.contexts.createSnapshot(OWNER, id);
+        const b = await engine.contexts.createBranch(OWNER, snap.id);
+        const x = await engine.execute({ language: 'python', executionId: b.executionId, code: 'depth += 1\nprint(depth)' }, { owner: OWNER });
+        depth = Number(x.stdout.trim());
+        expect(depth).toBe(i + 1);
+        id = b.executionId;
+      } catch (e) {
+        refused = e as FaaSError;
+      }
+    }
+    expect(depth).toBeGreaterThanOrEqual(15);
+    expect(refused?.code).toBe('QUOTA_EXCEEDED');
+    expect(refused?.message).toMatch(/nest too deeply/);
+    const still = await engine.execute({ language: 'python', executionId: id, code: 'print(depth)' }, { owner: OWNER });
+    expect(still.stdout).toBe(`${depth}\n`);
+  }, 120_000);
+
+  it('hostile code that disables its interpreter\'s capability drop before a snapshot gets a branch with capabilities, and the filter still refuses what they would open', async () => {
+    // The holder is the interpreter user code ran in: it can rewrite family.py's functions. Its
+    // branch then keeps the capabilities that joining the branch's namespaces gave it.
+    const HIJACK = `import gc
+n = 0
+for o in gc.get_objects():
+    if isinstance(o, dict) and "drop_capabilities" in o and "join_namespaces" in o:
+        o["drop_capabilities"] = lambda: None
+        n += 1
+print("hijacked", n)`;
+    const r = await engine.execute({ language: 'python', mode: 'checkpointed', code: HIJACK }, { owner: OWNER });
+    expect(r.stdout).toBe('hijacked 1\n');
     const snap = await engine.contexts.createSnapshot(OWNER, r.executionId);
     const branch = await engine.contexts.createBranch(OWNER, snap.id);
-    const b = await engine.execute({ language: 'python', executionId: branch.executionId, code: 'print(kept)' }, { owner: OWNER });
-    expect(b.stdout).toBe('7\n');
+    const b = await engine.execute({ language: 'python', executionId: branch.executionId, code: PROBE }, { owner: OWNER });
+    const p = parseProbe(b.stdout);
+    expect(p.CapEff).not.toBe('0000000000000000'); // the hijack worked: it holds capabilities in its own namespaces
+    // setns into its own namespaces is a no-op it may do; everything else stays refused
+    for (const k of REFUSED.filter((k) => k !== 'setns')) expect([k, p[k]]).toEqual([k, 'EPERM']);
+    expect(p.clone3).toBe('ENOSYS');
+    expect(Number(p.pids_seen)).toBeLessThanOrEqual(3);
   });
 
   it('a bash context runs its programs with no capabilities in any set, and the same refusals', async () => {

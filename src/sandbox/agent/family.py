@@ -62,7 +62,7 @@ SOURCE = {"python": "main.py", "javascript": "main.js", "typescript": "main.ts",
 libc = ctypes.CDLL(None, use_errno=True)
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
-MS_NOSUID, MS_NODEV, MS_RDONLY, MS_REC, MS_PRIVATE = 2, 4, 1, 0x4000, 1 << 18
+MS_NOSUID, MS_NODEV, MS_RDONLY, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 1, 8, 0x4000, 1 << 18
 PR_SET_DUMPABLE, PR_SET_PDEATHSIG = 4, 1
 
 
@@ -96,28 +96,40 @@ def not_dumpable():
 # namespace of its own would open (tc/route/xfrm netlink, packet and raw sockets, iptables,
 # new mounts, more namespaces). Programs a context starts (bash, go, typescript, a javascript
 # context's node) run with no capabilities (permitted, effective, inheritable, bounding and
-# ambient sets empty), no_new_privs and the seccomp filter USER_FILTER. A python context's
+# ambient sets empty), no_new_privs and the seccomp filter below. A python context's
 # interpreter runs its code in-process and is also what later becomes a snapshot's holder and
-# forks branches, so it keeps the calls family.py itself makes (unshare with exactly the flag
-# sets below, mount with exactly family.py's flags) under PYTHON_FILTER; everything else in
-# the list is refused to it too.
+# forks branches: it too has no capabilities and may not unshare, clone namespaces or mount.
+# The namespaces a snapshot or a branch needs are made by this agent (which never runs user
+# code) and only joined by the interpreter's fork (setns: the one call its filter keeps, of no
+# use without the namespace fds the agent hands it, since it holds no capability).
 CLONE_NEWCGROUP, CLONE_NEWTIME = 0x02000000, 0x00000080
 CLONE_NEW_ANY = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_NEWTIME
 CONTEXT_NS = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
-EPERM, ENOSYS = 1, 38
+EPERM, ENOSPC, ENOSYS, EUSERS = 1, 28, 38, 87
+# Each branch of a branch nests its namespaces one level deeper (the kernel allows 32 levels).
+NESTED_TOO_DEEP = ("branches of branches nest too deeply (about 15 levels): branch from an earlier snapshot, "
+                   "or save the files and start a new context")
 SECCOMP_ALLOW, SECCOMP_ERRNO = 0x7FFF0000, 0x00050000
 AF_KEY, AF_NETLINK, AF_PACKET, SOCK_RAW = 15, 16, 17, 3
 # (audit arch, syscall numbers) per machine
 SYSCALLS = {
-    "x86_64": (0xC000003E, {"socket": 41, "setsockopt": 54, "clone": 56, "unshare": 272, "mount": 165, "umount2": 166,
+    "x86_64": (0xC000003E, {"ioctl": 16, "socket": 41, "setsockopt": 54, "clone": 56, "unshare": 272, "mount": 165, "umount2": 166,
                             "pivot_root": 155, "setns": 308, "clone3": 435, "open_tree": 428, "move_mount": 429,
                             "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442}),
-    "aarch64": (0xC00000B7, {"socket": 198, "setsockopt": 208, "clone": 220, "unshare": 97, "mount": 40, "umount2": 39,
+    "aarch64": (0xC00000B7, {"ioctl": 29, "socket": 198, "setsockopt": 208, "clone": 220, "unshare": 97, "mount": 40, "umount2": 39,
                              "pivot_root": 41, "setns": 268, "clone3": 435, "open_tree": 428, "move_mount": 429,
                              "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442}),
 }
 # setsockopt (level, optname) pairs that configure IPsec / xfrm on an ordinary socket
 XFRM_SOCKOPTS = {0: (16, 17), 41: (34, 35), 17: (100,)}  # IP_(IPSEC|XFRM)_POLICY, IPV6_..., UDP_ENCAP
+# Socket ioctls (0x89xx) that change interfaces, routes, ARP, bridges, bonds, ethtool or device
+# settings are refused: they are what CAP_NET_ADMIN in a network namespace of one's own would
+# reach if an interpreter that ran hostile code kept the capabilities joining a branch gave it.
+# These reads stay allowed: FIOSETOWN..SIOCGSTAMPNS, SIOCGIFNAME, SIOCGIFCONF, SIOCGIFFLAGS,
+# SIOCGIFADDR..SIOCGIFMEM (the odd ones), SIOCGIFMTU, SIOCGIFHWADDR, SIOCGIFINDEX, SIOCGIFCOUNT,
+# SIOCGIFTXQLEN.
+SOCKET_IOCTL_READS = set(range(0x8901, 0x8908)) | {0x8910, 0x8912, 0x8913, 0x8915, 0x8917, 0x8919, 0x891B, 0x891D,
+                                                   0x891F, 0x8921, 0x8927, 0x8933, 0x8938, 0x8942}
 confined = False  # this process (and what it forks) already runs under a filter of ours
 
 
@@ -142,34 +154,28 @@ def seccomp_program(python_context):
     ld(0)  # nr
     if arch == 0xC000003E:
         jump(0x35, 0x40000000, "deny", 0)  # x32 calls
-    denied = ["umount2", "pivot_root", "setns", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr"]
+    denied = ["mount", "umount2", "pivot_root", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr"]
+    if not python_context:
+        denied.append("setns")
     for name in denied:
         jump(0x15, nr[name], "deny", 0)
     jump(0x15, nr["clone3"], "enosys", 0)
     jump(0x15, nr["clone"], "clone", 0)
-    jump(0x15, nr["unshare"], "unshare", 0)
-    jump(0x15, nr["mount"], "mount", 0)
+    jump(0x15, nr["unshare"], "clone", 0)  # the same flags test as clone's
     jump(0x15, nr["socket"], "socket", 0)
     jump(0x15, nr["setsockopt"], "setsockopt", 0)
+    jump(0x15, nr["ioctl"], "ioctl", 0)
     ret(allow)
+    label("ioctl")
+    ld(24)  # request: 2nd argument, low word
+    jump(0x35, 0x8900, 0, "allow")  # BPF_JGE
+    jump(0x25, 0x89FF, "allow", 0)  # BPF_JGT
+    for ok in sorted(SOCKET_IOCTL_READS):
+        jump(0x15, ok, "allow", 0)
+    ret(deny)
     label("clone")  # flags: 1st argument (low word holds every CLONE_NEW* bit)
     ld(16)
     jump(0x45, CLONE_NEW_ANY, "deny", "allow")  # BPF_JSET
-    label("unshare")
-    ld(16)
-    if python_context:
-        jump(0x45, CLONE_NEW_ANY, 0, "allow")
-        for ok in (CLONE_NEWUSER | CONTEXT_NS, CLONE_NEWPID, CLONE_NEWNS):
-            jump(0x15, ok, "allow", 0)
-        ret(deny)
-    else:
-        jump(0x45, CLONE_NEW_ANY, "deny", "allow")
-    label("mount")
-    if python_context:
-        ld(16 + 3 * 8)  # flags: 4th argument
-        for ok in (MS_REC | MS_PRIVATE, MS_NOSUID | MS_NODEV, MS_NOSUID | MS_NODEV | MS_RDONLY):
-            jump(0x15, ok, "allow", 0)
-    ret(deny)
     label("socket")
     ld(16)  # domain
     for fam in (AF_KEY, AF_NETLINK, AF_PACKET):
@@ -236,6 +242,144 @@ def confine_user_program():
     install_filter()
 
 
+# ---- namespaces made by the agent, joined by user code's interpreter ----------------------
+# A python context's interpreter has run user code: it may neither create namespaces nor
+# mount. Its snapshot (the holder: its memory) and its branches (forks of the holder) still
+# need namespaces of their own; the agent makes them in a fork of itself that joins the
+# context's (or holder's) user, mount and PID namespaces first, and hands their fds over. The
+# interpreter's fork joins them with setns, which works because the new user namespace is a
+# child of its own and has its uid as owner, then drops the capabilities that joining gave it.
+NS_ORDER = ("user", "mnt", "net", "ipc", "uts", "pid")  # the user namespace first: it allows the rest
+NS_FLAGS = {"user": CLONE_NEWUSER, "mnt": CLONE_NEWNS, "net": CLONE_NEWNET, "ipc": CLONE_NEWIPC, "uts": CLONE_NEWUTS, "pid": CLONE_NEWPID}
+NS_GET_USERNS = 0xB701  # ioctl on a namespace fd: its owning user namespace
+SNAPSHOT_ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+
+
+def own_namespaces(proc=None):
+    """fds of this process's user, mount and PID namespaces (what new ones are made under)."""
+    return [os.open(("self/ns/" if proc is not None else "/proc/self/ns/") + k, os.O_RDONLY | os.O_CLOEXEC, dir_fd=proc)
+            for k in ("user", "mnt", "pid")]
+
+
+def join_namespaces(kinds, fds):
+    """Moves this process into namespaces the agent made (kinds[i] is fds[i]'s kind), then drops
+    every capability: the code that runs here next is the user's."""
+    by_kind = dict(zip(kinds, fds))
+    for kind in NS_ORDER:
+        if kind in by_kind:
+            check(libc.setns(by_kind[kind], NS_FLAGS[kind]), "setns " + kind)
+    for fd in fds:
+        os.close(fd)
+    drop_capabilities()
+
+
+def init_until_released(release_fd):
+    """PID 1 of namespaces the agent made: reaps what it adopts; ends once the agent has let go
+    (its end of `release_fd` closed: the context was dropped) and no process is left in it."""
+    import select
+
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    while not select.select([release_fd], [], [], 1.0)[0]:
+        while True:
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    break
+            except ChildProcessError:
+                break
+    reap_until_empty()
+
+
+def make_namespaces(parent, purpose, lower=None, disk_mb=256):
+    """In a fork of the agent: join `parent` (fds of a context's or holder's user, mount and PID
+    namespaces), make new ones under them, hand their fds back. `purpose`:
+    - "holder": user + mount, with an empty tmpfs for the snapshot's frozen files;
+    - "moved": user + mount + PID, where a live context goes on after a snapshot (its holder,
+      left in the PID namespace above, is out of its sight and reach);
+    - "branch": user, mount, PID, network, IPC and UTS, /sandbox/work an overlay over `lower`.
+    New PID namespaces get an init of ours that mounts their /proc. Returns (kinds, fds,
+    release): closing `release` lets that init end once its namespace is empty."""
+    proc = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    release_r, release_w = os.pipe() if purpose != "holder" else (None, None)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ours.close()
+            keep = {theirs.fileno(), proc, *parent} | ({release_r} if release_r is not None else set())
+            close_fds_except(keep)
+            user, mnt, pidns = parent
+            if purpose != "holder":
+                # The PID namespace may belong to an ancestor of the user namespace (a holder
+                # joined one of its own): join through its owner, then down.
+                import fcntl
+
+                owner = fcntl.ioctl(pidns, NS_GET_USERNS)
+                check(libc.setns(owner, CLONE_NEWUSER), "setns user (the PID namespace's)")
+                check(libc.setns(pidns, CLONE_NEWPID), "setns pid")
+                if os.fstat(owner).st_ino != os.fstat(user).st_ino:
+                    check(libc.setns(user, CLONE_NEWUSER), "setns user")
+                os.close(owner)
+            else:
+                check(libc.setns(user, CLONE_NEWUSER), "setns user")
+            check(libc.setns(mnt, CLONE_NEWNS), "setns mnt")
+            for fd in parent:
+                os.close(fd)
+            enter_userns(CLONE_NEWNS | (CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS if purpose == "branch" else 0), proc)
+            if purpose == "holder":
+                mount("tmpfs", FROZEN, "tmpfs", MS_NOSUID | MS_NODEV, "size=%dm,mode=0700" % max(1, disk_mb))
+                kinds = ["user", "mnt"]
+                fds = [os.open("self/ns/" + k, os.O_RDONLY, dir_fd=proc) for k in kinds]
+                send_msg(theirs, {"ok": True, "kinds": kinds}, fds=fds)
+                os._exit(0)
+            if purpose == "branch":
+                mount_context_files(lower, disk_mb)
+            kinds = ["user", "mnt", "pid"] + (["net", "ipc", "uts"] if purpose == "branch" else [])
+            child = os.fork()
+            if child == 0:
+                unshare_or_explain(CLONE_NEWPID)
+                mounted_r, mounted_w = os.pipe()
+                if os.fork() == 0:  # PID 1 of the new namespace
+                    theirs.close()
+                    os.close(mounted_r)
+                    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+                    os.write(mounted_w, b"1")
+                    os.close(mounted_w)
+                    init_until_released(release_r)
+                    os._exit(0)
+                os.close(mounted_w)
+                os.close(release_r)
+                if os.read(mounted_r, 1) != b"1":
+                    raise OSError("the new PID namespace's init did not start")
+                fds = [os.open("self/ns/" + ("pid_for_children" if k == "pid" else k), os.O_RDONLY, dir_fd=proc) for k in kinds]
+                send_msg(theirs, {"ok": True, "kinds": kinds}, fds=fds)
+                os._exit(0)
+            os.close(release_r)
+            os.waitpid(child, 0)
+            os._exit(0)
+        except BaseException as e:
+            log("namespaces for a %s could not be made: %s" % (purpose, traceback.format_exc()))
+            try:
+                send_msg(theirs, {"ok": False, "message": str(e)})
+            except OSError:
+                pass
+            os._exit(70)
+    os.close(proc)
+    theirs.close()
+    if release_r is not None:
+        os.close(release_r)
+    try:
+        os.waitpid(pid, 0)
+        ours.settimeout(30)
+        rep, fds, _ = recv_msg(ours)
+    finally:
+        ours.close()
+    if not rep or not rep.get("ok"):
+        for fd in fds + ([release_w] if release_w is not None else []):
+            os.close(fd)
+        raise RuntimeError((rep or {}).get("message") or "namespaces could not be made")
+    return rep["kinds"], fds, release_w
+
+
 # ---- messages between this agent and a context (SOCK_SEQPACKET, fds by SCM_RIGHTS) ------
 INLINE_MAX = 32 * 1024  # bigger messages (tars, manifests) travel in a memory file
 
@@ -294,10 +438,15 @@ def recv_msg(sock):
 # ---- namespaces ---------------------------------------------------------------------------
 def enter_namespaces(lower, disk_mb):
     """Called in a fresh child: new user, mount, PID (for its children), network, IPC and UTS
-    namespaces. /sandbox/work becomes an overlay: `lower` (a snapshot's frozen files, or an
-    empty directory) under a private tmpfs that takes the context's writes; /tmp and home are
-    private tmpfs too; the snapshots' frozen files are hidden under an empty mount."""
+    namespaces, and the context's files (mount_context_files)."""
     enter_userns(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
+    mount_context_files(lower, disk_mb)
+
+
+def mount_context_files(lower, disk_mb):
+    """/sandbox/work becomes an overlay: `lower` (a snapshot's frozen files, or an empty
+    directory) under a private tmpfs that takes the context's writes; /tmp and home are
+    private tmpfs too; the snapshots' frozen files are hidden under an empty mount."""
     size = "size=%dm" % max(1, disk_mb)
     mount("tmpfs", PRIVATE, "tmpfs", MS_NOSUID | MS_NODEV, size + ",mode=0700")
     for d in ("upper", "work", "empty"):
@@ -322,20 +471,32 @@ def reap_until_empty():
             pass
 
 
-def enter_userns(flags):
+def unshare_or_explain(flags):
+    if libc.unshare(flags) != 0:
+        e = ctypes.get_errno()
+        if e in (EUSERS, ENOSPC):
+            raise OSError(e, NESTED_TOO_DEEP)
+        raise OSError(e, "unshare: " + os.strerror(e))
+
+
+def enter_userns(flags, proc=None):
     """unshare() a new user namespace (with `flags`' other namespaces), mapping our uid and gid
     to themselves. /proc/self/*_map belong to root while we are not dumpable: dumpable only
-    to write them."""
+    to write them (a window no context sees: each has a /proc of its own PID namespace, and
+    this runs in the container's). `proc`: an fd of a /proc that shows this process, for a
+    caller that joined another mount namespace first."""
     uid, gid = os.getuid(), os.getgid()
     libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
-    check(libc.unshare(CLONE_NEWUSER | flags), "unshare")
-    with open("/proc/self/setgroups", "w") as f:
-        f.write("deny")
-    with open("/proc/self/uid_map", "w") as f:
-        f.write("%d %d 1" % (uid, uid))
-    with open("/proc/self/gid_map", "w") as f:
-        f.write("%d %d 1" % (gid, gid))
-    not_dumpable()
+    try:
+        unshare_or_explain(CLONE_NEWUSER | flags)
+        for name, text in (("setgroups", "deny"), ("uid_map", "%d %d 1" % (uid, uid)), ("gid_map", "%d %d 1" % (gid, gid))):
+            fd = os.open("self/" + name if proc is not None else "/proc/self/" + name, os.O_WRONLY, dir_fd=proc)
+            try:
+                os.write(fd, text.encode())
+            finally:
+                os.close(fd)
+    finally:
+        not_dumpable()
     mount("none", "/", None, MS_REC | MS_PRIVATE, None)
 
 
@@ -367,7 +528,8 @@ def become_context(sock, language, lower, disk_mb, main=None):
         pid = os.fork()
         if pid != 0:
             os._exit(0)  # the namespace's init is our child; our parent reaps us
-        # PID 1 of the new namespace.
+        # PID 1 of the new namespace. The context's /proc shows its own processes only.
+        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
         server = os.fork()
         if server == 0:
             os.setsid()
@@ -378,6 +540,23 @@ def become_context(sock, language, lower, disk_mb, main=None):
     except BaseException:
         log("context failed to start: %s" % traceback.format_exc())
         os._exit(70)
+
+
+def join_context(sock, language, kinds, fds, main):
+    """In a fork of a python holder: join the branch's namespaces (made by the agent), then go
+    on as the context server in its PID namespace, whose init (the agent's) adopts it. Never
+    returns."""
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        close_fds_except({sock.fileno(), *fds})
+        join_namespaces(kinds, fds)
+        if os.fork() != 0:
+            os._exit(0)
+        os.setsid()
+        ContextServer(sock, language, main).serve()
+    except BaseException:
+        log("context failed to start: %s" % traceback.format_exc())
+    os._exit(70)
 
 
 def fork_context(language, lower, disk_mb, main=None):
@@ -437,6 +616,7 @@ class ContextServer:
     def serve(self):
         not_dumpable()
         if self.language == "python" and not confined:
+            drop_capabilities()
             install_filter(python_context=True)  # user code runs in this process from here on
         os.chdir(WORK)
         signal.signal(signal.SIGALRM, on_alarm)
@@ -445,7 +625,7 @@ class ContextServer:
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # a node runner that died is an EPIPE, not our end
         if self.language == "javascript":
             self.start_node()
-        send_msg(self.sock, {"type": "ready"}, creds=True)
+        self.send_ready()
         while True:
             msg, fds, _ = recv_msg(self.sock)
             if msg is None:
@@ -455,8 +635,10 @@ class ContextServer:
                 if op == "run":
                     reply = self.run(msg)
                 elif op == "snapshot":
-                    reply = self.snapshot(fds[0], msg)
+                    reply = self.snapshot(fds, msg)
                     fds = []
+                elif op == "quiesce":
+                    reply = self.quiesce()
                 elif op == "tar":
                     reply = self.tar()
                 elif op == "manifest":
@@ -469,8 +651,22 @@ class ContextServer:
                 reply = {"ok": False, "message": "%s: %s" % (type(e).__name__, e)}
             for fd in fds:
                 os.close(fd)
-            send_msg(self.sock, reply, creds=bool(reply.pop("$creds", False)))
+            ns = own_namespaces() if reply.pop("$namespaces", False) else []
+            try:
+                send_msg(self.sock, reply, fds=ns, creds=bool(reply.pop("$creds", False)))
+            finally:
+                for fd in ns:
+                    os.close(fd)
             self.reap()
+
+    def send_ready(self):
+        # A python context's namespaces go to the agent: it makes its snapshots' under them.
+        ns = own_namespaces() if self.language == "python" else []
+        try:
+            send_msg(self.sock, {"type": "ready"}, fds=ns, creds=True)
+        finally:
+            for fd in ns:
+                os.close(fd)
 
     def reap(self):
         # This server is the parent of whatever user code started; collect what ended.
@@ -482,54 +678,52 @@ class ContextServer:
             if pid == 0:
                 return
 
-    def snapshot(self, holder_sock_fd, msg):
+    def snapshot(self, fds, msg):
         """Python: this process becomes the snapshot's holder (its memory as it is now) and the
         live context moves on in a copy of it, in a new PID namespace nested in this one. So the
         holder and every branch forked from it stay outside what the context can see or signal;
         the context only ever runs in a leaf namespace. The holder copies the work directory
-        before the context may run anything again."""
-        if threading.active_count() > 1:
-            os.close(holder_sock_fd)
-            return {"ok": False, "message": "the context has running threads; a snapshot needs them finished (join them first)"}
-        # What earlier runs left running cannot come along (it would stay above the branches):
-        # every other process of this context's PID namespace ends here.
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except OSError:
-            pass
-        self.reap()
+        before the context may run anything again. fds: the holder's socket, then the fds of
+        the holder's namespaces (msg holderNs: their kinds) and of where the context moves
+        (msg movedNs), made by the agent."""
+        hold_kinds, moved_kinds = list(msg.get("holderNs") or []), list(msg.get("movedNs") or [])
+        holder_sock_fd = fds[0] if fds else -1
+        hold_fds, moved_fds = fds[1 : 1 + len(hold_kinds)], fds[1 + len(hold_kinds) :]
+        problem = self.single_threaded()
+        if not hold_kinds or not moved_kinds or len(moved_fds) != len(moved_kinds):
+            problem = "snapshot: namespaces missing"
+        if problem:
+            for fd in fds:
+                os.close(fd)
+            return {"ok": False, "message": problem}
         r, w = os.pipe()
         y = os.fork()
         if y == 0:
             try:
-                os.close(holder_sock_fd)
-                check(libc.unshare(CLONE_NEWPID), "unshare")
+                for fd in [holder_sock_fd, w] + hold_fds:
+                    os.close(fd)
+                join_namespaces(moved_kinds, moved_fds)
                 if os.fork() != 0:
-                    os._exit(0)
-                # PID 1 of the new namespace: only reaps (it outlives the context's own end
-                # while the context's later snapshots live, like every context's init).
-                if os.fork() == 0:
-                    os.close(w)
-                    copied = os.read(r, 1)
-                    os.close(r)
-                    if copied != b"1":
-                        # The holder failed (its disk full, say): no snapshot, the context goes on.
-                        return {"ok": False, "moved": True, "$creds": True, "message": "the snapshot's files could not be copied (is the context's disk full?)"}
-                    return {"ok": True, "moved": True, "$creds": True}  # the live context goes on
-                self.sock.close()
+                    os._exit(0)  # our child is in the new PID namespace, whose init adopts it
+                copied = os.read(r, 1)
                 os.close(r)
-                os.close(w)
-                reap_until_empty()
+                if copied != b"1":
+                    # The holder failed (its disk full, say): no snapshot, the context goes on.
+                    return {"ok": False, "moved": True, "$creds": True, "$namespaces": True,
+                            "message": "the snapshot's files could not be copied (is the context's disk full?)"}
+                return {"ok": True, "moved": True, "$creds": True, "$namespaces": True}  # the live context goes on
             except BaseException:
                 log("snapshot: the context could not move on: %s" % traceback.format_exc())
                 os._exit(70)
         # Here: the holder.
         try:
+            for fd in [r] + moved_fds:
+                os.close(fd)
             os.waitpid(y, 0)
-            os.close(r)
             self.sock.close()  # the live context answers on it from now on
+            join_namespaces(hold_kinds, hold_fds)
             holder = HolderServer(socket.socket(fileno=holder_sock_fd), self.language, self.main)
-            holder.start(msg["snapshot"], int(msg.get("diskMb", 256)), WORK)
+            holder.start(msg["snapshot"], int(msg.get("diskMb", 256)), WORK, mounted=True)
             os.write(w, b"1")
             os.close(w)
             holder.serve()
@@ -540,6 +734,26 @@ class ContextServer:
             except OSError:
                 pass
         os._exit(0)
+
+    @staticmethod
+    def single_threaded():
+        if threading.active_count() > 1 or len(os.listdir("/proc/self/task")) > 1:
+            return "the context has running threads; a snapshot needs them finished (join them first)"
+        return None
+
+    def quiesce(self):
+        """Before a snapshot (and before the agent makes its namespaces, whose inits would be in
+        reach): what earlier runs left running cannot come along (it would stay above the
+        branches), so every other process of this context's PID namespace ends here."""
+        problem = self.single_threaded()
+        if problem:
+            return {"ok": False, "message": problem}
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+        self.reap()
+        return {"ok": True}
 
     def tar(self):
         return {"ok": True, "tar": tar_paths(WORK, sorted(os.listdir(WORK)), recursive=True)}
@@ -776,14 +990,14 @@ class HolderServer:
         self.main = main
         self.frozen = set()
 
-    def start(self, sid, disk_mb, source=None, userns=False):
+    def start(self, sid, disk_mb, source=None, mounted=False):
+        """mounted: a python snapshot's holder, in namespaces the agent made with the tmpfs for
+        frozen files in place; else a holder made by the agent for files from the host's store,
+        which makes its own user and mount namespaces."""
         not_dumpable()
-        if userns:
-            # A holder made by the agent for files from the host's store: its own user namespace.
+        if not mounted:
             enter_userns(CLONE_NEWNS)
-        else:
-            check(libc.unshare(CLONE_NEWNS), "unshare")
-        mount("tmpfs", FROZEN, "tmpfs", MS_NOSUID | MS_NODEV, "size=%dm,mode=0700" % max(1, disk_mb))
+            mount("tmpfs", FROZEN, "tmpfs", MS_NOSUID | MS_NODEV, "size=%dm,mode=0700" % max(1, disk_mb))
         if source is not None:
             copy_tree(source, os.path.join(FROZEN, sid))
             self.frozen.add(sid)
@@ -791,14 +1005,20 @@ class HolderServer:
     def serve(self):
         # What the context left running before the snapshot stays here: reaped automatically.
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-        send_msg(self.sock, {"type": "ready"}, creds=True)
+        # A python snapshot's holder: its namespaces go to the agent, which makes its branches' under them.
+        ns = own_namespaces() if self.main is not None else []
+        try:
+            send_msg(self.sock, {"type": "ready"}, fds=ns, creds=True)
+        finally:
+            for fd in ns:
+                os.close(fd)
         while True:
             msg, fds, _ = recv_msg(self.sock)
             if msg is None:
                 os._exit(0)
             try:
                 reply = self.handle(msg, fds)
-                fds = fds[1:] if msg.get("op") == "branch" else fds
+                fds = [] if msg.get("op") == "branch" else fds
             except Exception as e:
                 reply = {"ok": False, "message": "%s: %s" % (type(e).__name__, e)}
             for fd in fds:
@@ -820,11 +1040,18 @@ class HolderServer:
         if op == "branch":
             lower = self.dir(msg["snapshot"])
             child = socket.socket(fileno=fds[0])
+            kinds, ns = list(msg.get("ns") or []), fds[1:]
+            if self.main is not None and (not kinds or len(kinds) != len(ns)):
+                raise ValueError("branch: namespaces missing")
             pid = os.fork()
             if pid == 0:
                 self.sock.close()
+                if self.main is not None:  # this interpreter ran user code: it only joins namespaces
+                    join_context(child, msg.get("language") or self.language, kinds, ns, self.main)
                 become_context(child, msg.get("language") or self.language, lower, int(msg.get("diskMb", 256)), self.main)
             child.close()
+            for fd in ns:
+                os.close(fd)
             try:
                 os.waitpid(pid, 0)
             except ChildProcessError:
@@ -985,11 +1212,13 @@ class Peer:
     """A context server or a holder, as the agent sees it: its socket, its real pid, a lock
     (one request at a time)."""
 
-    def __init__(self, sock, pid, language):
+    def __init__(self, sock, pid, language, ns=None):
         self.sock = sock
         self.pid = pid
         self.language = language
         self.lock = threading.Lock()
+        self.ns = ns  # python: fds of its user, mount and PID namespaces (make_namespaces' parent)
+        self.releases = []  # write ends that keep the inits of namespaces made for it waiting
 
     def ask(self, msg, fds=(), timeout=None):
         with self.lock:
@@ -999,6 +1228,9 @@ class Peer:
                 rep, got, pid = recv_msg(self.sock)
             finally:
                 self.sock.settimeout(None)
+        if rep is not None and rep.get("moved") and len(got) == 3:
+            self.set_ns(got)  # where the context went on
+            got = []
         for fd in got:
             os.close(fd)
         if rep is None:
@@ -1009,15 +1241,22 @@ class Peer:
             raise RuntimeError(rep.get("message"))
         return rep
 
+    def set_ns(self, fds):
+        for fd in self.ns or []:
+            os.close(fd)
+        self.ns = list(fds) or None
+
     def kill(self):
         try:
             os.kill(self.pid, signal.SIGKILL)
         except OSError:
             pass
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        for fd in [self.sock.fileno()] + (self.ns or []) + self.releases:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.ns, self.releases = None, []
 
 
 def proc_cpu_seconds(pid):
@@ -1038,11 +1277,14 @@ def await_ready(sock, language):
         msg, fds, pid = recv_msg(sock)
     finally:
         sock.settimeout(None)
-    for fd in fds:
+    ns = fds if len(fds) == 3 else None  # a python context's or holder's namespaces
+    for fd in fds if ns is None else []:
         os.close(fd)
     if msg is None or msg.get("type") != "ready" or not pid:
+        for fd in ns or []:
+            os.close(fd)
         raise RuntimeError("it did not start")
-    return Peer(sock, pid, language)
+    return Peer(sock, pid, language, ns)
 
 
 class Family:
@@ -1106,10 +1348,13 @@ class Family:
             if not isinstance(e, KeyError):
                 log(traceback.format_exc())
             text = "%s not found in this sandbox" % e if isinstance(e, KeyError) else "%s: %s" % (type(e).__name__, e)
+            code = "NOT_FOUND" if isinstance(e, KeyError) else "SANDBOX_ERROR"
+            if NESTED_TOO_DEEP in str(e):
+                text, code = NESTED_TOO_DEEP, "QUOTA_EXCEEDED"
             if t == "exec":
                 self.send({"type": "error", "id": rid, "message": text})
             else:
-                self.send({"type": "reply", "id": rid, "ok": False, "code": "NOT_FOUND" if isinstance(e, KeyError) else "SANDBOX_ERROR", "message": text})
+                self.send({"type": "reply", "id": rid, "ok": False, "code": code, "message": text})
 
     def context(self, cid):
         with self.lock:
@@ -1176,15 +1421,30 @@ class Family:
         ctx = self.context(msg["context"])
         sid, disk_mb = msg["snapshot"], int(msg.get("diskMb", 256))
         if ctx.language == "python":
+            if not ctx.ns:
+                raise RuntimeError("the context's namespaces are unknown")
+            ctx.ask({"op": "quiesce"}, timeout=60)
+            hold_kinds, hold_fds, _ = make_namespaces(ctx.ns, "holder", disk_mb=disk_mb)
+            try:
+                moved_kinds, moved_fds, release = make_namespaces(ctx.ns, "moved")
+            except BaseException:
+                for fd in hold_fds:
+                    os.close(fd)
+                raise
+            ctx.releases.append(release)
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             try:
-                ctx.ask({"op": "snapshot", "snapshot": sid, "diskMb": disk_mb}, fds=[theirs.fileno()], timeout=120)
+                ctx.ask({"op": "snapshot", "snapshot": sid, "diskMb": disk_mb, "holderNs": hold_kinds, "movedNs": moved_kinds},
+                        fds=[theirs.fileno()] + hold_fds + moved_fds, timeout=120)
                 theirs.close()
                 holder = await_ready(ours, ctx.language)
             except BaseException:
                 theirs.close()
                 ours.close()
                 raise
+            finally:
+                for fd in hold_fds + moved_fds:
+                    os.close(fd)
         else:
             # No memory to keep (node cannot fork): a holder of the files, made by this agent.
             holder = self.files_holder(sid, ctx.ask({"op": "tar"}, timeout=300)["tar"], ctx.language, disk_mb)
@@ -1201,13 +1461,29 @@ class Family:
         with self.lock:
             if cid in self.contexts:
                 raise ValueError("context %s exists" % cid)
+        disk_mb = int(msg.get("diskMb", 256))
+        kinds, ns, release = [], [], None
+        if holder.ns:
+            # A python snapshot's holder ran user code: the branch's namespaces are made here.
+            if not set(sid) <= SNAPSHOT_ID_CHARS or sid in (".", ".."):
+                raise ValueError("bad snapshot id")
+            kinds, ns, release = make_namespaces(holder.ns, "branch", lower=os.path.join(FROZEN, sid), disk_mb=disk_mb)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            rep = holder.ask({"op": "branch", "snapshot": sid, "diskMb": int(msg.get("diskMb", 256)), "language": msg.get("language")},
-                             fds=[theirs.fileno()], timeout=60)
+            rep = holder.ask({"op": "branch", "snapshot": sid, "diskMb": disk_mb, "language": msg.get("language"), "ns": kinds},
+                             fds=[theirs.fileno()] + ns, timeout=60)
+            ctx = await_ready(ours, msg.get("language") or holder.language)
+        except BaseException:
+            ours.close()
+            if release is not None:
+                os.close(release)
+            raise
         finally:
             theirs.close()
-        ctx = await_ready(ours, msg.get("language") or holder.language)
+            for fd in ns:
+                os.close(fd)
+        if release is not None:
+            ctx.releases.append(release)
         with self.lock:
             self.contexts[cid] = ctx
             self.context_base[cid] = sid
@@ -1259,7 +1535,7 @@ class Family:
                 ours.close()
                 close_fds_except({theirs.fileno()})
                 h = HolderServer(theirs, language, None)
-                h.start(sid, disk_mb, None, userns=True)
+                h.start(sid, disk_mb, None)
                 h.frozen.add(sid)
                 os.mkdir(os.path.join(FROZEN, sid))
                 untar(tar, os.path.join(FROZEN, sid))
