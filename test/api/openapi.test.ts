@@ -105,6 +105,15 @@ describe('/openapi.json', () => {
     expect(names.length).toBeGreaterThan(30);
     for (const name of names) expect(() => check(name, {}), name).not.toThrow();
     expect(JSON.stringify(full.doc)).not.toMatch(/"nullable":|"\$schema":|"\$id":|"definitions":/);
+    // Every $ref of the document (schemas and responses) points at something in it.
+    const refs = [...JSON.stringify(full.doc).matchAll(/"\$ref":"#\/([^"]+)"/g)].map((m) => m[1]!);
+    expect(refs.length).toBeGreaterThan(100);
+    for (const pointer of new Set(refs)) {
+      const target = pointer.split('/').reduce<unknown>((node, seg) => (node as Record<string, unknown> | undefined)?.[seg.replace(/~1/g, '/').replace(/~0/g, '~')], full.doc);
+      expect(target, pointer).toBeTypeOf('object');
+    }
+    const ids = operations(full.doc).map(([, , op]) => (op as { operationId?: string }).operationId);
+    expect(new Set(ids).size).toBe(ids.length);
   });
 
   it('describes exactly the routes fastify registered, each path parameter declared (and /docs lists them)', async () => {
