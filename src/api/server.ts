@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { AuthError, FaaSError, RateLimitError, ShuttingDownError, ValidationError, toFaaSError } from '../errors.js';
 import type { ApiKey, FullOutput } from '../store/index.js';
 import { registerDocRoutes } from './handlers/docs.js';
+import type { RegisteredRoute } from './openapi/document.js';
 import { registerExecutionRoutes } from './handlers/executions.js';
 import { registerInstanceRoutes } from './handlers/instances.js';
 import { registerOutputRoutes } from './handlers/outputs.js';
@@ -59,6 +60,8 @@ export interface ApiServer {
   /** Base URL, e.g. http://127.0.0.1:8080 */
   url: string;
   app: FastifyInstance;
+  /** Every route fastify registered (as its onRoute hook reported them): what /openapi.json describes. */
+  routes: readonly RegisteredRoute[];
   close(): Promise<void>;
 }
 
@@ -101,6 +104,11 @@ export async function startApiServer(deps: ApiDeps, opts: ApiOptions = {}): Prom
   // Requests are logged (at info) with their query's values blanked: an `?apiKey=` never reaches a log.
   const logger = deps.log.child({}, { serializers: { req: requestSerializer } });
   const app = Fastify({ bodyLimit, loggerInstance: logger as FastifyBaseLogger, requestTimeout: opts.requestTimeoutMs ?? 330_000, return503OnClosing: false });
+  // Before any route: /openapi.json describes exactly the routes registered below.
+  const routes: RegisteredRoute[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url });
+  });
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
@@ -155,7 +163,7 @@ export async function startApiServer(deps: ApiDeps, opts: ApiOptions = {}): Prom
 
   app.get('/v1/health', () => ({ ok: true }));
   registerOutputRoutes(app, deps);
-  registerDocRoutes(app);
+  registerDocRoutes(app, routes);
   if (g) {
     registerExecutionRoutes(app, g);
     registerUsageRoutes(app, g);
@@ -167,5 +175,5 @@ export async function startApiServer(deps: ApiDeps, opts: ApiOptions = {}): Prom
     }
   }
   const address = await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 8080 });
-  return { url: address, app, close: () => app.close() };
+  return { url: address, app, routes, close: () => app.close() };
 }

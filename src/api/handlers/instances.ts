@@ -97,27 +97,3 @@ export function registerInstanceRoutes(app: FastifyInstance, g: GatewayDeps & { 
     },
   );
 }
-
-/** The instance routes for /docs and /openapi.json (for the docs handler to list). */
-export const INSTANCE_ROUTE_DOCS: Array<{ method: string; path: string; summary: string }> = [
-  { method: 'POST', path: '/v1/instances', summary: 'Start a persistent instance (201): {snapshotId?, language?, resources {cpuCores, memoryMb, diskGb, gpuCount}, ttl?, autoStop?, network?}.' },
-  { method: 'GET', path: '/v1/instances', summary: "This key's instances." },
-  { method: 'GET', path: '/v1/instances/{id}', summary: 'An instance: status, expiry, resources, usage.' },
-  { method: 'DELETE', path: '/v1/instances/{id}', summary: 'Stop it and remove everything of it (also POST /v1/instances/{id}/stop).' },
-  { method: 'POST', path: '/v1/instances/{id}/pause', summary: 'Freeze every process (memory kept, no CPU used).' },
-  { method: 'POST', path: '/v1/instances/{id}/resume', summary: 'Continue where it was paused.' },
-  { method: 'POST', path: '/v1/instances/{id}/ssh', summary: 'SSH host, port (the operator relays it), username; the private key the first time (or with rotateKey).' },
-  { method: 'POST', path: '/v1/instances/{id}/expose', summary: 'Expose a port on its own host, http://{id}-{name}.<FAAS_EXPOSE_DOMAIN>:<port>/ (HTTP and WebSocket); answers the URL and its token.' },
-  { method: 'GET', path: '/v1/instances/{id}/exposures', summary: 'The exposed URLs (without tokens).' },
-  { method: 'DELETE', path: '/v1/instances/{id}/exposures/{name}', summary: 'Remove an exposed URL.' },
-  { method: 'POST', path: '/v1/instances/{id}/exec', summary: 'Run a command in the instance: {command, stdin?, env?, cwd?, timeoutMs?}.' },
-  { method: 'POST', path: '/v1/instances/{id}/files/list', summary: 'The tree under a path: type, size, mtime, mode of each entry.' },
-  { method: 'POST', path: '/v1/instances/{id}/files/archive', summary: 'A tar (pax) of a path, or of entries under it.' },
-  { method: 'PUT', path: '/v1/instances/{id}/files?path=DIR', summary: 'Unpack a tar body (application/x-tar) into DIR, modes and times kept.' },
-  { method: 'POST', path: '/v1/instances/{id}/files/delete', summary: 'Remove entries under a path.' },
-  { method: 'GET', path: '/v1/instances/{id}/tunnel?port=N', summary: 'WebSocket: one TCP connection to port N inside the instance (binary frames); what port forwards use.' },
-  { method: 'POST', path: '/v1/instances/{id}/jupyter', summary: 'Start Jupyter and expose it: {url, token}.' },
-  { method: 'POST', path: '/v1/instances/{id}/vnc', summary: 'Start a VNC desktop with noVNC and expose it: {url, password}.' },
-  { method: 'POST', path: '/v1/instances/{id}/vscode', summary: 'Start a browser VS Code and expose it: {url}.' },
-  { method: 'GET', path: '/i/{id}/{name}/…', summary: "Redirects to the exposed port's own host (http://{id}-{name}.<FAAS_EXPOSE_DOMAIN>:<port>/), served there for the owner's key or the URL's token (?faas_token=, then a cookie for that host)." },
-];
