@@ -4,54 +4,20 @@
 // (no network, read-only root, tmpfs work dir), as the engine does.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import Docker from 'dockerode';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { DockerSandboxEngine, runtimeImageTag } from '../src/sandbox/index.js';
 import type { ExecuteRequestInput } from '../src/sandbox/index.js';
 import { benchChain } from './chain.js';
+import { docker, dockerExec, dockerRun, SANDBOXED } from './docker.js';
 import { benchEvm } from './evm.js';
 import { benchGateway } from './gateway.js';
 import { benchInstances } from './instances.js';
 import { benchIsolation } from './isolation.js';
+import { benchLanguages } from './languages.js';
 import { benchSnapshots } from './snapshots.js';
 import { check, r2, record, results, say, sleep, timeIt } from './stats.js';
-
-const docker = new Docker();
-const SANDBOXED = {
-  NetworkMode: 'none',
-  ReadonlyRootfs: true,
-  Tmpfs: { '/sandbox': 'rw,exec,size=256m,uid=65534,gid=65534' },
-} as const;
-
-/** `docker run --rm IMAGE CMD` through the API: create, attach, start, wait, remove. */
-async function dockerRun(image: string, cmd: string[]): Promise<string> {
-  const c = await docker.createContainer({ Image: image, Cmd: cmd, User: '65534:65534', AttachStdout: true, AttachStderr: true, HostConfig: SANDBOXED });
-  const stream = await c.attach({ stream: true, stdout: true, stderr: true });
-  const out = new PassThrough();
-  let text = '';
-  out.on('data', (b: Buffer) => (text += b.toString()));
-  c.modem.demuxStream(stream, out, out);
-  await c.start();
-  await c.wait();
-  await c.remove({ force: true });
-  return text;
-}
-
-/** `docker exec CONTAINER CMD` through the API: create the exec, start it, read, inspect. */
-async function dockerExec(c: Docker.Container, cmd: string[]): Promise<string> {
-  const exec = await c.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
-  const stream = await exec.start({ hijack: true, stdin: false });
-  const out = new PassThrough();
-  let text = '';
-  out.on('data', (b: Buffer) => (text += b.toString()));
-  c.modem.demuxStream(stream, out, out);
-  await new Promise((resolve) => stream.on('end', resolve));
-  await exec.inspect();
-  return text;
-}
 
 const PACE = Number(process.env.BENCH_PACE_MS ?? 250);
 
@@ -166,7 +132,7 @@ async function benchEngine(): Promise<void> {
   target(perS >= 1000, `≥ 1000 cached executions/s at concurrency 4: ${perS.toFixed(0)}`);
 }
 
-/** BENCH_ONLY=engine,gateway,chain,evm,snapshots,instances,isolation runs some sections (written to partial.json, not latest.json). */
+/** BENCH_ONLY=engine,gateway,chain,evm,languages,snapshots,instances,isolation runs some sections (written to partial.json, not latest.json). */
 async function main(): Promise<void> {
   const started = Date.now();
   const only = process.env.BENCH_ONLY?.split(',').map((x) => x.trim());
@@ -175,6 +141,7 @@ async function main(): Promise<void> {
   if (want('gateway')) await benchGateway(PACE);
   if (want('chain')) await benchChain(PACE);
   if (want('evm')) await benchEvm(PACE);
+  if (want('languages')) await benchLanguages(PACE);
   if (want('snapshots')) await benchSnapshots(PACE);
   if (want('isolation')) await benchIsolation(PACE);
   if (want('instances')) {
