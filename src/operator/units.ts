@@ -19,15 +19,16 @@ export const RAW_SUFFIX = 'raw';
 /** What an amount may look like, for messages and help. */
 export const AMOUNT_FORMS = `a token amount such as 1.5, or raw units with the suffix "${RAW_SUFFIX}" such as 1500000000000000000${RAW_SUFFIX}`;
 
-/** Reads the form of an amount; throws an Error saying what was expected. The symbol, when
- *  given, may follow a token amount (`1.5 tTNT`), in any case. */
+/** Reads the form of an amount; throws an Error saying what was expected. A token amount may
+ *  be followed by the symbol (`1.5 tTNT`, any case); without `symbol` (not known yet) any
+ *  word is let through here, and `parseAmount` with the chain's unit checks it. */
 export function readAmount(text: string, symbol?: string): TypedAmount {
   const t = text.trim();
   const raw = new RegExp(`^(\\d+)\\s*${RAW_SUFFIX}$`, 'i').exec(t);
   if (raw) return { raw: BigInt(raw[1]!) };
   if (new RegExp(`${RAW_SUFFIX}$`, 'i').test(t)) throw new Error(`raw units are a whole number of them, such as 1500${RAW_SUFFIX}; got ${JSON.stringify(text)}`);
   const tokens = /^(\d+)(?:\.(\d+))?(?:\s*([A-Za-z]+))?$/.exec(t);
-  if (tokens && (tokens[3] === undefined || (symbol !== undefined && tokens[3].toLowerCase() === symbol.toLowerCase()))) {
+  if (tokens && (tokens[3] === undefined || symbol === undefined || tokens[3].toLowerCase() === symbol.toLowerCase())) {
     return { whole: tokens[1]!, fraction: tokens[2] ?? '' };
   }
   throw new Error(`expected ${AMOUNT_FORMS}, got ${JSON.stringify(text)}`);
