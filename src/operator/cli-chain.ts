@@ -13,7 +13,7 @@ export class CommandError extends Error {
 /** How long a one-shot command waits for the node to answer. */
 export const CONNECT_TIMEOUT_MS = 20_000;
 
-/** An API connection, or a CommandError when the node does not answer within the timeout. */
+/** An API connection, or a CommandError when the node refuses it or does not answer within the timeout. */
 export async function connectOnce(rpcUrl: string, timeoutMs = CONNECT_TIMEOUT_MS): Promise<ApiPromise> {
   await cryptoWaitReady();
   const api = new ApiPromise({ provider: new WsProvider(rpcUrl, 1000), noInitWarn: true });
@@ -26,7 +26,10 @@ export async function connectOnce(rpcUrl: string, timeoutMs = CONNECT_TIMEOUT_MS
     return api;
   } catch (err) {
     await api.disconnect().catch(() => undefined);
-    throw err;
+    if (err instanceof CommandError) throw err;
+    // A failed first connection rejects with the WebSocket's error event, not an Error.
+    const why = (err as { message?: unknown } | null)?.message;
+    throw new CommandError(`cannot connect to the node at ${rpcUrl}${typeof why === 'string' && why ? ` (${why})` : ''}`);
   } finally {
     clearTimeout(timer);
   }
