@@ -13,15 +13,14 @@ import { TangleFaaSClient } from './sdk/tangle-client.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
-export async function startEvm(o: { config: Config; log: Logger; engine: SandboxEngine; stops: Array<() => Promise<void>>; rpc?: string; arg: (name: string) => string | undefined }): Promise<void> {
+/** `tangle`, `key` (FAAS_EVM_PRIVATE_KEY) and `services` are needed with `rpc`; src/main.ts has checked their form. */
+export async function startEvm(o: { config: Config; log: Logger; engine: SandboxEngine; stops: Array<() => Promise<void>>; rpc?: string; tangle?: `0x${string}`; key?: `0x${string}`; services: bigint[] }): Promise<void> {
   const { config, log, engine, stops } = o;
   if (o.rpc) {
-    const tangle = o.arg('--tangle') ?? process.env.TANGLE_CONTRACT;
-    const key = process.env.FAAS_EVM_PRIVATE_KEY;
-    if (!tangle || !/^0x[0-9a-fA-F]{40}$/.test(tangle)) throw new Error('--tangle (or TANGLE_CONTRACT): the Tangle contract address is needed with --chain evm --rpc');
-    if (!key || !/^0x[0-9a-fA-F]{64}$/.test(key)) throw new Error('FAAS_EVM_PRIVATE_KEY: the operator account’s private key is needed with --chain evm --rpc');
-    const services = (process.env.FAAS_SERVICE_IDS ?? '').split(',').filter(Boolean).map((s) => BigInt(s.trim()));
-    const service = await startOperatorService({ rpcUrl: o.rpc, evm: { tangle: tangle as `0x${string}` }, suri: key, services, dbPath: config.dbPath, engine, log, follow: config.follow, api: { ...config.api, config } });
+    const { tangle, key, services } = o;
+    if (!tangle) throw new Error('--tangle (or TANGLE_CONTRACT): the Tangle contract address is needed with --chain evm --rpc');
+    if (!key) throw new Error('FAAS_EVM_PRIVATE_KEY: the operator account’s private key is needed with --chain evm --rpc');
+    const service = await startOperatorService({ rpcUrl: o.rpc, evm: { tangle }, suri: key, services, dbPath: config.dbPath, engine, log, follow: config.follow, api: { ...config.api, config } });
     stops.push(() => service.stop());
     out(`\noperator ${service.address} serving services ${services.join(', ')} of Tangle ${tangle} on ${o.rpc}; API ${service.apiUrl}. Ctrl-C stops it.`);
     return;

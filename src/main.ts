@@ -1,153 +1,73 @@
-// `npm start`: the operator's main job.
-// - With no arguments (embedded defaults): the sandbox engine on the local Docker host, the
-//   local Tangle services node on 127.0.0.1, the FaaS blueprint created, //Bob joined as
-//   operator and registered, a service (owner //Alice, //Charlie permitted) requested and
-//   approved, and the operator serving it; a first job is run through the chain and verified.
-//   It then keeps running until Ctrl-C.
-// - `npm start -- --operators 3`: the same with three operators on the one service.
-// - `npm start -- --chain evm`: the same on Tangle's EVM protocol (tnt-core) on a local anvil;
-//   with --rpc https://… --tangle 0x…, against a real deployment (see src/main-evm.ts).
-// - `npm start -- --rpc wss://…` runs the same operator against a real chain: the account comes
-//   from FAAS_SURI and the services from FAAS_SERVICE_IDS (see README).
-import { ApiPromise, WsProvider } from '@polkadot/api';
-import { Keyring } from '@polkadot/keyring';
-import { cryptoWaitReady } from '@polkadot/util-crypto';
-import { bootstrapFaasService, startNode } from '../chain/src/index.js';
-import { loadConfig } from './config.js';
-import { FaaSError } from './errors.js';
-import { createLogger } from './log.js';
-import { installProcessGuard } from './guard.js';
-import { operatorSigningKey } from '../blueprint/index.js';
-import { startOperatorService } from './operator/index.js';
-import type { OperatorService } from './operator/index.js';
-import { DockerSandboxEngine, LANGUAGES, durableState } from './sandbox/index.js';
-import type { Language } from './sandbox/index.js';
-import { TangleFaaSClient } from './sdk/index.js';
+// `npm start`: the operator's main job. This file reads the command line (strictly: --help and
+// --version answer without starting anything, an unknown option or a bad value exits 2 with one
+// line) and only then loads and starts the stack (src/main-stack.ts).
+import { Settings, UsageError, evmAddress, helpText, oneOf, parseCommandLine, projectVersion, smallWholeNumber, urlWith, wholeNumbers } from './operator/cli-args.js';
+import type { CommandSpec } from './operator/cli-args.js';
 
-const HELLO: Record<Language, string> = {
-  python: 'import sys; print(f"hello from python {sys.version.split()[0]}")',
-  javascript: 'console.log(`hello from javascript (node ${process.version})`)',
-  typescript: 'const greet = (who: string): string => `hello from ${who}`;\nconsole.log(greet("typescript"));',
-  bash: 'echo "hello from bash $BASH_VERSION"',
-  go: 'package main\n\nimport (\n\t"fmt"\n\t"runtime"\n)\n\nfunc main() { fmt.Println("hello from go", runtime.Version()) }\n',
+/** Dev accounts main-stack.ts has for operators of the local service. */
+const MAX_LOCAL_OPERATORS = 4;
+
+const SPEC: CommandSpec = {
+  name: 'npm start --',
+  summary: [
+    'The operator’s main job. With no options: the sandbox engine on the local Docker host (a hello world per language),',
+    'the local Tangle services node on 127.0.0.1:9944, the FaaS blueprint created by //Alice, //Bob joined as operator and',
+    'registered, a service (owner //Alice, //Charlie may call it) requested and approved, the operator and its API (gateway)',
+    'serving it, and a first job sent through the chain and verified. It runs until Ctrl-C (the local chain is in memory).',
+  ].join('\n'),
+  options: {
+    operators: { value: 'N', env: 'FAAS_LOCAL_OPERATORS', default: '1', help: `operators of the local service, 1 to ${MAX_LOCAL_OPERATORS} (//Bob, //Dave, //Eve, //Ferdie)` },
+    chain: { value: 'KIND', env: 'FAAS_CHAIN', default: 'substrate', help: 'substrate, or evm: the same on Tangle’s EVM protocol (tnt-core) on a local anvil' },
+    rpc: { value: 'URL', env: 'FAAS_RPC_URL', help: 'serve a real chain instead (ws:// or wss://; with --chain evm http(s)://) with the account FAAS_SURI (with --chain evm FAAS_EVM_PRIVATE_KEY), from the environment only' },
+    services: { value: 'IDS', env: 'FAAS_SERVICE_IDS', help: 'with --rpc: the services to serve, e.g. 1,2' },
+    tangle: { value: 'ADDRESS', env: 'TANGLE_CONTRACT', help: 'with --chain evm --rpc: the Tangle contract' },
+  },
+  notes: [
+    '`npm start` runs scripts/setup-host.sh first (Docker, runtime images; a second or two once in place). The other FAAS_* settings (API address, sandbox limits, pools, prices) come from the environment; see the README. The operator CLI is `faas-operator --help` (`npm run operator -- --help`).',
+  ],
 };
 
-const out = (s: string) => process.stdout.write(`${s}\n`);
-
-/** The dev accounts that operate the local service, in order (//Alice owns it, //Charlie calls it). */
-const LOCAL_OPERATORS = ['//Bob', '//Dave', '//Eve', '//Ferdie'];
-
-function argValue(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
+/** The stack's options, checked before anything starts. */
+function options(values: Record<string, string>) {
+  const s = new Settings(SPEC, values);
+  const chain = s.parse('chain', oneOf('substrate', 'evm')) ?? 'substrate';
+  const rpc = s.parse('rpc', chain === 'evm' ? urlWith('http:', 'https:', 'ws:', 'wss:') : urlWith('ws:', 'wss:'));
+  const operators = s.parse('operators', (t) => {
+    const n = smallWholeNumber(t);
+    if (n < 1 || n > MAX_LOCAL_OPERATORS) throw new Error(`expected a whole number from 1 to ${MAX_LOCAL_OPERATORS}, got ${JSON.stringify(t)}`);
+    return n;
+  });
+  if (!rpc) return { chain, operators: operators ?? 1, services: [] };
+  // Serving a real chain: its account, services and (on EVM) contract, before Docker starts.
+  const services = s.parse('services', wholeNumbers) ?? [];
+  if (chain === 'evm') {
+    const key = process.env.FAAS_EVM_PRIVATE_KEY;
+    if (!key || !/^0x[0-9a-fA-F]{64}$/.test(key)) throw new UsageError('FAAS_EVM_PRIVATE_KEY is needed with --chain evm --rpc: the operator account’s private key (0x + 64 hex digits)');
+    const tangle = s.parseRequired('tangle', 'the Tangle contract address, with --chain evm --rpc', evmAddress);
+    return { chain, rpc, account: key, tangle, services, operators: 1 };
+  }
+  const suri = process.env.FAAS_SURI;
+  if (!suri) throw new UsageError('FAAS_SURI is needed with --rpc: the operator account (mnemonic or dev URI such as //Bob)');
+  return { chain, rpc, account: suri, services, operators: 1 };
 }
 
-async function main(): Promise<void> {
-  const config = loadConfig();
-  const log = createLogger(config.logLevel);
-  installProcessGuard(log);
-  const rpc = argValue('--rpc') ?? process.env.FAAS_RPC_URL;
-  // Against a real chain, contexts and snapshots are kept with the job store and outlive this
-  // process; the embedded demo keeps them only while it runs.
-  const engine = new DockerSandboxEngine(config, log, undefined, rpc ? durableState(config.dbPath, config.stateful.snapshotDir) : undefined);
-  out('starting the sandbox engine (Docker, warm pools)...');
-  await engine.start();
-  const stops: Array<() => Promise<void>> = [() => engine.shutdown()];
-  const stop = async () => {
-    for (const s of stops.reverse()) await s().catch(() => undefined);
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
-
-  out('\nthe engine, one hello world per language (cached mode):');
-  for (const language of LANGUAGES) {
-    const t = performance.now();
-    try {
-      const r = await engine.execute({ code: HELLO[language], language, mode: 'cached' }, { owner: 'demo' });
-      out(`  ${language.padEnd(11)} ${(performance.now() - t).toFixed(1).padStart(7)} ms  ${(r.stdout || r.stderr).trim()}`);
-    } catch (err) {
-      out(`  ${language.padEnd(11)} failed: ${err instanceof FaaSError ? `${err.code}: ${err.message}` : String(err)}`);
-    }
+async function main(argv: string[]): Promise<void> {
+  let stack: Parameters<typeof import('./main-stack.js').startStack>[0];
+  try {
+    const parsed = parseCommandLine(SPEC, argv);
+    if (parsed.help) return void process.stdout.write(helpText(SPEC));
+    if (parsed.version) return void process.stdout.write(`${projectVersion()}\n`);
+    stack = options(parsed.values);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`npm start: ${err.message} (see npm start -- --help)\n`);
+    process.exit(2);
   }
-
-  if ((argValue('--chain') ?? process.env.FAAS_CHAIN) === 'evm') {
-    const { startEvm } = await import('./main-evm.js');
-    await startEvm({ config, log, engine, stops, rpc, arg: argValue });
-    return;
-  }
-
-  if (rpc) {
-    const suri = process.env.FAAS_SURI;
-    if (!suri) throw new Error('FAAS_SURI: the operator account (mnemonic or dev URI) is needed with --rpc');
-    const services = (process.env.FAAS_SERVICE_IDS ?? '').split(',').filter(Boolean).map((s) => BigInt(s.trim()));
-    const service = await startOperatorService({ rpcUrl: rpc, suri, services, dbPath: config.dbPath, engine, log, follow: config.follow, api: { ...config.api, config } });
-    stops.push(() => service.stop());
-    out(`\noperator ${service.address} serving services ${services.join(', ')} on ${rpc}; API ${service.apiUrl}. Ctrl-C stops it.`);
-    return;
-  }
-
-  // Embedded defaults: a local chain with everything set up.
-  const node = await startNode({ port: Number(process.env.FAAS_CHAIN_PORT ?? 9944) });
-  stops.push(() => node.stop());
-  await cryptoWaitReady();
-  const keyring = new Keyring({ type: 'sr25519', ss58Format: node.runtime.ss58Prefix });
-  const [alice, charlie] = ['//Alice', '//Charlie'].map((u) => keyring.addFromUri(u)) as [ReturnType<Keyring['addFromUri']>, ReturnType<Keyring['addFromUri']>];
-  const api = await ApiPromise.create({ provider: new WsProvider(node.url), noInitWarn: true });
-  stops.push(() => api.disconnect());
-  // --operators N: N operators on the one service (//Bob first, then //Dave, //Eve, //Ferdie),
-  // each with its own chain client, job store, signing key and API port; one engine serves them.
-  const count = Number(argValue('--operators') ?? process.env.FAAS_LOCAL_OPERATORS ?? 1);
-  if (!Number.isInteger(count) || count < 1 || count > LOCAL_OPERATORS.length) throw new Error(`--operators: a whole number from 1 to ${LOCAL_OPERATORS.length}, got ${argValue('--operators') ?? process.env.FAAS_LOCAL_OPERATORS}`);
-  const operators = await Promise.all(
-    LOCAL_OPERATORS.slice(0, count).map(async (suri, i) => ({
-      suri,
-      pair: keyring.addFromUri(suri),
-      key: (await operatorSigningKey(suri)).registeredKey,
-      port: config.api.port + i,
-      rpcAddress: `http://${config.api.host}:${config.api.port + i}`,
-    })),
-  );
-  const { blueprintId, serviceId } = await bootstrapFaasService(api, { owner: alice, permitted: [charlie.address], operators: operators.map((o) => ({ pair: o.pair, key: o.key, rpcAddress: o.rpcAddress })) });
-  const services: OperatorService[] = [];
-  for (const [i, o] of operators.entries()) {
-    // The first operator's API is the whole gateway; the others serve their outputs and job status.
-    const api = i === 0 ? { ...config.api, config } : { host: config.api.host, port: o.port };
-    const s = await startOperatorService({ rpcUrl: node.url, suri: o.suri, services: [BigInt(serviceId)], dbPath: ':memory:', engine, log, api });
-    stops.push(() => s.stop());
-    services.push(s);
-  }
-  const service = services[0]!;
-  const devKey = service.keys!.create('dev').key;
-
-  out(`\nlocal Tangle node (${node.runtime.version.specName} ${node.runtime.version.specVersion}) at ${node.url}`);
-  out(`operator API (FaaS gateway) at ${service.apiUrl}  (docs: ${service.apiUrl}/docs)`);
-  out(`dev API key: ${devKey}`);
-  out(`blueprint ${blueprintId} created by //Alice; ${operators.map((o, i) => `${o.suri} (${o.pair.address}, API ${services[i]!.apiUrl})`).join(', ')} operate${count === 1 ? 's' : ''} service ${serviceId}; //Charlie may call it`);
-
-  const sdk = new TangleFaaSClient({ rpcUrl: node.url, blueprintId, serviceId, account: '//Charlie' });
-  await sdk.connect();
-  stops.push(() => sdk.disconnect());
-  const t = performance.now();
-  const jobId = await sdk.submitJob({ code: 'print(sum(range(10)))', language: 'python', mode: 'cached' });
-  const r = await sdk.waitForResult(jobId, { timeoutMs: 60_000 });
-  out(`\nfirst job through the chain: job ${jobId} → exit ${r.exitCode}, stdout ${JSON.stringify(r.stdout)}, verified ${r.verified} by ${r.operators.length} of ${count} operator${count === 1 ? '' : 's'} (quorum ${r.quorum}) (${(performance.now() - t).toFixed(0)} ms)`);
-
-  out(`
-try it:
-  polkadot.js apps → Settings: custom endpoint ${node.url}
-  Developer → Extrinsics → //Charlie → services → call(serviceId ${serviceId}, job 0, args):
-    six String fields: code, language, mode, resources JSON, envVars JSON, stdin
-    e.g. "print(1)", "python", "cached", "", "", ""
-  or from code: new TangleFaaSClient({ rpcUrl: '${node.url}', blueprintId: ${blueprintId}, serviceId: ${serviceId}, account: '//Charlie' })
-  or straight to the gateway:
-    curl -s ${service.apiUrl}/v1/executions -H 'authorization: Bearer ${devKey}' -H 'content-type: application/json' \\
-      -d '{"code": "print(6 * 7)", "language": "python", "mode": "cached"}'
-    new FaaSClient({ endpoint: '${service.apiUrl}', apiKey: '${devKey}' }).execute({ code: 'print(1)', language: 'python' })
-Ctrl-C stops everything (the local chain is in memory).`);
+  const { startStack } = await import('./main-stack.js');
+  await startStack(stack);
 }
 
-main().catch((err: unknown) => {
+main(process.argv.slice(2)).catch((err: unknown) => {
   process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });
