@@ -138,6 +138,9 @@ export function containerLimits(spec: ContainerSpec): { memoryMb: number; diskMb
   };
 }
 
+/** Docker's default masked paths outside /proc, kept for family containers. */
+export const FAMILY_MASKED_PATHS = ['/sys/firmware', '/sys/devices/virtual/powercap'];
+
 /** Docker create options for one sandbox: the policy in one place. */
 export function containerOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
   const limits = containerLimits(spec);
@@ -177,9 +180,10 @@ export function containerOptions(spec: ContainerSpec): Docker.ContainerCreateOpt
       Init: Boolean(spec.family),
       // A family's contexts each mount a /proc of their own PID namespace (so none sees the
       // agent, docker-init or another context). The kernel refuses a new proc mount while
-      // Docker's masks cover parts of the container's /proc; the masked and read-only files are
-      // root's and the container has neither root nor capabilities, so the masks go.
-      ...(spec.family ? { MaskedPaths: [], ReadonlyPaths: [] } : {}),
+      // Docker's masks cover parts of the container's /proc; the masked and read-only files
+      // there are root's and the container has neither root nor capabilities, so those masks
+      // go. Docker's /sys masks stay (they do not stand in the way).
+      ...(spec.family ? { MaskedPaths: FAMILY_MASKED_PATHS, ReadonlyPaths: [] } : {}),
       IpcMode: 'private',
       ...(spec.isolation === 'gvisor' ? { Runtime: RUNTIME_OF_ISOLATION.gvisor } : {}),
       AutoRemove: false,

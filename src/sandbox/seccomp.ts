@@ -31,6 +31,7 @@ const MS_MOVE = 0x2000;
 const AF_NETLINK = 16;
 const AF_PACKET = 17;
 const NETLINK_NETFILTER = 12;
+const SOCK_PACKET = 10;
 
 /** The profile as Docker takes it in `SecurityOpt: ['seccomp=<json>']`. */
 export function familySeccompProfile(): string {
@@ -47,6 +48,8 @@ export function familySeccompProfile(): string {
       // shut: raw packet sockets and netfilter (nf_tables) over netlink.
       { names: ['socket'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 0, value: AF_PACKET, op: 'SCMP_CMP_EQ' }] },
       { names: ['socket'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 0, value: AF_NETLINK, op: 'SCMP_CMP_EQ' }, { index: 2, value: NETLINK_NETFILTER, op: 'SCMP_CMP_EQ' }] },
+      // SOCK_PACKET on an inet socket is a packet socket too (the kernel turns it into one).
+      { names: ['socket'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 1, value: 0xf, valueTwo: SOCK_PACKET, op: 'SCMP_CMP_MASKED_EQ' }] },
       // clone3 cannot be filtered by its flags: ENOSYS makes libc fall back to clone().
       { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 },
     ],

@@ -67,6 +67,23 @@ r["siocsifflags"] = ioctl_rc(0x8914)  # set lo's flags (down): CAP_NET_ADMIN's i
 r["siocdelrt"] = ioctl_rc(0x890C)
 r["siocgifflags"] = ioctl_rc(0x8913)  # a read stays allowed
 u2.close()
+r["sock_packet_inet"] = sock(socket.AF_INET, 10, 0x0300)  # SOCK_PACKET: a packet socket by another name
+t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def sockopt(fn):
+    try:
+        fn(); return "ok"
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e.errno))
+r["ipt_get_info"] = sockopt(lambda: t.getsockopt(socket.IPPROTO_IP, 64, 84))  # IPT_SO_GET_INFO: x_tables
+r["tcp_repair"] = sockopt(lambda: t.setsockopt(socket.IPPROTO_TCP, 19, 1))
+r["so_mark"] = sockopt(lambda: t.setsockopt(socket.SOL_SOCKET, 36, 1))
+t.close()
+try:
+    with open("/proc/sys/net/ipv4/conf/all/forwarding", "w") as f:
+        f.write("1")
+    r["sysctl_write"] = "ok"
+except OSError as e:
+    r["sysctl_write"] = errno.errorcode.get(e.errno, str(e.errno))
 r["udp"] = sock(socket.AF_INET, socket.SOCK_DGRAM)
 r["unix"] = sock(socket.AF_UNIX, socket.SOCK_STREAM)
 with open("/proc/self/status") as f:
@@ -80,6 +97,7 @@ print("PROBE " + json.dumps(r, sort_keys=True))
 const REFUSED = [
   'unshare_user', 'unshare_user_net', 'unshare_net', 'unshare_ctx', 'unshare_pid', 'unshare_ns', 'clone_newuser',
   'mount_tmpfs', 'mount_cgroup', 'mount_tmpfs_flags', 'mount_private', 'umount2', 'setns', 'siocsifflags', 'siocdelrt',
+  'sock_packet_inet', 'ipt_get_info', 'tcp_repair', 'so_mark',
   'pivot_root', 'netlink_route', 'netlink_xfrm', 'packet', 'raw_inet', 'raw_inet6', 'af_key', 'xfrm_policy',
 ] as const;
 
@@ -94,6 +112,7 @@ function expectRefused(r: Record<string, string>): void {
   expect(r.clone3).toBe('ENOSYS'); // its flags are behind a pointer; libc falls back to clone()
   expect(r.udp).toBe('ok');
   expect(r.siocgifflags).toBe('ok');
+  expect(r.sysctl_write).not.toBe('ok');
   expect(r.unix).toBe('ok');
   expect(r.NoNewPrivs).toBe('1');
   expect(r.Seccomp).toBe('2');
@@ -189,6 +208,8 @@ print("hijacked", n)`;
     expect(p.CapEff).not.toBe('0000000000000000'); // the hijack worked: it holds capabilities in its own namespaces
     // setns into its own namespaces is a no-op it may do; everything else stays refused
     for (const k of REFUSED.filter((k) => k !== 'setns')) expect([k, p[k]]).toEqual([k, 'EPERM']);
+    // the branch keeps its origin's network namespace, over which it holds no capability
+    expect(p.sysctl_write).not.toBe('ok');
     expect(p.clone3).toBe('ENOSYS');
     expect(Number(p.pids_seen)).toBeLessThanOrEqual(3);
   });

@@ -56,6 +56,31 @@ WORK_ROOT = os.environ.get("FAAS_WORK_ROOT", "/workspace")
 CODE_ROOT = os.environ.get("FAAS_CODE_ROOT", "/tmp/.faas")
 
 
+GO_BINARY_CACHE = "/tmp/.faas-go-bin"
+GO_BINARY_CACHE_ENTRIES = 64
+
+
+def go_binary_cache_path(code, env):
+    """Where the binary of this go program is kept, keyed by its source and the GO* settings;
+    the oldest entries go past GO_BINARY_CACHE_ENTRIES (they count against the disk)."""
+    import hashlib
+
+    key = hashlib.sha256(code.encode("utf-8", "surrogatepass"))
+    for k in sorted(env):
+        if k.startswith(("GO", "CGO")):
+            key.update(("\0%s=%s" % (k, env[k])).encode("utf-8", "surrogatepass"))
+    try:
+        os.makedirs(GO_BINARY_CACHE, exist_ok=True)
+        entries = [os.path.join(GO_BINARY_CACHE, n) for n in os.listdir(GO_BINARY_CACHE)]
+        if len(entries) >= GO_BINARY_CACHE_ENTRIES:
+            entries.sort(key=lambda p: os.stat(p, follow_symlinks=False).st_mtime)
+            for p in entries[: len(entries) - GO_BINARY_CACHE_ENTRIES + 1]:
+                os.unlink(p)
+    except OSError:
+        pass  # no cache then: the program is built as it would be without one
+    return os.path.join(GO_BINARY_CACHE, key.hexdigest())
+
+
 def compile_marker(exec_id):
     """A file a runner creates when the program failed to compile (it never ran): the
     result then says `compileError`, which the SDKs turn into an ExecutionError."""
@@ -680,8 +705,12 @@ class Agent:
             argv = ["bash", source]
         elif lang == "go":
             binary = os.path.join(ex.codedir, "main")
-            # A failed build leaves the compile marker: the program never ran.
-            argv = ["/bin/sh", "-c", 'go build -o "$0" "$1" || { s=$?; : > "$2"; exit $s; }; exec "$0"', binary, source, compile_marker(ex.id)]
+            # A failed build leaves the compile marker: the program never ran. A program this
+            # container built before (same source, same GO* settings) runs its binary again
+            # (the container is one owner's; the build cache stays warm for the others).
+            built = go_binary_cache_path(code, env)
+            argv = ["/bin/sh", "-c", 'if [ -x "$3" ]; then exec "$3"; fi; go build -o "$0" "$1" || { s=$?; : > "$2"; exit $s; }; '
+                    'ln -f "$0" "$3" 2>/dev/null; exec "$0"', binary, source, compile_marker(ex.id), built]
         elif lang == "python":  # on a terminal: run as a spare would, in a fresh interpreter
             argv = [sys.executable, AGENT_FILE, "--run-python", source, os.path.join(ex.workdir, SOURCE_NAMES[lang]), compile_marker(ex.id)]
         else:  # node, on a terminal or in a container started for another language

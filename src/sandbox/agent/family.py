@@ -113,15 +113,20 @@ SECCOMP_ALLOW, SECCOMP_ERRNO = 0x7FFF0000, 0x00050000
 AF_KEY, AF_NETLINK, AF_PACKET, SOCK_RAW = 15, 16, 17, 3
 # (audit arch, syscall numbers) per machine
 SYSCALLS = {
-    "x86_64": (0xC000003E, {"ioctl": 16, "socket": 41, "setsockopt": 54, "clone": 56, "unshare": 272, "mount": 165, "umount2": 166,
+    "x86_64": (0xC000003E, {"ioctl": 16, "socket": 41, "getsockopt": 55, "setsockopt": 54, "clone": 56, "unshare": 272, "mount": 165, "umount2": 166,
                             "pivot_root": 155, "setns": 308, "clone3": 435, "open_tree": 428, "move_mount": 429,
                             "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442}),
-    "aarch64": (0xC00000B7, {"ioctl": 29, "socket": 198, "setsockopt": 208, "clone": 220, "unshare": 97, "mount": 40, "umount2": 39,
+    "aarch64": (0xC00000B7, {"ioctl": 29, "socket": 198, "getsockopt": 209, "setsockopt": 208, "clone": 220, "unshare": 97, "mount": 40, "umount2": 39,
                              "pivot_root": 41, "setns": 268, "clone3": 435, "open_tree": 428, "move_mount": 429,
                              "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442}),
 }
-# setsockopt (level, optname) pairs that configure IPsec / xfrm on an ordinary socket
-XFRM_SOCKOPTS = {0: (16, 17), 41: (34, 35), 17: (100,)}  # IP_(IPSEC|XFRM)_POLICY, IPV6_..., UDP_ENCAP
+AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
+SOCKET_TYPES = (1, 2, 5)  # SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET (not raw, not SOCK_PACKET)
+SOL_IP = 0
+# set/getsockopt (level, optnames) refused: IPsec / xfrm on an ordinary socket
+# (IP_(IPSEC|XFRM)_POLICY, IPV6_..., UDP_ENCAP), ip6tables (IP6T_SO_*), TCP repair, SO_MARK;
+# and at SOL_IP every optname from 64 up (iptables, arptables, ebtables, IPVS).
+REFUSED_SOCKOPTS = {SOL_IP: (16, 17), 41: (34, 35, 64, 65, 68, 69, 80), 17: (100,), 6: (19, 20, 21, 22, 29), 1: (36,)}
 # Socket ioctls (0x89xx) that change interfaces, routes, ARP, bridges, bonds, ethtool or device
 # settings are refused: they are what CAP_NET_ADMIN in a network namespace of one's own would
 # reach if an interpreter that ran hostile code kept the capabilities joining a branch gave it.
@@ -164,6 +169,7 @@ def seccomp_program(python_context):
     jump(0x15, nr["unshare"], "clone", 0)  # the same flags test as clone's
     jump(0x15, nr["socket"], "socket", 0)
     jump(0x15, nr["setsockopt"], "setsockopt", 0)
+    jump(0x15, nr["getsockopt"], "setsockopt", 0)
     jump(0x15, nr["ioctl"], "ioctl", 0)
     ret(allow)
     label("ioctl")
@@ -176,18 +182,24 @@ def seccomp_program(python_context):
     label("clone")  # flags: 1st argument (low word holds every CLONE_NEW* bit)
     ld(16)
     jump(0x45, CLONE_NEW_ANY, "deny", "allow")  # BPF_JSET
-    label("socket")
+    label("socket")  # only unix, IPv4 and IPv6 sockets of the ordinary types
     ld(16)  # domain
-    for fam in (AF_KEY, AF_NETLINK, AF_PACKET):
-        jump(0x15, fam, "deny", 0)
+    jump(0x15, AF_UNIX, "socktype", 0)
+    jump(0x15, AF_INET, "socktype", 0)
+    jump(0x15, AF_INET6, "socktype", "deny")
+    label("socktype")
     ld(24)  # type
     prog.append([0x54, 0, 0, 0xF])  # BPF_ALU|BPF_AND: SOCK_TYPE_MASK
-    jump(0x15, SOCK_RAW, "deny", "allow")
-    label("setsockopt")
-    for level, names in XFRM_SOCKOPTS.items():
+    for ok in SOCKET_TYPES:
+        jump(0x15, ok, "allow", 0)
+    ret(deny)
+    label("setsockopt")  # and getsockopt (same checks)
+    for level, names in REFUSED_SOCKOPTS.items():
         ld(24)  # level
         jump(0x15, level, 0, "sso%d" % level)
         ld(32)  # optname
+        if level == SOL_IP:
+            jump(0x35, 64, "deny", 0)  # BPF_JGE: the netfilter range (ip/arp/eb tables, IPVS)
         for name in names:
             jump(0x15, name, "deny", 0)
         ret(allow)
@@ -279,6 +291,7 @@ def init_until_released(release_fd):
     import select
 
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # PID 1: a signal without a handler is ignored
     while not select.select([release_fd], [], [], 1.0)[0]:
         while True:
             try:
@@ -324,7 +337,11 @@ def make_namespaces(parent, purpose, lower=None, disk_mb=256):
             check(libc.setns(mnt, CLONE_NEWNS), "setns mnt")
             for fd in parent:
                 os.close(fd)
-            enter_userns(CLONE_NEWNS | (CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS if purpose == "branch" else 0), proc)
+            # A branch keeps the network namespace of the context it descends from: that one's
+            # user namespace dropped its capabilities before any user code ran, so nothing in a
+            # branch can hold CAP_NET_ADMIN / CAP_NET_RAW over it, even an interpreter whose
+            # hostile code kept what joining its own namespaces gave it.
+            enter_userns(CLONE_NEWNS | (CLONE_NEWIPC | CLONE_NEWUTS if purpose == "branch" else 0), proc)
             if purpose == "holder":
                 mount("tmpfs", FROZEN, "tmpfs", MS_NOSUID | MS_NODEV, "size=%dm,mode=0700" % max(1, disk_mb))
                 kinds = ["user", "mnt"]
@@ -333,7 +350,7 @@ def make_namespaces(parent, purpose, lower=None, disk_mb=256):
                 os._exit(0)
             if purpose == "branch":
                 mount_context_files(lower, disk_mb)
-            kinds = ["user", "mnt", "pid"] + (["net", "ipc", "uts"] if purpose == "branch" else [])
+            kinds = ["user", "mnt", "pid"] + (["ipc", "uts"] if purpose == "branch" else [])
             child = os.fork()
             if child == 0:
                 unshare_or_explain(CLONE_NEWPID)
@@ -341,6 +358,7 @@ def make_namespaces(parent, purpose, lower=None, disk_mb=256):
                 if os.fork() == 0:  # PID 1 of the new namespace
                     theirs.close()
                     os.close(mounted_r)
+                    os.close(proc)
                     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
                     os.write(mounted_w, b"1")
                     os.close(mounted_w)
@@ -353,8 +371,8 @@ def make_namespaces(parent, purpose, lower=None, disk_mb=256):
                 fds = [os.open("self/ns/" + ("pid_for_children" if k == "pid" else k), os.O_RDONLY, dir_fd=proc) for k in kinds]
                 send_msg(theirs, {"ok": True, "kinds": kinds}, fds=fds)
                 os._exit(0)
-            os.close(release_r)
-            os.waitpid(child, 0)
+            # Not waited for: it lives in the tenant's PID namespace, which could stop it; the
+            # container's init reaps it, and the agent waits for its answer with a time limit.
             os._exit(0)
         except BaseException as e:
             log("namespaces for a %s could not be made: %s" % (purpose, traceback.format_exc()))
@@ -367,12 +385,19 @@ def make_namespaces(parent, purpose, lower=None, disk_mb=256):
     theirs.close()
     if release_r is not None:
         os.close(release_r)
+    rep, fds = None, []
     try:
-        os.waitpid(pid, 0)
         ours.settimeout(30)
         rep, fds, _ = recv_msg(ours)
+    except (OSError, ValueError) as e:
+        log("namespaces for a %s: no answer: %s" % (purpose, e))
     finally:
         ours.close()
+        try:
+            os.kill(pid, signal.SIGKILL)  # gone already unless it hung
+        except OSError:
+            pass
+        os.waitpid(pid, 0)
     if not rep or not rep.get("ok"):
         for fd in fds + ([release_w] if release_w is not None else []):
             os.close(fd)
@@ -382,6 +407,7 @@ def make_namespaces(parent, purpose, lower=None, disk_mb=256):
 
 # ---- messages between this agent and a context (SOCK_SEQPACKET, fds by SCM_RIGHTS) ------
 INLINE_MAX = 32 * 1024  # bigger messages (tars, manifests) travel in a memory file
+MEMFD_MAX = 1 << 30  # the largest such file a peer may send
 
 
 def send_msg(sock, obj, fds=(), creds=False):
@@ -420,18 +446,34 @@ def recv_msg(sock):
             pid = struct.unpack("3i", payload[:12])[0]
     if not data:
         return None, fds, pid
-    obj = json.loads(data)
-    if isinstance(obj, dict) and obj.get("$memfd") and fds:
-        spill = fds.pop()
-        os.lseek(spill, 0, os.SEEK_SET)
-        chunks = []
-        while True:
-            b = os.read(spill, 1 << 20)
-            if not b:
-                break
-            chunks.append(b)
-        os.close(spill)
-        obj = json.loads(b"".join(chunks))
+    try:
+        obj = json.loads(data)
+        if not isinstance(obj, dict):
+            raise ValueError("not an object")
+        if obj.get("$memfd") and fds:
+            # Its size from the file, read exactly: a peer that sent a pipe or /dev/zero
+            # instead gets nothing read (it would block or grow us without end).
+            spill = fds.pop()
+            try:
+                st = os.fstat(spill)
+                if not stat.S_ISREG(st.st_mode) or st.st_size > MEMFD_MAX:
+                    raise ValueError("bad message file")
+                body, off = bytearray(), 0
+                while off < st.st_size:
+                    b = os.pread(spill, min(1 << 20, st.st_size - off), off)
+                    if not b:
+                        break
+                    body += b
+                    off += len(b)
+            finally:
+                os.close(spill)
+            obj = json.loads(bytes(body))
+            if not isinstance(obj, dict):
+                raise ValueError("not an object")
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
     return obj, fds, pid
 
 
@@ -462,6 +504,7 @@ def mount_context_files(lower, disk_mb):
 def reap_until_empty():
     """PID 1 of a context's namespace: reap until no child is left, then end (the namespace with it)."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # python's handler would let a context end its init
     while True:
         try:
             os.wait()
@@ -1219,6 +1262,19 @@ class Peer:
         self.lock = threading.Lock()
         self.ns = ns  # python: fds of its user, mount and PID namespaces (make_namespaces' parent)
         self.releases = []  # write ends that keep the inits of namespaces made for it waiting
+        self.pidfd = None
+        self.set_pid(pid)
+
+    def set_pid(self, pid):
+        """A pidfd, so a kill reaches this process even after its pid number was reused."""
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+        self.pid = pid
+        try:
+            self.pidfd = os.pidfd_open(pid)
+        except OSError:
+            pass
 
     def ask(self, msg, fds=(), timeout=None):
         with self.lock:
@@ -1236,7 +1292,7 @@ class Peer:
         if rep is None:
             raise RuntimeError("it is gone")
         if rep.get("moved") and pid:
-            self.pid = pid  # the context went on in another process (a snapshot was taken)
+            self.set_pid(pid)  # the context went on in another process (a snapshot was taken)
         if rep.get("ok") is False:
             raise RuntimeError(rep.get("message"))
         return rep
@@ -1248,15 +1304,20 @@ class Peer:
 
     def kill(self):
         try:
-            os.kill(self.pid, signal.SIGKILL)
+            if self.pidfd is not None:
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
         except OSError:
             pass
-        for fd in [self.sock.fileno()] + (self.ns or []) + self.releases:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        for fd in (self.ns or []) + self.releases + ([self.pidfd] if self.pidfd is not None else []):
             try:
                 os.close(fd)
             except OSError:
                 pass
-        self.ns, self.releases = None, []
+        self.ns, self.releases, self.pidfd = None, [], None
 
 
 def proc_cpu_seconds(pid):
