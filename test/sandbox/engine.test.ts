@@ -222,6 +222,28 @@ describe('cached mode', () => {
   });
 });
 
+describe('go in a cached container', () => {
+  it('runs a program it built before from its binary (same source and GO* settings), and builds anything else', async () => {
+    const owner = 'go-binary-cache';
+    const prog = (word: string) => `package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("${word}") }\n`;
+    const first = await engine.execute({ code: prog('one'), language: 'go', mode: 'cached' }, { owner });
+    expect(first.stdout).toBe('one\n');
+    const again = await engine.execute({ code: prog('one'), language: 'go', mode: 'cached' }, { owner });
+    expect(again.stdout).toBe('one\n');
+    // no build the second time: far below a build's cost (a build here is hundreds of ms)
+    expect(again.durationMs).toBeLessThan(first.durationMs / 2);
+    const other = await engine.execute({ code: prog('two'), language: 'go', mode: 'cached' }, { owner });
+    expect(other.stdout).toBe('two\n');
+    const flags = await engine.execute({ code: prog('one'), language: 'go', mode: 'cached', envVars: { GOFLAGS: '-buildvcs=false -trimpath' } }, { owner });
+    expect(flags.stdout).toBe('one\n');
+    const broken = await engine.execute({ code: 'package main\nfunc main() { undefined() }\n', language: 'go', mode: 'cached' }, { owner });
+    expect(broken.exitCode).not.toBe(0);
+    expect(broken.compileError).toBe(true);
+    const brokenAgain = await engine.execute({ code: 'package main\nfunc main() { undefined() }\n', language: 'go', mode: 'cached' }, { owner });
+    expect(brokenAgain.compileError).toBe(true);
+  });
+});
+
 describe('ephemeral mode', () => {
   it('leaves nothing behind: its container is gone after the result', async () => {
     const before = new Set(await ourContainers());
