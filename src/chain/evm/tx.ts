@@ -2,7 +2,7 @@
 // once (concurrent results never clash, no sleeps; a refused nonce makes the next send re-read
 // it from the node), is signed here — so its raw bytes can be journaled before they leave — and
 // resolves once its receipt is in a block the client follows (latest or finalized).
-import { BaseError, ContractFunctionRevertedError, decodeErrorResult, encodeFunctionData } from 'viem';
+import { BaseError, ContractFunctionRevertedError, decodeErrorResult, encodeFunctionData, getContractAddress } from 'viem';
 import type { Abi, Address, Hex, PublicClient, TransactionReceipt } from 'viem';
 import type { PrivateKeyAccount } from 'viem/accounts';
 import { NonceManager } from '../nonce.js';
@@ -62,6 +62,26 @@ export class EvmTxSender {
       if (err instanceof ChainTxError && err.outdatedNonce && !retried) return this.send(c, opts, true);
       throw err;
     }
+  }
+
+  /** Deploys a contract (`data`: creation code and constructor arguments) with the next nonce;
+   *  resolves with its address once the deployment is in a followed block. */
+  async deploy(data: Hex): Promise<Address> {
+    let gas: bigint;
+    try {
+      gas = await this.pub.estimateGas({ account: this.account.address, data });
+    } catch (err) {
+      throw new ChainTxError(`deploy: ${revertReason(err)}`, true);
+    }
+    const nonce = await this.nonces.take();
+    const raw = await this.account.signTransaction({ data, nonce, gas: (gas * 13n) / 10n + 20_000n, chainId: this.chainId, maxFeePerGas: await this.maxFee(), maxPriorityFeePerGas: 0n, type: 'eip1559' });
+    try {
+      await this.resend(raw);
+    } catch (err) {
+      if (err instanceof ChainTxError && err.refused) this.nonces.reset();
+      throw err;
+    }
+    return getContractAddress({ from: this.account.address, nonce: BigInt(nonce) });
   }
 
   /** Sends signed bytes (again): resolves with the inclusion; the nonce is theirs. */
