@@ -11,6 +11,7 @@ import type { EvmChainIdentity } from '../../../blueprint/index.js';
 import { callKey } from '../client.js';
 import type { JobCall, TangleClient } from '../client.js';
 import type { ServiceRecord } from '../services.js';
+import { CallClosedError, ChainTxError } from '../tx.js';
 import type { Included, SendOptions } from '../tx.js';
 import { tangleAbi } from './abi.js';
 import { EvmTxSender } from './tx.js';
@@ -139,11 +140,16 @@ export class EvmTangleClient implements TangleClient {
     return { serviceId, blueprintId: s.blueprintId, owner: s.owner, operators: [...operators], permittedCallers: [] };
   }
 
+  /** The block of each call the last `storedJobCalls` read (where `hasResult` looks from). */
+  private callBlocks = new Map<string, number>();
+
   /** Every JobSubmitted of these services since block 0: logs keep them all (with their callers). */
   async storedJobCalls(serviceIds: bigint[]): Promise<JobCall[]> {
     if (!serviceIds.length) return [];
     const logs = await this.logs(jobSubmitted, 0, await this.head(), { serviceId: serviceIds });
-    return logs.map((l) => this.toJobCall(l)).sort((a, b) => (a.serviceId === b.serviceId ? Number(a.callId - b.callId) : Number(a.serviceId - b.serviceId)));
+    const calls = logs.map((l) => this.toJobCall(l));
+    this.callBlocks = new Map(calls.map((c) => [callKey(c.serviceId, c.callId), c.blockNumber]));
+    return calls.sort((a, b) => (a.serviceId === b.serviceId ? Number(a.callId - b.callId) : Number(a.serviceId - b.serviceId)));
   }
 
   async ownResults(fromBlock: number): Promise<Set<string>> {
@@ -164,14 +170,27 @@ export class EvmTangleClient implements TangleClient {
     return { answered, callers };
   }
 
+  /** Nothing (more) for this operator to submit: its own result is logged (looked for from the
+   *  call's block, when this client read the call), or the call is completed — it then takes no
+   *  results. */
   async hasResult(serviceId: bigint, callId: bigint): Promise<boolean> {
     const c = await this.client().readContract({ address: this.opts.tangle, abi: tangleAbi, functionName: 'getJobCall', args: [serviceId, callId] });
-    return c.resultCount > 0;
+    if (c.completed) return true;
+    if (c.resultCount === 0) return false;
+    const from = this.callBlocks.get(callKey(serviceId, callId)) ?? 0;
+    return (await this.logs(resultSubmitted, from, await this.head(), { serviceId, callId, operator: this.address })).length > 0;
   }
 
-  /** `result` is `[abi-encoded result bytes]` (see blueprint/evm.ts). */
-  submitResult(serviceId: bigint, callId: bigint, result: unknown[], opts: SendOptions = {}): Promise<Included> {
-    return this.sender!.send({ to: this.opts.tangle, abi: tangleAbi, functionName: 'submitResult', args: [serviceId, callId, result[0] as Hex] }, opts);
+  /** `result` is `[abi-encoded result bytes]` (see blueprint/evm.ts). A call the other
+   *  operators' results completed (the service's manager asked for fewer results than it has
+   *  operators) refuses it: CallClosedError. */
+  async submitResult(serviceId: bigint, callId: bigint, result: unknown[], opts: SendOptions = {}): Promise<Included> {
+    try {
+      return await this.sender!.send({ to: this.opts.tangle, abi: tangleAbi, functionName: 'submitResult', args: [serviceId, callId, result[0] as Hex] }, opts);
+    } catch (err) {
+      if (err instanceof ChainTxError && err.refused && /JobAlreadyCompleted/.test(err.reason)) throw new CallClosedError(serviceId, callId);
+      throw err;
+    }
   }
 
   resendResult(signedHex: string): Promise<Included> {
