@@ -4,7 +4,8 @@
 //   anvil account 1 staked and registered as operator, a service requested and approved, the
 //   operator serving it, and a first job submitted and verified through the EVM client.
 // - With --rpc https://… --tangle 0x… (TANGLE_CONTRACT): the operator against that deployment;
-//   the account is FAAS_EVM_PRIVATE_KEY, the services FAAS_SERVICE_IDS.
+//   the account is FAAS_EVM_PRIVATE_KEY, the services FAAS_SERVICE_IDS; heartbeats go to
+//   --status-registry (STATUS_REGISTRY_CONTRACT), default the registry the Tangle contract names.
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { startOperatorService } from './operator/index.js';
@@ -21,7 +22,9 @@ export async function startEvm(o: { config: Config; log: Logger; engine: Sandbox
     if (!tangle || !/^0x[0-9a-fA-F]{40}$/.test(tangle)) throw new Error('--tangle (or TANGLE_CONTRACT): the Tangle contract address is needed with --chain evm --rpc');
     if (!key || !/^0x[0-9a-fA-F]{64}$/.test(key)) throw new Error('FAAS_EVM_PRIVATE_KEY: the operator account’s private key is needed with --chain evm --rpc');
     const services = (process.env.FAAS_SERVICE_IDS ?? '').split(',').filter(Boolean).map((s) => BigInt(s.trim()));
-    const service = await startOperatorService({ rpcUrl: o.rpc, evm: { tangle: tangle as `0x${string}` }, suri: key, services, dbPath: config.dbPath, engine, log, follow: config.follow, api: { ...config.api, config } });
+    const registry = o.arg('--status-registry') ?? process.env.STATUS_REGISTRY_CONTRACT;
+    if (registry !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(registry)) throw new Error('--status-registry (or STATUS_REGISTRY_CONTRACT): expected a 0x-prefixed 20-byte address');
+    const service = await startOperatorService({ rpcUrl: o.rpc, evm: { tangle: tangle as `0x${string}`, statusRegistry: registry as `0x${string}` | undefined }, suri: key, services, dbPath: config.dbPath, engine, log, follow: config.follow, api: { ...config.api, config } });
     stops.push(() => service.stop());
     out(`\noperator ${service.address} serving services ${services.join(', ')} of Tangle ${tangle} on ${o.rpc}; API ${service.apiUrl}. Ctrl-C stops it.`);
     return;

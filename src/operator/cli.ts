@@ -12,7 +12,9 @@
 // --api-host/--api-port (FAAS_API_HOST/FAAS_API_PORT).
 // Tangle's EVM protocol (tnt-core): --chain evm (FAAS_CHAIN=evm) with --rpc http://…,
 // --tangle (TANGLE_CONTRACT) and, for register, --staking (RESTAKING_CONTRACT); the account is
-// FAAS_EVM_PRIVATE_KEY (0x…, environment only).
+// FAAS_EVM_PRIVATE_KEY (0x…, environment only). `run` sends liveness heartbeats to the
+// OperatorStatusRegistry (--status-registry / STATUS_REGISTRY_CONTRACT, default the one the
+// Tangle contract names) every FAAS_HEARTBEAT_MS (default a third of its interval; 0: none).
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { TxSender, accountFromUri, connectApi, readOperatorStatus, registerOperator } from '../chain/index.js';
@@ -33,6 +35,7 @@ const { values: flags, positionals } = parseArgs({
     chain: { type: 'string' },
     tangle: { type: 'string' },
     staking: { type: 'string' },
+    'status-registry': { type: 'string' },
     blueprint: { type: 'string' },
     services: { type: 'string' },
     'api-url': { type: 'string' },
@@ -72,7 +75,7 @@ function suri(): string {
 }
 const isEvm = () => setting('chain', 'FAAS_CHAIN', 'substrate') === 'evm';
 const rpcUrl = () => setting('rpc', 'FAAS_RPC_URL', isEvm() ? 'http://127.0.0.1:8545' : 'ws://127.0.0.1:9944')!;
-function address(flag: 'tangle' | 'staking', env: string, what: string): `0x${string}` {
+function address(flag: 'tangle' | 'staking' | 'status-registry', env: string, what: string): `0x${string}` {
   const v = required(flag, env, what);
   if (!/^0x[0-9a-fA-F]{40}$/.test(v)) throw new UsageError(`${env} (or --${flag}): expected a 0x-prefixed 20-byte address, got ${JSON.stringify(v)}`);
   return v as `0x${string}`;
@@ -148,7 +151,15 @@ async function run(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel, 'operator');
   installProcessGuard(log);
-  const evm = isEvm() ? { tangle: address('tangle', 'TANGLE_CONTRACT', 'the Tangle contract') } : undefined;
+  const heartbeat = process.env.FAAS_HEARTBEAT_MS;
+  if (heartbeat !== undefined && !/^\d+$/.test(heartbeat)) throw new UsageError(`FAAS_HEARTBEAT_MS: expected whole milliseconds (0: no heartbeats), got ${JSON.stringify(heartbeat)}`);
+  const evm = isEvm()
+    ? {
+        tangle: address('tangle', 'TANGLE_CONTRACT', 'the Tangle contract'),
+        statusRegistry: setting('status-registry', 'STATUS_REGISTRY_CONTRACT') ? address('status-registry', 'STATUS_REGISTRY_CONTRACT', 'the OperatorStatusRegistry') : undefined,
+        heartbeatMs: heartbeat === undefined ? undefined : Number(heartbeat),
+      }
+    : undefined;
   const secret = evm ? evmKey() : suri();
   const services = (setting('services', 'FAAS_SERVICE_IDS') ?? '').split(',').filter(Boolean).map((s) => integer('FAAS_SERVICE_IDS', s.trim()));
   // Stateful contexts and snapshots are kept with the job store, so they outlive this process.

@@ -2,7 +2,7 @@
 // JobSubmitted logs, read by block range — from where the operator stopped (catching up after
 // a restart or a lost node) to the followed head (latest, or finalized) — and results go out
 // with `submitResult(serviceId, callId, bytes)`, signed here with locally reserved nonces.
-import { createPublicClient, decodeEventLog, http, zeroAddress } from 'viem';
+import { createPublicClient, decodeEventLog, http, keccak256, zeroAddress } from 'viem';
 import type { Address, Hex, Log, PublicClient } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import type { Logger } from 'pino';
@@ -13,7 +13,7 @@ import type { JobCall, TangleClient } from '../client.js';
 import type { ServiceRecord } from '../services.js';
 import { CallClosedError, ChainTxError } from '../tx.js';
 import type { Included, SendOptions } from '../tx.js';
-import { tangleAbi } from './abi.js';
+import { statusRegistryAbi, tangleAbi } from './abi.js';
 import { EvmTxSender } from './tx.js';
 
 export interface EvmClientOptions {
@@ -27,6 +27,8 @@ export interface EvmClientOptions {
   follow?: 'latest' | 'finalized';
   /** How often the head is polled (ms; default 25). */
   pollMs?: number;
+  /** tnt-core's OperatorStatusRegistry (default: the one the Tangle contract names). */
+  statusRegistry?: Address;
 }
 
 /** Blocks per log query. */
@@ -191,6 +193,38 @@ export class EvmTangleClient implements TangleClient {
       if (err instanceof ChainTxError && err.refused && /JobAlreadyCompleted/.test(err.reason)) throw new CallClosedError(serviceId, callId);
       throw err;
     }
+  }
+
+  private registry: Promise<Address> | null = null;
+
+  /** The OperatorStatusRegistry heartbeats go to. */
+  statusRegistry(): Promise<Address> {
+    this.registry ??= this.opts.statusRegistry
+      ? Promise.resolve(this.opts.statusRegistry)
+      : this.client().readContract({ address: this.opts.tangle, abi: tangleAbi, functionName: 'operatorStatusRegistry' });
+    this.registry.catch(() => (this.registry = null));
+    return this.registry;
+  }
+
+  /** One heartbeat for a service: `submitHeartbeat` with the EIP-712 `Heartbeat` signature the
+   *  registry checks (operator, service, blueprint, status, metrics hash, and a timestamp — the
+   *  latest block's, so it is never ahead of the block it lands in). Status 0 = healthy. */
+  async heartbeat(serviceId: bigint, blueprintId: bigint, statusCode = 0, metrics: Hex = '0x'): Promise<Included> {
+    const registry = await this.statusRegistry();
+    const timestamp = (await this.client().getBlock({ blockTag: 'latest' })).timestamp;
+    const signature = await this.sender!.account.signTypedData({
+      domain: { name: 'OperatorStatusRegistry', version: '1', chainId: this.evm.chainId, verifyingContract: registry },
+      types: { Heartbeat: [{ name: 'operator', type: 'address' }, { name: 'serviceId', type: 'uint64' }, { name: 'blueprintId', type: 'uint64' }, { name: 'statusCode', type: 'uint8' }, { name: 'metricsHash', type: 'bytes32' }, { name: 'timestamp', type: 'uint64' }] },
+      primaryType: 'Heartbeat',
+      message: { operator: this.address, serviceId, blueprintId, statusCode, metricsHash: keccak256(metrics), timestamp },
+    });
+    return this.sender!.send({ to: registry, abi: statusRegistryAbi, functionName: 'submitHeartbeat', args: [serviceId, blueprintId, statusCode, metrics, timestamp, signature] });
+  }
+
+  /** The registry's heartbeat interval for a service (seconds; its default when not configured). */
+  async heartbeatInterval(serviceId: bigint): Promise<number> {
+    const c = await this.client().readContract({ address: await this.statusRegistry(), abi: statusRegistryAbi, functionName: 'getHeartbeatConfig', args: [serviceId] });
+    return Number(c.interval);
   }
 
   resendResult(signedHex: string): Promise<Included> {
