@@ -36,8 +36,9 @@ describe('EVM operator heartbeats', () => {
     expect(await f.caller.pub.readContract({ address: registry, abi: statusRegistryAbi, functionName: 'isRegisteredOperator', args: [f.serviceId, operator] })).toBe(true);
     expect(await f.caller.pub.readContract({ address: registry, abi: statusRegistryAbi, functionName: 'isOnline', args: [f.serviceId, operator] })).toBe(false);
     expect((await state()).lastHeartbeat).toBe(0n);
-    // No job runs here: the engine is never started.
-    const service = await startOperatorService({ rpcUrl: f.rpcUrl, evm: { tangle: f.addresses.tangle, heartbeatMs: 250 }, suri: f.operatorKeys[0]!, services: [f.serviceId], dbPath: ':memory:', engine: makeEngine(), log, follow: 'best', api: false });
+    // No job runs here: the engine is never started. It follows finalized blocks (the default),
+    // which on this anvil lag 64 blocks: a beat must not wait for finality, only for a block.
+    const service = await startOperatorService({ rpcUrl: f.rpcUrl, evm: { tangle: f.addresses.tangle, heartbeatMs: 250 }, suri: f.operatorKeys[0]!, services: [f.serviceId], dbPath: ':memory:', engine: makeEngine(), log, follow: 'finalized', api: false });
     try {
       expect((await state()).consecutiveBeats).toBeGreaterThanOrEqual(1n); // the first beat is sent before it serves
       await expect.poll(async () => (await state()).consecutiveBeats, { timeout: 10_000, interval: 100 }).toBeGreaterThanOrEqual(3n);

@@ -218,7 +218,8 @@ export class EvmTangleClient implements TangleClient {
       primaryType: 'Heartbeat',
       message: { operator: this.address, serviceId, blueprintId, statusCode, metricsHash: keccak256(metrics), timestamp },
     });
-    return this.sender!.send({ to: registry, abi: statusRegistryAbi, functionName: 'submitHeartbeat', args: [serviceId, blueprintId, statusCode, metrics, timestamp, signature] });
+    // In a block is enough: a beat need not wait for finality (the next one comes anyway).
+    return this.sender!.send({ to: registry, abi: statusRegistryAbi, functionName: 'submitHeartbeat', args: [serviceId, blueprintId, statusCode, metrics, timestamp, signature] }, { until: 'included' });
   }
 
   /** The registry's heartbeat interval for a service (seconds; its default when not configured). */

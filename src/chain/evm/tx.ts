@@ -12,6 +12,11 @@ import type { Included, SendOptions } from '../tx.js';
 const NONCE_REFUSED = /nonce too low|nonce too high|invalid nonce|replacement transaction underpriced/i;
 const ALREADY_KNOWN = /already known|already imported|known transaction/i;
 
+/** SendOptions, and how long `send` waits: until the transaction's block is at or below the
+ *  followed head (default), or only until it is in a block (for what need not be final, such
+ *  as a heartbeat). */
+export type EvmSendOptions = SendOptions & { until?: 'followed' | 'included' };
+
 export interface EvmCall {
   to: Address;
   abi: Abi;
@@ -44,7 +49,7 @@ export class EvmTxSender {
 
   /** Simulates (for the contract's revert reason and the gas), signs with the next nonce, sends,
    *  and waits for the receipt; retries once with a re-read nonce when the node refused ours. */
-  async send(c: EvmCall, opts: SendOptions = {}, retried = false): Promise<Included> {
+  async send(c: EvmCall, opts: EvmSendOptions = {}, retried = false): Promise<Included> {
     const data = encodeFunctionData({ abi: c.abi, functionName: c.functionName, args: c.args });
     let gas: bigint;
     try {
@@ -56,7 +61,7 @@ export class EvmTxSender {
     const raw = await this.account.signTransaction({ to: c.to, data, value: c.value, nonce, gas: (gas * 13n) / 10n + 20_000n, chainId: this.chainId, maxFeePerGas: await this.maxFee(), maxPriorityFeePerGas: 0n, type: 'eip1559' });
     opts.onSigned?.(raw);
     try {
-      return await this.resend(raw);
+      return await this.resend(raw, opts.until);
     } catch (err) {
       if (err instanceof ChainTxError && err.refused) this.nonces.reset();
       if (err instanceof ChainTxError && err.outdatedNonce && !retried) return this.send(c, opts, true);
@@ -85,7 +90,7 @@ export class EvmTxSender {
   }
 
   /** Sends signed bytes (again): resolves with the inclusion; the nonce is theirs. */
-  async resend(raw: Hex): Promise<Included> {
+  async resend(raw: Hex, until: EvmSendOptions['until'] = 'followed'): Promise<Included> {
     let hash: Hex;
     try {
       hash = await this.pub.sendRawTransaction({ serializedTransaction: raw });
@@ -93,17 +98,17 @@ export class EvmTxSender {
       const m = (err as Error).message;
       throw new ChainTxError(m.split('\n')[0]!, true, NONCE_REFUSED.test(m), ALREADY_KNOWN.test(m));
     }
-    const receipt = await this.receipt(hash);
+    const receipt = await this.receipt(hash, until);
     if (receipt.status !== 'success') throw new ChainTxError(`transaction ${hash} reverted in block ${receipt.blockNumber}`);
     return { blockHash: receipt.blockHash, blockNumber: Number(receipt.blockNumber), events: receipt.logs.map((l) => l.topics[0] ?? ''), records: [], fee: receipt.gasUsed * receipt.effectiveGasPrice, txHash: hash };
   }
 
   /** The receipt, once its block is at or below the followed head. Anvil mines on arrival, so
    *  the first read usually has it. */
-  private async receipt(hash: Hex): Promise<TransactionReceipt> {
+  private async receipt(hash: Hex, until: EvmSendOptions['until']): Promise<TransactionReceipt> {
     for (let wait = 5; ; wait = Math.min(wait * 2, 500)) {
       const r = await this.pub.getTransactionReceipt({ hash }).catch(() => null);
-      if (r && (this.follow === 'latest' || (await this.pub.getBlock({ blockTag: 'finalized' })).number >= r.blockNumber)) return r;
+      if (r && (this.follow === 'latest' || until === 'included' || (await this.pub.getBlock({ blockTag: 'finalized' })).number >= r.blockNumber)) return r;
       await new Promise((res) => setTimeout(res, wait));
     }
   }
