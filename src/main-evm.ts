@@ -36,6 +36,7 @@ export async function startEvm(o: { config: Config; log: Logger; engine: Sandbox
   stops.push(() => f.anvil.stop());
   out(`\nanvil at ${f.rpcUrl}; tnt-core deployed, blueprint ${f.blueprintId} created, service ${f.serviceId} approved (${(performance.now() - t0).toFixed(0)} ms)`);
   for (const [name, address] of Object.entries(f.addresses)) out(`  ${name.padEnd(14)} ${address}`);
+  out(`  ${'faasManager'.padEnd(14)} ${f.manager} (the blueprint's service manager: a call completes when every operator answered)`);
   const service = await startOperatorService({ rpcUrl: f.rpcUrl, evm: { tangle: f.addresses.tangle }, suri: f.operatorKeys[0]!, services: [f.serviceId], dbPath: ':memory:', engine, log, follow: 'best', api: { ...config.api, config } });
   stops.push(() => service.stop());
   out(`operator ${service.address} (anvil account 1) serving service ${f.serviceId}; API ${service.apiUrl}`);
