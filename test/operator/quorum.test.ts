@@ -235,6 +235,12 @@ describe.each<BackendName>(['substrate', 'evm'])('a service with three operators
         }
         expect(await b.submitters(jobId)).toHaveLength(2);
         expect((await b.client().waitForResult(jobId, { timeoutMs: 10_000 })).verified).toBe(true);
+        // A quorum of 3 cannot come any more: the client says so at once instead of timing out.
+        const t = Date.now();
+        const three = await b.client().waitForResult(jobId, { quorum: 3, timeoutMs: 30_000 });
+        expect(Date.now() - t).toBeLessThan(5_000);
+        expect(three.verified).toBe(false);
+        expect(three.verificationError).toMatch(/no quorum: 2 of the 3/);
       } finally {
         await setRequiredResults(f.deployer, f.manager, f.serviceId, 0);
       }
