@@ -1,7 +1,9 @@
 // Jobs through Tangle's EVM protocol (tnt-core on anvil, instant mining): submit → verified
 // result for print(1) in cached mode, split into execution (the engine's share, measured in
 // the operator) and chain; beside it a plain ETH transfer round trip (sign, send, receipt) in
-// the same run; and jobs per second with 20 concurrent callers, each its own account.
+// the same run; jobs per second with 20 concurrent callers, each its own account; and the round
+// trip on a service of three operators verified by two (the blueprint's service manager keeps
+// each call open until all three answered), beside the one-operator round trip.
 import { createPublicClient, http, parseEther } from 'viem';
 import type { Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
@@ -79,6 +81,36 @@ export async function benchEvm(pace: number): Promise<void> {
   } finally {
     await service.stop();
     await f.anvil.stop();
+  }
+  try {
+    await benchEvmQuorum(engine, pace, log);
+  } finally {
     await engine.shutdown();
+  }
+}
+
+/** A service of three operators (anvil accounts 1-3, one engine), quorum 2: submit → two agreeing verified results. */
+async function benchEvmQuorum(engine: TimedEngine, pace: number, log: ReturnType<typeof createLogger>): Promise<void> {
+  say('\nTangle EVM protocol: a service of three operators, quorum 2 — submit → two agreeing verified results');
+  const q = await startLocalEvmFaas({ operators: 3 });
+  const services = [];
+  try {
+    for (const key of q.operatorKeys) services.push(await startOperatorService({ rpcUrl: q.rpcUrl, evm: { tangle: q.addresses.tangle, heartbeatMs: 0 }, suri: key, services: [q.serviceId], dbPath: ':memory:', engine, log, follow: 'best', api: false }));
+    const sdk = new TangleFaaSClient({ chain: 'evm', rpcUrl: q.rpcUrl, tangleAddress: q.addresses.tangle, blueprintId: q.blueprintId, serviceId: q.serviceId, account: q.caller.privateKey });
+    await sdk.connect();
+    const trip = async () => {
+      const r = await sdk.waitForResult(await sdk.submitJob({ code: 'print(1)', language: 'python', mode: 'cached' }), { quorum: 2, timeoutMs: 60_000 });
+      if (!r.verified || r.operators.length < 2 || r.stdout !== '1\n') throw new Error(`job ${r.jobId}: verified ${r.verified} by ${r.operators.length}`);
+    };
+    for (let i = 0; i < 5; i++) await trip();
+    const q50 = record('evm_quorum2of3_roundtrip', await timeIt(30, pace, trip));
+    const single = results.evm_job_roundtrip_p50_ms;
+    if (single) {
+      results.evm_quorum_vs_single_ratio = r2(q50 / single);
+      say(`  evm_quorum_vs_single_ratio           ${(q50 / single).toFixed(3)} (2-of-3 round trip / one-operator round trip, same run)`);
+    }
+  } finally {
+    for (const s of services) await s.stop();
+    await q.anvil.stop();
   }
 }

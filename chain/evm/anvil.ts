@@ -35,6 +35,9 @@ export interface AnvilOptions {
   /** Where anvil writes its state when it stops (`--dump-state`). */
   dumpState?: string;
   chainId?: number;
+  /** `--slots-in-an-epoch`: anvil answers the `finalized` tag with the head minus twice this
+   *  (its default 32), `safe` with the head minus this. */
+  slotsInAnEpoch?: number;
 }
 
 export interface Anvil {
@@ -60,6 +63,7 @@ export async function startAnvil(o: AnvilOptions = {}): Promise<Anvil> {
   const args = ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(o.chainId ?? 31337), '--accounts', String(ANVIL_KEYS.length), '--silent'];
   if (o.loadState) args.push('--load-state', o.loadState);
   if (o.dumpState) args.push('--dump-state', o.dumpState);
+  if (o.slotsInAnEpoch !== undefined) args.push('--slots-in-an-epoch', String(o.slotsInAnEpoch));
   const child = spawn(anvilBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-2000)));

@@ -1,6 +1,7 @@
 // The FaaS blueprint on a tnt-core deployment, and a whole local setup for tests, `npm start --
-// --chain evm` and the bench: anvil, the protocol, the blueprint, operators staked and
-// registered, a service requested and approved by all of them.
+// --chain evm` and the bench: anvil, the protocol, the blueprint with its own service manager
+// (contracts/FaaSServiceManager.sol: a call stays open until every operator of the service has
+// answered), operators staked and registered, a service requested and approved by all of them.
 import { keccak256, parseEther, toHex, zeroAddress } from 'viem';
 import type { AbiParameter, Address, Hex } from 'viem';
 import { EXECUTE_PARAMS, EXECUTE_RESULT } from '../../blueprint/index.js';
@@ -10,6 +11,7 @@ import type { Anvil, AnvilOptions } from './anvil.js';
 import { artifact } from './artifacts.js';
 import { deployProtocol } from './deploy.js';
 import type { ProtocolAddresses } from './deploy.js';
+import { deployServiceManager, managerAbi } from './manager.js';
 
 /** A value of an ABI type with every field not given set to zero (the encoder wants them all). */
 function complete(p: AbiParameter, v: unknown): unknown {
@@ -30,11 +32,11 @@ function complete(p: AbiParameter, v: unknown): unknown {
 }
 
 /** The FaaS blueprint's definition: one job, `execute`, with ABI inputs and result (blueprint/evm.ts). */
-export function faasEvmBlueprint(metadataUri = 'https://github.com/tangle-network/tangle-faas') {
+export function faasEvmBlueprint(manager: Address, metadataUri = 'https://github.com/tangle-network/tangle-faas') {
   return {
     metadataUri,
     metadataHash: keccak256(toHex(metadataUri)),
-    manager: zeroAddress,
+    manager,
     hasConfig: true,
     config: { membership: 1 /* Dynamic */, pricing: 0 /* PayOnce */, minOperators: 1 },
     metadata: { name: 'tangle-faas', description: 'Verifiable function-as-a-service: code runs in a Docker sandbox; the operator signs the result.', author: 'tangle-faas', category: 'compute', license: 'MIT' },
@@ -44,13 +46,20 @@ export function faasEvmBlueprint(metadataUri = 'https://github.com/tangle-networ
   };
 }
 
-/** `createBlueprint(faasEvmBlueprint())` by `owner`; resolves with the blueprint id. */
-export async function createFaasBlueprint(owner: EvmAccount, tangle: Address): Promise<bigint> {
+/** `createBlueprint(faasEvmBlueprint(manager))` by `owner`, with a FaaSServiceManager deployed
+ *  for it (a manager serves one blueprint); resolves with the blueprint id and its manager. */
+export async function createFaasBlueprint(owner: EvmAccount, tangle: Address): Promise<{ blueprintId: bigint; manager: Address }> {
   const abi = artifact('TangleBlueprintsFacet').abi;
   const fn = abi.find((x) => x.type === 'function' && x.name === 'createBlueprint');
   if (!fn || fn.type !== 'function') throw new Error('createBlueprint is not in the artifacts');
-  const r = await owner.sender.send({ to: tangle, abi, functionName: 'createBlueprint', args: [complete(fn.inputs[0]!, faasEvmBlueprint())] });
-  return (await receiptEvent(owner.pub, r, 'BlueprintCreated')).blueprintId as bigint;
+  const manager = await deployServiceManager(owner, tangle);
+  const r = await owner.sender.send({ to: tangle, abi, functionName: 'createBlueprint', args: [complete(fn.inputs[0]!, faasEvmBlueprint(manager))] });
+  return { blueprintId: (await receiptEvent(owner.pub, r, 'BlueprintCreated')).blueprintId as bigint, manager };
+}
+
+/** The service owner sets how many results complete a call (0: every operator, the default). */
+export async function setRequiredResults(owner: EvmAccount, manager: Address, serviceId: bigint, required: number): Promise<void> {
+  await owner.sender.send({ to: manager, abi: managerAbi, functionName: 'setRequiredResults', args: [serviceId, required] });
 }
 
 export interface LocalEvmFaas {
@@ -58,6 +67,8 @@ export interface LocalEvmFaas {
   rpcUrl: string;
   addresses: ProtocolAddresses;
   blueprintId: bigint;
+  /** The blueprint's FaaSServiceManager. */
+  manager: Address;
   serviceId: bigint;
   /** anvil's dev accounts by role: 0 deploys and owns, 1.. operate, the last one calls. */
   deployer: EvmAccount;
@@ -75,7 +86,7 @@ export async function startLocalEvmFaas(o: { operators?: number; rpcAddresses?: 
     const addresses = await deployProtocol(anvil.url, ANVIL_KEYS[0]);
     const deployer = await EvmAccount.connect(anvil.url, ANVIL_KEYS[0]);
     const caller = await EvmAccount.connect(anvil.url, ANVIL_KEYS[ANVIL_KEYS.length - 1]!);
-    const blueprintId = await createFaasBlueprint(deployer, addresses.tangle);
+    const { blueprintId, manager } = await createFaasBlueprint(deployer, addresses.tangle);
     const operatorKeys = ANVIL_KEYS.slice(1, 1 + n) as Hex[];
     const ops = await Promise.all(operatorKeys.map((k) => EvmAccount.connect(anvil.url, k)));
     await Promise.all(ops.map((a, i) => registerEvmOperator(a, { ...addresses, blueprintId, key: a.sender.account.publicKey, rpcAddress: o.rpcAddresses?.[i] ?? 'http://127.0.0.1:0', stake: parseEther('10') })));
@@ -83,7 +94,7 @@ export async function startLocalEvmFaas(o: { operators?: number; rpcAddresses?: 
     let serviceId: bigint | null = null;
     for (const a of ops) serviceId = (await approveEvmService(a, addresses.tangle, requestId)) ?? serviceId;
     if (serviceId === null) throw new Error('the service was not activated');
-    return { anvil, rpcUrl: anvil.url, addresses, blueprintId, serviceId, deployer, caller, operatorKeys };
+    return { anvil, rpcUrl: anvil.url, addresses, blueprintId, manager, serviceId, deployer, caller, operatorKeys };
   } catch (err) {
     await anvil.stop();
     throw err;

@@ -56,7 +56,9 @@ export interface TangleClient {
    *  who made each call (`JobCalled`), by `callKey` — what a restart with an empty database
    *  needs to answer stored calls as their callers. */
   history(fromBlock: number): Promise<{ answered: Set<string>; callers: Map<string, string> }>;
-  /** Whether any result for the call is on-chain (storage keeps only the last one). */
+  /** Whether the call needs no (more) result from this operator, for calls older than what
+   *  `history` read back. Substrate: any result is on-chain (storage keeps only the last, not
+   *  whose). EVM: this operator's own result is logged, or the call is completed. */
   hasResult(serviceId: bigint, callId: bigint): Promise<boolean>;
   /** Submits `services.submitResult` and resolves once it is in a finalized block. */
   submitResult(serviceId: bigint, callId: bigint, result: unknown[], opts?: SendOptions): Promise<Included>;

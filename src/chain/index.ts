@@ -1,7 +1,7 @@
 // Public face of the chain client.
 export { PolkadotTangleClient, callKey } from './client.js';
 export type { TangleClient, JobCall } from './client.js';
-export { TxSender, ChainTxError, connectApi, accountFromUri } from './tx.js';
+export { TxSender, ChainTxError, CallClosedError, connectApi, accountFromUri } from './tx.js';
 export type { Included, SendOptions } from './tx.js';
 export { NonceManager } from './nonce.js';
 export { followChainEvents, scanBlocks } from './follow.js';

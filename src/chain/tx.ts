@@ -43,6 +43,18 @@ export class ChainTxError extends Error {
   }
 }
 
+/** The call is completed and takes no more results (enough operators answered before this
+ *  one): nothing is left to submit. */
+export class CallClosedError extends ChainTxError {
+  readonly code = 'CALL_CLOSED';
+  constructor(
+    readonly serviceId: bigint,
+    readonly callId: bigint,
+  ) {
+    super(`submitResult: call ${callId} of service ${serviceId} is completed (JobAlreadyCompleted) and takes no more results`, true);
+  }
+}
+
 /** An API connection that reconnects every second after the node drops it. */
 export async function connectApi(rpcUrl: string): Promise<ApiPromise> {
   await cryptoWaitReady();

@@ -125,7 +125,15 @@ async function status({ settings: s }: Invocation): Promise<void> {
 
 /** Runs until a signal; resolves once serving. */
 async function run({ settings: s }: Invocation): Promise<void> {
-  const evm = isEvm(s) ? { tangle: s.parseRequired('tangle', 'the Tangle contract', evmAddress) } : undefined;
+  const heartbeat = process.env.FAAS_HEARTBEAT_MS;
+  if (heartbeat !== undefined && !/^\d+$/.test(heartbeat)) throw new UsageError(`FAAS_HEARTBEAT_MS: expected whole milliseconds (0: no heartbeats), got ${JSON.stringify(heartbeat)}`);
+  const evm = isEvm(s)
+    ? {
+        tangle: s.parseRequired('tangle', 'the Tangle contract', evmAddress),
+        statusRegistry: s.parse('status-registry', evmAddress),
+        heartbeatMs: heartbeat === undefined ? undefined : Number(heartbeat),
+      }
+    : undefined;
   const services = s.parse('services', wholeNumbers) ?? [];
   const rpc = rpcUrl(s, evm !== undefined);
   const path = dbPath(s);

@@ -43,6 +43,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       'api-host': apiHost,
       'api-port': apiPort,
       tangle,
+      'status-registry': { value: 'ADDRESS', env: 'STATUS_REGISTRY_CONTRACT', default: 'the one the Tangle contract names', help: 'with --chain evm: the OperatorStatusRegistry that gets liveness heartbeats (every FAAS_HEARTBEAT_MS, default a third of its interval; 0: none)' },
     },
     notes: [ACCOUNT, 'The other FAAS_* settings (sandbox limits, pools, prices) come from the environment; see the README.'],
   },

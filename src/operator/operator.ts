@@ -8,7 +8,7 @@ import type { Codec } from '@polkadot/types/types';
 import type { Logger } from 'pino';
 import { BadJobArgs, JOB_EXECUTE, decodeExecuteArgs, encodeEvmResult, encodeResult, fieldText, outputHash, signEvmStatement, signStatement } from '../../blueprint/index.js';
 import type { FieldCodec, OutputToSign } from '../../blueprint/index.js';
-import { ChainTxError, callKey } from '../chain/index.js';
+import { CallClosedError, ChainTxError, callKey } from '../chain/index.js';
 import type { JobCall, TangleClient } from '../chain/index.js';
 import { FaaSError } from '../errors.js';
 import { LanguageSchema } from '../sandbox/index.js';
@@ -150,12 +150,20 @@ export class Operator {
       // Where to look for our own result after a crash: the last block the follower scanned is at
       // or before the one this transaction lands in (no head read on every submission).
       const fromBlock = store.lastBlock ?? (await client.head());
-      await client.submitResult(job.serviceId, job.callId, fields, {
-        onSigned: (hex) => {
-          store.setSubmission(job.serviceId, job.callId, hex, fromBlock);
-          if (this.d.crashPoint === 'after-journal') process.kill(process.pid, 'SIGKILL');
-        },
-      });
+      try {
+        await client.submitResult(job.serviceId, job.callId, fields, {
+          onSigned: (hex) => {
+            store.setSubmission(job.serviceId, job.callId, hex, fromBlock);
+            if (this.d.crashPoint === 'after-journal') process.kill(process.pid, 'SIGKILL');
+          },
+        });
+      } catch (err) {
+        if (!(err instanceof CallClosedError)) throw err;
+        // Enough of the service's operators answered first; the call takes no more results.
+        store.markSubmitted(job.serviceId, job.callId);
+        this.d.log.info({ serviceId: String(job.serviceId), callId: String(job.callId) }, 'call already completed by other operators; nothing to submit');
+        return;
+      }
       if (this.d.crashPoint === 'after-send') process.kill(process.pid, 'SIGKILL');
     }
     store.markSubmitted(job.serviceId, job.callId);

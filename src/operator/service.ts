@@ -5,7 +5,7 @@ import { createGateway, startApiServer } from '../api/index.js';
 import type { ApiServer } from '../api/index.js';
 import { PolkadotTangleClient } from '../chain/index.js';
 import type { TangleClient } from '../chain/index.js';
-import { EvmTangleClient } from '../chain/evm/index.js';
+import { EvmTangleClient, startHeartbeats } from '../chain/evm/index.js';
 import type { Config } from '../config.js';
 import type { SandboxEngine } from '../sandbox/index.js';
 import { JobStore, openDatabase } from '../store/index.js';
@@ -18,7 +18,13 @@ export interface OperatorServiceOptions {
   rpcUrl: string;
   /** Tangle's EVM protocol instead of the Substrate chain: the Tangle contract, and the account's
    *  private key (0x…) in `suri`. */
-  evm?: { tangle: `0x${string}` };
+  evm?: {
+    tangle: `0x${string}`;
+    /** OperatorStatusRegistry (default: the one the Tangle contract names). */
+    statusRegistry?: `0x${string}`;
+    /** Between heartbeats (ms; default a third of the registry's interval); 0: none. */
+    heartbeatMs?: number;
+  };
   /** The operator account's secret (mnemonic or dev URI); never logged. */
   suri: string;
   services: bigint[];
@@ -46,7 +52,7 @@ export interface OperatorService {
 export async function startOperatorService(o: OperatorServiceOptions): Promise<OperatorService> {
   if (!o.services.length) throw new Error('no services to serve: list their ids (FAAS_SERVICE_IDS)');
   const client: TangleClient = o.evm
-    ? new EvmTangleClient({ rpcUrl: o.rpcUrl, privateKey: o.suri as `0x${string}`, tangle: o.evm.tangle, log: o.log, follow: o.follow === 'best' ? 'latest' : 'finalized' })
+    ? new EvmTangleClient({ rpcUrl: o.rpcUrl, privateKey: o.suri as `0x${string}`, tangle: o.evm.tangle, statusRegistry: o.evm.statusRegistry, log: o.log, follow: o.follow === 'best' ? 'latest' : 'finalized' })
     : new PolkadotTangleClient({ rpcUrl: o.rpcUrl, suri: o.suri, log: o.log, follow: o.follow });
   await client.connect();
   const db = openDatabase(o.dbPath);
@@ -57,6 +63,9 @@ export async function startOperatorService(o: OperatorServiceOptions): Promise<O
   const api: ApiServer | null =
     o.api === false ? null : await startApiServer({ log: o.log, outputs: store, gateway }, { host: o.api?.host, port: o.api?.port, bodyLimit: o.api?.config?.api.bodyLimitBytes, requestTimeoutMs: o.api?.config?.api.requestTimeoutMs });
   await operator.start();
+  // On tnt-core, liveness heartbeats to the OperatorStatusRegistry for every served service.
+  const stopHeartbeats =
+    client instanceof EvmTangleClient && o.evm?.heartbeatMs !== 0 ? await startHeartbeats({ client, services: o.services, log: o.log, intervalMs: o.evm?.heartbeatMs }) : null;
   return {
     address: client.address,
     apiUrl: api?.url ?? null,
@@ -64,6 +73,7 @@ export async function startOperatorService(o: OperatorServiceOptions): Promise<O
     stop: async () => {
       await api?.close();
       await gateway?.instanceManager.close(); // relays and SSH ports; the instances keep running
+      await stopHeartbeats?.();
       await operator.stop();
       await client.disconnect();
       db.close();

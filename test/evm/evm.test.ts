@@ -109,7 +109,7 @@ describe('EVM backend (tnt-core on anvil)', () => {
 
   it('ignores the calls of another blueprint’s service', async () => {
     const owner = f.deployer;
-    const otherBlueprint = await createFaasBlueprint(owner, f.addresses.tangle);
+    const { blueprintId: otherBlueprint } = await createFaasBlueprint(owner, f.addresses.tangle);
     const op = await EvmAccount.connect(f.rpcUrl, f.operatorKeys[0]!);
     await registerEvmOperator(op, { ...f.addresses, blueprintId: otherBlueprint, key: op.sender.account.publicKey, rpcAddress: apiServer.url });
     const request = await requestEvmService(owner, f.addresses.tangle, otherBlueprint, [op.address], [f.caller.address]);

@@ -36,6 +36,24 @@ export const tangleAbi = parseAbi([
   'error OperatorNotInService(uint64 serviceId, address operator)',
   'error ServiceNotActive(uint64 serviceId)',
   'function isOperatorRegistered(uint64 blueprintId, address operator) view returns (bool)',
+  'function operatorStatusRegistry() view returns (address)',
+]);
+
+/** tnt-core's OperatorStatusRegistry: liveness heartbeats per service (EIP-712 signed). */
+export const statusRegistryAbi = parseAbi([
+  'function submitHeartbeat(uint64 serviceId, uint64 blueprintId, uint8 statusCode, bytes metrics, uint64 timestamp, bytes signature)',
+  'struct HeartbeatConfig { uint64 interval; uint8 maxMissed; bool customMetrics; }',
+  'function getHeartbeatConfig(uint64 serviceId) view returns (HeartbeatConfig)',
+  'struct OperatorState { uint256 lastHeartbeat; uint64 consecutiveBeats; uint8 missedBeats; uint8 status; bytes32 lastMetricsHash; }',
+  'function getOperatorState(uint64 serviceId, address operator) view returns (OperatorState)',
+  'function isOnline(uint64 serviceId, address operator) view returns (bool)',
+  'function isRegisteredOperator(uint64 serviceId, address operator) view returns (bool)',
+  'event HeartbeatReceived(uint64 indexed serviceId, uint64 indexed blueprintId, address indexed operator, uint8 statusCode, uint256 timestamp)',
+  'error NotRegisteredOperator()',
+  'error InvalidSignature()',
+  'error HeartbeatStale(uint64 signed, uint64 now_)',
+  'error HeartbeatFromFuture(uint64 signed, uint64 now_)',
+  'error OperatorSlashed()',
 ]);
 
 export const stakingAbi = parseAbi([

@@ -2,7 +2,7 @@
 // JobSubmitted logs, read by block range — from where the operator stopped (catching up after
 // a restart or a lost node) to the followed head (latest, or finalized) — and results go out
 // with `submitResult(serviceId, callId, bytes)`, signed here with locally reserved nonces.
-import { createPublicClient, decodeEventLog, http, zeroAddress } from 'viem';
+import { createPublicClient, decodeEventLog, http, keccak256, zeroAddress } from 'viem';
 import type { Address, Hex, Log, PublicClient } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import type { Logger } from 'pino';
@@ -11,8 +11,9 @@ import type { EvmChainIdentity } from '../../../blueprint/index.js';
 import { callKey } from '../client.js';
 import type { JobCall, TangleClient } from '../client.js';
 import type { ServiceRecord } from '../services.js';
+import { CallClosedError, ChainTxError } from '../tx.js';
 import type { Included, SendOptions } from '../tx.js';
-import { tangleAbi } from './abi.js';
+import { statusRegistryAbi, tangleAbi } from './abi.js';
 import { EvmTxSender } from './tx.js';
 
 export interface EvmClientOptions {
@@ -26,6 +27,8 @@ export interface EvmClientOptions {
   follow?: 'latest' | 'finalized';
   /** How often the head is polled (ms; default 25). */
   pollMs?: number;
+  /** tnt-core's OperatorStatusRegistry (default: the one the Tangle contract names). */
+  statusRegistry?: Address;
 }
 
 /** Blocks per log query. */
@@ -139,11 +142,16 @@ export class EvmTangleClient implements TangleClient {
     return { serviceId, blueprintId: s.blueprintId, owner: s.owner, operators: [...operators], permittedCallers: [] };
   }
 
+  /** The block of each call the last `storedJobCalls` read (where `hasResult` looks from). */
+  private callBlocks = new Map<string, number>();
+
   /** Every JobSubmitted of these services since block 0: logs keep them all (with their callers). */
   async storedJobCalls(serviceIds: bigint[]): Promise<JobCall[]> {
     if (!serviceIds.length) return [];
     const logs = await this.logs(jobSubmitted, 0, await this.head(), { serviceId: serviceIds });
-    return logs.map((l) => this.toJobCall(l)).sort((a, b) => (a.serviceId === b.serviceId ? Number(a.callId - b.callId) : Number(a.serviceId - b.serviceId)));
+    const calls = logs.map((l) => this.toJobCall(l));
+    this.callBlocks = new Map(calls.map((c) => [callKey(c.serviceId, c.callId), c.blockNumber]));
+    return calls.sort((a, b) => (a.serviceId === b.serviceId ? Number(a.callId - b.callId) : Number(a.serviceId - b.serviceId)));
   }
 
   async ownResults(fromBlock: number): Promise<Set<string>> {
@@ -164,14 +172,60 @@ export class EvmTangleClient implements TangleClient {
     return { answered, callers };
   }
 
+  /** Nothing (more) for this operator to submit: its own result is logged (looked for from the
+   *  call's block, when this client read the call), or the call is completed — it then takes no
+   *  results. */
   async hasResult(serviceId: bigint, callId: bigint): Promise<boolean> {
     const c = await this.client().readContract({ address: this.opts.tangle, abi: tangleAbi, functionName: 'getJobCall', args: [serviceId, callId] });
-    return c.resultCount > 0;
+    if (c.completed) return true;
+    if (c.resultCount === 0) return false;
+    const from = this.callBlocks.get(callKey(serviceId, callId)) ?? 0;
+    return (await this.logs(resultSubmitted, from, await this.head(), { serviceId, callId, operator: this.address })).length > 0;
   }
 
-  /** `result` is `[abi-encoded result bytes]` (see blueprint/evm.ts). */
-  submitResult(serviceId: bigint, callId: bigint, result: unknown[], opts: SendOptions = {}): Promise<Included> {
-    return this.sender!.send({ to: this.opts.tangle, abi: tangleAbi, functionName: 'submitResult', args: [serviceId, callId, result[0] as Hex] }, opts);
+  /** `result` is `[abi-encoded result bytes]` (see blueprint/evm.ts). A call the other
+   *  operators' results completed (the service's manager asked for fewer results than it has
+   *  operators) refuses it: CallClosedError. */
+  async submitResult(serviceId: bigint, callId: bigint, result: unknown[], opts: SendOptions = {}): Promise<Included> {
+    try {
+      return await this.sender!.send({ to: this.opts.tangle, abi: tangleAbi, functionName: 'submitResult', args: [serviceId, callId, result[0] as Hex] }, opts);
+    } catch (err) {
+      if (err instanceof ChainTxError && err.refused && /JobAlreadyCompleted/.test(err.reason)) throw new CallClosedError(serviceId, callId);
+      throw err;
+    }
+  }
+
+  private registry: Promise<Address> | null = null;
+
+  /** The OperatorStatusRegistry heartbeats go to. */
+  statusRegistry(): Promise<Address> {
+    this.registry ??= this.opts.statusRegistry
+      ? Promise.resolve(this.opts.statusRegistry)
+      : this.client().readContract({ address: this.opts.tangle, abi: tangleAbi, functionName: 'operatorStatusRegistry' });
+    this.registry.catch(() => (this.registry = null));
+    return this.registry;
+  }
+
+  /** One heartbeat for a service: `submitHeartbeat` with the EIP-712 `Heartbeat` signature the
+   *  registry checks (operator, service, blueprint, status, metrics hash, and a timestamp — the
+   *  latest block's, so it is never ahead of the block it lands in). Status 0 = healthy. */
+  async heartbeat(serviceId: bigint, blueprintId: bigint, statusCode = 0, metrics: Hex = '0x'): Promise<Included> {
+    const registry = await this.statusRegistry();
+    const timestamp = (await this.client().getBlock({ blockTag: 'latest' })).timestamp;
+    const signature = await this.sender!.account.signTypedData({
+      domain: { name: 'OperatorStatusRegistry', version: '1', chainId: this.evm.chainId, verifyingContract: registry },
+      types: { Heartbeat: [{ name: 'operator', type: 'address' }, { name: 'serviceId', type: 'uint64' }, { name: 'blueprintId', type: 'uint64' }, { name: 'statusCode', type: 'uint8' }, { name: 'metricsHash', type: 'bytes32' }, { name: 'timestamp', type: 'uint64' }] },
+      primaryType: 'Heartbeat',
+      message: { operator: this.address, serviceId, blueprintId, statusCode, metricsHash: keccak256(metrics), timestamp },
+    });
+    // In a block is enough: a beat need not wait for finality (the next one comes anyway).
+    return this.sender!.send({ to: registry, abi: statusRegistryAbi, functionName: 'submitHeartbeat', args: [serviceId, blueprintId, statusCode, metrics, timestamp, signature] }, { until: 'included' });
+  }
+
+  /** The registry's heartbeat interval for a service (seconds; its default when not configured). */
+  async heartbeatInterval(serviceId: bigint): Promise<number> {
+    const c = await this.client().readContract({ address: await this.statusRegistry(), abi: statusRegistryAbi, functionName: 'getHeartbeatConfig', args: [serviceId] });
+    return Number(c.interval);
   }
 
   resendResult(signedHex: string): Promise<Included> {

@@ -3,4 +3,6 @@ export { EvmTangleClient } from './client.js';
 export type { EvmClientOptions } from './client.js';
 export { EvmTxSender, revertReason } from './tx.js';
 export { EvmAccount, readEvmRegistration, registerEvmOperator, requestEvmService, approveEvmService, submitEvmJob, receiptEvent } from './setup.js';
-export { tangleAbi, stakingAbi } from './abi.js';
+export { tangleAbi, stakingAbi, statusRegistryAbi } from './abi.js';
+export { startHeartbeats } from './heartbeat.js';
+export type { HeartbeatOptions } from './heartbeat.js';

@@ -111,7 +111,8 @@ export class EvmTangleFaaSClient {
   }
 
   /** Waits until `quorum` operators (default: a majority) signed the same verified statement,
-   *  or every operator answered without one (then `verified` is false, with the reason). */
+   *  or every operator answered — or the call was completed on-chain with fewer — without one
+   *  (then `verified` is false, with the reason). */
   async waitForResult(jobId: bigint | number, opts: { timeoutMs?: number; quorum?: number } = {}): Promise<JobResult> {
     const id = BigInt(jobId);
     const operators = await this.pub.readContract({ address: this.c.tangleAddress, abi: tangleAbi, functionName: 'getServiceOperators', args: [this.serviceId] });
@@ -120,18 +121,25 @@ export class EvmTangleFaaSClient {
     const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
     const resultEvent = tangleAbi.find((x) => x.type === 'event' && x.name === 'JobResultSubmitted')!;
     let seen = 0;
+    let checked: OperatorResult[] = [];
     // Results come after the call: look from its block (a call not found yet: from the start).
     const from = await this.call(id).then((c) => c.blockNumber, () => 0n);
     // Every 10 ms for the first second (a local node answers within tens of ms), then calmer.
     const started = Date.now();
     for (let wait = 10; ; wait = Date.now() - started < 1_000 ? 10 : Math.min(Math.round(wait * 1.5), 250)) {
+      // A call tnt-core completed (its service manager's result count reached) takes no more
+      // results: read before the logs, so those logs hold all there will ever be.
+      const closed = seen > 0 && (await this.pub.readContract({ address: this.c.tangleAddress, abi: tangleAbi, functionName: 'getJobCall', args: [this.serviceId, id] })).completed;
       // A cheap look for new result logs first; the checks run when there are new ones.
       const logs = await this.pub.getLogs({ address: this.c.tangleAddress, event: resultEvent, args: { serviceId: this.serviceId, callId: id }, fromBlock: from });
-      if (logs.length > seen) {
-        const results = await this.results(id, { operators, logs });
-        for (const r of results.slice(seen)) this.update({ jobId: id, status: 'result', operatorResult: r });
-        seen = results.length;
-        const out = decide(id, results, quorum, operators.length);
+      if (logs.length > seen || closed) {
+        if (logs.length > seen) {
+          checked = await this.results(id, { operators, logs });
+          for (const r of checked.slice(seen)) this.update({ jobId: id, status: 'result', operatorResult: r });
+          seen = checked.length;
+        }
+        // Closed: the operators that answered are all that will (decided now, verified or not).
+        const out = decide(id, checked, quorum, closed ? new Set(checked.filter((r) => r.trusted).map((r) => r.operator)).size : operators.length);
         if (out) {
           this.update({ jobId: id, status: out.exitCode === 0 && out.verified ? 'completed' : 'failed', result: out });
           return out;
