@@ -131,6 +131,7 @@ async function run({ settings: s }: Invocation): Promise<void> {
     ? {
         tangle: s.parseRequired('tangle', 'the Tangle contract', evmAddress),
         statusRegistry: s.parse('status-registry', evmAddress),
+        fromBlock: s.parse('from-block', smallWholeNumber),
         heartbeatMs: heartbeat === undefined ? undefined : Number(heartbeat),
       }
     : undefined;

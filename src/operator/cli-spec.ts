@@ -43,6 +43,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       'api-host': apiHost,
       'api-port': apiPort,
       tangle,
+      'from-block': { value: 'N', env: 'FAAS_EVM_FROM_BLOCK', default: '0', help: 'with --chain evm: the first block to read the Tangle contract’s logs from (its deployment block; on a long chain reading from 0 is slow)' },
       'status-registry': { value: 'ADDRESS', env: 'STATUS_REGISTRY_CONTRACT', default: 'the one the Tangle contract names', help: 'with --chain evm: the OperatorStatusRegistry that gets liveness heartbeats (every FAAS_HEARTBEAT_MS, default a third of its interval; 0: none)' },
     },
     notes: [ACCOUNT, 'The other FAAS_* settings (sandbox limits, pools, prices) come from the environment; see the README.'],

@@ -22,6 +22,8 @@ export interface OperatorServiceOptions {
     tangle: `0x${string}`;
     /** OperatorStatusRegistry (default: the one the Tangle contract names). */
     statusRegistry?: `0x${string}`;
+    /** The first block to read the Tangle contract's logs from (its deployment; default 0). */
+    fromBlock?: number;
     /** Between heartbeats (ms; default a third of the registry's interval); 0: none. */
     heartbeatMs?: number;
   };
@@ -52,7 +54,7 @@ export interface OperatorService {
 export async function startOperatorService(o: OperatorServiceOptions): Promise<OperatorService> {
   if (!o.services.length) throw new Error('no services to serve: list their ids (FAAS_SERVICE_IDS)');
   const client: TangleClient = o.evm
-    ? new EvmTangleClient({ rpcUrl: o.rpcUrl, privateKey: o.suri as `0x${string}`, tangle: o.evm.tangle, statusRegistry: o.evm.statusRegistry, log: o.log, follow: o.follow === 'best' ? 'latest' : 'finalized' })
+    ? new EvmTangleClient({ rpcUrl: o.rpcUrl, privateKey: o.suri as `0x${string}`, tangle: o.evm.tangle, statusRegistry: o.evm.statusRegistry, fromBlock: o.evm.fromBlock, log: o.log, follow: o.follow === 'best' ? 'latest' : 'finalized' })
     : new PolkadotTangleClient({ rpcUrl: o.rpcUrl, suri: o.suri, log: o.log, follow: o.follow });
   await client.connect();
   const db = openDatabase(o.dbPath);

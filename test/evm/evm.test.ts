@@ -133,6 +133,27 @@ describe('EVM backend (tnt-core on anvil)', () => {
     expect([await submissions(f.serviceId, a), await submissions(f.serviceId, b)]).toEqual([1, 1]);
   });
 
+  it('reads no logs before its from-block: a fresh database started past a call does not see it, later calls are answered', async () => {
+    await operator.stop();
+    const before = await sdk.submitJob({ code: 'echo before', language: 'bash' });
+    const fromBlock = Number(await f.caller.pub.getBlockNumber()) + 1;
+    const after = await sdk.submitJob({ code: 'echo after', language: 'bash' });
+    const late = new EvmTangleClient({ rpcUrl: f.rpcUrl, privateKey: f.operatorKeys[0]!, tangle: f.addresses.tangle, log, pollMs: 20, fromBlock });
+    await late.connect();
+    const lateOp = new Operator({ client: late, engine, store: new JobStore(), signer: { evmPrivateKey: f.operatorKeys[0]! }, services: new Set([f.serviceId]), log });
+    try {
+      await lateOp.start();
+      expect((await sdk.waitForResult(after, { timeoutMs: 30_000 })).stdout).toBe('after\n');
+      await lateOp.idle();
+      expect([await submissions(f.serviceId, before), await submissions(f.serviceId, after)]).toEqual([0, 1]);
+    } finally {
+      await lateOp.stop();
+      await late.disconnect();
+    }
+    operator = await startOperator(); // the usual operator (from block 0) answers the earlier call
+    expect((await sdk.waitForResult(before, { timeoutMs: 30_000 })).stdout).toBe('before\n');
+  });
+
   it('answers concurrent calls without nonce clashes', async () => {
     const ids = await Promise.all(Array.from({ length: 6 }, (_, i) => sdk.submitJob({ code: `print(${i} * ${i})`, language: 'python', mode: 'cached' })));
     const results = await Promise.all(ids.map((id) => sdk.waitForResult(id, { timeoutMs: 60_000 })));

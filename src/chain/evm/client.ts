@@ -29,6 +29,9 @@ export interface EvmClientOptions {
   pollMs?: number;
   /** tnt-core's OperatorStatusRegistry (default: the one the Tangle contract names). */
   statusRegistry?: Address;
+  /** The first block worth reading logs from (the Tangle contract's deployment; default 0):
+   *  on a long chain, reading from genesis would be millions of log queries. */
+  fromBlock?: number;
 }
 
 /** Blocks per log query. */
@@ -79,6 +82,10 @@ export class EvmTangleClient implements TangleClient {
     const pub = this.client();
     if (this.opts.follow === 'finalized') return Number((await pub.getBlock({ blockTag: 'finalized' })).number);
     return Number(await pub.getBlockNumber({ cacheTime: 0 }));
+  }
+
+  private get firstBlock(): number {
+    return this.opts.fromBlock ?? 0;
   }
 
   /** Logs of one event of the Tangle contract in blocks from..to, in chunks. */
@@ -145,17 +152,17 @@ export class EvmTangleClient implements TangleClient {
   /** The block of each call the last `storedJobCalls` read (where `hasResult` looks from). */
   private callBlocks = new Map<string, number>();
 
-  /** Every JobSubmitted of these services since block 0: logs keep them all (with their callers). */
+  /** Every JobSubmitted of these services since `fromBlock`: logs keep them all (with their callers). */
   async storedJobCalls(serviceIds: bigint[]): Promise<JobCall[]> {
     if (!serviceIds.length) return [];
-    const logs = await this.logs(jobSubmitted, 0, await this.head(), { serviceId: serviceIds });
+    const logs = await this.logs(jobSubmitted, this.firstBlock, await this.head(), { serviceId: serviceIds });
     const calls = logs.map((l) => this.toJobCall(l));
     this.callBlocks = new Map(calls.map((c) => [callKey(c.serviceId, c.callId), c.blockNumber]));
     return calls.sort((a, b) => (a.serviceId === b.serviceId ? Number(a.callId - b.callId) : Number(a.serviceId - b.serviceId)));
   }
 
   async ownResults(fromBlock: number): Promise<Set<string>> {
-    const logs = await this.logs(resultSubmitted, Math.max(0, fromBlock), await this.head(), { operator: this.address });
+    const logs = await this.logs(resultSubmitted, Math.max(this.firstBlock, fromBlock), await this.head(), { operator: this.address });
     return new Set(logs.map((l) => {
       const { args } = decodeEventLog({ abi: tangleAbi, eventName: 'JobResultSubmitted', data: l.data, topics: l.topics });
       return callKey(args.serviceId, args.callId);
@@ -165,7 +172,7 @@ export class EvmTangleClient implements TangleClient {
   async history(fromBlock: number): Promise<{ answered: Set<string>; callers: Map<string, string> }> {
     const answered = await this.ownResults(fromBlock);
     const callers = new Map<string, string>();
-    for (const log of await this.logs(jobSubmitted, Math.max(0, fromBlock), await this.head())) {
+    for (const log of await this.logs(jobSubmitted, Math.max(this.firstBlock, fromBlock), await this.head())) {
       const c = this.toJobCall(log);
       callers.set(callKey(c.serviceId, c.callId), c.caller);
     }
@@ -179,7 +186,7 @@ export class EvmTangleClient implements TangleClient {
     const c = await this.client().readContract({ address: this.opts.tangle, abi: tangleAbi, functionName: 'getJobCall', args: [serviceId, callId] });
     if (c.completed) return true;
     if (c.resultCount === 0) return false;
-    const from = this.callBlocks.get(callKey(serviceId, callId)) ?? 0;
+    const from = this.callBlocks.get(callKey(serviceId, callId)) ?? this.firstBlock;
     return (await this.logs(resultSubmitted, from, await this.head(), { serviceId, callId, operator: this.address })).length > 0;
   }
 
