@@ -21,7 +21,7 @@ import { createLogger } from '../log.js';
 import { installProcessGuard } from '../guard.js';
 import { DockerSandboxEngine, durableState } from '../sandbox/index.js';
 import { JobStore, KeyStore, UsageStore, openDatabase } from '../store/index.js';
-import { operatorSigningKey } from '../../blueprint/index.js';
+import { operatorSigningKey } from '@faas/sdk/blueprint';
 import { startOperatorService } from './service.js';
 
 const USAGE = 'usage: npm run operator -- <register|run|status|keys create|keys list|keys revoke ID|keys credit ID AMOUNT> [--rpc URL] [--blueprint ID] [--services 1,2] [--api-url URL] [--bond AMOUNT] [--db PATH] [--name N --requests N --window-ms MS --concurrency N --credit C]';

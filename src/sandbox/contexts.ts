@@ -9,7 +9,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, 
 import { dirname, join } from 'node:path';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
-import { MergeConflictError, NotFoundError, QuotaExceededError, SandboxError, ValidationError } from '../errors.js';
+import { MergeConflictError, NotFoundError, QuotaExceededError, SandboxError, ValidationError } from '@faas/sdk/errors';
 import type { StateStore, SnapshotRecord } from '../store/index.js';
 import { SandboxContainer } from './container.js';
 import { MANAGED_LABEL } from './images.js';

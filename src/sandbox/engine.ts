@@ -9,7 +9,7 @@ import Docker from 'dockerode';
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { QueueFullError, SandboxError, ShuttingDownError, ValidationError } from '../errors.js';
+import { QueueFullError, SandboxError, ShuttingDownError, ValidationError } from '@faas/sdk/errors';
 import { StateStore, openDatabase } from '../store/index.js';
 import type { Db } from '../store/index.js';
 import { ContextManager, FAMILY_ROLE } from './contexts.js';

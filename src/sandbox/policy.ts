@@ -3,7 +3,7 @@
 import type Docker from 'dockerode';
 import type { z } from 'zod';
 import type { SandboxLimits } from '../config.js';
-import { ResourceUnavailableError, ValidationError } from '../errors.js';
+import { ResourceUnavailableError, ValidationError } from '@faas/sdk/errors';
 import { ExecuteRequestSchema } from './types.js';
 import type { ExecuteRequest, ExecuteRequestInput, Isolation, Language, Resources } from './types.js';
 import { MANAGED_LABEL } from './images.js';

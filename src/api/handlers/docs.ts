@@ -21,7 +21,7 @@ import {
   StreamEventSchema,
   StreamInputSchema,
   UsageMetricsSchema,
-} from '../schemas.js';
+} from '@faas/sdk/wire';
 import { INSTANCE_ROUTE_DOCS } from './instances.js';
 import { UNAVAILABLE_ROUTES } from './unavailable.js';
 

@@ -4,11 +4,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { PriceTable, Quotas, RateLimits, SandboxLimits } from '../../config.js';
-import { NotFoundError, QuotaExceededError, RateLimitError, toFaaSError } from '../../errors.js';
+import { NotFoundError, QuotaExceededError, RateLimitError, toFaaSError } from '@faas/sdk/errors';
 import { validateRequest } from '../../sandbox/index.js';
 import type { ExecuteOptions, ExecuteRequestInput, ExecuteResult, ExecutionControl, SandboxEngine } from '../../sandbox/index.js';
 import type { ApiKey, UsageStore } from '../../store/index.js';
-import type { ExecuteBody, ExecutionInfo, ExecutionResultBody, StreamEvent, StreamInput, WireBytes } from '../schemas.js';
+import type { ExecuteBody, ExecutionInfo, ExecutionResultBody, StreamEvent, StreamInput, WireBytes } from '@faas/sdk/wire';
 import type { RateLimiter } from './rate-limiter.js';
 import type { CreditGuard } from './usage.js';
 

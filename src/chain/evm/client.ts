@@ -6,14 +6,12 @@ import { createPublicClient, decodeEventLog, http, zeroAddress } from 'viem';
 import type { Address, Hex, Log, PublicClient } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import type { Logger } from 'pino';
-import { decodeEvmExecuteArgs, evmArgsHash } from '../../../blueprint/index.js';
-import type { EvmChainIdentity } from '../../../blueprint/index.js';
-import { callKey } from '../client.js';
+import { decodeEvmExecuteArgs, evmArgsHash } from '@faas/sdk/blueprint';
+import type { EvmChainIdentity } from '@faas/sdk/blueprint';
 import type { JobCall, TangleClient } from '../client.js';
-import type { ServiceRecord } from '../services.js';
-import type { Included, SendOptions } from '../tx.js';
-import { tangleAbi } from './abi.js';
-import { EvmTxSender } from './tx.js';
+import { callKey } from '@faas/sdk/chain';
+import type { Included, SendOptions, ServiceRecord } from '@faas/sdk/chain';
+import { EvmTxSender, tangleAbi } from '@faas/sdk/chain/evm';
 
 export interface EvmClientOptions {
   rpcUrl: string;

@@ -10,7 +10,7 @@ import type { Server, Socket } from 'node:net';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import type { SandboxLimits } from '../../config.js';
-import { ConflictError, QuotaExceededError, ResourceUnavailableError, SandboxError } from '../../errors.js';
+import { ConflictError, QuotaExceededError, ResourceUnavailableError, SandboxError } from '@faas/sdk/errors';
 import type { InstanceRecord, InstanceStore, StopReason } from '../../store/index.js';
 import { findCpuCounter } from '../cgroup.js';
 import type { CpuCounter } from '../cgroup.js';

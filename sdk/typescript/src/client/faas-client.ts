@@ -1,5 +1,5 @@
 // FaaSClient: the operator's gateway from TypeScript. Every call carries the API key; errors
-// arrive as the classes of src/errors.ts (one code table with the server). Retries back off
+// arrive as the classes of the package's errors.ts (one code table with the server, ../errors.ts). Retries back off
 // exponentially with jitter on network errors, 5xx and 429 (waiting for `resetAt`), but a
 // call that may already have run is never sent twice.
 import { randomUUID } from 'node:crypto';
@@ -8,8 +8,8 @@ import { request } from 'undici';
 import WebSocket from 'ws';
 import { AuthError, ExecutionError, FaaSError, TimeoutError, errorFromBody } from '../errors.js';
 import type { ErrorBody } from '../errors.js';
-import type { CurrentUsage, ExecuteBody, ExecutionInfo, ExecutionResultBody, StreamEvent, StreamInput, UsageMetrics } from '../api/index.js';
-import type { BranchInfoBody as BranchInfo, MergeInfoBody as MergeInfo, RestoreInfoBody as RestoreInfo, SnapshotInfoBody as SnapshotInfo } from '../api/index.js';
+import type { CurrentUsage, ExecuteBody, ExecutionInfo, ExecutionResultBody, StreamEvent, StreamInput, UsageMetrics } from '../wire/index.js';
+import type { BranchInfoBody as BranchInfo, MergeInfoBody as MergeInfo, RestoreInfoBody as RestoreInfo, SnapshotInfoBody as SnapshotInfo } from '../wire/index.js';
 
 export type { BranchInfo, MergeInfo, RestoreInfo, SnapshotInfo };
 export type MergeStrategy = 'fail' | 'ours' | 'theirs';
@@ -347,7 +347,7 @@ export class FaaSClient {
     return this.call('POST', '/v1/branches/merge', { branchIds, ...(options.strategy ? { strategy: options.strategy } : {}) }, { idempotent: false });
   }
 
-  /** Persistent instances: start, SSH, exposed URLs, port forwards, files, pause/resume (src/sdk/instances.ts). */
+  /** Persistent instances: start, SSH, exposed URLs, port forwards, files, pause/resume (sdk/typescript/src/client/instances.ts). */
   readonly instances = new InstancesApi({
     call: (method, path, body, o) => this.call(method, path, body, o),
     endpoint: () => this.endpoint,

@@ -13,7 +13,7 @@ import { request } from 'undici';
 import WebSocket, { createWebSocketStream } from 'ws';
 import { errorFromBody } from '../errors.js';
 import type { ErrorBody } from '../errors.js';
-import type { Exposure, FileList, InstanceExecResult, InstanceInfo, InstanceStartBody, JupyterInfo, SshInfo, VncInfo, VSCodeInfo } from '../api/index.js';
+import type { Exposure, FileList, InstanceExecResult, InstanceInfo, InstanceStartBody, JupyterInfo, SshInfo, VncInfo, VSCodeInfo } from '../wire/index.js';
 import { IgnoreMatcher, extractTar, localEntries, parseIgnore, walkLocal } from './files.js';
 import type { FileMeta } from './files.js';
 import { planSync } from './sync.js';

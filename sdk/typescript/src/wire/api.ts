@@ -1,9 +1,9 @@
 // The HTTP/WebSocket API's wire shapes. These zod schemas are the one source of the request
-// and response types (z.infer), shared by the server and the TypeScript SDK; /openapi.json is
-// generated from them.
+// and response types (z.infer): the SDK validates nothing twice, the operator's gateway imports
+// them from this package (@faas/sdk/wire), and /openapi.json is generated from them.
 import { z } from 'zod';
 import { ERROR_CODES } from '../errors.js';
-import { ExecuteRequestSchema, LanguageSchema, ModeSchema } from '../sandbox/types.js';
+import { ExecuteRequestSchema, LanguageSchema, ModeSchema } from './execute.js';
 
 /** Bytes on the wire: a UTF-8 string, or `{ base64 }` for binary content. */
 export const WireBytesSchema = z.union([z.string(), z.object({ base64: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64') }).strict()]);
@@ -120,8 +120,8 @@ export const ErrorBodySchema = z.object({
 // ---- Persistent instances (/v1/instances, /i/<id>/<name>/) ----------------------------------
 
 /** POST /v1/instances: the instance manager's own request schema. */
-export { InstanceSpecSchema as InstanceStartBodySchema } from '../sandbox/instances/types.js';
-export type { InstanceSpecInput as InstanceStartBody } from '../sandbox/instances/types.js';
+export { InstanceSpecSchema as InstanceStartBodySchema } from './instances.js';
+export type { InstanceSpecInput as InstanceStartBody } from './instances.js';
 
 export const INSTANCE_STATUSES = ['running', 'paused', 'stopped'] as const;
 
