@@ -218,6 +218,52 @@ describe('TangleFaaSClient', () => {
     }
   });
 
+  it('as the README builds it: {rpcUrl, blueprintId, account} only (an {address, signer} wallet account), connecting on first use, finding the service, logging with debug', async () => {
+    const { TangleFaaSClient } = await import('@faas/sdk');
+    const { Keyring } = await import('@polkadot/keyring');
+    const pair = new Keyring({ type: 'sr25519', ss58Format: api.registry.chainSS58 }).addFromUri('//Charlie');
+    // A wallet's injected Signer (as a browser extension gives one): it signs the payload it is handed.
+    let signed = 0;
+    const signer = {
+      signPayload: async (payload: Parameters<NonNullable<import('@polkadot/api/types').Signer['signPayload']>>[0]) => {
+        signed++;
+        const { signature } = api.registry.createType('ExtrinsicPayload', payload, { version: payload.version }).sign(pair);
+        return { id: signed, signature };
+      },
+    };
+    const logs: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+      if (String(chunk).startsWith('[faas tangle]')) logs.push(String(chunk));
+      return write(chunk, ...rest);
+    }) as typeof process.stderr.write;
+    const sdk = new TangleFaaSClient({ rpcUrl: node.url, blueprintId: 0, account: { address: pair.address, signer }, debug: true });
+    try {
+      const jobId = await sdk.submitJob({ code: 'print("signed by a wallet")', language: 'python', mode: 'cached' });
+      const r = await sdk.waitForResult(jobId, { timeoutMs: 30_000 });
+      expect(r).toMatchObject({ stdout: 'signed by a wallet\n', verified: true });
+      expect(signed).toBe(1);
+      expect((await sdk.service()).serviceId).toBe(BigInt(serviceId));
+      expect(logs.join('')).toMatch(/connected to .* as 5/);
+      expect(logs.join('')).toMatch(new RegExp(`job ${jobId} submitted to service ${serviceId}`));
+    } finally {
+      process.stderr.write = write;
+      await sdk.disconnect();
+    }
+  });
+
+  it('a node that cannot be reached fails the first call at once with a ConnectionError (throwOnConnect)', async () => {
+    const { TangleFaaSClient, ConnectionError } = await import('@faas/sdk');
+    const sdk = new TangleFaaSClient({ rpcUrl: 'ws://127.0.0.1:9', blueprintId: 0, account: '//Charlie' });
+    const t0 = Date.now();
+    const err = await sdk.submitJob({ code: 'print(1)', language: 'python' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionError);
+    expect((err as Error).message).toContain('ws://127.0.0.1:9');
+    expect((err as Error).cause).toBeDefined();
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    await sdk.disconnect();
+  });
+
   it('takes the blueprint from the service’s on-chain record: a service of another blueprint is refused', async () => {
     const { TangleFaaSClient } = await import('@faas/sdk');
     const sdk = new TangleFaaSClient({ rpcUrl: node.url, blueprintId: 7, serviceId, account: '//Charlie' });

@@ -1,7 +1,7 @@
 // Reading and writing Tangle's services pallet with @polkadot/api: what TangleFaaSClient needs,
 // and the operator builds on (its chain client imports these from @faas/sdk/chain).
 export { TxSender, ChainTxError, connectApi, accountFromUri } from './tx.js';
-export type { Included, SendOptions } from './tx.js';
+export type { Included, SendOptions, ExternalSigner, TxAccount } from './tx.js';
 export { NonceManager } from './nonce.js';
 export { followChainEvents, scanBlocks } from './follow.js';
 export type { ChainEvent, FollowOptions } from './follow.js';

@@ -3,3 +3,4 @@
 export * from './execute.js';
 export * from './instances.js';
 export * from './api.js';
+export * from './usage.js';
