@@ -187,6 +187,12 @@ export class ContextManager {
     }
   }
 
+  /** The language of an owner's context; undefined when it has none by that id. */
+  languageOf(owner: Owner, executionId: string): Language | undefined {
+    const rec = this.o.store.context(executionId);
+    return rec && rec.owner === owner ? (rec.language as Language) : undefined;
+  }
+
   /** Runs a request in a stateful context: the one `executionId` names, or a new one. */
   async execute(req: ExecuteRequest, owner: Owner, runId: string, base: Omit<ExecMessage, 'context'>): Promise<ExecuteResult> {
     let family: SandboxContainer;

@@ -4,6 +4,7 @@ import type Docker from 'dockerode';
 import type { z } from 'zod';
 import type { SandboxLimits } from '../config.js';
 import { ResourceUnavailableError, ValidationError } from '@faas/sdk/errors';
+import { completeGoProgram } from './go-snippet.js';
 import { ExecuteRequestSchema } from './types.js';
 import type { ExecuteRequest, ExecuteRequestInput, Isolation, Language, Resources } from './types.js';
 import { MANAGED_LABEL } from './images.js';
@@ -52,6 +53,7 @@ export function validateRequest(input: ExecuteRequestInput | unknown, limits: Sa
   const parsed = ExecuteRequestSchema.safeParse(input);
   if (!parsed.success) throw validationErrorFrom(parsed.error);
   const req = parsed.data;
+  if (req.language === 'go') req.code = completeGoProgram(req.code);
   if (req.isolation !== undefined && !limits.isolation.allowed.includes(req.isolation)) {
     throw new ResourceUnavailableError('isolation', `${req.isolation} is not offered by this operator (allowed: ${limits.isolation.allowed.join(', ')})`);
   }
@@ -138,6 +140,9 @@ export function containerLimits(spec: ContainerSpec): { memoryMb: number; diskMb
   };
 }
 
+/** Docker's default masked paths outside /proc, kept for family containers. */
+export const FAMILY_MASKED_PATHS = ['/sys/firmware', '/sys/devices/virtual/powercap'];
+
 /** Docker create options for one sandbox: the policy in one place. */
 export function containerOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
   const limits = containerLimits(spec);
@@ -175,6 +180,12 @@ export function containerOptions(spec: ContainerSpec): Docker.ContainerCreateOpt
       // run in user namespaces of their own, which cannot open another namespace's /proc/<pid>/fd,
       // so the family agent keeps docker-init.
       Init: Boolean(spec.family),
+      // A family's contexts each mount a /proc of their own PID namespace (so none sees the
+      // agent, docker-init or another context). The kernel refuses a new proc mount while
+      // Docker's masks cover parts of the container's /proc; the masked and read-only files
+      // there are root's and the container has neither root nor capabilities, so those masks
+      // go. Docker's /sys masks stay (they do not stand in the way).
+      ...(spec.family ? { MaskedPaths: FAMILY_MASKED_PATHS, ReadonlyPaths: [] } : {}),
       IpcMode: 'private',
       ...(spec.isolation === 'gvisor' ? { Runtime: RUNTIME_OF_ISOLATION.gvisor } : {}),
       AutoRemove: false,

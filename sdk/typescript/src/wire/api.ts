@@ -11,6 +11,8 @@ export type WireBytes = z.infer<typeof WireBytesSchema>;
 
 /** POST /v1/executions. The engine's request, with bytes as JSON can carry them. */
 export const ExecuteBodySchema = ExecuteRequestSchema.extend({
+  /** Required, except with `executionId`: a run in an existing context takes the context's language. */
+  language: LanguageSchema.optional(),
   files: z.record(z.string(), WireBytesSchema).optional(),
   stdin: WireBytesSchema.optional(),
   /** false: answer 202 at once with the execution id (then stream or poll it). Default true: answer with the result. */
@@ -18,7 +20,9 @@ export const ExecuteBodySchema = ExecuteRequestSchema.extend({
   /** Keep stdin open for `stdin` messages over the stream (with wait: false). */
   interactive: z.boolean().optional(),
   tty: z.object({ cols: z.number().int().min(1).max(1000), rows: z.number().int().min(1).max(1000) }).strict().optional(),
-}).strict();
+})
+  .strict()
+  .refine((b) => b.language !== undefined || b.executionId !== undefined, { path: ['language'], message: 'is required (it may be left out only with executionId: the context’s language is used)' });
 export type ExecuteBody = z.input<typeof ExecuteBodySchema>;
 
 export const UsageSchema = z.object({ cpuSeconds: z.number(), memoryPeakMb: z.number() });
