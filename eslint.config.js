@@ -13,6 +13,11 @@ export default tseslint.config(
     },
   },
   {
+    // The users' README snippets, run as plain Node ESM by test/sdk/package.test.ts.
+    files: ['test/sdk/readme/*.mjs'],
+    languageOptions: { sourceType: 'module', globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', fetch: 'readonly', setTimeout: 'readonly' } },
+  },
+  {
     files: ['src/sandbox/agent/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', process: 'readonly', Buffer: 'readonly', module: 'writable', console: 'readonly', __dirname: 'readonly', setImmediate: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },

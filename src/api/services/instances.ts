@@ -185,6 +185,9 @@ def kind(m):
     return "dir" if stat.S_ISDIR(m) else "symlink" if stat.S_ISLNK(m) else "file" if stat.S_ISREG(m) else None
 try:
     st = os.lstat(root)
+    # A link to a directory at the top (the devbox's /workspace is one) is listed as that directory.
+    if stat.S_ISLNK(st.st_mode) and os.path.isdir(root):
+        st = os.stat(root)
 except OSError:
     print(json.dumps(out)); sys.exit(0)
 out["exists"] = True
