@@ -68,7 +68,8 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'sdk-user', private: true, type: 'module' }));
   await ok('npm', ['install', '--no-audit', '--no-fund', join(dir, pack[0]!.filename)], { cwd: dir, timeoutMs: 600_000 });
   for (const f of readdirSync(snippets)) if (f.endsWith('.mjs')) copyFileSync(join(snippets, f), join(dir, f));
-  gw = await startInstanceGateway();
+  // The README's persistent instance asks for a 20 GiB disk (memory-backed here: a cap, not an allocation).
+  gw = await startInstanceGateway({ FAAS_MAX_DISK_MB: '20480' });
   env = userEnv({ FAAS_API_KEY: gw.keys.create('readme').key, FAAS_ENDPOINT: gw.url });
 }, 1_200_000);
 
