@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'scratch/', '.scratch/', 'bench/results/', 'sdk/python/'] },
+  { ignores: ['node_modules/', 'dist/', 'sdk/typescript/dist/', 'scratch/', '.scratch/', 'bench/results/', 'sdk/python/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
