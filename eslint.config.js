@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'scratch/', '.scratch/', 'bench/results/', 'sdk/python/'] },
+  { ignores: ['node_modules/', 'dist/', 'sdk/typescript/dist/', 'scratch/', '.scratch/', 'bench/results/', 'sdk/python/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -11,6 +11,11 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
+  },
+  {
+    // The users' README snippets, run as plain Node ESM by test/sdk/package.test.ts.
+    files: ['test/sdk/readme/*.mjs'],
+    languageOptions: { sourceType: 'module', globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', fetch: 'readonly', setTimeout: 'readonly' } },
   },
   {
     files: ['src/sandbox/agent/*.cjs'],

@@ -1,4 +1,10 @@
+import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
+
+// The workspace package @faas/sdk runs from its TypeScript sources (the "@faas/source"
+// condition of its exports map): in the test files, and in the processes they start.
+const SOURCE_CONDITION = '--conditions=@faas/source';
+if (!process.env.NODE_OPTIONS?.includes(SOURCE_CONDITION)) process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} ${SOURCE_CONDITION}`.trim();
 
 // `npm run test:fork`: the chain checks against a chopsticks fork of a live Tangle endpoint
 // (test/fork/*.fork.ts — not named *.test.ts, so plain `npm test` never picks them up).
@@ -10,6 +16,7 @@ if (!process.env.FAAS_FORK_ENDPOINT) {
 }
 
 export default defineConfig({
+  ssr: { resolve: { conditions: ['@faas/source', ...defaultServerConditions] } },
   test: {
     include: ['test/fork/**/*.fork.ts'],
     globalSetup: ['test/global-setup.ts'],

@@ -12,10 +12,10 @@ import { bootstrapFaasService } from '../chain/src/index.js';
 import { TxSender, connectApi } from '../src/chain/index.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { operatorSigningKey } from '../blueprint/index.js';
+import { operatorSigningKey } from '@faas/sdk/blueprint';
 import { startOperatorService } from '../src/operator/index.js';
 import { DockerSandboxEngine } from '../src/sandbox/index.js';
-import { TangleFaaSClient } from '../src/sdk/index.js';
+import { TangleFaaSClient } from '@faas/sdk';
 import { pct, r2, record, results, say, sleep } from './stats.js';
 import { TimedEngine } from './timed-engine.js';
 

@@ -12,7 +12,7 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { startOperatorService } from '../src/operator/index.js';
 import { DockerSandboxEngine } from '../src/sandbox/index.js';
-import { TangleFaaSClient } from '../src/sdk/tangle-client.js';
+import { TangleFaaSClient } from '@faas/sdk';
 import { r2, record, results, say, sleep, timeIt } from './stats.js';
 import { TimedEngine } from './timed-engine.js';
 

@@ -5,7 +5,7 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { DockerSandboxEngine } from '../src/sandbox/index.js';
 import type { ExecuteRequestInput } from '../src/sandbox/index.js';
-import { FaaSClient } from '../src/sdk/index.js';
+import { FaaSClient } from '@faas/sdk';
 import { JobStore, openDatabase } from '../src/store/index.js';
 import { check, pct, r2, record, results, say, sleep } from './stats.js';
 

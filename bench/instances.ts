@@ -7,7 +7,7 @@ import { createGateway, startApiServer } from '../src/api/index.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { DockerSandboxEngine } from '../src/sandbox/index.js';
-import { FaaSClient } from '../src/sdk/index.js';
+import { FaaSClient } from '@faas/sdk';
 import { JobStore, openDatabase } from '../src/store/index.js';
 import { pct, r2, say, sleep } from './stats.js';
 import { useLocalhostNames } from '../test/localhost.js';

@@ -4,7 +4,7 @@
 import { ApiPromise, WsProvider } from '@polkadot/api';
 import { Keyring } from '@polkadot/keyring';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
-import { faasBlueprint } from './index.js';
+import { faasBlueprint } from '@faas/sdk/blueprint';
 
 const args = process.argv.slice(2);
 const rpc = args[args.indexOf('--rpc') + 1] && args.includes('--rpc') ? args[args.indexOf('--rpc') + 1]! : (process.env.FAAS_RPC_URL ?? 'ws://127.0.0.1:9944');

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ISOLATIONS, LANGUAGES } from './sandbox/types.js'; // plain data, no cycle through the engine
 import type { Isolation } from './sandbox/types.js';
 import type { InstanceSettings } from './sandbox/instances/types.js'; // a type only
-import { ValidationError } from './errors.js';
+import { ValidationError } from '@faas/sdk/errors';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const num = (def: number, min = 0) => z.coerce.number().min(min).default(def);

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { startOperatorService } from './operator/index.js';
 import type { SandboxEngine } from './sandbox/index.js';
-import { TangleFaaSClient } from './sdk/tangle-client.js';
+import { TangleFaaSClient } from '@faas/sdk';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 

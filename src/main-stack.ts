@@ -6,15 +6,15 @@ import { Keyring } from '@polkadot/keyring';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { bootstrapFaasService, startNode } from '../chain/src/index.js';
 import { loadConfig } from './config.js';
-import { FaaSError } from './errors.js';
+import { FaaSError } from '@faas/sdk/errors';
 import { createLogger } from './log.js';
 import { installProcessGuard } from './guard.js';
-import { operatorSigningKey } from '../blueprint/index.js';
+import { operatorSigningKey } from '@faas/sdk/blueprint';
 import { startOperatorService } from './operator/index.js';
 import type { OperatorService } from './operator/index.js';
 import { DockerSandboxEngine, LANGUAGES, durableState } from './sandbox/index.js';
 import type { Language } from './sandbox/index.js';
-import { TangleFaaSClient } from './sdk/index.js';
+import { TangleFaaSClient } from '@faas/sdk';
 
 const HELLO: Record<Language, string> = {
   python: 'import sys; print(f"hello from python {sys.version.split()[0]}")',

@@ -4,7 +4,7 @@
 // answered), operators staked and registered, a service requested and approved by all of them.
 import { keccak256, parseEther, toHex, zeroAddress } from 'viem';
 import type { AbiParameter, Address, Hex } from 'viem';
-import { EXECUTE_PARAMS, EXECUTE_RESULT } from '../../blueprint/index.js';
+import { EXECUTE_PARAMS, EXECUTE_RESULT } from '@faas/sdk/blueprint';
 import { EvmAccount, approveEvmService, receiptEvent, registerEvmOperator, requestEvmService } from '../../src/chain/evm/index.js';
 import { startAnvil, ANVIL_KEYS } from './anvil.js';
 import type { Anvil, AnvilOptions } from './anvil.js';

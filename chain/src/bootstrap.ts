@@ -5,7 +5,7 @@ import type { ApiPromise } from '@polkadot/api';
 import type { SubmittableExtrinsic } from '@polkadot/api/types';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import type { ISubmittableResult } from '@polkadot/types/types';
-import { faasBlueprint } from '../../blueprint/index.js';
+import { faasBlueprint } from '@faas/sdk/blueprint';
 
 /** Signs and sends; resolves with the finalized result, whether the call succeeded or failed. */
 export function sendRaw(tx: SubmittableExtrinsic<'promise'>, signer: KeyringPair): Promise<ISubmittableResult> {

@@ -2,4 +2,4 @@
 export { startApiServer } from './server.js';
 export type { ApiDeps, ApiOptions, ApiServer, GatewayDeps } from './server.js';
 export { createGateway } from './gateway.js';
-export * from './schemas.js';
+export * from '@faas/sdk/wire';

@@ -1,12 +1,12 @@
 // The operator's HTTP (and WebSocket) API, served by the operator process. Handlers are thin:
 // they parse, call a service passed in through the deps, and answer; every failure leaves as
 // a FaaSError body `{code, message, field?, resetAt?}` with the status from the one shared
-// code table (src/errors.ts), which the SDKs read the same way.
+// code table (sdk/typescript/src/errors.ts), which the SDKs read the same way.
 import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { AuthError, FaaSError, RateLimitError, ShuttingDownError, ValidationError, toFaaSError } from '../errors.js';
+import { AuthError, FaaSError, RateLimitError, ShuttingDownError, ValidationError, toFaaSError } from '@faas/sdk/errors';
 import type { ApiKey, FullOutput } from '../store/index.js';
 import { registerDocRoutes } from './handlers/docs.js';
 import type { RegisteredRoute } from './openapi/document.js';

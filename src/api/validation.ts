@@ -1,7 +1,7 @@
 // Request bodies and queries checked against their zod schema, failing as VALIDATION_ERROR
 // with the field at fault (an unknown field is named itself).
 import type { z } from 'zod';
-import { ValidationError } from '../errors.js';
+import { ValidationError } from '@faas/sdk/errors';
 import { validationErrorFrom } from '../sandbox/index.js';
 
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {

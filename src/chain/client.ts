@@ -3,13 +3,10 @@
 import type { ApiPromise } from '@polkadot/api';
 import type { Codec } from '@polkadot/types/types';
 import type { Logger } from 'pino';
-import { argsHash } from '../../blueprint/index.js';
-import type { EvmChainIdentity } from '../../blueprint/index.js';
-import { followChainEvents, scanBlocks } from './follow.js';
-import { readService } from './services.js';
-import type { ServiceRecord } from './services.js';
-import { TxSender, accountFromUri, connectApi } from './tx.js';
-import type { Included, SendOptions } from './tx.js';
+import { argsHash } from '@faas/sdk/blueprint';
+import type { EvmChainIdentity } from '@faas/sdk/blueprint';
+import { TxSender, accountFromUri, callKey, connectApi, followChainEvents, readService, scanBlocks } from '@faas/sdk/chain';
+import type { Included, SendOptions, ServiceRecord } from '@faas/sdk/chain';
 
 /** A `services.JobCalled` event, decoded. Args are the raw Field codecs, in order. */
 export interface JobCall {
@@ -29,8 +26,6 @@ export interface JobCall {
   blockHash: string;
 }
 
-/** `${serviceId}/${callId}`: how calls are named in sets. */
-export const callKey = (serviceId: bigint, callId: bigint): string => `${serviceId}/${callId}`;
 
 export interface TangleClient {
   readonly address: string;

@@ -1,14 +1,7 @@
-// Public face of the chain client.
-export { PolkadotTangleClient, callKey } from './client.js';
+// Public face of the chain client. The services pallet's reads and writes are the SDK's
+// (@faas/sdk/chain, shared with TangleFaaSClient); the operator's client and registration are here.
+export * from '@faas/sdk/chain';
+export { PolkadotTangleClient } from './client.js';
 export type { TangleClient, JobCall } from './client.js';
-export { TxSender, ChainTxError, CallClosedError, connectApi, accountFromUri } from './tx.js';
-export type { Included, SendOptions } from './tx.js';
-export { NonceManager } from './nonce.js';
-export { followChainEvents, scanBlocks } from './follow.js';
-export type { ChainEvent, FollowOptions } from './follow.js';
-export { blockEvents } from './blocks.js';
-export type { EventRecord } from './blocks.js';
-export { readService, readRegistration, readJobCall } from './services.js';
-export type { ServiceRecord, OperatorRegistration } from './services.js';
 export { readOperatorStatus, registerOperator } from './registration.js';
 export type { OperatorChainStatus, RegisterOptions } from './registration.js';

@@ -3,7 +3,7 @@
 import type { ApiPromise } from '@polkadot/api';
 import type { Codec } from '@polkadot/types/types';
 import { u8aToString } from '@polkadot/util';
-import type { TxSender } from './tx.js';
+import type { TxSender } from '@faas/sdk/chain';
 
 export interface OperatorChainStatus {
   address: string;

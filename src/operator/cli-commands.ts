@@ -69,7 +69,7 @@ async function register(inv: Invocation): Promise<void> {
   const rpcAddress = s.parse('api-url', urlWith('http:', 'https:')) ?? `http://${apiHost(s)}:${apiPort(s)}`;
   const rpc = rpcUrl(s, false);
   const secret = suri();
-  const [{ TxSender, accountFromUri, readOperatorStatus, registerOperator }, { operatorSigningKey }, { CommandError, connectOnce, describeChainFailure, errorDocs }] = await Promise.all([import('../chain/index.js'), import('../../blueprint/index.js'), import('./cli-chain.js')]);
+  const [{ TxSender, accountFromUri, readOperatorStatus, registerOperator }, { operatorSigningKey }, { CommandError, connectOnce, describeChainFailure, errorDocs }] = await Promise.all([import('../chain/index.js'), import('@faas/sdk/blueprint'), import('./cli-chain.js')]);
   const api = await connectOnce(rpc);
   try {
     const unit = chainUnit(api.registry);

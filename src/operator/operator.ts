@@ -6,11 +6,11 @@
 import type { KeyringPair } from '@polkadot/keyring/types';
 import type { Codec } from '@polkadot/types/types';
 import type { Logger } from 'pino';
-import { BadJobArgs, JOB_EXECUTE, decodeExecuteArgs, encodeEvmResult, encodeResult, fieldText, outputHash, signEvmStatement, signStatement } from '../../blueprint/index.js';
-import type { FieldCodec, OutputToSign } from '../../blueprint/index.js';
+import { BadJobArgs, JOB_EXECUTE, decodeExecuteArgs, encodeEvmResult, encodeResult, fieldText, outputHash, signEvmStatement, signStatement } from '@faas/sdk/blueprint';
+import type { FieldCodec, OutputToSign } from '@faas/sdk/blueprint';
 import { CallClosedError, ChainTxError, callKey } from '../chain/index.js';
 import type { JobCall, TangleClient } from '../chain/index.js';
-import { FaaSError } from '../errors.js';
+import { FaaSError } from '@faas/sdk/errors';
 import { LanguageSchema } from '../sandbox/index.js';
 import type { ExecuteRequestInput, SandboxEngine } from '../sandbox/index.js';
 import type { JobStore, StoredJob } from '../store/index.js';

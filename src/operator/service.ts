@@ -12,7 +12,7 @@ import { JobStore, openDatabase } from '../store/index.js';
 import type { KeyStore } from '../store/index.js';
 import { Operator } from './operator.js';
 import type { OperatorDeps } from './operator.js';
-import { operatorSigningKey } from '../../blueprint/index.js';
+import { operatorSigningKey } from '@faas/sdk/blueprint';
 
 export interface OperatorServiceOptions {
   rpcUrl: string;

@@ -4,7 +4,7 @@
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import type { Duplex } from 'node:stream';
-import { QuotaExceededError, SandboxError } from '../errors.js';
+import { QuotaExceededError, SandboxError } from '@faas/sdk/errors';
 import { findCpuCounter } from './cgroup.js';
 import type { CpuCounter } from './cgroup.js';
 import { ByteQueue, DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder, PROTOCOL_VERSION } from './protocol.js';

@@ -9,7 +9,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, 
 import { dirname, join } from 'node:path';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
-import { MergeConflictError, NotFoundError, QuotaExceededError, SandboxError, ValidationError } from '../errors.js';
+import { MergeConflictError, NotFoundError, QuotaExceededError, SandboxError, ValidationError } from '@faas/sdk/errors';
 import type { StateStore, SnapshotRecord } from '../store/index.js';
 import { SandboxContainer } from './container.js';
 import { MANAGED_LABEL } from './images.js';
@@ -185,6 +185,12 @@ export class ContextManager {
       if (n > 0) this.startingFamilies.set(owner, n);
       else this.startingFamilies.delete(owner);
     }
+  }
+
+  /** The language of an owner's context; undefined when it has none by that id. */
+  languageOf(owner: Owner, executionId: string): Language | undefined {
+    const rec = this.o.store.context(executionId);
+    return rec && rec.owner === owner ? (rec.language as Language) : undefined;
   }
 
   /** Runs a request in a stateful context: the one `executionId` names, or a new one. */

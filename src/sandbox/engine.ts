@@ -9,7 +9,7 @@ import Docker from 'dockerode';
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { QueueFullError, SandboxError, ShuttingDownError, ValidationError } from '../errors.js';
+import { QueueFullError, SandboxError, ShuttingDownError, ValidationError } from '@faas/sdk/errors';
 import { StateStore, openDatabase } from '../store/index.js';
 import type { Db } from '../store/index.js';
 import { ContextManager, FAMILY_ROLE } from './contexts.js';
@@ -46,6 +46,8 @@ export interface SandboxEngine {
    *  contexts and family containers); `execute` enforces them too, this only tells before
    *  anything is queued. Optional: a backend without such quotas has nothing to say. */
   admit?(request: ExecuteRequest, owner: Owner): void;
+  /** The language of an owner's stateful context (what a run in it without `language` uses); undefined when it has none by that id. */
+  contextLanguage?(owner: Owner, executionId: string): Language | undefined;
   /** The content hash (`0x` + 64 hex: the Docker image id) of the runtime image a language runs
    *  in, as found at start — what an operator binds into the statement it signs. */
   imageHash(language: Language): `0x${string}`;
@@ -156,6 +158,10 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
     if (req.executionId !== undefined) return; // runs in a context that exists
     if (STATEFUL_MODES.has(req.mode)) this.contexts.admitContext(owner, true);
     else if (req.mode === 'cached') this.warm.admit(owner, configKey(req.language, req.resources, this.isolationOf(req)));
+  }
+
+  contextLanguage(owner: Owner, executionId: string): Language | undefined {
+    return this.contexts.languageOf(owner, executionId);
   }
 
   imageHash(language: Language): `0x${string}` {

@@ -3,7 +3,8 @@
 import type Docker from 'dockerode';
 import type { z } from 'zod';
 import type { SandboxLimits } from '../config.js';
-import { ResourceUnavailableError, ValidationError } from '../errors.js';
+import { ResourceUnavailableError, ValidationError } from '@faas/sdk/errors';
+import { completeGoProgram } from './go-snippet.js';
 import { ExecuteRequestSchema } from './types.js';
 import type { ExecuteRequest, ExecuteRequestInput, Isolation, Language, Resources } from './types.js';
 import { MANAGED_LABEL } from './images.js';
@@ -52,6 +53,7 @@ export function validateRequest(input: ExecuteRequestInput | unknown, limits: Sa
   const parsed = ExecuteRequestSchema.safeParse(input);
   if (!parsed.success) throw validationErrorFrom(parsed.error);
   const req = parsed.data;
+  if (req.language === 'go') req.code = completeGoProgram(req.code);
   if (req.isolation !== undefined && !limits.isolation.allowed.includes(req.isolation)) {
     throw new ResourceUnavailableError('isolation', `${req.isolation} is not offered by this operator (allowed: ${limits.isolation.allowed.join(', ')})`);
   }

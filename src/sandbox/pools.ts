@@ -3,7 +3,7 @@
 // for reuse — never across owners. Both shrink when idle and drain on shutdown.
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
-import { RateLimitError, ShuttingDownError } from '../errors.js';
+import { RateLimitError, ShuttingDownError } from '@faas/sdk/errors';
 import type { SandboxContainer } from './container.js';
 import type { ContainerSpec } from './policy.js';
 

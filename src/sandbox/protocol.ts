@@ -5,7 +5,7 @@
 // a frame: 4-byte big-endian length, then that many bytes of UTF-8 JSON. Binary payloads
 // (files, stdin, output) travel base64-encoded inside the JSON.
 import { z } from 'zod';
-import { SandboxError } from '../errors.js';
+import { SandboxError } from '@faas/sdk/errors';
 
 // v2: pseudo-terminals (`exec.tty`, `resize`), progress reports (`progress`), `notifyStart`.
 // v3: stateful contexts (the family agent, family.py): `exec.context`, `ctx` requests, `reply`.

@@ -4,8 +4,8 @@
 // retries ride out a gateway restart; usage survives a restart; 50 executes at once all answer.
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthError, ExecutionError, FaaSClient, MergeConflictError, NotFoundError, RateLimitError, ValidationError } from '../../src/index.js';
-import type { StreamEvent } from '../../src/index.js';
+import { AuthError, ConnectionError, ExecutionError, FaaSClient, MergeConflictError, NotFoundError, RateLimitError, TimeoutError, ValidationError } from '../../src/index.js';
+import type { ExecutionResult, StreamEvent } from '../../src/index.js';
 import { startGateway } from './fixtures.js';
 import type { TestGateway } from './fixtures.js';
 
@@ -101,22 +101,22 @@ describe('FaaSClient.stream', () => {
   it('stdin sent while running is echoed back', async () => {
     const s = sdk.stream({ code: 'import sys\nfor line in sys.stdin:\n    print("echo:", line.strip(), flush=True)', language: 'python', mode: 'cached' });
     let out = '';
-    s.on('output', (e: { data: string }) => {
-      out += e.data;
+    s.on('output', (data) => {
+      out += data;
       if (out === 'echo: hello\n') s.sendInput('world\n');
       if (out.endsWith('echo: world\n')) s.closeInput();
     });
     s.sendInput('hello\n');
-    const done = await new Promise<StreamEvent>((r) => s.on('complete', r));
+    const [exitCode, result] = await new Promise<[number, ExecutionResult]>((r) => s.on('complete', (code, res) => r([code, res])));
     expect(out).toBe('echo: hello\necho: world\n');
-    expect(done).toMatchObject({ exitCode: 0 });
+    expect([exitCode, result.stdout]).toEqual([0, out]);
   });
 
   it('resize changes what tput cols prints on a terminal', async () => {
     const s = sdk.stream({ code: 'tput cols\nread -r _\ntput cols', language: 'bash', mode: 'cached', tty: { cols: 91, rows: 20 } });
     let out = '';
-    s.on('output', (e: { data: string }) => {
-      out += e.data;
+    s.on('output', (data) => {
+      out += data;
       if (/^91\r?\n$/.test(out)) {
         s.resize(123, 30);
         setTimeout(() => s.sendInput('go\n'), 200);
@@ -124,6 +124,46 @@ describe('FaaSClient.stream', () => {
     });
     await new Promise((r) => s.on('complete', r));
     expect(out.split(/\r?\n/).filter((l) => /^\d+$/.test(l))).toEqual(['91', '123']);
+  });
+
+  it('the documented events carry plain values: output and stderr text, the exit code; wait() gives the result', async () => {
+    const s = sdk.stream({ code: 'import sys\nprint("out", flush=True)\nprint("err", file=sys.stderr, flush=True)\nsys.exit(2)', language: 'python', mode: 'cached' });
+    const got: Array<[string, unknown]> = [];
+    s.on('output', (data) => got.push(['output', data]));
+    s.on('error', (error) => got.push(['error', error]));
+    s.on('complete', (exitCode) => got.push(['complete', exitCode]));
+    const result = await s.wait();
+    expect(got).toEqual([['output', 'out\n'], ['error', 'err\n'], ['complete', 2]]);
+    expect(result).toMatchObject({ stdout: 'out\n', stderr: 'err\n', exitCode: 2 });
+  });
+
+  it('execute with onStdout/onStderr gets the output as it is printed, and the same result', async () => {
+    const chunks: Array<[string, string, number]> = [];
+    const t0 = Date.now();
+    const r = await sdk.execute(
+      { code: 'import sys, time\nprint("a", flush=True)\nprint("b", file=sys.stderr, flush=True)\ntime.sleep(0.8)\nprint("c")', language: 'python', mode: 'cached' },
+      { onStdout: (d) => chunks.push(['out', d, Date.now() - t0]), onStderr: (d) => chunks.push(['err', d, Date.now() - t0]) },
+    );
+    expect(r).toMatchObject({ stdout: 'a\nc\n', stderr: 'b\n', exitCode: 0 });
+    expect(chunks.map(([k, d]) => [k, d])).toEqual([['out', 'a\n'], ['err', 'b\n'], ['out', 'c\n']]);
+    expect(chunks[2]![2] - chunks[0]![2]).toBeGreaterThan(600); // 'a' came before the program slept
+    const compile = await sdk.execute({ code: 'def broken(:', language: 'python', mode: 'cached' }, { onStderr: () => undefined }).catch((e: unknown) => e);
+    expect(compile).toBeInstanceOf(ExecutionError);
+    expect(compile).toMatchObject({ failure: 'compile' });
+  });
+
+  it('per call: timeoutMs gives a TimeoutError, an AbortSignal rejects with its reason; a dead endpoint is a ConnectionError with a cause', async () => {
+    const slow = { code: 'import time; time.sleep(3)', language: 'python', mode: 'cached' } as const;
+    await expect(sdk.execute(slow, { timeoutMs: 300 })).rejects.toBeInstanceOf(TimeoutError);
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(new Error('user gave up')), 200);
+    await expect(sdk.execute(slow, { signal: ac.signal })).rejects.toThrow('user gave up');
+    const ac2 = new AbortController();
+    setTimeout(() => ac2.abort(), 200);
+    await expect(sdk.execute(slow, { signal: ac2.signal, onStdout: () => undefined })).rejects.toMatchObject({ name: 'AbortError' });
+    const dead = await new FaaSClient({ endpoint: 'http://127.0.0.1:9', apiKey: key, maxRetries: 0 }).getExecution('x').catch((e: unknown) => e);
+    expect(dead).toBeInstanceOf(ConnectionError);
+    expect((dead as ConnectionError).cause).toBeInstanceOf(Error);
   });
 
   it('progress reported by the program arrives as progress events', async () => {
@@ -206,6 +246,10 @@ describe('keys, limits and errors', () => {
     expect(await other.listSnapshots()).toEqual([]);
     const run = await other.execute({ code: 'print(x)', language: 'python', executionId: first.executionId }).catch((e: unknown) => e);
     expect(run).toBeInstanceOf(NotFoundError);
+    // A run in an existing context may leave out the language (the context's is used); not otherwise, nor in another key's context.
+    expect((await sdk.execute({ code: 'print("same context")', executionId: first.executionId })).stdout).toBe('same context\n');
+    await expect(other.execute({ code: 'print(1)', executionId: first.executionId })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(sdk.execute({ code: 'print(1)' })).rejects.toMatchObject({ code: 'VALIDATION_ERROR', field: 'language' });
 
     const bad = await post('/v1/branches/merge', JSON.stringify({ branchIds: [b1.id], strategy: 'mine' }));
     expect([bad.status, ((await bad.json()) as { field: string }).field]).toEqual([400, 'branchIds']);
@@ -229,7 +273,7 @@ describe('retries and usage', () => {
     const [a, b] = [await send(), await send()];
     expect(b.executionId).toBe(a.executionId);
     expect(a.stdout).toBe('7\n');
-    expect((await new FaaSClient({ endpoint: gw.url, apiKey: k }).usage.getCurrent()).executions).toBe(1);
+    expect((await new FaaSClient({ endpoint: gw.url, apiKey: k }).usage.getCurrent()).executions.totalCount).toBe(1);
   });
 
   it('a call series rides out a gateway restart', async () => {
@@ -255,18 +299,23 @@ describe('retries and usage', () => {
     await c.execute({ code: 'x = 0\nfor i in range(3_000_000): x += i\nprint(x)', language: 'python', mode: 'cached' });
     await c.execute({ code: 'echo hi', language: 'bash' });
     const now = await c.usage.getCurrent();
-    expect(now.executions).toBe(2);
+    expect(now.executions.totalCount).toBe(2);
+    expect(now.executions.cpuSeconds).toBe(now.cpuSeconds);
+    expect(now.costs.totalCost).toBe(now.cost);
+    expect(now.currentBalance).toBe(now.balance);
+    expect(now.rateLimitRemaining).toBe(now.rateLimit.remaining);
     expect(now.cpuSeconds).toBeGreaterThan(0.05);
     expect(now.cost).toBeCloseTo(2 * now.prices.perExecution + now.cpuSeconds * now.prices.perCpuSecond + now.memoryGbSeconds * now.prices.perGbSecond, 10);
     expect(now.balance).toBeCloseTo(now.credit - now.cost, 10);
     expect(now.activeExecutions).toBe(0);
     expect(now.rateLimit.remaining).toBeLessThan(now.rateLimit.limit);
     const m = await c.usage.getMetrics({ startDate: new Date(Date.now() - 3600_000), endDate: new Date() });
-    expect(m.executions).toBe(2);
-    expect(m.daily.reduce((n, d) => n + d.executions, 0)).toBe(2);
+    expect(m.executions.totalCount).toBe(2);
+    expect(m.costs.totalCost).toBe(now.cost);
+    expect(m.daily.reduce((n, d) => n + d.executions.totalCount, 0)).toBe(2);
     await gw.reopen();
     const after = await new FaaSClient({ endpoint: gw.url, apiKey: fresh }).usage.getCurrent();
-    expect([after.executions, after.cost]).toEqual([2, now.cost]);
+    expect([after.executions.totalCount, after.cost]).toEqual([2, now.cost]);
   });
 
   it('a raw WebSocket with ?apiKey= and a bad message gets a typed error event', async () => {

@@ -2,7 +2,7 @@
 // and names the argument at fault.
 import type { ApiPromise } from '@polkadot/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BadJobArgs, EXECUTE_PARAMS, EXECUTE_RESULT, decodeExecuteArgs, encodeExecuteArgs, faasBlueprint, stringField } from '../../blueprint/index.js';
+import { BadJobArgs, EXECUTE_PARAMS, EXECUTE_RESULT, decodeExecuteArgs, encodeExecuteArgs, faasBlueprint, stringField } from '@faas/sdk/blueprint';
 import { send, startChain } from '../chain/fixtures.js';
 
 let chain: Awaited<ReturnType<typeof startChain>>;

@@ -1,10 +1,10 @@
 // The job contract's pure parts: the statement's canonical bytes, signing and verification,
 // the result codec, and how results from several operators are counted. No chain, no Docker.
 import { describe, expect, it } from 'vitest';
-import { MalformedResult, STATEMENT_DOMAIN, decodeResult, encodeResult, encodeStatement, operatorSigningKey, outputHash, signStatement, stringField, verifyStatement } from '../../blueprint/index.js';
-import type { FieldCodec } from '../../blueprint/index.js';
-import { agreement, defaultQuorum } from '../../src/sdk/index.js';
-import type { OperatorResult } from '../../src/sdk/index.js';
+import { MalformedResult, STATEMENT_DOMAIN, decodeResult, encodeResult, encodeStatement, operatorSigningKey, outputHash, signStatement, stringField, verifyStatement } from '@faas/sdk/blueprint';
+import type { FieldCodec } from '@faas/sdk/blueprint';
+import { agreement, defaultQuorum } from '@faas/sdk';
+import type { OperatorResult } from '@faas/sdk';
 
 const statement = {
   genesisHash: `0x${'01'.repeat(32)}`,

@@ -4,7 +4,7 @@
 import type { ApiPromise } from '@polkadot/api';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeExecuteArgs } from '../../blueprint/index.js';
+import { encodeExecuteArgs } from '@faas/sdk/blueprint';
 import { PolkadotTangleClient } from '../../src/chain/index.js';
 import type { JobCall } from '../../src/chain/index.js';
 import { createLogger } from '../../src/log.js';

@@ -6,7 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeEvmResult, encodeEvmExecuteArgs } from '../../blueprint/index.js';
+import { decodeEvmResult, encodeEvmExecuteArgs } from '@faas/sdk/blueprint';
 import { startLocalEvmFaas } from '../../chain/evm/faas.js';
 import type { LocalEvmFaas } from '../../chain/evm/faas.js';
 import { submitEvmJob, tangleAbi } from '../../src/chain/evm/index.js';

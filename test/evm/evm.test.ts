@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { encodeAbiParameters, parseAbiParameters } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVM_INPUT_TYPES, encodeEvmExecuteArgs } from '../../blueprint/index.js';
+import { EVM_INPUT_TYPES, encodeEvmExecuteArgs } from '@faas/sdk/blueprint';
 import { startAnvil } from '../../chain/evm/anvil.js';
 import { createFaasBlueprint, startLocalEvmFaas } from '../../chain/evm/faas.js';
 import type { LocalEvmFaas } from '../../chain/evm/faas.js';
@@ -19,7 +19,7 @@ import { EvmAccount, EvmTangleClient, approveEvmService, registerEvmOperator, re
 import { createLogger } from '../../src/log.js';
 import { Operator } from '../../src/operator/index.js';
 import type { DockerSandboxEngine } from '../../src/sandbox/index.js';
-import { TangleFaaSClient, fetchFullOutput } from '../../src/sdk/tangle-client.js';
+import { TangleFaaSClient, fetchFullOutput } from '@faas/sdk';
 import { JobStore } from '../../src/store/index.js';
 import { makeEngine, ourContainers } from '../helpers.js';
 

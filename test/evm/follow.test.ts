@@ -4,13 +4,13 @@
 // on a call at once; the one following finalized records nothing until the call's block is
 // finalized, then answers, and counts its result as in only once that block is finalized too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeEvmExecuteArgs } from '../../blueprint/index.js';
+import { encodeEvmExecuteArgs } from '@faas/sdk/blueprint';
 import { ANVIL_KEYS } from '../../chain/evm/anvil.js';
 import { startLocalEvmFaas } from '../../chain/evm/faas.js';
 import type { LocalEvmFaas } from '../../chain/evm/faas.js';
 import { submitEvmJob, tangleAbi } from '../../src/chain/evm/index.js';
 import type { DockerSandboxEngine } from '../../src/sandbox/index.js';
-import { TangleFaaSClient } from '../../src/sdk/tangle-client.js';
+import { TangleFaaSClient } from '@faas/sdk';
 import { makeEngine, ourContainers } from '../helpers.js';
 import { InProcessEvmOperator, evmSubmitters } from './operators.js';
 

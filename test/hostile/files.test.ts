@@ -2,7 +2,7 @@
 // the caller's disk, and makes the path being copied a link itself. copyFiles and syncFiles
 // (TypeScript SDK, real gateway, real instance) must not write outside the local target, and
 // must never turn the local target into a link. (The Python SDK's twin is in
-// sdk/python/tests/test_instances.py; offline hostile archives in src/sdk/tar.test.ts.)
+// sdk/python/tests/test_instances.py; offline hostile archives in sdk/typescript/src/client/tar.test.ts.)
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

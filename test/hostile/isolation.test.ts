@@ -5,7 +5,7 @@ import type { AddressInfo, Server } from 'node:net';
 import { release } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import type { FaaSError } from '../../src/errors.js';
+import type { FaaSError } from '@faas/sdk/errors';
 import { FaaSClient } from '../../src/index.js';
 import { containerOptions } from '../../src/sandbox/policy.js';
 import type { DockerSandboxEngine } from '../../src/sandbox/index.js';

@@ -127,6 +127,7 @@ describe('exposed URLs and port forwards', () => {
     await sdk.instances.exec(inst.id, { command: 'mkdir -p ~/site && echo "hi from the instance" > ~/site/hello.txt && (setsid nohup python3 -m http.server 8000 --bind 127.0.0.1 --directory ~/site >/dev/null 2>&1 &) && for i in $(seq 100); do python3 -c "import socket; socket.create_connection((\'127.0.0.1\', 8000))" 2>/dev/null && break; sleep 0.05; done' });
     const e = await sdk.instances.expose(inst.id, { name: 'web', port: 8000 });
     expect(e.url).toBe(`http://${inst.id}-web.localhost:${new URL(gw.url).port}/`);
+    expect(`${e}`).toBe(e.url); // prints as its URL, as the README shows
     const withKey = await fetch(`${e.url}hello.txt`, { headers: { authorization: `Bearer ${key}` } });
     expect([withKey.status, await withKey.text()]).toEqual([200, 'hi from the instance\n']);
     const none = await fetch(`${e.url}hello.txt`);
@@ -361,7 +362,7 @@ describe('ttl, idle stop, restart, stop', () => {
     expect((await fetch(`http://${inst.id}-web.localhost:${new URL(gw.url).port}/`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(404);
     await expect(s2.instances.exec(inst.id, { command: 'true' })).rejects.toBeInstanceOf(ConflictError);
     const after = await s2.usage.getCurrent();
-    expect(after.executions).toBe(before.executions + 1);
+    expect(after.executions.totalCount).toBe(before.executions.totalCount + 1);
     expect(after.cpuSeconds).toBeGreaterThan(before.cpuSeconds);
   });
 });

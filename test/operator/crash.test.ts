@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Codec } from '@polkadot/types/types';
-import { encodeExecuteArgs } from '../../blueprint/index.js';
-import { operatorSigningKey } from '../../blueprint/index.js';
+import { encodeExecuteArgs } from '@faas/sdk/blueprint';
+import { operatorSigningKey } from '@faas/sdk/blueprint';
 import { send, setupFaasService, startChain } from '../chain/fixtures.js';
 import { docker } from '../helpers.js';
 

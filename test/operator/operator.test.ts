@@ -4,8 +4,8 @@
 import type { ApiPromise } from '@polkadot/api';
 import type { Codec } from '@polkadot/types/types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { argsHash, decodeResult, encodeExecuteArgs, fieldText, operatorSigningKey, outputHash, verifyStatement } from '../../blueprint/index.js';
-import type { FieldCodec } from '../../blueprint/index.js';
+import { argsHash, decodeResult, encodeExecuteArgs, fieldText, operatorSigningKey, outputHash, verifyStatement } from '@faas/sdk/blueprint';
+import type { FieldCodec } from '@faas/sdk/blueprint';
 import type { LocalNode } from '../../chain/src/index.js';
 import { startApiServer } from '../../src/api/index.js';
 import type { ApiServer } from '../../src/api/index.js';
@@ -180,7 +180,7 @@ describe('operator with its database lost', () => {
 
 describe('TangleFaaSClient', () => {
   it('submits a job and gets a verified result, with job updates', async () => {
-    const { TangleFaaSClient } = await import('../../src/sdk/index.js');
+    const { TangleFaaSClient } = await import('@faas/sdk');
     const sdk = new TangleFaaSClient({ rpcUrl: node.url, blueprintId: 0, serviceId, account: '//Charlie' });
     await sdk.connect();
     const updates: string[] = [];
@@ -197,7 +197,7 @@ describe('TangleFaaSClient', () => {
   });
 
   it('a caller that asks late finds the result in past blocks, verified against the operator that signed it', async () => {
-    const { TangleFaaSClient } = await import('../../src/sdk/index.js');
+    const { TangleFaaSClient } = await import('@faas/sdk');
     const sdk = new TangleFaaSClient({ rpcUrl: node.url, blueprintId: 0, serviceId, account: '//Charlie' });
     await sdk.connect();
     try {
@@ -218,8 +218,54 @@ describe('TangleFaaSClient', () => {
     }
   });
 
+  it('as the README builds it: {rpcUrl, blueprintId, account} only (an {address, signer} wallet account), connecting on first use, finding the service, logging with debug', async () => {
+    const { TangleFaaSClient } = await import('@faas/sdk');
+    const { Keyring } = await import('@polkadot/keyring');
+    const pair = new Keyring({ type: 'sr25519', ss58Format: api.registry.chainSS58 }).addFromUri('//Charlie');
+    // A wallet's injected Signer (as a browser extension gives one): it signs the payload it is handed.
+    let signed = 0;
+    const signer = {
+      signPayload: async (payload: Parameters<NonNullable<import('@polkadot/api/types').Signer['signPayload']>>[0]) => {
+        signed++;
+        const { signature } = api.registry.createType('ExtrinsicPayload', payload, { version: payload.version }).sign(pair);
+        return { id: signed, signature };
+      },
+    };
+    const logs: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+      if (String(chunk).startsWith('[faas tangle]')) logs.push(String(chunk));
+      return write(chunk, ...rest);
+    }) as typeof process.stderr.write;
+    const sdk = new TangleFaaSClient({ rpcUrl: node.url, blueprintId: 0, account: { address: pair.address, signer }, debug: true });
+    try {
+      const jobId = await sdk.submitJob({ code: 'print("signed by a wallet")', language: 'python', mode: 'cached' });
+      const r = await sdk.waitForResult(jobId, { timeoutMs: 30_000 });
+      expect(r).toMatchObject({ stdout: 'signed by a wallet\n', verified: true });
+      expect(signed).toBe(1);
+      expect((await sdk.service()).serviceId).toBe(BigInt(serviceId));
+      expect(logs.join('')).toMatch(/connected to .* as 5/);
+      expect(logs.join('')).toMatch(new RegExp(`job ${jobId} submitted to service ${serviceId}`));
+    } finally {
+      process.stderr.write = write;
+      await sdk.disconnect();
+    }
+  });
+
+  it('a node that cannot be reached fails the first call at once with a ConnectionError (throwOnConnect)', async () => {
+    const { TangleFaaSClient, ConnectionError } = await import('@faas/sdk');
+    const sdk = new TangleFaaSClient({ rpcUrl: 'ws://127.0.0.1:9', blueprintId: 0, account: '//Charlie' });
+    const t0 = Date.now();
+    const err = await sdk.submitJob({ code: 'print(1)', language: 'python' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionError);
+    expect((err as Error).message).toContain('ws://127.0.0.1:9');
+    expect((err as Error).cause).toBeDefined();
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    await sdk.disconnect();
+  });
+
   it('takes the blueprint from the service’s on-chain record: a service of another blueprint is refused', async () => {
-    const { TangleFaaSClient } = await import('../../src/sdk/index.js');
+    const { TangleFaaSClient } = await import('@faas/sdk');
     const sdk = new TangleFaaSClient({ rpcUrl: node.url, blueprintId: 7, serviceId, account: '//Charlie' });
     try {
       await expect(sdk.submitJob({ code: 'print(1)', language: 'python' })).rejects.toMatchObject({ code: 'VALIDATION_ERROR', field: 'blueprintId' });
@@ -230,7 +276,7 @@ describe('TangleFaaSClient', () => {
   });
 
   it('answers 10 jobs sent at once by two callers, each once and verified', async () => {
-    const { TangleFaaSClient } = await import('../../src/sdk/index.js');
+    const { TangleFaaSClient } = await import('@faas/sdk');
     const clients = ['//Alice', '//Charlie'].map((account) => new TangleFaaSClient({ rpcUrl: node.url, blueprintId: 0, serviceId, account }));
     await Promise.all(clients.map((c) => c.connect()));
     try {
@@ -252,7 +298,7 @@ describe('TangleFaaSClient', () => {
   });
 
   it('an output too long for the chain is fetched from the operator API and checked against the signed hash', async () => {
-    const { TangleFaaSClient } = await import('../../src/sdk/index.js');
+    const { TangleFaaSClient } = await import('@faas/sdk');
     const sdk = new TangleFaaSClient({ rpcUrl: node.url, blueprintId: 0, serviceId, account: '//Charlie' });
     await sdk.connect();
     try {
@@ -271,7 +317,7 @@ describe('TangleFaaSClient', () => {
   });
 
   it('a full output served tampered by the operator API fails verification', async () => {
-    const { TangleFaaSClient } = await import('../../src/sdk/index.js');
+    const { TangleFaaSClient } = await import('@faas/sdk');
     // The registered address serves changed outputs: what a dishonest or broken operator would do.
     const port = Number(new URL(apiServer.url).port);
     const serve = (change: (s: string) => string) => startApiServer({ log, outputs: { output: (h) => { const o = store.output(h); return o && { ...o, stdout: change(o.stdout) }; } } }, { port });
@@ -291,7 +337,7 @@ describe('TangleFaaSClient', () => {
   });
 
   it('a tampered output, or a signature by another key, fails verification', async () => {
-    const { verifyOperatorResult } = await import('../../src/sdk/index.js');
+    const { verifyOperatorResult } = await import('@faas/sdk');
     const callId = await callJob(encodeExecuteArgs({ code: 'print("real")', language: 'python', mode: 'cached' }));
     const fields = await resultFieldsOf(serviceId, callId);
     const job = await contextOf(serviceId, callId);

@@ -6,7 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { ApiPromise } from '@polkadot/api';
 import type { Codec } from '@polkadot/types/types';
-import { operatorSigningKey } from '../../blueprint/index.js';
+import { operatorSigningKey } from '@faas/sdk/blueprint';
 import type { LocalNode } from '../../chain/src/index.js';
 import { startApiServer } from '../../src/api/index.js';
 import type { ApiServer } from '../../src/api/index.js';

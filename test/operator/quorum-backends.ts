@@ -6,14 +6,14 @@
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { ApiPromise } from '@polkadot/api';
-import { encodeEvmExecuteArgs, encodeExecuteArgs, operatorSigningKey } from '../../blueprint/index.js';
+import { encodeEvmExecuteArgs, encodeExecuteArgs, operatorSigningKey } from '@faas/sdk/blueprint';
 import { ANVIL_KEYS } from '../../chain/evm/anvil.js';
 import { startLocalEvmFaas } from '../../chain/evm/faas.js';
 import type { LocalEvmFaas } from '../../chain/evm/faas.js';
 import type { LocalNode } from '../../chain/src/index.js';
 import { EvmAccount, submitEvmJob, tangleAbi } from '../../src/chain/evm/index.js';
 import type { SandboxEngine } from '../../src/sandbox/index.js';
-import { TangleFaaSClient } from '../../src/sdk/index.js';
+import { TangleFaaSClient } from '@faas/sdk';
 import { send, setupFaasService, startChain } from '../chain/fixtures.js';
 import type { DevKeys } from '../chain/fixtures.js';
 import { InProcessEvmOperator, evmSubmitters, startEvmOperatorProcess } from '../evm/operators.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import type { FaaSError } from '../../src/errors.js';
+import type { FaaSError } from '@faas/sdk/errors';
 import { createLogger } from '../../src/log.js';
 import { DockerSandboxEngine } from '../../src/sandbox/index.js';
 import { openDatabase } from '../../src/store/index.js';

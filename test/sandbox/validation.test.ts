@@ -1,6 +1,6 @@
 // Bad requests get a typed error naming the field, and start nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FaaSError } from '../../src/errors.js';
+import { FaaSError } from '@faas/sdk/errors';
 import { loadConfig } from '../../src/config.js';
 import type { DockerSandboxEngine } from '../../src/sandbox/index.js';
 import { makeEngine, ourContainers } from '../helpers.js';

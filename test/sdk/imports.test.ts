@@ -1,6 +1,7 @@
 // The SDK never loads the operator: following the runtime imports (type-only ones are erased)
-// from src/sdk/index.ts reaches no file of the operator, gateway, store or sandbox, and none of
-// their packages (fastify, SQLite, Docker, SSH). Static, Docker-free.
+// from every entry of the @faas/sdk package (sdk/typescript) reaches only the package's own
+// files, and only packages it declares — none of the operator's (fastify, SQLite, Docker, SSH).
+// Static, Docker-free.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
@@ -50,13 +51,34 @@ function reach(entry: string): { files: Set<string>; packages: Set<string> } {
   return { files, packages };
 }
 
-describe('the SDK stands apart from the operator', () => {
-  it('imports nothing of src/operator, src/api, src/store or src/sandbox, nor their packages', () => {
-    const { files, packages } = reach(join(root, 'src/sdk/index.ts'));
+const pkgDir = join(root, 'sdk/typescript');
+const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; exports: Record<string, string | Record<string, string>> };
+const OPERATOR_PACKAGES = ['fastify', '@fastify/websocket', 'better-sqlite3', 'dockerode', 'ssh2', 'pino', 'p-queue', 'tangle-faas'];
+
+describe('the SDK package stands apart from the operator', () => {
+  it('every entry of @faas/sdk reaches only its own files and the packages it declares, none of the operator', () => {
+    const entries = Object.values(pkg.exports).flatMap((e) => (typeof e === 'string' ? [] : [e['@faas/source']!]));
+    expect(entries).toContain('./src/index.ts');
+    const files = new Set<string>();
+    const packages = new Set<string>();
+    for (const entry of entries) {
+      const r = reach(join(pkgDir, entry));
+      r.files.forEach((f) => files.add(f));
+      r.packages.forEach((p) => packages.add(p));
+    }
     const inside = [...files].map((f) => relative(root, f));
-    expect(inside.length).toBeGreaterThan(5);
-    expect(inside.filter((f) => /^src\/(operator|api|store|sandbox)\//.test(f))).toEqual([]);
-    expect([...packages].filter((p) => ['fastify', '@fastify/websocket', 'better-sqlite3', 'dockerode', 'ssh2', 'pino'].includes(p))).toEqual([]);
-    expect(inside).toContain('blueprint/statement.ts'); // the job contract comes from blueprint/
+    expect(inside.length).toBeGreaterThan(20);
+    expect(inside.filter((f) => !f.startsWith('sdk/typescript/src/'))).toEqual([]);
+    expect(inside).toContain('sdk/typescript/src/blueprint/statement.ts'); // the job contract is the package's
+    expect(inside).toContain('sdk/typescript/src/wire/api.ts'); // and so is the wire contract
+    const used = [...packages].filter((p) => !p.startsWith('node:'));
+    expect(used.filter((p) => OPERATOR_PACKAGES.includes(p))).toEqual([]);
+    expect(used.filter((p) => !(p in pkg.dependencies))).toEqual([]);
+    expect(Object.keys(pkg.dependencies).filter((p) => OPERATOR_PACKAGES.includes(p))).toEqual([]);
+  });
+
+  it('the operator takes the wire contract, errors and job contract from the package, and keeps no copy', () => {
+    for (const gone of ['src/errors.ts', 'src/api/schemas.ts', 'src/sdk', 'blueprint/statement.ts', 'blueprint/args.ts', 'src/chain/tx.ts']) expect(existsSync(join(root, gone)), gone).toBe(false);
+    expect(runtimeImports(join(root, 'src/api/index.ts'))).toContain('@faas/sdk/wire');
   });
 });

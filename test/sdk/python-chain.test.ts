@@ -2,16 +2,16 @@
 // with real operators (the TypeScript operator and the Docker engine): this file sets up the
 // services and operators, runs the pytest suite sdk/python/tests_chain against them, and then
 // checks what the Python side signed and submitted with the TypeScript reference
-// (blueprint/statement.ts and the TypeScript TangleFaaSClient).
+// (sdk/typescript/src/blueprint/statement.ts and the TypeScript TangleFaaSClient).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApiPromise } from '@polkadot/api';
 import { Keyring } from '@polkadot/keyring';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { operatorSigningKey } from '../../blueprint/index.js';
+import { operatorSigningKey } from '@faas/sdk/blueprint';
 import type { LocalNode } from '../../chain/src/index.js';
 import type { DockerSandboxEngine } from '../../src/sandbox/index.js';
-import { TangleFaaSClient } from '../../src/sdk/index.js';
+import { TangleFaaSClient } from '@faas/sdk';
 import { registerOperators, requestService, send, setupFaasService, startChain } from '../chain/fixtures.js';
 import type { DevKeys } from '../chain/fixtures.js';
 import { makeEngine, ourContainers } from '../helpers.js';

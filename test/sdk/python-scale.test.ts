@@ -9,7 +9,7 @@ import type { Codec } from '@polkadot/types/types';
 import { u8aToHex } from '@polkadot/util';
 import { mnemonicGenerate } from '@polkadot/util-crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXECUTE_RESULT, argsHash, encodeExecuteArgs, encodeStatement, faasBlueprint, operatorSigningKey, outputHash, signStatement, stringField, verifyStatement } from '../../blueprint/index.js';
+import { EXECUTE_RESULT, argsHash, encodeExecuteArgs, encodeStatement, faasBlueprint, operatorSigningKey, outputHash, signStatement, stringField, verifyStatement } from '@faas/sdk/blueprint';
 import { send, sendRaw, setupFaasService, startChain } from '../chain/fixtures.js';
 import type { DevKeys } from '../chain/fixtures.js';
 import { canon, crosscheck } from './python-helpers.js';
@@ -227,7 +227,7 @@ describe('Python ed25519 accounts (faas_sdk.chain.keys) against @polkadot/keyrin
   });
 });
 
-describe('Python FaaS job contract (faas_sdk.chain.statement) against blueprint/statement.ts', () => {
+describe('Python FaaS job contract (faas_sdk.chain.statement) against sdk/typescript/src/blueprint/statement.ts', () => {
   it('hashes outputs and arguments, encodes and signs statements byte for byte, and verifies the TypeScript signatures', async () => {
     const outputs = [
       { exitCode: 0, stdout: '42\n', stderr: '' },

@@ -100,10 +100,13 @@ class Transport:
         body: Any = None,
         query: Optional[Mapping[str, str]] = None,
         timeout: Optional[float] = None,
+        idempotency_key: Optional[str] = None,
     ) -> Response:
         """Send one JSON request, retrying as the rules allow; an error answer raises its FaaSError.
 
-        ``timeout`` overrides the client's for this call (an execute waits for the program)."""
+        ``timeout`` overrides the client's for this call (an execute waits for the program).
+        ``idempotency_key`` is sent as ``Idempotency-Key``: the server answers a resent request
+        with the same execution instead of running it again, so such a POST is retried like a GET."""
         method = method.upper()
         wait_s = timeout if timeout is not None else self.timeout
         headers = {
@@ -115,10 +118,12 @@ class Transport:
         if body is not None:
             payload = json.dumps(body).encode("utf-8")
             headers["Content-Type"] = "application/json"
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
         target = self._base_path + path
         if query:
             target += "?" + urlencode(query)
-        idempotent = method in ("GET", "HEAD", "OPTIONS")
+        idempotent = method in ("GET", "HEAD", "OPTIONS") or idempotency_key is not None
 
         attempt = 0
         while True:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import uuid
 from datetime import date, datetime, timezone
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 from urllib.parse import quote
@@ -175,7 +176,9 @@ class FaaSClient:
         # The answer comes when the program ends: wait for its own limit on top of ours.
         program_limit_ms = body.get("resources", {}).get("timeoutMs", DEFAULT_PROGRAM_TIMEOUT_MS)
         wait_s = self.timeout + float(program_limit_ms) / 1000.0
-        result = ExecutionResult.from_json(self._transport.request("POST", "/v1/executions", body, timeout=wait_s).body)
+        # A fresh key per call: a resend after a lost answer gets the same execution, not a second run.
+        answer = self._transport.request("POST", "/v1/executions", body, timeout=wait_s, idempotency_key=uuid.uuid4().hex)
+        result = ExecutionResult.from_json(answer.body)
         if result.failure is not None:
             raise _execution_error(result, f"The program could not run ({result.failure})")
         if throw_on_error and result.exit_code != 0:
@@ -206,7 +209,7 @@ class FaaSClient:
             body["interactive"] = True
         if tty is not None:
             body["tty"] = {"cols": int(tty["cols"]), "rows": int(tty["rows"])}
-        info = ExecutionInfo.from_json(self._transport.request("POST", "/v1/executions", body).body)
+        info = ExecutionInfo.from_json(self._transport.request("POST", "/v1/executions", body, idempotency_key=uuid.uuid4().hex).body)
         return info.execution_id
 
     def get_execution(self, execution_id: str) -> ExecutionInfo:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Dict, List, Literal, Mapping, Optional
+from typing import Any, Dict, List, Literal, Mapping, Optional, Union
 
 from .exceptions import FaaSError, error_from_body, parse_iso_datetime
 
@@ -143,7 +143,7 @@ class ExecutionInfo:
             mode=_str(d, "mode"),
             created_at=created,
             result=ExecutionResult.from_json(d["result"]) if isinstance(d.get("result"), Mapping) else None,
-            error=_error(d.get("error")),
+            error=_error(d.get("error")) or (d["data"] if _str(d, "type") == "error" and isinstance(d.get("data"), str) else None),
         )
 
 
@@ -152,14 +152,16 @@ class StreamEvent:
     """One event of an execution's stream.
 
     * ``output``: ``data`` is a chunk of stdout.
-    * ``error``: ``data`` is a chunk of stderr, or ``error`` is why the execution failed.
+    * ``error``: a chunk of stderr (in ``data``, and in ``error`` as the same text, so that
+      ``print(f"Error: {event.error}")`` shows it), or why the execution failed (``error`` is
+      then a :class:`FaaSError` and ``data`` is ``None``).
     * ``progress``: ``percent`` and ``message``.
     * ``complete``: ``exit_code`` and ``result``; the stream ends after it.
     """
 
     type: str
     data: Optional[str] = None
-    error: Optional[FaaSError] = None
+    error: Union[FaaSError, str, None] = None
     exit_code: Optional[int] = None
     percent: Optional[float] = None
     message: Optional[str] = None
@@ -174,7 +176,7 @@ class StreamEvent:
         return cls(
             type=_str(d, "type"),
             data=d["data"] if isinstance(d.get("data"), str) else None,
-            error=_error(d.get("error")),
+            error=_error(d.get("error")) or (d["data"] if _str(d, "type") == "error" and isinstance(d.get("data"), str) else None),
             exit_code=exit_code if isinstance(exit_code, int) and not isinstance(exit_code, bool) else None,
             percent=float(percent) if isinstance(percent, (int, float)) and not isinstance(percent, bool) else None,
             message=d["message"] if isinstance(d.get("message"), str) else None,

@@ -204,7 +204,7 @@ class ExecutionStream:
             except ValueError:
                 continue
             event = StreamEvent.from_json(payload)
-            if event.type == "error" and event.error is not None:
+            if event.type == "error" and isinstance(event.error, FaaSError):
                 self._failure_reported = True
             if event.type == "complete":
                 # The server closes after `complete`; closing here too frees the socket at once

@@ -98,3 +98,30 @@ def test_get_execution_after_execute(client: FaaSClient) -> None:
     assert info.language == "python"
     assert info.created_at is not None
     assert info.result is not None and info.result.stdout == "42\n"
+
+
+def test_execute_sends_an_idempotency_key_so_a_lost_answer_is_resent_without_a_second_run(env: dict) -> None:
+    c = FaaSClient(api_key=env["FAAS_API_KEY"], endpoint=env["FAAS_ENDPOINT"], timeout=90, max_retries=2)
+    real_send = c._transport._send_once
+    sent = []
+    answers = []
+
+    def lose_the_first_answer(method, target, payload, headers, timeout):  # type: ignore[no-untyped-def]
+        sent.append(dict(headers))
+        response = real_send(method, target, payload, headers, timeout)
+        answers.append(response.body)
+        if len(sent) == 1:
+            raise ConnectionResetError("the answer was lost on the way back")
+        return response
+
+    before = c.usage.get_current().executions
+    c._transport._send_once = lose_the_first_answer  # type: ignore[method-assign]
+    result = c.execute("print('once')", "python")
+    c._transport._send_once = real_send  # type: ignore[method-assign]
+    assert len(sent) == 2
+    key = sent[0].get("Idempotency-Key")
+    assert key and sent[1].get("Idempotency-Key") == key
+    # The resend got the very execution the lost answer was about, and it ran once.
+    assert result.stdout == "once\n"
+    assert result.execution_id == answers[0]["executionId"] == answers[1]["executionId"]
+    assert c.usage.get_current().executions == before + 1

@@ -5,9 +5,9 @@
 // ExecutionService, answer.
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { FaaSError, RateLimitError, ValidationError, toFaaSError } from '../../errors.js';
-import { ExecuteBodySchema, StreamInputSchema } from '../schemas.js';
-import type { StreamEvent } from '../schemas.js';
+import { FaaSError, RateLimitError, ValidationError, toFaaSError } from '@faas/sdk/errors';
+import { ExecuteBodySchema, StreamInputSchema } from '@faas/sdk/wire';
+import type { StreamEvent } from '@faas/sdk/wire';
 import type { GatewayDeps } from '../server.js';
 import { parseWith } from '../validation.js';
 

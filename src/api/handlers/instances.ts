@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { createWebSocketStream } from 'ws';
 import type { Readable } from 'node:stream';
-import { ValidationError } from '../../errors.js';
+import { ValidationError } from '@faas/sdk/errors';
 import {
   ExposeBodySchema,
   FileArchiveBodySchema,
@@ -15,7 +15,7 @@ import {
   InstanceStartBodySchema,
   SshBodySchema,
   TunnelQuerySchema,
-} from '../schemas.js';
+} from '@faas/sdk/wire';
 import type { GatewayDeps } from '../server.js';
 import type { InstanceService } from '../services/index.js';
 import { parseWith } from '../validation.js';

@@ -1,7 +1,7 @@
 // GET /v1/outputs/:hash — the full output of a chain job whose on-chain copy was cut. Public
 // (no key): the hash is on-chain for anyone, and the caller checks the output against it.
 import type { FastifyInstance } from 'fastify';
-import { NotFoundError, ValidationError } from '../../errors.js';
+import { NotFoundError, ValidationError } from '@faas/sdk/errors';
 import type { ApiDeps } from '../server.js';
 
 const HASH = /^0x[0-9a-f]{64}$/;

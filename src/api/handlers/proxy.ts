@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { NotFoundError, toFaaSError } from '../../errors.js';
+import { NotFoundError, toFaaSError } from '@faas/sdk/errors';
 import type { ApiKey } from '../../store/index.js';
 import type { GatewayDeps } from '../server.js';
 import type { InstanceService } from '../services/index.js';

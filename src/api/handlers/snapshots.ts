@@ -1,6 +1,6 @@
 // /v1/snapshots and /v1/branches: thin over SnapshotService.
 import type { FastifyInstance } from 'fastify';
-import { CreateBranchBodySchema, CreateSnapshotBodySchema, MergeBranchesBodySchema } from '../schemas.js';
+import { CreateBranchBodySchema, CreateSnapshotBodySchema, MergeBranchesBodySchema } from '@faas/sdk/wire';
 import type { SnapshotService } from '../services/index.js';
 import { parseWith } from '../validation.js';
 

@@ -1,7 +1,7 @@
 // Snapshot and branch routes on a gateway whose engine has no snapshots (a stand-in engine):
 // answered with NOT_IMPLEMENTED, so clients get a clear, typed answer rather than a 404.
 import type { FastifyInstance } from 'fastify';
-import { NotImplementedError } from '../../errors.js';
+import { NotImplementedError } from '@faas/sdk/errors';
 
 export const UNAVAILABLE_ROUTES: Array<[method: 'GET' | 'POST' | 'DELETE', path: string, feature: string]> = [
   ['POST', '/v1/snapshots', 'Snapshots (checkpointed mode)'],

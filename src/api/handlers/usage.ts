@@ -1,6 +1,6 @@
 // GET /v1/usage/current and /v1/usage/metrics.
 import type { FastifyInstance } from 'fastify';
-import { MetricsQuerySchema } from '../schemas.js';
+import { MetricsQuerySchema } from '@faas/sdk/wire';
 import type { GatewayDeps } from '../server.js';
 import { parseWith } from '../validation.js';
 

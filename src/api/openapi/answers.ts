@@ -3,7 +3,7 @@
 // handler or service really returns: a change on either side fails the type check here.
 import { z } from 'zod';
 import type { FullOutput, JobStatus } from '../../store/index.js';
-import { ExposureSchema } from '../schemas.js';
+import { ExposureSchema } from '@faas/sdk/wire';
 import type { InstanceService, SnapshotService } from '../services/index.js';
 
 /** GET /v1/health */

@@ -38,7 +38,7 @@ import {
   UsageMetricsSchema,
   VSCodeInfoSchema,
   VncInfoSchema,
-} from '../schemas.js';
+} from '@faas/sdk/wire';
 import { ExposureListSchema, ExposureRemovedSchema, FilesDeletedSchema, FullOutputSchema, HealthSchema, JobStatusSchema, SnapshotDeletedSchema } from './answers.js';
 
 /** Request bodies and client WebSocket messages, by component name. */

@@ -1,8 +1,8 @@
 // Builds /openapi.json (OpenAPI 3.1) from the route list (./routes.ts) and the zod schemas
 // (./components.ts). Error answers come from the one code → HTTP status table
 // (HTTP_STATUS_OF_CODE): each route lists, per status, the codes it may answer with.
-import { ERROR_CODES, HTTP_STATUS_OF_CODE } from '../../errors.js';
-import type { ErrorCode } from '../../errors.js';
+import { ERROR_CODES, HTTP_STATUS_OF_CODE } from '@faas/sdk/errors';
+import type { ErrorCode } from '@faas/sdk/errors';
 import { componentSchemas, inlineSchema, ref } from './components.js';
 import type { JsonSchema } from './components.js';
 import { ROUTES, commonErrors } from './routes.js';

@@ -3,9 +3,9 @@
 // statuses and the error codes a caller should expect besides the ones every route can give.
 // The test (test/api/openapi.test.ts) holds this list against the routes fastify registered.
 import { z } from 'zod';
-import type { ErrorCode } from '../../errors.js';
+import type { ErrorCode } from '@faas/sdk/errors';
 import { EXPOSE_NAME_PATTERN, INSTANCE_ID_PATTERN } from '../../sandbox/instances/types.js';
-import { FileUploadQuerySchema, MetricsQuerySchema, TunnelQuerySchema } from '../schemas.js';
+import { FileUploadQuerySchema, MetricsQuerySchema, TunnelQuerySchema } from '@faas/sdk/wire';
 import type { AnswerName, RequestName } from './components.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';

@@ -1,7 +1,7 @@
 // Who is calling: the API key from `Authorization: Bearer …` (or `?apiKey=` where a client
 // cannot set headers, as a browser WebSocket), and that key's limits.
 import type { RateLimits } from '../../config.js';
-import { AuthError } from '../../errors.js';
+import { AuthError } from '@faas/sdk/errors';
 import type { ApiKey, KeyStore } from '../../store/index.js';
 
 export class Authenticator {

@@ -4,11 +4,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { PriceTable, Quotas, RateLimits, SandboxLimits } from '../../config.js';
-import { NotFoundError, QuotaExceededError, RateLimitError, toFaaSError } from '../../errors.js';
+import { NotFoundError, QuotaExceededError, RateLimitError, ValidationError, toFaaSError } from '@faas/sdk/errors';
 import { validateRequest } from '../../sandbox/index.js';
 import type { ExecuteOptions, ExecuteRequestInput, ExecuteResult, ExecutionControl, SandboxEngine } from '../../sandbox/index.js';
 import type { ApiKey, UsageStore } from '../../store/index.js';
-import type { ExecuteBody, ExecutionInfo, ExecutionResultBody, StreamEvent, StreamInput, WireBytes } from '../schemas.js';
+import type { ExecuteBody, ExecutionInfo, ExecutionResultBody, StreamEvent, StreamInput, WireBytes } from '@faas/sdk/wire';
 import type { RateLimiter } from './rate-limiter.js';
 import type { CreditGuard } from './usage.js';
 
@@ -205,8 +205,15 @@ export class ExecutionService {
   }
 
   private run(key: ApiKey, limits: RateLimits, body: ExecuteBody, watchable: boolean): Execution {
+    // A run in an existing context may leave out the language: the context's is used.
+    const language = body.language ?? (body.executionId !== undefined ? this.d.engine.contextLanguage?.(key.id, body.executionId) : undefined);
+    if (!language) {
+      if (body.executionId !== undefined) throw new NotFoundError('execution context', body.executionId);
+      throw new ValidationError('language', 'is required');
+    }
     const request: ExecuteRequestInput = {
       ...body,
+      language,
       files: body.files && Object.fromEntries(Object.entries(body.files).map(([k, v]) => [k, bytesOf(v)])),
       stdin: body.stdin === undefined ? undefined : bytesOf(body.stdin),
     };

@@ -10,14 +10,14 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { PriceTable } from '../../config.js';
-import { AuthError, ConflictError, NotFoundError, NotImplementedError, RateLimitError, SandboxError, ValidationError } from '../../errors.js';
+import { AuthError, ConflictError, NotFoundError, NotImplementedError, RateLimitError, SandboxError, ValidationError } from '@faas/sdk/errors';
 import type { SnapshotEngine } from '../../sandbox/index.js';
 import { INSTANCE_HOME, SSH_USER, publicKeyFingerprint } from '../../sandbox/instances/index.js';
 import type { InstanceManager, MuxChannel } from '../../sandbox/instances/index.js';
 import { sha256 } from '../../store/index.js';
 import type { ApiKey, ExposureRecord, InstanceRecord, InstanceStore, UsageStore } from '../../store/index.js';
 import type { CreditGuard } from './usage.js';
-import type { ExposeBody, Exposure, FileList, InstanceExecBody, InstanceExecResult, InstanceInfo, InstanceStartBody, JupyterInfo, SshInfo, VncInfo, VSCodeInfo } from '../schemas.js';
+import type { ExposeBody, Exposure, FileList, InstanceExecBody, InstanceExecResult, InstanceInfo, InstanceStartBody, JupyterInfo, SshInfo, VncInfo, VSCodeInfo } from '@faas/sdk/wire';
 
 export interface InstanceServiceDeps {
   /** Snapshot files for `start({snapshotId})` (absent: an engine without snapshots). */
@@ -185,6 +185,9 @@ def kind(m):
     return "dir" if stat.S_ISDIR(m) else "symlink" if stat.S_ISLNK(m) else "file" if stat.S_ISREG(m) else None
 try:
     st = os.lstat(root)
+    # A link to a directory at the top (the devbox's /workspace is one) is listed as that directory.
+    if stat.S_ISLNK(st.st_mode) and os.path.isdir(root):
+        st = os.stat(root)
 except OSError:
     print(json.dumps(out)); sys.exit(0)
 out["exists"] = True

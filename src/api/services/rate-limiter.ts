@@ -1,6 +1,6 @@
 // Per-key rate limits: requests per fixed window, and executions running at once. In memory:
 // a restart gives every key a fresh window, which errs on the caller's side.
-import { RateLimitError } from '../../errors.js';
+import { RateLimitError } from '@faas/sdk/errors';
 import type { RateLimits } from '../../config.js';
 
 export interface LimitStatus {

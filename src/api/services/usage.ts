@@ -1,9 +1,9 @@
 // Usage per key: totals over a period with per-day rows, and the current standing (costs,
 // balance against the key's credit, rate limit left, executions running).
 import type { PriceTable, RateLimits } from '../../config.js';
-import { InsufficientCreditError, ValidationError } from '../../errors.js';
+import { InsufficientCreditError, ValidationError } from '@faas/sdk/errors';
 import type { ApiKey, UsageStore } from '../../store/index.js';
-import type { CurrentUsage, UsageMetrics } from '../schemas.js';
+import type { CurrentUsage, UsageMetrics } from '@faas/sdk/wire';
 import type { ExecutionService } from './executions.js';
 import type { RateLimiter } from './rate-limiter.js';
 

@@ -6,15 +6,12 @@ import { createPublicClient, decodeEventLog, http, keccak256, zeroAddress } from
 import type { Address, Hex, Log, PublicClient } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import type { Logger } from 'pino';
-import { decodeEvmExecuteArgs, evmArgsHash } from '../../../blueprint/index.js';
-import type { EvmChainIdentity } from '../../../blueprint/index.js';
-import { callKey } from '../client.js';
+import { decodeEvmExecuteArgs, evmArgsHash } from '@faas/sdk/blueprint';
+import type { EvmChainIdentity } from '@faas/sdk/blueprint';
 import type { JobCall, TangleClient } from '../client.js';
-import type { ServiceRecord } from '../services.js';
-import { CallClosedError, ChainTxError } from '../tx.js';
-import type { Included, SendOptions } from '../tx.js';
-import { statusRegistryAbi, tangleAbi } from './abi.js';
-import { EvmTxSender } from './tx.js';
+import { CallClosedError, ChainTxError, callKey } from '@faas/sdk/chain';
+import type { Included, SendOptions, ServiceRecord } from '@faas/sdk/chain';
+import { EvmTxSender, statusRegistryAbi, tangleAbi } from '@faas/sdk/chain/evm';
 
 export interface EvmClientOptions {
   rpcUrl: string;

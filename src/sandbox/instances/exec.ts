@@ -4,7 +4,7 @@
 import { PassThrough } from 'node:stream';
 import type { Duplex, Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import { SandboxError } from '../../errors.js';
+import { SandboxError } from '@faas/sdk/errors';
 import { AttachDemuxer } from '../container.js';
 import { SANDBOX_USER } from '../policy.js';
 

@@ -10,7 +10,7 @@ import type { Server, Socket } from 'node:net';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import type { SandboxLimits } from '../../config.js';
-import { ConflictError, QuotaExceededError, ResourceUnavailableError, SandboxError } from '../../errors.js';
+import { ConflictError, QuotaExceededError, ResourceUnavailableError, SandboxError } from '@faas/sdk/errors';
 import type { InstanceRecord, InstanceStore, StopReason } from '../../store/index.js';
 import { findCpuCounter } from '../cgroup.js';
 import type { CpuCounter } from '../cgroup.js';
@@ -466,6 +466,11 @@ export class InstanceManager {
     await this.start();
     const l = this.liveOf(id);
     if (l.rec.status === 'paused') return { ...l.rec };
+    // An exec being set up while the freezer runs has its `runc init` frozen half-way in the
+    // container's cgroup, and docker then hangs on unpause and stop. The instance's own execs
+    // (the host-key read-ahead started with it, the relay) finish starting first.
+    await l.hostKey?.catch(() => null);
+    await l.muxStarting?.catch(() => null);
     // runc's cgroup-v1 freezer gives up ("unable to freeze") when the freeze does not settle at
     // once on a busy machine; it thaws again, so another try is safe.
     for (let attempt = 1; ; attempt++) {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
-import { SandboxError } from '../../errors.js';
+import { SandboxError } from '@faas/sdk/errors';
 import { AttachDemuxer } from '../container.js';
 import { ByteQueue } from '../protocol.js';
 

@@ -1,5 +1,5 @@
 """The FaaS blueprint's job contract as a client checks it (the Python twin of the TypeScript
-``blueprint/statement.ts`` and ``blueprint/result.ts``).
+``sdk/typescript/src/blueprint/statement.ts`` and ``sdk/typescript/src/blueprint/result.ts``).
 
 * ``output_hash`` — blake2b-256 of SCALE ``(u8 exitCode, Vec<u8> stdout, Vec<u8> stderr)`` of
   the *whole* output;

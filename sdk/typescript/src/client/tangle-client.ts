@@ -9,11 +9,11 @@ import { EventEmitter } from 'node:events';
 import type { ApiPromise } from '@polkadot/api';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import type { Codec } from '@polkadot/types/types';
-import { JOB_EXECUTE, argsHash, encodeExecuteArgs } from '../../blueprint/index.js';
-import type { FieldCodec } from '../../blueprint/index.js';
+import { JOB_EXECUTE, argsHash, encodeExecuteArgs } from '../blueprint/index.js';
+import type { FieldCodec } from '../blueprint/index.js';
 import { ChainTxError, TxSender, accountFromUri, callKey, connectApi, followChainEvents, readJobCall, readRegistration, readService, scanBlocks } from '../chain/index.js';
-import type { ServiceRecord } from '../chain/index.js';
-import { FaaSError, TimeoutError, ValidationError } from '../errors.js';
+import type { ExternalSigner, ServiceRecord } from '../chain/index.js';
+import { ConnectionError, FaaSError, TimeoutError, ValidationError } from '../errors.js';
 import { agreement, decide, defaultQuorum, verifyOperatorResult } from './tangle/verify.js';
 import type { JobContext, JobResult, OperatorResult } from './tangle/verify.js';
 
@@ -30,12 +30,20 @@ export interface TangleFaaSClientConfig {
   blueprintId: number | bigint;
   /** The service to call; by default the first service of the blueprint this account may call. */
   serviceId?: number | bigint;
-  /** The caller's account: a mnemonic or dev URI (e.g. //Alice), or a keyring pair. */
-  account: string | KeyringPair;
+  /** The caller's account: a mnemonic or dev URI (e.g. //Alice), a keyring pair, or
+   *  `{ address, signer }` (a browser wallet's injected signer). */
+  account: TangleAccount;
   /** An API connection to share (several clients in one process, or an app's own): blocks are
    *  then read once for all of them. `disconnect()` leaves it open. */
   api?: ApiPromise;
+  /** Default true: a node that cannot be reached at the first use rejects that call with a
+   *  ConnectionError (nothing keeps retrying). False: wait and retry every second until it is up. */
+  throwOnConnect?: boolean;
+  /** Logs connecting, the service found, submissions and results to stderr. */
+  debug?: boolean;
 }
+
+export type TangleAccount = string | KeyringPair | ExternalSigner;
 
 export interface JobRequest {
   code: string;
@@ -138,14 +146,31 @@ export class TangleFaaSClient extends EventEmitter {
     this.connecting = null;
   }
 
+  private log(what: string): void {
+    if (this.config.debug) process.stderr.write(`[faas tangle] ${what}\n`);
+  }
+
   private async chain(): Promise<ApiPromise> {
     if (this.api) return this.api;
-    this.connecting ??= (this.config.api ? this.config.api.isReady : connectApi(this.config.rpcUrl)).then((api) => {
-      const a = this.config.account;
-      this.sender = new TxSender(api, typeof a === 'string' ? accountFromUri(api, a) : a);
-      this.api = api;
-      return api;
-    });
+    if (!this.connecting) {
+      const { rpcUrl } = this.config;
+      this.log(`connecting to ${rpcUrl}`);
+      const connecting = (this.config.api ? this.config.api.isReady : connectApi(rpcUrl, { throwOnConnect: this.config.throwOnConnect ?? true })).then(
+        (api) => {
+          const a = this.config.account;
+          this.sender = new TxSender(api, typeof a === 'string' ? accountFromUri(api, a) : a);
+          this.api = api;
+          this.log(`connected to ${rpcUrl} (genesis ${api.genesisHash.toHex()}) as ${this.sender.address}`);
+          return api;
+        },
+        (err: unknown) => {
+          this.log(`cannot connect to ${rpcUrl}: ${(err as Error)?.message ?? String(err)}`);
+          throw new ConnectionError(`cannot connect to the chain node at ${rpcUrl}: ${(err as Error)?.message ?? String(err)}`, rpcUrl, err);
+        },
+      );
+      this.connecting = connecting;
+      connecting.catch(() => (this.connecting = null)); // the next call tries again
+    }
     return this.connecting;
   }
 
@@ -160,6 +185,7 @@ export class TangleFaaSClient extends EventEmitter {
       if (record.blueprintId !== blueprintId) {
         throw new ValidationError('blueprintId', `service ${serviceId} is an instance of blueprint ${record.blueprintId}, not ${blueprintId}`);
       }
+      this.log(`service ${serviceId} of blueprint ${blueprintId}: ${record.operators.length} operator(s)`);
       return record;
     })();
     this.serviceRecord.catch(() => (this.serviceRecord = null));
@@ -168,7 +194,7 @@ export class TangleFaaSClient extends EventEmitter {
 
   /** The first (lowest id) service of the blueprint that this account owns or may call. */
   private async findService(api: ApiPromise, blueprintId: bigint): Promise<bigint> {
-    const me = this.sender!.pair.address;
+    const me = this.sender!.address;
     const ids: bigint[] = [];
     for (const [key] of await api.query.services!.instances!.entries()) {
       const id = BigInt(key.args[0]!.toString());
@@ -195,6 +221,7 @@ export class TangleFaaSClient extends EventEmitter {
     const job = Number(called.data[3]!.toString());
     // Watch from the block the call is in: results can only come after it.
     this.watch(service, jobId, Promise.resolve(this.context(api, service, jobId, job, args)), included.blockNumber);
+    this.log(`job ${jobId} submitted to service ${service.serviceId} in block ${included.blockNumber}`);
     this.emit('jobUpdate', { jobId, status: 'submitted' } satisfies JobUpdate);
     return jobId;
   }
@@ -281,6 +308,7 @@ export class TangleFaaSClient extends EventEmitter {
             fetchOutput: (url, hash) => fetchFullOutput(url, hash, Math.max(1_000, Math.min(10_000, deadline - Date.now()))),
           });
           checked.push(r);
+          this.log(`job ${id}: result of ${operator} (${r.verified ? 'verified' : `refused: ${r.verificationError ?? 'unverified'}`})`);
           this.emit('jobUpdate', { jobId: id, status: 'result', operatorResult: r } satisfies JobUpdate);
         }
         const out = decide(id, checked, quorum, service.operators.length);

@@ -1,26 +1,29 @@
 // FaaSClient: the operator's gateway from TypeScript. Every call carries the API key; errors
-// arrive as the classes of src/errors.ts (one code table with the server). Retries back off
+// arrive as the classes of the package's errors.ts (one code table with the server, ../errors.ts). Retries back off
 // exponentially with jitter on network errors, 5xx and 429 (waiting for `resetAt`), but a
 // call that may already have run is never sent twice.
 import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { request } from 'undici';
 import WebSocket from 'ws';
-import { AuthError, ExecutionError, FaaSError, TimeoutError, errorFromBody } from '../errors.js';
+import { AuthError, ConnectionError, ExecutionError, TimeoutError, errorFromBody } from '../errors.js';
 import type { ErrorBody } from '../errors.js';
-import type { CurrentUsage, ExecuteBody, ExecutionInfo, ExecutionResultBody, StreamEvent, StreamInput, UsageMetrics } from '../api/index.js';
-import type { BranchInfoBody as BranchInfo, MergeInfoBody as MergeInfo, RestoreInfoBody as RestoreInfo, SnapshotInfoBody as SnapshotInfo } from '../api/index.js';
+import { CurrentUsageViewSchema, UsageMetricsViewSchema } from '../wire/index.js';
+import type { CurrentUsageView, ExecuteBody, ExecutionInfo, ExecutionResultBody, UsageMetricsView } from '../wire/index.js';
+import type { BranchInfoBody as BranchInfo, MergeInfoBody as MergeInfo, RestoreInfoBody as RestoreInfo, SnapshotInfoBody as SnapshotInfo } from '../wire/index.js';
 
 export type { BranchInfo, MergeInfo, RestoreInfo, SnapshotInfo };
 export type MergeStrategy = 'fail' | 'ours' | 'theirs';
 import { InstancesApi } from './instances.js';
+import { ExecutionStream, couldNotRun } from './stream.js';
+
+export { ExecutionStream };
 
 export interface FaaSClientConfig {
   /** Defaults to the FAAS_API_KEY environment variable. */
   apiKey?: string;
   /** Defaults to FAAS_ENDPOINT, then http://127.0.0.1:8080. */
   endpoint?: string;
-  /** Per-request timeout, ms (default 60 000; an execute also gets its own timeoutMs on top). */
+  /** The most a call may take, retries included, ms (default 60 000; an execute adds its run time limit, `resources.timeoutMs`). Per call: `{ timeoutMs }`. */
   timeout?: number;
   /** Retries after the first attempt (default 3). */
   maxRetries?: number;
@@ -39,6 +42,22 @@ export interface ExecuteParams extends Omit<ExecuteBody, 'files' | 'stdin' | 'wa
 }
 
 export type ExecutionResult = ExecutionResultBody;
+
+/** Per call: how long to wait for the answer, and a signal to give up on it. */
+export interface RequestOptions {
+  /** Give up after this many ms (default: the client's `timeout`; an execute adds its run time limit). A TimeoutError. */
+  timeoutMs?: number;
+  /** Aborting rejects the call with the signal's reason (an AbortError by default); a streamed execute is killed. */
+  signal?: AbortSignal;
+}
+
+/** `execute`'s options: per-call limits, and output as it is produced. */
+export interface ExecuteOptions extends RequestOptions {
+  /** Receives stdout as it is printed (the execution is then streamed; it resolves the same). */
+  onStdout?: (data: string) => void;
+  /** Receives stderr as it is printed. */
+  onStderr?: (data: string) => void;
+}
 
 const wireBytes = (b: Bytes) => (typeof b === 'string' ? b : { base64: Buffer.from(b).toString('base64') });
 
@@ -62,124 +81,8 @@ interface CallOptions {
   /** Sent as `Idempotency-Key`: the server answers a resent request with the same execution. */
   idempotencyKey?: string;
   timeoutMs?: number;
+  signal?: AbortSignal;
   query?: Record<string, string | undefined>;
-}
-
-/** A live stream of one execution: an EventEmitter ('output', 'stderr', 'progress', 'complete', 'failure', 'event', 'close') and an async iterable of events. */
-export class ExecutionStream extends EventEmitter implements AsyncIterable<StreamEvent> {
-  executionId = '';
-  private ws: WebSocket | null = null;
-  private readonly queue: StreamEvent[] = [];
-  private waiting: ((r: IteratorResult<StreamEvent>) => void) | null = null;
-  private ended = false;
-  private failure: Error | null = null;
-  private readonly opened: Promise<void>;
-
-  /** `target`: the execution id and a socket to it, once known (a new execution is started first). */
-  constructor(target: Promise<{ executionId: string; ws: WebSocket }>) {
-    super();
-    this.opened = target.then(
-      ({ executionId, ws }) =>
-        new Promise<void>((resolve, reject) => {
-          this.executionId = executionId;
-          this.ws = ws;
-          ws.once('open', () => resolve());
-          ws.once('unexpected-response', (_req, res) => {
-            let text = '';
-            res.on('data', (c: Buffer) => (text += c.toString()));
-            res.on('end', () => {
-              let body: Partial<ErrorBody> | null = null;
-              try {
-                body = JSON.parse(text) as ErrorBody;
-              } catch {
-                /* not JSON: the status alone */
-              }
-              reject(errorFromBody(body, res.statusCode ?? 500));
-            });
-          });
-          ws.once('error', reject);
-          ws.on('message', (raw) => this.receive(JSON.parse(raw.toString()) as StreamEvent));
-          ws.on('close', () => this.end());
-        }),
-    );
-    this.opened.catch((err: Error) => this.end(err));
-  }
-
-  private receive(e: StreamEvent): void {
-    this.emit('event', e);
-    if (e.type === 'error') this.emit(e.error ? 'failure' : 'stderr', e);
-    else this.emit(e.type, e);
-    if (this.waiting) {
-      const w = this.waiting;
-      this.waiting = null;
-      w({ value: e, done: false });
-    } else this.queue.push(e);
-  }
-
-  /** Resolves once connected; rejects with the server's error (e.g. NotFoundError for an unknown id). */
-  ready(): Promise<void> {
-    return this.opened;
-  }
-
-  private send(m: StreamInput): void {
-    void this.opened.then(() => this.ws!.send(JSON.stringify(m)), () => undefined);
-  }
-
-  /** Writes to the program's stdin. */
-  sendInput(text: string): void {
-    this.send({ type: 'stdin', data: text });
-  }
-
-  /** Ends the program's stdin (EOF). */
-  closeInput(): void {
-    this.send({ type: 'stdin_close' });
-  }
-
-  /** Resizes the program's terminal (when it runs with `tty`). */
-  resize(cols: number, rows: number): void {
-    this.send({ type: 'resize', cols, rows });
-  }
-
-  kill(): void {
-    this.send({ type: 'kill' });
-  }
-
-  /** Stops watching; the execution goes on. */
-  close(): void {
-    void this.opened.then(() => this.ws!.close(), () => undefined);
-  }
-
-  private end(err?: Error): void {
-    if (this.ended) return;
-    this.ended = true;
-    if (err) {
-      this.failure = err;
-      if (this.listenerCount('error')) this.emit('error', err);
-    }
-    this.emit('close');
-    if (this.waiting) {
-      const w = this.waiting;
-      this.waiting = null;
-      if (err) this.queue.length = 0;
-      w({ value: undefined, done: true });
-    }
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<StreamEvent> {
-    return {
-      next: async () => {
-        await this.opened.catch(() => undefined);
-        if (this.queue.length) return { value: this.queue.shift()!, done: false };
-        if (this.failure) throw this.failure;
-        if (this.ended) return { value: undefined, done: true };
-        return new Promise((resolve) => (this.waiting = resolve));
-      },
-      return: async () => {
-        this.close();
-        return { value: undefined, done: true };
-      },
-    };
-  }
 }
 
 export class FaaSClient {
@@ -207,7 +110,15 @@ export class FaaSClient {
     const key = this.key();
     const url = new URL(this.endpoint + path);
     for (const [k, v] of Object.entries(o.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
+    // The timeout bounds the whole call, retries included: a retry after a timeout would only
+    // wait for the same answer again.
+    const timeoutMs = o.timeoutMs ?? this.timeout;
+    const deadline = Date.now() + timeoutMs;
+    const timedOutError = () => new TimeoutError(`${method} ${path}: no answer within ${timeoutMs} ms`);
     for (let attempt = 0; ; attempt++) {
+      o.signal?.throwIfAborted();
+      const left = deadline - Date.now();
+      if (left <= 0) throw timedOutError();
       const t0 = performance.now();
       let status: number;
       let text: string;
@@ -218,23 +129,25 @@ export class FaaSClient {
           method: method as 'GET',
           headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : {}) },
           body: body === undefined ? undefined : JSON.stringify(body),
-          signal: AbortSignal.timeout(o.timeoutMs ?? this.timeout),
+          signal: o.signal ? AbortSignal.any([o.signal, AbortSignal.timeout(left)]) : AbortSignal.timeout(left),
         });
         status = res.statusCode;
         text = await res.body.text();
       } catch (err) {
+        if (o.signal?.aborted) throw o.signal.reason;
         const e = err as Error & { code?: string; cause?: { code?: string } };
         const errCode = e.code ?? e.cause?.code;
         const timedOut = e.name === 'TimeoutError' || e.name === 'AbortError';
         // Refused before anything was sent: safe to retry any call. Otherwise only idempotent ones.
         const refused = errCode === 'ECONNREFUSED';
         this.log(method, path, timedOut ? 'timeout' : (errCode ?? e.message), t0);
+        if (timedOut && Date.now() >= deadline - 5) throw timedOutError();
         if (attempt < this.maxRetries && (refused || o.idempotent)) {
-          await this.backoff(attempt);
+          await this.backoff(attempt, 0, o.signal);
           continue;
         }
-        if (timedOut) throw new TimeoutError(`${method} ${path}: no answer within ${o.timeoutMs ?? this.timeout} ms`);
-        throw new FaaSError('INTERNAL_ERROR', `${method} ${path}: cannot reach ${this.endpoint} (${errCode ?? e.message})`);
+        if (timedOut) throw timedOutError();
+        throw new ConnectionError(`${method} ${path}: cannot reach ${this.endpoint} (${errCode ?? e.message})`, this.endpoint, err);
       }
       this.log(method, path, String(status), t0);
       let parsed: unknown = null;
@@ -248,17 +161,28 @@ export class FaaSClient {
       const retryable = RETRY_STATUS(status) && (o.idempotent || NOT_RUN_CODES.has(err.code));
       if (attempt < this.maxRetries && retryable) {
         const resetAt = (parsed as { resetAt?: string } | null)?.resetAt;
-        await this.backoff(attempt, resetAt ? Date.parse(resetAt) - Date.now() : undefined);
+        if (resetAt && Date.parse(resetAt) > deadline) throw err; // no time left to wait for it
+        await this.backoff(attempt, resetAt ? Date.parse(resetAt) - Date.now() : undefined, o.signal);
         continue;
       }
       throw err;
     }
   }
 
-  private async backoff(attempt: number, atLeastMs = 0): Promise<void> {
+  private async backoff(attempt: number, atLeastMs = 0, signal?: AbortSignal): Promise<void> {
     const expo = Math.min(200 * 2 ** attempt, 10_000);
     const wait = Math.max(atLeastMs, expo / 2 + Math.random() * (expo / 2)); // jitter: half fixed, half random
-    await new Promise((r) => setTimeout(r, wait));
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => {
+        signal?.removeEventListener('abort', stop);
+        resolve();
+      }, wait);
+      const stop = () => {
+        clearTimeout(t);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener('abort', stop, { once: true });
+    });
   }
 
   private log(method: string, path: string, status: string, t0: number): void {
@@ -270,24 +194,57 @@ export class FaaSClient {
    * `throwOnError`. Rejects with ExecutionError when the program could not run (syntax or
    * compile error, time limit, out of memory), with its stderr and exit code.
    */
-  async execute(params: ExecuteParams): Promise<ExecutionResult> {
-    const timeoutMs = this.timeout + (params.resources?.timeoutMs ?? 30_000);
-    // The idempotency key makes a resend safe even after a lost answer (a reset connection, a
-    // restart of the gateway's listener): the server answers it with the same execution.
-    const r = await this.call<ExecutionResult>('POST', '/v1/executions', toBody(params), { idempotent: true, idempotencyKey: randomUUID(), timeoutMs });
-    if (r.failure) throw new ExecutionError(`The program could not run (${r.failure}): ${r.stderr.trim().split('\n').slice(-3).join(' ').slice(0, 500)}`, r.stderr, r.exitCode, r.failure);
+  async execute(params: ExecuteParams, options: ExecuteOptions = {}): Promise<ExecutionResult> {
+    const timeoutMs = options.timeoutMs ?? this.timeout + (params.resources?.timeoutMs ?? 30_000);
+    const r = options.onStdout || options.onStderr ? await this.executeStreamed(params, { ...options, timeoutMs }) : await this.executeOnce(params, { ...options, timeoutMs });
+    if (r.failure) throw couldNotRun(r);
     if (params.throwOnError && r.exitCode !== 0) throw new ExecutionError(`The program exited with ${r.exitCode}`, r.stderr, r.exitCode);
     return r;
   }
 
+  private executeOnce(params: ExecuteParams, o: RequestOptions & { timeoutMs: number }): Promise<ExecutionResult> {
+    // The idempotency key makes a resend safe even after a lost answer (a reset connection, a
+    // restart of the gateway's listener): the server answers it with the same execution.
+    return this.call<ExecutionResult>('POST', '/v1/executions', toBody(params), { idempotent: true, idempotencyKey: randomUUID(), timeoutMs: o.timeoutMs, signal: o.signal });
+  }
+
+  /** Started, then watched: output reaches the callbacks as it is printed. */
+  private async executeStreamed(params: ExecuteParams, o: ExecuteOptions & { timeoutMs: number }): Promise<ExecutionResult> {
+    const s = this.stream({ ...params, interactive: false }, o);
+    if (o.onStdout) s.on('stdout', o.onStdout);
+    if (o.onStderr) s.on('stderr', o.onStderr);
+    let timer: NodeJS.Timeout | undefined;
+    const abort = () => {
+      s.kill();
+      s.close();
+    };
+    o.signal?.throwIfAborted();
+    o.signal?.addEventListener('abort', abort, { once: true });
+    try {
+      return await Promise.race([
+        s.wait(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            abort();
+            reject(new TimeoutError(`execute: no result within ${o.timeoutMs} ms`));
+          }, o.timeoutMs);
+          o.signal?.addEventListener('abort', () => reject(o.signal!.reason), { once: true });
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      o.signal?.removeEventListener('abort', abort);
+    }
+  }
+
   /** Starts an execution without waiting; resolves with its id (then `stream` or `getExecution`). */
-  async start(params: ExecuteParams): Promise<string> {
-    const info = await this.call<ExecutionInfo>('POST', '/v1/executions', { ...toBody(params), wait: false }, { idempotent: true, idempotencyKey: randomUUID() });
+  async start(params: ExecuteParams, options: RequestOptions = {}): Promise<string> {
+    const info = await this.call<ExecutionInfo>('POST', '/v1/executions', { ...toBody(params), wait: false }, { idempotent: true, idempotencyKey: randomUUID(), ...options });
     return info.executionId;
   }
 
-  getExecution(executionId: string): Promise<ExecutionInfo> {
-    return this.call('GET', `/v1/executions/${encodeURIComponent(executionId)}`, undefined, { idempotent: true });
+  getExecution(executionId: string, options: RequestOptions = {}): Promise<ExecutionInfo> {
+    return this.call('GET', `/v1/executions/${encodeURIComponent(executionId)}`, undefined, { idempotent: true, ...options });
   }
 
   /**
@@ -295,13 +252,14 @@ export class FaaSClient {
    * one (started interactive, so `sendInput` reaches it). Started first, then watched: the
    * server's replay buffer means nothing printed in between is lost.
    */
-  stream(target: string | ExecuteParams): ExecutionStream {
-    const id = typeof target === 'string' ? Promise.resolve(target) : this.start({ ...target, interactive: target.interactive ?? true });
+  stream(target: string | ExecuteParams, options: RequestOptions = {}): ExecutionStream {
+    const id = typeof target === 'string' ? Promise.resolve(target) : this.start({ ...target, interactive: target.interactive ?? true }, options);
     return new ExecutionStream(
-      id.then((executionId) => ({
-        executionId,
-        ws: new WebSocket(`${this.endpoint.replace(/^http/, 'ws')}/v1/executions/${encodeURIComponent(executionId)}/stream`, { headers: { authorization: `Bearer ${this.key()}` } }),
-      })),
+      id.then((executionId) => {
+        const url = `${this.endpoint.replace(/^http/, 'ws')}/v1/executions/${encodeURIComponent(executionId)}/stream`;
+        if (this.debug) process.stderr.write(`[faas] stream ${url}\n`);
+        return { executionId, url, ws: new WebSocket(url, { headers: { authorization: `Bearer ${this.key()}` } }) };
+      }),
     );
   }
 
@@ -347,7 +305,7 @@ export class FaaSClient {
     return this.call('POST', '/v1/branches/merge', { branchIds, ...(options.strategy ? { strategy: options.strategy } : {}) }, { idempotent: false });
   }
 
-  /** Persistent instances: start, SSH, exposed URLs, port forwards, files, pause/resume (src/sdk/instances.ts). */
+  /** Persistent instances: start, SSH, exposed URLs, port forwards, files, pause/resume (sdk/typescript/src/client/instances.ts). */
   readonly instances = new InstancesApi({
     call: (method, path, body, o) => this.call(method, path, body, o),
     endpoint: () => this.endpoint,
@@ -356,13 +314,16 @@ export class FaaSClient {
   });
 
   readonly usage = {
-    /** Totals over a period (default: the last 30 days), with one row per UTC day. */
-    getMetrics: (p: { startDate?: Date | string; endDate?: Date | string } = {}): Promise<UsageMetrics> =>
-      this.call('GET', '/v1/usage/metrics', undefined, {
-        idempotent: true,
-        query: { startDate: p.startDate instanceof Date ? p.startDate.toISOString() : p.startDate, endDate: p.endDate instanceof Date ? p.endDate.toISOString() : p.endDate },
-      }),
-    /** Totals so far, credit and balance, rate limit left, executions running. */
-    getCurrent: (): Promise<CurrentUsage> => this.call('GET', '/v1/usage/current', undefined, { idempotent: true }),
+    /** Totals over a period (default: the last 30 days), with one row per UTC day: `executions.totalCount`, `executions.cpuSeconds`, `costs.totalCost`, … */
+    getMetrics: async (p: { startDate?: Date | string; endDate?: Date | string } = {}, options: RequestOptions = {}): Promise<UsageMetricsView> =>
+      UsageMetricsViewSchema.parse(
+        await this.call('GET', '/v1/usage/metrics', undefined, {
+          idempotent: true,
+          ...options,
+          query: { startDate: p.startDate instanceof Date ? p.startDate.toISOString() : p.startDate, endDate: p.endDate instanceof Date ? p.endDate.toISOString() : p.endDate },
+        }),
+      ),
+    /** Totals so far, `currentBalance`, `rateLimitRemaining`, `activeExecutions`, and the rate limit and prices in full. */
+    getCurrent: async (options: RequestOptions = {}): Promise<CurrentUsageView> => CurrentUsageViewSchema.parse(await this.call('GET', '/v1/usage/current', undefined, { idempotent: true, ...options })),
   };
 }

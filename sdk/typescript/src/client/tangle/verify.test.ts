@@ -4,7 +4,7 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { outputHash } from '../../../blueprint/index.js';
+import { outputHash } from '../../blueprint/index.js';
 import { MAX_OUTPUT_ANSWER_BYTES, fetchFullOutput } from '../tangle-client.js';
 import { checkResult, decide } from './verify.js';
 import type { OperatorResult } from './verify.js';

@@ -11,9 +11,9 @@ import { basename, dirname, join, posix, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import WebSocket, { createWebSocketStream } from 'ws';
-import { errorFromBody } from '../errors.js';
+import { ValidationError, errorFromBody } from '../errors.js';
 import type { ErrorBody } from '../errors.js';
-import type { Exposure, FileList, InstanceExecResult, InstanceInfo, InstanceStartBody, JupyterInfo, SshInfo, VncInfo, VSCodeInfo } from '../api/index.js';
+import type { Exposure, FileList, InstanceExecResult, InstanceInfo, InstanceStartBody, JupyterInfo, SshInfo, VncInfo, VSCodeInfo } from '../wire/index.js';
 import { IgnoreMatcher, extractTar, localEntries, parseIgnore, walkLocal } from './files.js';
 import type { FileMeta } from './files.js';
 import { planSync } from './sync.js';
@@ -77,6 +77,18 @@ export interface SyncSummary {
 
 const seg = encodeURIComponent;
 
+/** An answer with a URL that prints as that URL (`${exposure}`, String(exposure)); its fields,
+ *  JSON included, are the API's. */
+export type Launched<T extends { url: string }> = T & { toString(): string };
+/** What `expose` resolves with: the exposure (`url`, `token`, `name`, `port`), printing as its URL. */
+export type ExposedUrl = Launched<Exposure>;
+
+function printsAsUrl<T extends { url: string }>(answer: T): Launched<T> {
+  // Not enumerable: JSON and spreading see the API's fields only.
+  Object.defineProperty(answer, 'toString', { value: () => answer.url, enumerable: false, configurable: true, writable: true });
+  return answer;
+}
+
 export class InstancesApi {
   constructor(private readonly t: InstancesTransport) {}
 
@@ -117,8 +129,8 @@ export class InstancesApi {
   }
 
   /** Exposes a port on an origin of its own, `http://<id>-<name>.<FAAS_EXPOSE_DOMAIN>:<gateway port>/` (`url`; HTTP and WebSocket), for the owner's key or the returned token. */
-  expose(id: string, params: { name: string; port: number; stripPrefix?: boolean }): Promise<Exposure> {
-    return this.post(id, 'expose', params);
+  async expose(id: string, params: { name: string; port: number; stripPrefix?: boolean }): Promise<ExposedUrl> {
+    return printsAsUrl(await this.post<Exposure>(id, 'expose', params));
   }
 
   async exposures(id: string): Promise<Exposure[]> {
@@ -135,18 +147,18 @@ export class InstancesApi {
   }
 
   /** Jupyter Notebook at its own host, `<id>-jupyter.<domain>`: `url` opens as it is (it carries the exposed URL's token and Jupyter's). */
-  launchJupyter(id: string): Promise<JupyterInfo> {
-    return this.post(id, 'jupyter', {}, this.t.timeout() + 60_000);
+  async launchJupyter(id: string): Promise<Launched<JupyterInfo>> {
+    return printsAsUrl(await this.post<JupyterInfo>(id, 'jupyter', {}, this.t.timeout() + 60_000));
   }
 
   /** A VNC desktop with noVNC at `<id>-vnc.<domain>`; the page asks for `password`. */
-  launchVNC(id: string): Promise<VncInfo> {
-    return this.post(id, 'vnc', {}, this.t.timeout() + 60_000);
+  async launchVNC(id: string): Promise<Launched<VncInfo>> {
+    return printsAsUrl(await this.post<VncInfo>(id, 'vnc', {}, this.t.timeout() + 60_000));
   }
 
   /** VS Code in the browser at `<id>-vscode.<domain>` (the exposed URL's token is its lock). */
-  launchVSCode(id: string): Promise<VSCodeInfo> {
-    return this.post(id, 'vscode', {}, this.t.timeout() + 60_000);
+  async launchVSCode(id: string): Promise<Launched<VSCodeInfo>> {
+    return printsAsUrl(await this.post<VSCodeInfo>(id, 'vscode', {}, this.t.timeout() + 60_000));
   }
 
   // ---- port forwards ------------------------------------------------------------------------
@@ -275,7 +287,7 @@ export class InstancesApi {
     if (p.useGitignore) matcher.add(parseIgnore(['.git/']));
     const local = await walkLocal(localDir, matcher, Boolean(p.useGitignore));
     const listing = await this.listFiles(id, p.remoteDir);
-    if (listing.exists && listing.type !== 'dir') throw new Error(`${p.remoteDir} in the instance is not a directory`);
+    if (listing.exists && listing.type !== 'dir') throw new ValidationError('remoteDir', `${p.remoteDir} in the instance is not a directory`);
     const remote = new Map<string, FileMeta>();
     for (const e of listing.entries) {
       if (!matcher.ignores(e.path, e.type === 'dir')) remote.set(e.path, { type: e.type, size: e.size, mtimeMs: e.mtimeMs, mode: e.mode, ...(e.target !== undefined ? { target: e.target } : {}) });

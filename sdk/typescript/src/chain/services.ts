@@ -55,3 +55,6 @@ export async function readJobCall(api: ApiPromise, serviceId: bigint, callId: bi
   const c = await optional<{ job: Codec; args: Iterable<Codec> }>(api.query.services!.jobCalls as unknown as Item, serviceId, callId);
   return c ? { job: Number(c.job.toString()), args: [...c.args] } : null;
 }
+
+/** `${serviceId}/${callId}`: how calls are named in sets. */
+export const callKey = (serviceId: bigint, callId: bigint): string => `${serviceId}/${callId}`;

@@ -1,9 +1,9 @@
 // The HTTP/WebSocket API's wire shapes. These zod schemas are the one source of the request
-// and response types (z.infer), shared by the server and the TypeScript SDK; /openapi.json is
-// generated from them.
+// and response types (z.infer): the SDK validates nothing twice, the operator's gateway imports
+// them from this package (@faas/sdk/wire), and /openapi.json is generated from them.
 import { z } from 'zod';
 import { ERROR_CODES } from '../errors.js';
-import { ExecuteRequestSchema, LanguageSchema, ModeSchema } from '../sandbox/types.js';
+import { ExecuteRequestSchema, LanguageSchema, ModeSchema } from './execute.js';
 
 /** Bytes on the wire: a UTF-8 string, or `{ base64 }` for binary content. */
 export const WireBytesSchema = z.union([z.string(), z.object({ base64: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64') }).strict()]);
@@ -11,6 +11,8 @@ export type WireBytes = z.infer<typeof WireBytesSchema>;
 
 /** POST /v1/executions. The engine's request, with bytes as JSON can carry them. */
 export const ExecuteBodySchema = ExecuteRequestSchema.extend({
+  /** Required, except with `executionId`: a run in an existing context takes the context's language. */
+  language: LanguageSchema.optional(),
   files: z.record(z.string(), WireBytesSchema).optional(),
   stdin: WireBytesSchema.optional(),
   /** false: answer 202 at once with the execution id (then stream or poll it). Default true: answer with the result. */
@@ -18,7 +20,9 @@ export const ExecuteBodySchema = ExecuteRequestSchema.extend({
   /** Keep stdin open for `stdin` messages over the stream (with wait: false). */
   interactive: z.boolean().optional(),
   tty: z.object({ cols: z.number().int().min(1).max(1000), rows: z.number().int().min(1).max(1000) }).strict().optional(),
-}).strict();
+})
+  .strict()
+  .refine((b) => b.language !== undefined || b.executionId !== undefined, { path: ['language'], message: 'is required (it may be left out only with executionId: the context’s language is used)' });
 export type ExecuteBody = z.input<typeof ExecuteBodySchema>;
 
 export const UsageSchema = z.object({ cpuSeconds: z.number(), memoryPeakMb: z.number() });
@@ -120,8 +124,8 @@ export const ErrorBodySchema = z.object({
 // ---- Persistent instances (/v1/instances, /i/<id>/<name>/) ----------------------------------
 
 /** POST /v1/instances: the instance manager's own request schema. */
-export { InstanceSpecSchema as InstanceStartBodySchema } from '../sandbox/instances/types.js';
-export type { InstanceSpecInput as InstanceStartBody } from '../sandbox/instances/types.js';
+export { InstanceSpecSchema as InstanceStartBodySchema } from './instances.js';
+export type { InstanceSpecInput as InstanceStartBody } from './instances.js';
 
 export const INSTANCE_STATUSES = ['running', 'paused', 'stopped'] as const;
 

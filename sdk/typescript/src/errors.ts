@@ -57,8 +57,8 @@ export interface ErrorBody {
 export class FaaSError extends Error {
   readonly code: ErrorCode;
   readonly details?: Record<string, unknown>;
-  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
-    super(message);
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = new.target.name;
     this.code = code;
     this.details = details;
@@ -217,6 +217,21 @@ export class ExecutionError extends FaaSError {
 export class TimeoutError extends FaaSError {
   constructor(message: string) {
     super('TIMEOUT', message);
+  }
+}
+
+/** Thrown by the SDKs when the server (the gateway, or a chain node's RPC) cannot be reached or
+ *  the connection broke before a whole answer came; `cause` is the network error. Its code is
+ *  INTERNAL_ERROR, as in the Python SDK (`FaaSConnectionError`): catch the class to tell a
+ *  network failure apart. */
+export class ConnectionError extends FaaSError {
+  constructor(
+    message: string,
+    /** What could not be reached. */
+    readonly target: string,
+    cause?: unknown,
+  ) {
+    super('INTERNAL_ERROR', message, { target }, { cause });
   }
 }
 

@@ -3,8 +3,8 @@
 // Fields are the blueprint's result layout, the whole output hashes to the signed output hash,
 // and the signature over the statement — which names the chain, blueprint, service, call, job,
 // arguments, image, exit code and output — checks against the key that operator registered.
-import { decodeResult, outputHash, verifyStatement } from '../../../blueprint/index.js';
-import type { ExecuteResultFields, FieldCodec, Statement } from '../../../blueprint/index.js';
+import { decodeResult, outputHash, verifyStatement } from '../../blueprint/index.js';
+import type { ExecuteResultFields, FieldCodec, Statement } from '../../blueprint/index.js';
 
 /** The job a result must be about: everything of the statement but what the result says. */
 export type JobContext = Omit<Statement, 'imageHash' | 'exitCode' | 'outputHash'>;

@@ -5,7 +5,7 @@
 // on by `quorum` operators.
 import { createPublicClient, decodeEventLog, http } from 'viem';
 import type { Address, Hex, Log, PublicClient } from 'viem';
-import { JOB_EXECUTE, decodeEvmResult, encodeEvmExecuteArgs, evmArgsHash, verifyEvmStatement } from '../../../blueprint/index.js';
+import { JOB_EXECUTE, decodeEvmResult, encodeEvmExecuteArgs, evmArgsHash, verifyEvmStatement } from '../../blueprint/index.js';
 import { EvmAccount, readEvmRegistration, submitEvmJob, tangleAbi } from '../../chain/evm/index.js';
 import type { JobUpdate } from '../tangle-client.js';
 import { TimeoutError } from '../../errors.js';

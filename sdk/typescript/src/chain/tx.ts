@@ -6,7 +6,7 @@
 // Plain Substrate plumbing: nothing here is specific to the services pallet, so it is proven
 // against the real Tangle runtime under chopsticks.
 import { ApiPromise, WsProvider } from '@polkadot/api';
-import type { SubmittableExtrinsic } from '@polkadot/api/types';
+import type { Signer, SubmittableExtrinsic } from '@polkadot/api/types';
 import { Keyring } from '@polkadot/keyring';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import type { ExtrinsicStatus, Header } from '@polkadot/types/interfaces';
@@ -55,10 +55,32 @@ export class CallClosedError extends ChainTxError {
   }
 }
 
-/** An API connection that reconnects every second after the node drops it. */
-export async function connectApi(rpcUrl: string): Promise<ApiPromise> {
+/** An account that signs elsewhere: an address and a Signer (a browser wallet's injected one). */
+export interface ExternalSigner {
+  address: string;
+  signer: Signer;
+}
+
+/** Who sends: a keyring pair (signs here) or an external signer. */
+export type TxAccount = KeyringPair | ExternalSigner;
+
+const isExternal = (a: TxAccount): a is ExternalSigner => 'signer' in a && typeof (a as Partial<KeyringPair>).sign !== 'function';
+
+/**
+ * An API connection that reconnects every second after the node drops it. With
+ * `throwOnConnect`, a node that cannot be reached at first rejects at once (with the
+ * provider's error) and nothing keeps retrying.
+ */
+export async function connectApi(rpcUrl: string, o: { throwOnConnect?: boolean } = {}): Promise<ApiPromise> {
   await cryptoWaitReady();
-  return ApiPromise.create({ provider: new WsProvider(rpcUrl, 1000), noInitWarn: true });
+  if (!o.throwOnConnect) return ApiPromise.create({ provider: new WsProvider(rpcUrl, 1000), noInitWarn: true });
+  const provider = new WsProvider(rpcUrl, 1000);
+  try {
+    return await ApiPromise.create({ provider, noInitWarn: true, throwOnConnect: true });
+  } catch (err) {
+    await provider.disconnect().catch(() => undefined);
+    throw err;
+  }
 }
 
 /** A keyring pair from a mnemonic or dev URI (`//Alice`), in the chain's address format. */
@@ -85,16 +107,25 @@ export class TxSender {
   private handOver: Promise<void> = Promise.resolve();
   private header: { at: number; header: Promise<Header> } | null = null;
 
+  readonly address: string;
+
   constructor(
     private readonly api: ApiPromise,
-    readonly pair: KeyringPair,
+    private readonly account: TxAccount,
   ) {
-    this.nonces = new NonceManager(async () => (await api.rpc.system.accountNextIndex(pair.address)).toNumber());
+    this.address = account.address;
+    this.nonces = new NonceManager(async () => (await api.rpc.system.accountNextIndex(account.address)).toNumber());
     // After a gap in the connection our count may be stale.
     api.on('connected', () => {
       this.nonces.reset();
       this.header = null;
     });
+  }
+
+  /** The keyring pair it signs with (an external signer has none). */
+  get pair(): KeyringPair {
+    if (isExternal(this.account)) throw new Error(`${this.address} signs through an external signer: it has no keyring pair`);
+    return this.account;
   }
 
   private recentHeader(): Promise<Header> {
@@ -120,15 +151,21 @@ export class TxSender {
       const header = await this.recentHeader();
       const nonce = await this.nonces.take();
       const api = this.api;
-      tx.sign(this.pair, {
-        nonce,
-        blockHash: header.hash,
-        era: api.registry.createType('ExtrinsicEra', { current: header.number.toNumber(), period: ERA_PERIOD }),
-        genesisHash: api.genesisHash,
-        runtimeVersion: api.runtimeVersion,
-        signedExtensions: api.registry.signedExtensions,
-        version: api.extrinsicVersion,
-      } as never);
+      const era = api.registry.createType('ExtrinsicEra', { current: header.number.toNumber(), period: ERA_PERIOD });
+      if (isExternal(this.account)) {
+        // The signer (a wallet) is handed the payload; it may ask its user, so this may take a while.
+        await tx.signAsync(this.account.address, { signer: this.account.signer, nonce, blockHash: header.hash, era });
+      } else {
+        tx.sign(this.account, {
+          nonce,
+          blockHash: header.hash,
+          era,
+          genesisHash: api.genesisHash,
+          runtimeVersion: api.runtimeVersion,
+          signedExtensions: api.registry.signedExtensions,
+          version: api.extrinsicVersion,
+        } as never);
+      }
       opts.onSigned?.(tx.toHex());
       return await this.watch(tx, until, handedOver);
     } catch (err) {
