@@ -1,7 +1,7 @@
 // The command-line plumbing of faas-operator and npm start (pure: no process, no chain).
 import { describe, expect, it } from 'vitest';
 import { Runtime } from '../../chain/src/runtime.js';
-import { ChainTxError } from '../chain/tx.js';
+import { ChainTxError } from '@faas/sdk/chain';
 import { Settings, UsageError, helpText, oneOf, parseCommandLine, port, urlWith, wholeNumbers } from './cli-args.js';
 import type { CommandSpec } from './cli-args.js';
 import { describeChainFailure } from './cli-chain.js';

@@ -6,8 +6,7 @@
 // which makes it slashable. One beat per served service at start, then every interval / 3.
 import type { Logger } from 'pino';
 import type { EvmTangleClient } from './client.js';
-import { revertReason } from './tx.js';
-import { statusRegistryAbi } from './abi.js';
+import { revertReason, statusRegistryAbi } from '@faas/sdk/chain/evm';
 
 export interface HeartbeatOptions {
   client: EvmTangleClient;
