@@ -21,8 +21,19 @@ export const BASE_IMAGE = 'faas-base:latest';
 export const CONTENT_LABEL = 'faas.content';
 export const MANAGED_LABEL = 'faas.managed';
 
+/**
+ * The tag the runtime images carry: `latest`, or FAAS_IMAGE_TAG so that two checkouts of the
+ * project on one Docker engine (a second working tree, a branch under test) build and run their
+ * own agent instead of replacing each other's images.
+ */
+export function runtimeImageTagSuffix(): string {
+  const tag = process.env.FAAS_IMAGE_TAG ?? 'latest';
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) throw new Error(`FAAS_IMAGE_TAG ${JSON.stringify(tag)} is not a Docker tag`);
+  return tag;
+}
+
 export function runtimeImageTag(image: RuntimeImage): string {
-  return `faas-${image}:latest`;
+  return `faas-${image}:${runtimeImageTagSuffix()}`;
 }
 
 /** Files (relative to the project root) copied into every runtime image. */
