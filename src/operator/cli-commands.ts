@@ -141,16 +141,17 @@ async function run({ settings: s }: Invocation): Promise<void> {
   const api = { host: apiHost(s), port: apiPort(s) };
   const secret = evm ? evmKey() : suri();
   const config = loadConfig();
-  const [{ DockerSandboxEngine, durableState }, { startOperatorService }] = await Promise.all([import('../sandbox/index.js'), import('./service.js')]);
+  const [{ createSandbox, durableState }, { startOperatorService }] = await Promise.all([import('../sandbox/index.js'), import('./service.js')]);
   const log = createLogger(config.logLevel, 'operator');
   installProcessGuard(log);
   // Stateful contexts and snapshots are kept with the job store, so they outlive this process.
-  const engine = new DockerSandboxEngine(config, log, undefined, durableState(path, config.stateful.snapshotDir));
+  const sandbox = createSandbox(config, { log, state: durableState(path, config.stateful.snapshotDir) });
+  const { engine } = sandbox;
   await engine.start();
   // FAAS_TEST_CRASH_POINT is for the crash tests only: the process kills itself right there.
   const crash = process.env.FAAS_TEST_CRASH_POINT;
   const crashPoint = crash === 'after-journal' || crash === 'after-send' ? crash : undefined;
-  const service = await startOperatorService({ rpcUrl: rpc, evm, suri: secret, services, dbPath: path, engine, log, follow: config.follow, api: { ...api, config }, crashPoint });
+  const service = await startOperatorService({ rpcUrl: rpc, evm, suri: secret, services, dbPath: path, engine, log, follow: config.follow, api: { ...api, config, sandbox }, crashPoint });
   out(`operator ${service.address} serving services ${services.join(', ')} (job store ${path}, API ${service.apiUrl})`);
   const stop = async () => {
     await service.stop();

@@ -5,5 +5,4 @@ export type { LimitStatus } from './rate-limiter.js';
 export { Execution, ExecutionService, failureOf } from './executions.js';
 export { CreditGuard, UsageService } from './usage.js';
 export { InstanceService, instanceUsageRecorder } from './instances.js';
-export type { ProxyTarget } from './instances.js';
 export { SnapshotService, hasSnapshots } from './snapshots.js';
