@@ -14,7 +14,7 @@ import { sha256 } from '../../store/index.js';
 import type { ApiKey, InstanceRecord, InstanceStore, UsageStore } from '../../store/index.js';
 import { TOKEN_COOKIE, TOKEN_PARAM, crossSite, exposureHost, proxyHttp, proxyUpgrade } from '../proxy.js';
 import type { ProxyConnector, ProxyTarget } from '../proxy.js';
-import type { CreditGuard } from './usage.js';
+import type { CreditGuard } from './credit.js';
 import type { ExposeBody, Exposure, FileList, InstanceExecBody, InstanceExecResult, InstanceInfo, InstanceStartBody, JupyterInfo, SshInfo, VncInfo, VSCodeInfo } from '@faas/sdk/wire';
 
 export interface InstanceServiceDeps {
