@@ -3,7 +3,7 @@
 // transaction told in the runtime's own words (`services.XyzError: its docs`).
 import { ApiPromise, WsProvider } from '@polkadot/api';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
-import { ChainTxError } from '../chain/index.js';
+import { ChainTxError } from '../tangle/index.js';
 
 /** A failure the user can act on; printed as one line, exit code 1. */
 export class CommandError extends Error {

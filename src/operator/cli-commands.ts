@@ -53,7 +53,7 @@ async function registerEvm({ settings: s }: Invocation): Promise<void> {
   const rpcAddress = s.parse('api-url', urlWith('http:', 'https:')) ?? `http://${apiHost(s)}:${apiPort(s)}`;
   const rpc = rpcUrl(s, true);
   const key = evmKey();
-  const { EvmAccount, registerEvmOperator } = await import('../chain/evm/index.js');
+  const { EvmAccount, registerEvmOperator } = await import('../tangle/evm/index.js');
   const account = await EvmAccount.connect(rpc, key);
   out(`operator ${account.address} on ${rpc}`);
   const done = await registerEvmOperator(account, { tangle, staking, blueprintId, key: account.sender.account.publicKey, rpcAddress, ...(stake !== undefined ? { stake } : {}) });
@@ -69,7 +69,7 @@ async function register(inv: Invocation): Promise<void> {
   const rpcAddress = s.parse('api-url', urlWith('http:', 'https:')) ?? `http://${apiHost(s)}:${apiPort(s)}`;
   const rpc = rpcUrl(s, false);
   const secret = suri();
-  const [{ TxSender, accountFromUri, readOperatorStatus, registerOperator }, { operatorSigningKey }, { CommandError, connectOnce, describeChainFailure, errorDocs }] = await Promise.all([import('../chain/index.js'), import('@faas/sdk/blueprint'), import('./cli-chain.js')]);
+  const [{ TxSender, accountFromUri, readOperatorStatus, registerOperator }, { operatorSigningKey }, { CommandError, connectOnce, describeChainFailure, errorDocs }] = await Promise.all([import('../tangle/index.js'), import('@faas/sdk/blueprint'), import('./cli-chain.js')]);
   const api = await connectOnce(rpc);
   try {
     const unit = chainUnit(api.registry);
@@ -98,7 +98,7 @@ async function status({ settings: s }: Invocation): Promise<void> {
   const rpc = rpcUrl(s, false);
   const path = dbPath(s);
   const secret = suri();
-  const [{ accountFromUri, readOperatorStatus }, { connectOnce }] = await Promise.all([import('../chain/index.js'), import('./cli-chain.js')]);
+  const [{ accountFromUri, readOperatorStatus }, { connectOnce }] = await Promise.all([import('../tangle/index.js'), import('./cli-chain.js')]);
   const api = await connectOnce(rpc);
   try {
     const unit = chainUnit(api.registry);

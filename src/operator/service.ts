@@ -3,9 +3,9 @@
 import type { Logger } from 'pino';
 import { createGateway, startApiServer } from '../api/index.js';
 import type { ApiServer, GatewaySandbox } from '../api/index.js';
-import { PolkadotTangleClient } from '../chain/index.js';
-import type { TangleClient } from '../chain/index.js';
-import { EvmTangleClient, startHeartbeats } from '../chain/evm/index.js';
+import { PolkadotTangleClient } from '../tangle/index.js';
+import type { TangleClient } from '../tangle/index.js';
+import { EvmTangleClient, startHeartbeats } from '../tangle/evm/index.js';
 import type { Config } from '../config.js';
 import type { SandboxEngine } from '../sandbox/index.js';
 import { JobStore, openDatabase } from '../store/index.js';
