@@ -5,7 +5,9 @@ export type { Sandbox, SandboxOptions, InstanceManagerOptions } from './sandbox.
 export { DockerSandboxEngine, durableState } from './engine.js';
 export type { SandboxEngine, SnapshotEngine, EngineState, EngineStats } from './engine.js';
 export type { SnapshotInfo, RestoreInfo, BranchInfo, MergeInfo, MergeStrategy } from './snapshot-info.js';
-export { validateRequest, validationErrorFrom, configKey } from './policy.js';
+export { validateRequest, validationErrorFrom, configKey, containerOptions } from './policy.js';
+export type { ContainerSpec } from './policy.js';
+export { familySeccompProfile } from './seccomp.js';
 export { PROTOCOL_VERSION } from './protocol.js';
 export {
   BASE_IMAGE,
