@@ -150,8 +150,6 @@ export class InstanceService {
     return { host, port, username: SSH_USER, privateKey, fingerprint, hostKey, command: `ssh -i <key file> -p ${port} ${SSH_USER}@${host}` };
   }
 
-  // ---- Jupyter, VNC, VS Code (the devbox's launch scripts, behind exposed URLs) -------------
-
   // ---- Jupyter, VNC, VS Code (the devbox's launchers, behind exposed URLs) -------------------
 
   /** Launches a devbox service (sandbox/instances/launchers.ts) in the key's running instance and exposes its port. */
