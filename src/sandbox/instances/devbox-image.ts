@@ -14,7 +14,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
-import { FaaSError } from '@faas/sdk/errors';
+import { ResourceUnavailableError } from '@faas/sdk/errors';
+import type { ErrorBody } from '@faas/sdk/errors';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const BUILD_SCRIPT = join(root, 'scripts/build-devbox.ts');
@@ -46,11 +47,16 @@ export interface DevboxImageOptions {
   logFile?: string;
 }
 
-/** RESOURCE_UNAVAILABLE about the devbox image (field `image`), with the build's state in `details`. */
-export class DevboxImageUnavailableError extends FaaSError {
-  readonly field = 'image';
+/** RESOURCE_UNAVAILABLE about the devbox image (field `image`); the build's state goes along in `details`. */
+export class DevboxImageUnavailableError extends ResourceUnavailableError {
+  readonly build: Pick<DevboxImageStatus, 'image' | 'state' | 'step' | 'log'>;
   constructor(message: string, s: DevboxImageStatus) {
-    super('RESOURCE_UNAVAILABLE', `image: ${message}`, { field: 'image', image: s.image, state: s.state, step: s.step, log: s.log });
+    super('image', message);
+    this.build = { image: s.image, state: s.state, step: s.step, log: s.log };
+  }
+  override toJSON(): ErrorBody {
+    const body = super.toJSON();
+    return { ...body, details: { ...body.details, ...this.build } };
   }
 }
 
