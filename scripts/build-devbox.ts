@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSy
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CONTENT_LABEL, hashFiles } from '../src/sandbox/images.js';
-import { docker, followProgress, imageInfo, mirror, removeQuietly, run, say } from './image-tools.js';
+import { docker, followProgress, imageInfo, mirror, noBuildCache, removeQuietly, run, say } from './image-tools.js';
 
 export const DEVBOX_IMAGE = process.env.FAAS_DEVBOX_IMAGE || 'faas-devbox:latest';
 export const DEVBOX_ROOTFS_IMAGE = 'faas-devbox-rootfs:latest';
@@ -266,6 +266,7 @@ async function buildDevbox(rootfsId: string): Promise<string | null> {
     labels: { [CONTENT_LABEL]: hash },
     rm: true,
     forcerm: true,
+    nocache: noBuildCache(),
   });
   await followProgress(stream, (step) => say(`  ${step.slice(0, 110)} (${secs(t0)})`));
   const built = await imageInfo(DEVBOX_IMAGE);

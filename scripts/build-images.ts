@@ -16,7 +16,7 @@ import {
   runtimeImageHash,
   runtimeImageTag,
 } from '../src/sandbox/index.js';
-import { docker, followProgress, imageInfo, mirror, removeQuietly, run, say } from './image-tools.js';
+import { docker, followProgress, imageInfo, mirror, noBuildCache, removeQuietly, run, say } from './image-tools.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // Bump when the way the base is made changes (not only its package list).
@@ -76,7 +76,7 @@ async function buildRuntime(image: (typeof RUNTIME_IMAGES)[number], baseId: stri
   const dockerfile = `docker/${image}/Dockerfile`;
   const stream = await docker.buildImage(
     { context: root, src: [dockerfile, ...AGENT_FILES] },
-    { t: tag, dockerfile, buildargs: { BASE: BASE_IMAGE }, labels: { [CONTENT_LABEL]: hash }, rm: true, forcerm: true },
+    { t: tag, dockerfile, buildargs: { BASE: BASE_IMAGE }, labels: { [CONTENT_LABEL]: hash }, rm: true, forcerm: true, nocache: noBuildCache() },
   );
   await followProgress(stream);
   say(`${tag} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
