@@ -10,7 +10,7 @@ import { check, pct, r2, record, results, say, sleep, timeIt } from './stats.js'
 const OWNER = 'bench';
 
 /** 100 MB in the interpreter: random bytes, and an index over them, built in about 2 s. */
-const HEAVY_SETUP = [
+export const HEAVY_SETUP = [
   'import hashlib, os, time',
   't0 = time.monotonic()',
   'data = os.urandom(100 * 1024 * 1024)',
@@ -22,7 +22,7 @@ const HEAVY_SETUP = [
   '    index[hashlib.sha256(data[block:block + 4096]).hexdigest()[:8]] = block',
   '    i += 1',
 ].join('\n');
-const HEAVY_RUN = 'print(len(data) // (1024 * 1024), len(index) > 0)';
+export const HEAVY_RUN = 'print(len(data) // (1024 * 1024), len(index) > 0)';
 
 export async function benchSnapshots(pace: number): Promise<void> {
   say('\nbench: snapshots and branches (python context holding 100 MB of interpreter memory)');

@@ -131,6 +131,14 @@ export function containerLimits(spec: ContainerSpec): { memoryMb: number; diskMb
   };
 }
 
+/**
+ * Host tasks per process of a family container under gVisor: with the ptrace platform each
+ * process inside costs gVisor host threads and a stub process (measured: about 18 host tasks
+ * per branch, whose PID 1 and interpreter are 2 processes), and the pids limit counts host
+ * tasks. At the limit gVisor itself stops, with the family container (its own lineage only).
+ */
+export const GVISOR_HOST_TASKS_PER_PROCESS = 10;
+
 /** Docker's default masked paths outside /proc, kept for family containers. */
 export const FAMILY_MASKED_PATHS = ['/sys/firmware', '/sys/devices/virtual/powercap'];
 
@@ -164,7 +172,7 @@ export function containerOptions(spec: ContainerSpec): Docker.ContainerCreateOpt
       CapDrop: ['ALL'],
       ...(gvisorFamily ? { CapAdd: ['SYS_ADMIN', 'SYS_CHROOT', 'SETPCAP'] } : {}),
       SecurityOpt: spec.family ? ['no-new-privileges', `seccomp=${familySeccompProfile()}`] : ['no-new-privileges'],
-      PidsLimit: limits.pids,
+      PidsLimit: gvisorFamily ? limits.pids * GVISOR_HOST_TASKS_PER_PROCESS : limits.pids,
       Memory: mem,
       MemorySwap: mem, // equal to Memory: no swap
       NanoCpus: Math.round(spec.resources.cpuCores * 1e9),

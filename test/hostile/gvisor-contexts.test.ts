@@ -98,6 +98,30 @@ describe('stateful contexts under gvisor', () => {
     expect(sh.stdout).toBe('0000000000000000 0000000000000000 0000000000000000 2 1\n');
   }, 120_000);
 
+  it('what does not hold, pinned: python user code can leave its chroot (README); the CPU time billed is still what the kernel counted', async () => {
+    const c = await g.execute({ language: 'python', mode: 'persistent', isolation: 'gvisor', code: 'print(1)' }, { owner: OWNER });
+    const escape = [
+      'import ctypes, os, resource',
+      'libc = ctypes.CDLL(None, use_errno=True)',
+      'os.makedirs("/sandbox/tmp/esc", exist_ok=True)',
+      'os.chroot("/sandbox/tmp/esc")',
+      'for _ in range(32):\n    os.chdir("..")',
+      'os.chroot(".")',
+      // out: the family's other roots are in sight (this is the lineage's own family container)
+      'print(os.path.isdir("/sandbox/.roots"), len(os.listdir("/sandbox/.roots")) >= 1)',
+      // cover every /proc/<pid> the agent could read, and make the interpreter report no CPU time
+      'covered = sum(libc.mount(b"tmpfs", ("/proc/" + p).encode(), b"tmpfs", 0, None) == 0 for p in os.listdir("/proc") if p.isdigit())',
+      'print(covered > 0)',
+      'class Zero:\n    ru_utime = ru_stime = ru_maxrss = 0',
+      'resource.getrusage = lambda who: Zero()',
+    ].join('\n');
+    const out = await g.execute({ language: 'python', executionId: c.executionId, code: escape }, { owner: OWNER });
+    expect([out.stdout, out.stderr]).toEqual(['True True\nTrue\n', '']);
+    const busy = await g.execute({ language: 'python', executionId: c.executionId, code: 'import time\nt = time.process_time()\nwhile time.process_time() - t < 1.0:\n    pass\nprint("done")' }, { owner: OWNER });
+    expect(busy.stdout).toBe('done\n');
+    expect(busy.usage.cpuSeconds).toBeGreaterThan(0.5);
+  }, 120_000);
+
   it('a javascript context under gvisor: a snapshot keeps its files (no memory), branches get them', async () => {
     const r = await g.execute({ language: 'javascript', mode: 'checkpointed', isolation: 'gvisor', code: 'require("fs").writeFileSync("note.txt", "js"); globalThis.n = 5; console.log(n)' }, { owner: OWNER });
     expect([r.exitCode, r.stdout]).toEqual([0, '5\n']);

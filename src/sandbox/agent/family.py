@@ -1284,6 +1284,8 @@ class Peer:
         if self.pidfd is not None:
             os.close(self.pidfd)
             self.pidfd = None
+        if family_gvisor.ACTIVE:  # gvisor hook: its CPU time read through an fd held from now on
+            family_gvisor.watch(pid, getattr(self, "pid", None))
         self.pid = pid
         try:
             self.pidfd = os.pidfd_open(pid)
@@ -1317,6 +1319,8 @@ class Peer:
         self.ns = list(fds) or None
 
     def kill(self):
+        if family_gvisor.ACTIVE:  # gvisor hook
+            family_gvisor.unwatch(self.pid)
         try:
             if self.pidfd is not None:
                 signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
@@ -1339,6 +1343,8 @@ class Peer:
 def proc_cpu_seconds(pid):
     """CPU time of a process and its waited-for children (utime+stime+cutime+cstime), from
     /proc: what the kernel counted, whatever the process says of itself."""
+    if family_gvisor.ACTIVE:  # gvisor hook
+        return family_gvisor.cpu_seconds(pid)
     try:
         with open("/proc/%d/stat" % pid) as f:
             fields = f.read().rsplit(")", 1)[1].split()

@@ -203,3 +203,36 @@ def forget_snapshot(family, sid):
             return
     if set(sid) <= F.SNAPSHOT_ID_CHARS and sid not in (".", ".."):
         shutil.rmtree(os.path.join(F.FROZEN, sid), ignore_errors=True)
+
+
+# A context's CPU time is read from its /proc/<pid>/stat (family.proc_cpu_seconds), and user
+# code of a python context here may mount over /proc/<pid> paths in the one mount table. The
+# file is opened when the agent learns the pid (before the context runs code), and read
+# through that fd from then on: a later mount over the path does not change what it reads.
+STAT_FDS = {}  # pid (the agent's view) -> fd of its /proc/<pid>/stat
+
+
+def watch(pid, old=None):
+    if old is not None:
+        unwatch(old)
+    try:
+        STAT_FDS[pid] = os.open("/proc/%d/stat" % pid, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        pass
+
+
+def unwatch(pid):
+    fd = STAT_FDS.pop(pid, None)
+    if fd is not None:
+        os.close(fd)
+
+
+def cpu_seconds(pid):
+    fd = STAT_FDS.get(pid)
+    if fd is None:
+        return None
+    try:
+        fields = os.pread(fd, 4096, 0).decode().rsplit(")", 1)[1].split()
+        return sum(int(x) for x in fields[11:15]) / float(os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return None
