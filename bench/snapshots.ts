@@ -22,7 +22,7 @@ export const HEAVY_SETUP = [
   '    index[hashlib.sha256(data[block:block + 4096]).hexdigest()[:8]] = block',
   '    i += 1',
 ].join('\n');
-export const HEAVY_RUN = 'print(len(data) // (1024 * 1024), len(index) > 0)';
+const HEAVY_RUN = 'print(len(data) // (1024 * 1024), len(index) > 0)';
 
 export async function benchSnapshots(pace: number): Promise<void> {
   say('\nbench: snapshots and branches (python context holding 100 MB of interpreter memory)');

@@ -3,6 +3,8 @@
 import { release } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DockerSandboxEngine } from '../../src/sandbox/index.js';
+import { GVISOR_HOST_TASKS_PER_PROCESS, containerOptions } from '../../src/sandbox/policy.js';
+import { ResourcesSchema } from '../../src/sandbox/types.js';
 import { makeEngine } from '../helpers.js';
 
 const OWNER = 'gvisor-contexts';
@@ -121,6 +123,19 @@ describe('stateful contexts under gvisor', () => {
     expect(busy.stdout).toBe('done\n');
     expect(busy.usage.cpuSeconds).toBeGreaterThan(0.5);
   }, 120_000);
+
+  it('a gvisor family container: uid 0 of gVisor with three capabilities, run by runsc, its pids limit in host tasks (×10)', () => {
+    const spec = { image: 'x', language: 'python' as const, resources: ResourcesSchema.parse({}), pidsLimit: 256, labels: {}, family: { contexts: 8, maxMemoryMb: 512, maxDiskMb: 1024, maxPids: 256 } };
+    const o = containerOptions({ ...spec, uid: 2_000_123, isolation: 'gvisor' });
+    expect([o.User, o.HostConfig!.Runtime, o.HostConfig!.CapDrop, o.HostConfig!.CapAdd]).toEqual(['0:0', 'runsc', ['ALL'], ['SYS_ADMIN', 'SYS_CHROOT', 'SETPCAP']]);
+    expect(o.HostConfig!.PidsLimit).toBe(256 * GVISOR_HOST_TASKS_PER_PROCESS);
+    expect(o.Env).toContain('FAAS_FAMILY_ISOLATION=gvisor');
+    // under runc, and a gvisor container that is not a family: as before
+    const runc = containerOptions({ ...spec, uid: 2_000_123 });
+    expect([runc.User, runc.HostConfig!.CapAdd, runc.HostConfig!.PidsLimit, runc.Env]).toEqual(['2000123:2000123', undefined, 256, expect.not.arrayContaining(['FAAS_FAMILY_ISOLATION=gvisor'])]);
+    const eph = containerOptions({ ...spec, family: undefined, uid: 2_000_123, isolation: 'gvisor' });
+    expect([eph.User, eph.HostConfig!.CapAdd]).toEqual(['2000123:2000123', undefined]);
+  });
 
   it('a javascript context under gvisor: a snapshot keeps its files (no memory), branches get them', async () => {
     const r = await g.execute({ language: 'javascript', mode: 'checkpointed', isolation: 'gvisor', code: 'require("fs").writeFileSync("note.txt", "js"); globalThis.n = 5; console.log(n)' }, { owner: OWNER });

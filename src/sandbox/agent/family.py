@@ -1495,9 +1495,11 @@ class Family:
     def drop_context(self, cid):
         with self.lock:
             ctx = self.contexts.pop(cid, None)
-            self.context_base.pop(cid, None)
+            base = self.context_base.pop(cid, None)
         if ctx is not None:
             ctx.kill()
+        if family_gvisor.ACTIVE and base is not None:  # gvisor hook: its snapshot's files, if dropped
+            family_gvisor.forget_snapshot(self, base)
 
     # -- operations --
     def op_snapshot(self, msg):
