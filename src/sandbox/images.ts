@@ -46,6 +46,7 @@ export const AGENT_FILES = [
   'src/sandbox/agent/faas.cjs',
   // stateful contexts (checkpointed / branched / persistent modes) and their node interpreter
   'src/sandbox/agent/family.py',
+  'src/sandbox/agent/family_gvisor.py', // the family agent's gVisor tier
   'src/sandbox/agent/ctx-runner.cjs',
 ];
 

@@ -17,6 +17,7 @@ export {
   IMAGE_OF_LANGUAGE,
   AGENT_FILES,
   runtimeImageTag,
+  runtimeImageTagSuffix,
   runtimeImageHash,
   hashFiles,
 } from './images.js';
@@ -43,9 +44,11 @@ export {
   listFiles,
   unpackFiles,
   LAUNCHER_PORTS,
+  DevboxImage,
+  DevboxImageUnavailableError,
   launchJupyter,
   launchVNC,
   launchVSCode,
 } from './instances/index.js';
-export type { InstanceManagerDeps, InstanceSettings, InstanceSpec, InstanceSpecInput, InstanceResourcesInput, RunningExec, ExecOptions, SshKeyPair, InstanceCommands, Launched, LauncherName } from './instances/index.js';
+export type { InstanceManagerDeps, InstanceSettings, InstanceSpec, InstanceSpecInput, InstanceResourcesInput, RunningExec, ExecOptions, SshKeyPair, InstanceCommands, Launched, LauncherName, DevboxImageStatus, DevboxImageState } from './instances/index.js';
 export * from './types.js';

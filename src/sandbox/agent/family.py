@@ -38,6 +38,8 @@ import time
 import traceback
 import types
 
+import family_gvisor  # gvisor hook: the gVisor tier's variant (family_gvisor.ACTIVE)
+
 PROTOCOL_VERSION = 3
 AGENT_DIR = os.path.dirname(os.path.abspath(__file__))
 SANDBOX = "/sandbox"
@@ -138,7 +140,7 @@ SOCKET_IOCTL_READS = set(range(0x8901, 0x8908)) | {0x8910, 0x8912, 0x8913, 0x891
 confined = False  # this process (and what it forks) already runs under a filter of ours
 
 
-def seccomp_program(python_context):
+def seccomp_program(python_context, gvisor_interpreter=False):
     """A classic BPF program for seccomp (struct sock_filter[]), built here: default allow,
     the calls above refused with EPERM (clone3 with ENOSYS: its flags are behind a pointer,
     and libc falls back to clone(), whose flags are checked)."""
@@ -162,6 +164,8 @@ def seccomp_program(python_context):
     denied = ["mount", "umount2", "pivot_root", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr"]
     if not python_context:
         denied.append("setns")
+    if gvisor_interpreter:  # gvisor hook: it makes its snapshots' namespaces itself (family_gvisor)
+        denied = [d for d in denied if d not in ("mount", "umount2")] + ["setns"]
     for name in denied:
         jump(0x15, nr[name], "deny", 0)
     jump(0x15, nr["clone3"], "enosys", 0)
@@ -181,7 +185,8 @@ def seccomp_program(python_context):
     ret(deny)
     label("clone")  # flags: 1st argument (low word holds every CLONE_NEW* bit)
     ld(16)
-    jump(0x45, CLONE_NEW_ANY, "deny", "allow")  # BPF_JSET
+    refused_ns = CLONE_NEWUSER | CLONE_NEWCGROUP | CLONE_NEWTIME if gvisor_interpreter else CLONE_NEW_ANY  # gvisor hook
+    jump(0x45, refused_ns, "deny", "allow")  # BPF_JSET
     label("socket")  # only unix, IPv4 and IPv6 sockets of the ordinary types
     ld(16)  # domain
     jump(0x15, AF_UNIX, "socktype", 0)
@@ -236,11 +241,11 @@ def drop_capabilities():
     check(libc.capset(ctypes.c_char_p(header), data), "capset")
 
 
-def install_filter(python_context=False):
+def install_filter(python_context=False, gvisor_interpreter=False):
     """no_new_privs and the seccomp filter, for this process and everything it starts."""
     global confined
     PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
-    code = seccomp_program(python_context)
+    code = seccomp_program(python_context, gvisor_interpreter)
     buf = ctypes.create_string_buffer(code, len(code))
     fprog = struct.pack("HxxxxxxP", len(code) // 8, ctypes.addressof(buf))
     check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
@@ -269,6 +274,8 @@ SNAPSHOT_ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012
 
 def own_namespaces(proc=None):
     """fds of this process's user, mount and PID namespaces (what new ones are made under)."""
+    if family_gvisor.ACTIVE:  # gvisor hook: no namespace files there; nothing is handed over
+        return []
     return [os.open(("self/ns/" if proc is not None else "/proc/self/ns/") + k, os.O_RDONLY | os.O_CLOEXEC, dir_fd=proc)
             for k in ("user", "mnt", "pid")]
 
@@ -481,6 +488,8 @@ def recv_msg(sock):
 def enter_namespaces(lower, disk_mb):
     """Called in a fresh child: new user, mount, PID (for its children), network, IPC and UTS
     namespaces, and the context's files (mount_context_files)."""
+    if family_gvisor.ACTIVE:  # gvisor hook: a root directory of its own instead
+        return family_gvisor.enter_context(lower, disk_mb)
     enter_userns(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
     mount_context_files(lower, disk_mb)
 
@@ -579,7 +588,7 @@ def become_context(sock, language, lower, disk_mb, main=None):
             ContextServer(sock, language, main).serve()
             os._exit(0)
         sock.close()
-        reap_until_empty()
+        family_gvisor.init_until_empty() if family_gvisor.ACTIVE else reap_until_empty()  # gvisor hook
     except BaseException:
         log("context failed to start: %s" % traceback.format_exc())
         os._exit(70)
@@ -658,6 +667,8 @@ class ContextServer:
 
     def serve(self):
         not_dumpable()
+        if self.language == "python" and not confined and family_gvisor.ACTIVE:  # gvisor hook
+            family_gvisor.confine_interpreter()
         if self.language == "python" and not confined:
             drop_capabilities()
             install_filter(python_context=True)  # user code runs in this process from here on
@@ -729,6 +740,8 @@ class ContextServer:
         before the context may run anything again. fds: the holder's socket, then the fds of
         the holder's namespaces (msg holderNs: their kinds) and of where the context moves
         (msg movedNs), made by the agent."""
+        if family_gvisor.ACTIVE:  # gvisor hook: the interpreter makes the namespaces itself
+            return family_gvisor.context_snapshot(self, fds, msg)
         hold_kinds, moved_kinds = list(msg.get("holderNs") or []), list(msg.get("movedNs") or [])
         holder_sock_fd = fds[0] if fds else -1
         hold_fds, moved_fds = fds[1 : 1 + len(hold_kinds)], fds[1 + len(hold_kinds) :]
@@ -1038,7 +1051,7 @@ class HolderServer:
         frozen files in place; else a holder made by the agent for files from the host's store,
         which makes its own user and mount namespaces."""
         not_dumpable()
-        if not mounted:
+        if not mounted and not family_gvisor.ACTIVE:  # gvisor hook: frozen files stay in /sandbox/.frozen
             enter_userns(CLONE_NEWNS)
             mount("tmpfs", FROZEN, "tmpfs", MS_NOSUID | MS_NODEV, "size=%dm,mode=0700" % max(1, disk_mb))
         if source is not None:
@@ -1084,12 +1097,13 @@ class HolderServer:
             lower = self.dir(msg["snapshot"])
             child = socket.socket(fileno=fds[0])
             kinds, ns = list(msg.get("ns") or []), fds[1:]
-            if self.main is not None and (not kinds or len(kinds) != len(ns)):
+            joins = self.main is not None and not family_gvisor.ACTIVE  # gvisor hook: a branch makes its own there
+            if joins and (not kinds or len(kinds) != len(ns)):
                 raise ValueError("branch: namespaces missing")
             pid = os.fork()
             if pid == 0:
                 self.sock.close()
-                if self.main is not None:  # this interpreter ran user code: it only joins namespaces
+                if joins:  # this interpreter ran user code: it only joins namespaces
                     join_context(child, msg.get("language") or self.language, kinds, ns, self.main)
                 become_context(child, msg.get("language") or self.language, lower, int(msg.get("diskMb", 256)), self.main)
             child.close()
@@ -1270,6 +1284,8 @@ class Peer:
         if self.pidfd is not None:
             os.close(self.pidfd)
             self.pidfd = None
+        if family_gvisor.ACTIVE:  # gvisor hook: its CPU time read through an fd held from now on
+            family_gvisor.watch(pid, getattr(self, "pid", None))
         self.pid = pid
         try:
             self.pidfd = os.pidfd_open(pid)
@@ -1303,9 +1319,13 @@ class Peer:
         self.ns = list(fds) or None
 
     def kill(self):
+        if family_gvisor.ACTIVE:  # gvisor hook
+            family_gvisor.unwatch(self.pid)
         try:
             if self.pidfd is not None:
                 signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            elif family_gvisor.ACTIVE:  # gvisor hook: no pidfds there (ENOSYS)
+                os.kill(self.pid, signal.SIGKILL)
         except OSError:
             pass
         try:
@@ -1323,6 +1343,8 @@ class Peer:
 def proc_cpu_seconds(pid):
     """CPU time of a process and its waited-for children (utime+stime+cutime+cstime), from
     /proc: what the kernel counted, whatever the process says of itself."""
+    if family_gvisor.ACTIVE:  # gvisor hook
+        return family_gvisor.cpu_seconds(pid)
     try:
         with open("/proc/%d/stat" % pid) as f:
             fields = f.read().rsplit(")", 1)[1].split()
@@ -1473,15 +1495,19 @@ class Family:
     def drop_context(self, cid):
         with self.lock:
             ctx = self.contexts.pop(cid, None)
-            self.context_base.pop(cid, None)
+            base = self.context_base.pop(cid, None)
         if ctx is not None:
             ctx.kill()
+        if family_gvisor.ACTIVE and base is not None:  # gvisor hook: its snapshot's files, if dropped
+            family_gvisor.forget_snapshot(self, base)
 
     # -- operations --
     def op_snapshot(self, msg):
         ctx = self.context(msg["context"])
         sid, disk_mb = msg["snapshot"], int(msg.get("diskMb", 256))
-        if ctx.language == "python":
+        if ctx.language == "python" and family_gvisor.ACTIVE:  # gvisor hook
+            holder = family_gvisor.op_snapshot(ctx, sid, disk_mb)
+        elif ctx.language == "python":
             if not ctx.ns:
                 raise RuntimeError("the context's namespaces are unknown")
             ctx.ask({"op": "quiesce"}, timeout=60)
@@ -1717,6 +1743,8 @@ class Family:
                 holder.ask({"op": "drop", "snapshot": sid}, timeout=60)
             else:
                 holder.kill()  # its memory and frozen files go with it
+        if family_gvisor.ACTIVE:  # gvisor hook
+            family_gvisor.forget_snapshot(self, sid)
         return {}
 
     def op_list(self, msg):
@@ -1734,6 +1762,7 @@ class Family:
 
 
 def main():
+    family_gvisor.bind(sys.modules[__name__])  # gvisor hook
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     Family().serve()
 

@@ -2,6 +2,8 @@
 // key format (the SDK reads it), file operations and the devbox launchers.
 export { InstanceManager } from './manager.js';
 export type { InstanceManagerDeps } from './manager.js';
+export { DevboxImage, DevboxImageUnavailableError } from './devbox-image.js';
+export type { DevboxImageStatus, DevboxImageState } from './devbox-image.js';
 export { InstanceSpecSchema, InstanceResourcesSchema, INSTANCE_ID_PATTERN, EXPOSE_NAME_PATTERN } from './spec.js';
 export type { InstanceSpec, InstanceSpecInput, InstanceResourcesInput, InstanceSettings } from './spec.js';
 export { MuxChannel } from './mux.js';

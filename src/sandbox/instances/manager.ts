@@ -12,6 +12,7 @@ import { ConflictError, QuotaExceededError, SandboxError } from '@faas/sdk/error
 import type { InstanceRecord, InstanceStore, StopReason } from '../../store/index.js';
 import { findCpuCounter } from '../cgroup.js';
 import { DEVBOX, HOST_KEY_FILE, INSTANCE_DB_LABEL, INSTANCE_LABEL, instanceContainerOptions } from './container.js';
+import { DevboxImage } from './devbox-image.js';
 import { runExec, startExec } from './exec.js';
 import { Live } from './live.js';
 import { InstanceNetwork } from './network.js';
@@ -42,7 +43,8 @@ export class InstanceManager {
   private readonly log: Logger;
   private timer: NodeJS.Timeout | null = null;
   private identity = '';
-  private imageChecked = false;
+  /** The devbox image, built here on first use when it is missing (devbox-image.ts). */
+  readonly image: DevboxImage;
   private closed = false;
   private started: Promise<void> | null = null;
 
@@ -52,6 +54,7 @@ export class InstanceManager {
     this.settings = d.settings;
     this.log = d.log;
     this.network = new InstanceNetwork(d.docker);
+    this.image = new DevboxImage({ docker: d.docker, image: d.settings.image, log: d.log, build: d.settings.imageBuild, waitMs: d.settings.imageWaitS * 1000 });
   }
 
   /**
@@ -118,23 +121,13 @@ export class InstanceManager {
     }
   }
 
-  private async checkImage(): Promise<void> {
-    if (this.imageChecked) return;
-    try {
-      await this.docker.getImage(this.settings.image).inspect();
-    } catch {
-      throw new SandboxError(`the instance image ${this.settings.image} is missing; run \`npm run setup-host\` to build it`);
-    }
-    this.imageChecked = true;
-  }
-
   /** Starts an instance for a key; resolves once its sshd answers. */
   async create(keyId: string, input: InstanceSpecInput): Promise<InstanceRecord> {
     if (this.closed) throw new SandboxError('the instance manager is closed');
     await this.start();
     const { spec, diskMb, ttl } = checkInstanceSpec(input, this.d.limits, this.settings);
     const res = spec.resources;
-    await this.checkImage();
+    await this.image.ready();
     // Counted and recorded with no wait in between: starts at the same time cannot both pass.
     const running = this.store.listByKey(keyId).filter((r) => r.status !== 'stopped').length;
     if (running >= this.settings.maxPerKey) throw new QuotaExceededError('instances', `this key already has ${running} instances (at most ${this.settings.maxPerKey}, FAAS_INSTANCE_MAX_PER_KEY); stop one first`);
@@ -473,6 +466,7 @@ export class InstanceManager {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.image.close();
     await this.started?.catch(() => undefined);
     if (this.timer) clearInterval(this.timer);
     await Promise.all([...this.live.values()].map((l) => l.stopping ?? Promise.resolve()));

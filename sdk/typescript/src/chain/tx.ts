@@ -13,7 +13,12 @@ import type { ExtrinsicStatus, Header } from '@polkadot/types/interfaces';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { blockBody, blockEvents } from './blocks.js';
 import type { ChainEvent } from './blocks.js';
+import { dispatchErrorReason } from './describe.js';
+import type { DispatchErrorLike } from './describe.js';
 import { NonceManager } from './nonce.js';
+import { ChainTxError } from './tx-error.js';
+
+export { ChainTxError } from './tx-error.js';
 
 export interface Included {
   blockHash: string;
@@ -27,20 +32,6 @@ export interface Included {
   fee: bigint | null;
   /** The transaction's hash (set by the EVM backend). */
   txHash?: string;
-}
-
-/** Thrown when the chain refuses or fails a transaction; `reason` is the chain's words. */
-export class ChainTxError extends Error {
-  constructor(
-    readonly reason: string,
-    /** The node refused it before it entered the pool (its nonce went unused). */
-    readonly refused = false,
-    readonly outdatedNonce = false,
-    /** The node already has this very transaction in its pool. */
-    readonly alreadyImported = false,
-  ) {
-    super(reason);
-  }
 }
 
 /** The call is completed and takes no more results (enough operators answered before this
@@ -234,8 +225,7 @@ export class TxSender {
     const records = events.filter((e) => e.extrinsic === index && index >= 0).map((e) => e.event);
     const failed = records.find((e) => e.section === 'system' && e.method === 'ExtrinsicFailed');
     if (failed) {
-      const e = failed.data[0] as unknown as { isModule: boolean; asModule: Parameters<typeof api.registry.findMetaError>[0]; toString(): string };
-      return new ChainTxError(e.isModule ? (({ section, name }) => `${section}.${name}`)(api.registry.findMetaError(e.asModule)) : e.toString());
+      return new ChainTxError(dispatchErrorReason(api.registry, failed.data[0] as unknown as DispatchErrorLike));
     }
     const paid = records.find((e) => e.section === 'transactionPayment' && e.method === 'TransactionFeePaid');
     return {
