@@ -38,15 +38,15 @@ export function runtimeImageTag(image: RuntimeImage): string {
 
 /** Files (relative to the project root) copied into every runtime image. */
 export const AGENT_FILES = [
-  'src/sandbox/agent/agent.py',
-  'src/sandbox/agent/runner.cjs',
+  'agent/agent.py',
+  'agent/runner.cjs',
   // the progress helpers: `faas-progress`, python's and node's `faas` module
-  'src/sandbox/agent/faas-progress',
-  'src/sandbox/agent/faas.py',
-  'src/sandbox/agent/faas.cjs',
+  'agent/faas-progress',
+  'agent/faas.py',
+  'agent/faas.cjs',
   // stateful contexts (checkpointed / branched / persistent modes) and their node interpreter
-  'src/sandbox/agent/family.py',
-  'src/sandbox/agent/ctx-runner.cjs',
+  'agent/family.py',
+  'agent/ctx-runner.cjs',
 ];
 
 export function hashFiles(root: string, files: readonly string[], extra = ''): string {

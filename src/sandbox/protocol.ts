@@ -1,5 +1,5 @@
 // The host ↔ in-sandbox agent protocol, version PROTOCOL_VERSION. The agent side is
-// src/sandbox/agent/agent.py; a test checks both sides name the same version.
+// agent/agent.py; a test checks both sides name the same version.
 //
 // Transport: the container's stdin/stdout, attached once through the engine. Each message is
 // a frame: 4-byte big-endian length, then that many bytes of UTF-8 JSON. Binary payloads

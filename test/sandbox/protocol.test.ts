@@ -12,7 +12,7 @@ function agentFrame(obj: unknown): Buffer {
 
 describe('agent protocol', () => {
   it('host and agent speak the same version', () => {
-    const agent = readFileSync(new URL('../../src/sandbox/agent/agent.py', import.meta.url), 'utf8');
+    const agent = readFileSync(new URL('../../agent/agent.py', import.meta.url), 'utf8');
     expect(agent).toMatch(new RegExp(`^PROTOCOL_VERSION = ${PROTOCOL_VERSION}$`, 'm'));
   });
 
