@@ -7,7 +7,7 @@ import { ResourceUnavailableError, ValidationError } from '@faas/sdk/errors';
 import { completeGoProgram } from './go-snippet.js';
 import { ExecuteRequestSchema } from './types.js';
 import type { ExecuteRequest, ExecuteRequestInput, Isolation, Language, Resources } from './types.js';
-import { MANAGED_LABEL } from './images.js';
+import { MANAGED_LABEL } from './labels.js';
 import { familySeccompProfile } from './seccomp.js';
 
 /** The unprivileged user of instances, and of a sandbox given no uid of its own (nobody:nogroup). */
@@ -170,7 +170,7 @@ export function containerOptions(spec: ContainerSpec): Docker.ContainerCreateOpt
       Memory: mem,
       MemorySwap: mem, // equal to Memory: no swap
       NanoCpus: Math.round(spec.resources.cpuCores * 1e9),
-      // The only writable place: /tmp, HOME and the work root live here (see docker/*/Dockerfile).
+      // The only writable place: /tmp, HOME and the work root live here (see docker/runtime/Dockerfile).
       Tmpfs: { '/sandbox': `rw,exec,nosuid,nodev,size=${limits.diskMb}m,uid=${spec.uid ?? 65534},gid=${spec.uid ?? 65534},mode=0755` },
       ShmSize: 16 * 1024 * 1024,
       Ulimits: [{ Name: 'nofile', Soft: 4096, Hard: 4096 }],
