@@ -82,6 +82,17 @@ def set_dumpable(flag):
         pass
 
 
+def wake_on_signals():
+    """A pipe that a signal (SIGCHLD: a child ended) makes readable, for a select loop: returns
+    its read end (non-blocking; drain it when it wakes)."""
+    sig_r, sig_w = os.pipe()
+    os.set_blocking(sig_r, False)
+    os.set_blocking(sig_w, False)
+    signal.set_wakeup_fd(sig_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    return sig_r
+
+
 # ---- host frames: 4-byte big-endian length, then UTF-8 JSON --------------------------------
 def encode_frame(obj):
     data = json.dumps(obj, separators=(",", ":")).encode()

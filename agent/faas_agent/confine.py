@@ -16,7 +16,6 @@ def check(rc, what):
         raise OSError(e, "%s: %s" % (what, os.strerror(e)))
 
 
-
 # ---- confinement of user code (issue 13, isolation) ----------------------------------------
 # After a context is set up, the code it runs must not reach the kernel surfaces a user
 # namespace of its own would open (tc/route/xfrm netlink, packet and raw sockets, iptables,
@@ -178,4 +177,3 @@ def confine_user_program():
     """For a process about to exec user code (a subprocess of a context)."""
     drop_capabilities()
     install_filter()
-

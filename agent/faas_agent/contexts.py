@@ -79,7 +79,6 @@ def fork_context(language, lower, disk_mb, main=None):
     return ours
 
 
-
 def on_alarm(*_):
     raise RunTimeout()
 
@@ -93,7 +92,6 @@ def read_capped(fd, cap):
             break
         data += b
     return data[:cap], len(data) > cap
-
 
 
 class ContextServer(Interpreters):
@@ -304,4 +302,3 @@ class ContextServer(Interpreters):
         d = os.path.join(SANDBOX, "tmp", ".faas-run")
         os.makedirs(d, exist_ok=True)
         return os.open(os.path.join(d, name), os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-

@@ -24,7 +24,7 @@ import signal
 import time
 import traceback
 
-from .common import SANDBOX_ROOT, encode_frame, hello, log, set_dumpable, take_frames
+from .common import SANDBOX_ROOT, encode_frame, hello, log, set_dumpable, take_frames, wake_on_signals
 from .finish import Finisher, read_oom_kills
 from .launch import Launcher
 from .spares import CODE_ROOT, SPARE_LANGUAGES, SPARES, WORK_ROOT, SparePool, python_direct_main
@@ -59,11 +59,7 @@ class Agent(SparePool, Launcher, Streams, Finisher):
             self.start_zygote()
         os.set_blocking(0, False)
         os.set_blocking(1, False)
-        self.sig_r, sig_w = os.pipe()
-        os.set_blocking(self.sig_r, False)
-        os.set_blocking(sig_w, False)
-        signal.set_wakeup_fd(sig_w)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.sig_r = wake_on_signals()
         signal.signal(signal.SIGTERM, lambda *_: self.stop())
         self.sel.register(0, selectors.EVENT_READ, ("host", None))
         self.sel.register(self.sig_r, selectors.EVENT_READ, ("signal", None))

@@ -193,7 +193,6 @@ class Family(SnapshotOps):
         return {"memoryMb": None}
 
 
-
 def main():
     set_log_name("family", with_pid=True)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)

@@ -118,4 +118,3 @@ class HolderServer:
             self.frozen.discard(msg["snapshot"])
             return {"ok": True}
         return {"ok": False, "message": "unknown op %r" % op}
-

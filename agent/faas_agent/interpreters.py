@@ -154,4 +154,3 @@ class Interpreters:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
             return 137, True
-

@@ -76,4 +76,3 @@ def recv_msg(sock):
             os.close(fd)
         raise
     return obj, fds, pid
-

@@ -33,7 +33,6 @@ def not_dumpable():
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
-
 # ---- namespaces made by the agent, joined by user code's interpreter ----------------------
 # A python context's interpreter has run user code: it may neither create namespaces nor
 # mount. Its snapshot (the holder: its memory) and its branches (forks of the holder) still
@@ -185,7 +184,6 @@ def make_namespaces(parent, purpose, lower=None, disk_mb=256):
     return rep["kinds"], fds, release_w
 
 
-
 def enter_namespaces(lower, disk_mb):
     """Called in a fresh child: new user, mount, PID (for its children), network, IPC and UTS
     namespaces, and the context's files (mount_context_files)."""
@@ -265,4 +263,3 @@ def close_fds_except(keep):
                 os.close(fd)
             except OSError:
                 pass
-

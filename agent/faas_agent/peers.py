@@ -103,4 +103,3 @@ def await_ready(sock, language):
             os.close(fd)
         raise RuntimeError("it did not start")
     return Peer(sock, pid, language, ns)
-

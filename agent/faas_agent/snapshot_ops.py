@@ -236,4 +236,3 @@ class SnapshotOps:
         return {"created": True, "conflicts": conflicts, "hasMemory": holder.language == "python",
                 "summary": summary,
                 "sizeBytes": info["sizeBytes"], "contentHash": info["contentHash"], "files": len(info["manifest"])}
-

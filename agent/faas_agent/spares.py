@@ -20,7 +20,7 @@ import socket
 import sys
 import traceback
 
-from .common import AGENT_DIR, BASE_ENV, log, new_main_module, run_as_main, set_dumpable, set_environ
+from .common import AGENT_DIR, BASE_ENV, log, new_main_module, run_as_main, set_dumpable, set_environ, wake_on_signals
 
 WORK_ROOT = os.environ.get("FAAS_WORK_ROOT", "/workspace")
 CODE_ROOT = os.environ.get("FAAS_CODE_ROOT", "/tmp/.faas")
@@ -120,11 +120,7 @@ def zygote_main(sock, language):
     """The zygote: a lean copy of the agent that only forks spares, so the agent itself never
     pays for a fork on its request path (and the forks run on another core). It sends each
     spare's pipe ends to the agent over `sock` (SCM_RIGHTS) and reports how spares end."""
-    sig_r, sig_w = os.pipe()
-    os.set_blocking(sig_r, False)
-    os.set_blocking(sig_w, False)
-    signal.set_wakeup_fd(sig_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
+    sig_r = wake_on_signals()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if language == "python":
         gc.freeze()  # spares share our objects; keep the GC from touching (copying) them
