@@ -221,7 +221,7 @@ function optionsFor(c: Case): Docker.ContainerCreateOptions {
     language: 'python',
     resources: { cpuCores: 1, memoryMb: 512, timeoutMs: 30_000, diskMb: 256, gpuCount: 0 },
     pidsLimit: 64,
-    labels: { [PROBE_LABEL]: 'true', `${CRIU_PROBE_LABEL}.case`: c.name },
+    labels: { [PROBE_LABEL]: 'true', [`${PROBE_LABEL}.case`]: c.name },
   });
   const labels = { ...o.Labels };
   delete labels[MANAGED_LABEL]; // not one of the engine's containers
