@@ -152,6 +152,16 @@ describe('EVM backend (tnt-core on anvil)', () => {
     }
     operator = await startOperator(); // the usual operator (from block 0) answers the earlier call
     expect((await sdk.waitForResult(before, { timeoutMs: 30_000 })).stdout).toBe('before\n');
+    // The client's fromBlock: a call from there on is read and verified; an earlier one is not
+    // found (a typed NOT_FOUND naming the block), so the setting is what bounds its log reads.
+    const scoped = new TangleFaaSClient({ chain: 'evm', rpcUrl: f.rpcUrl, tangleAddress: f.addresses.tangle, blueprintId: f.blueprintId, serviceId: f.serviceId, account: f.caller.privateKey, fromBlock });
+    expect(await scoped.waitForResult(after, { timeoutMs: 30_000 })).toMatchObject({ stdout: 'after\n', verified: true });
+    await expect(scoped.waitForResult(before, { timeoutMs: 10_000 })).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining(`from block ${fromBlock}`) });
+    // A job it submits itself is read at its own block.
+    const fresh = new TangleFaaSClient({ chain: 'evm', rpcUrl: f.rpcUrl, tangleAddress: f.addresses.tangle, blueprintId: f.blueprintId, serviceId: f.serviceId, account: f.caller.privateKey, fromBlock: (await f.caller.pub.getBlockNumber()) + 1n });
+    const own = await fresh.submitJob({ code: 'echo own', language: 'bash' });
+    const r = await fresh.waitForResult(own, { timeoutMs: 30_000 });
+    expect(r, r.verificationError).toMatchObject({ stdout: 'own\n', verified: true });
   });
 
   it('answers concurrent calls without nonce clashes', async () => {

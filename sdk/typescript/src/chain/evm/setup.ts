@@ -46,13 +46,14 @@ export async function receiptEvent(pub: PublicClient, included: Included, eventN
 /** An operator's registration for a blueprint: its key as the contract holds it, and its API
  *  address — which this protocol version keeps only in the OperatorRegistered /
  *  OperatorPreferencesUpdated logs (its `getOperatorPreferences` answers an empty rpcAddress). */
-export async function readEvmRegistration(pub: PublicClient, tangle: Address, blueprintId: bigint, operator: Address): Promise<{ key: Hex; rpcAddress: string } | null> {
+/** `fromBlock`: where the Tangle contract's logs begin (its deployment block; 0 reads the whole chain). */
+export async function readEvmRegistration(pub: PublicClient, tangle: Address, blueprintId: bigint, operator: Address, fromBlock = 0n): Promise<{ key: Hex; rpcAddress: string } | null> {
   const prefs = await pub.readContract({ address: tangle, abi: tangleAbi, functionName: 'getOperatorPreferences', args: [blueprintId, operator] });
   if (prefs.ecdsaPublicKey === '0x') return null;
   let rpcAddress = prefs.rpcAddress;
   if (!rpcAddress) {
     const read = (name: 'OperatorRegistered' | 'OperatorPreferencesUpdated') =>
-      pub.getLogs({ address: tangle, event: tangleAbi.find((x): x is Extract<(typeof tangleAbi)[number], { name: 'OperatorRegistered' }> => x.type === 'event' && x.name === name)!, args: { blueprintId, operator }, fromBlock: 0n });
+      pub.getLogs({ address: tangle, event: tangleAbi.find((x): x is Extract<(typeof tangleAbi)[number], { name: 'OperatorRegistered' }> => x.type === 'event' && x.name === name)!, args: { blueprintId, operator }, fromBlock });
     const logs = [...(await read('OperatorRegistered')), ...(await read('OperatorPreferencesUpdated'))].sort((a, b) => Number(a.blockNumber - b.blockNumber) || a.logIndex - b.logIndex);
     const last = logs[logs.length - 1] as unknown as { args: { rpcAddress: string } } | undefined;
     rpcAddress = last?.args.rpcAddress ?? '';
@@ -92,6 +93,12 @@ export async function approveEvmService(operator: EvmAccount, tangle: Address, r
 
 /** `submitJob(serviceId, job, inputs)`; resolves with the call id. */
 export async function submitEvmJob(caller: EvmAccount, tangle: Address, serviceId: bigint, inputs: Hex, job = 0): Promise<bigint> {
+  return (await submitEvmJobAt(caller, tangle, serviceId, inputs, job)).callId;
+}
+
+/** `submitJob`, with the block that included it (where the call's JobSubmitted log is). */
+export async function submitEvmJobAt(caller: EvmAccount, tangle: Address, serviceId: bigint, inputs: Hex, job = 0): Promise<{ callId: bigint; blockNumber: bigint }> {
   const r = await caller.sender.send({ to: tangle, abi: tangleAbi, functionName: 'submitJob', args: [serviceId, job, inputs] });
-  return (await receiptEvent(caller.pub, r, 'JobSubmitted')).callId as bigint;
+  const callId = (await receiptEvent(caller.pub, r, 'JobSubmitted')).callId as bigint;
+  return { callId, blockNumber: BigInt(r.blockNumber) };
 }

@@ -6,9 +6,9 @@
 import { createPublicClient, decodeEventLog, http } from 'viem';
 import type { Address, Hex, Log, PublicClient } from 'viem';
 import { JOB_EXECUTE, decodeEvmResult, encodeEvmExecuteArgs, evmArgsHash, verifyEvmStatement } from '../../blueprint/index.js';
-import { EvmAccount, readEvmRegistration, submitEvmJob, tangleAbi } from '../../chain/evm/index.js';
+import { EvmAccount, readEvmRegistration, submitEvmJobAt, tangleAbi } from '../../chain/evm/index.js';
 import type { JobUpdate } from '../tangle-client.js';
-import { TimeoutError } from '../../errors.js';
+import { NotFoundError, TimeoutError } from '../../errors.js';
 import { checkResult, decide, defaultQuorum, malformedResult } from './verify.js';
 import type { JobResult, OperatorResult, VerifyDeps } from './verify.js';
 
@@ -21,6 +21,9 @@ export interface EvmFaaSClientConfig {
   serviceId: bigint | number;
   /** The caller's private key. */
   account: Hex;
+  /** The block the Tangle contract was deployed at: logs of jobs this client did not submit, and
+   *  operators' registrations, are read from there (default 0: the whole chain — slow on a real one). */
+  fromBlock?: bigint | number;
   /** The full output behind a hash, from an operator's API (default: its `/v1/outputs/:hash`). */
   fetchOutput?: VerifyDeps['fetchOutput'];
 }
@@ -47,7 +50,8 @@ export class EvmTangleFaaSClient {
 
   async submitJob(req: { code: string; language: string; mode?: string; resources?: object; envVars?: Record<string, string>; stdin?: string }): Promise<bigint> {
     if (!this.caller) await this.connect();
-    const jobId = await submitEvmJob(this.caller!, this.c.tangleAddress, this.serviceId, encodeEvmExecuteArgs(req), JOB_EXECUTE);
+    const { callId: jobId, blockNumber } = await submitEvmJobAt(this.caller!, this.c.tangleAddress, this.serviceId, encodeEvmExecuteArgs(req), JOB_EXECUTE);
+    this.submittedAt.set(jobId, blockNumber); // its JobSubmitted log is in that block: no scan
     this.update({ jobId, status: 'submitted' });
     return jobId;
   }
@@ -55,14 +59,20 @@ export class EvmTangleFaaSClient {
   private chainId: Promise<number> | null = null;
   private readonly registrations = new Map<string, Promise<{ key: string; rpcAddress: string } | null>>();
   private readonly calls = new Map<bigint, Promise<{ jobIndex: number; inputs: Hex; blockNumber: bigint }>>();
+  /** Blocks that included the jobs this client submitted. */
+  private readonly submittedAt = new Map<bigint, bigint>();
+  private get fromBlock(): bigint {
+    return BigInt(this.c.fromBlock ?? 0);
+  }
 
   /** The call as JobSubmitted logged it (read once per job). */
   private call(jobId: bigint) {
     let c = this.calls.get(jobId);
     if (!c) {
-      c = this.pub.getLogs({ address: this.c.tangleAddress, event: tangleAbi.find((x) => x.type === 'event' && x.name === 'JobSubmitted')!, args: { serviceId: this.serviceId, callId: jobId }, fromBlock: 0n }).then((logs) => {
+      const from = this.submittedAt.get(jobId) ?? this.fromBlock;
+      c = this.pub.getLogs({ address: this.c.tangleAddress, event: tangleAbi.find((x) => x.type === 'event' && x.name === 'JobSubmitted')!, args: { serviceId: this.serviceId, callId: jobId }, fromBlock: from, toBlock: this.submittedAt.get(jobId) }).then((logs) => {
         const log = logs[0];
-        if (!log) throw new Error(`job ${jobId} of service ${this.serviceId} is not on-chain`);
+        if (!log) throw new NotFoundError('job', `${jobId} of service ${this.serviceId} on-chain (its JobSubmitted log was looked for from block ${from}: fromBlock must be at or before the call)`);
         const { args } = decodeEventLog({ abi: tangleAbi, eventName: 'JobSubmitted', data: log.data, topics: log.topics });
         return { jobIndex: args.jobIndex, inputs: args.inputs, blockNumber: log.blockNumber! };
       });
@@ -75,7 +85,7 @@ export class EvmTangleFaaSClient {
   private registration(blueprintId: bigint, operator: string) {
     let r = this.registrations.get(operator);
     if (!r) {
-      r = readEvmRegistration(this.pub, this.c.tangleAddress, blueprintId, operator as Address);
+      r = readEvmRegistration(this.pub, this.c.tangleAddress, blueprintId, operator as Address, this.fromBlock);
       r.catch(() => this.registrations.delete(operator));
       this.registrations.set(operator, r);
     }
@@ -123,7 +133,7 @@ export class EvmTangleFaaSClient {
     let seen = 0;
     let checked: OperatorResult[] = [];
     // Results come after the call: look from its block (a call not found yet: from the start).
-    const from = await this.call(id).then((c) => c.blockNumber, () => 0n);
+    const from = await this.call(id).then((c) => c.blockNumber, () => this.fromBlock);
     // Every 10 ms for the first second (a local node answers within tens of ms), then calmer.
     const started = Date.now();
     for (let wait = 10; ; wait = Date.now() - started < 1_000 ? 10 : Math.min(Math.round(wait * 1.5), 250)) {

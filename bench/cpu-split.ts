@@ -1,0 +1,96 @@
+// Where the CPU of a stretch of executions goes, read from the kernel's own counters:
+// this (host) process, Docker's daemons (dockerd, containerd, the shims and the runc they
+// wait for), the sandboxes of this process (their cgroups: the agent and the programs it
+// forks), and the rest of the machine (kernel, interrupts, anything else running).
+// cgroup v1 (`cpuacct.usage`) or v2 (`cpu.stat` usage_usec); Linux only.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+
+const TICK_MS = 10; // USER_HZ = 100 on Linux
+const DOCKER_DAEMONS = /^(dockerd|containerd|containerd-shim.*|runc|docker-init|docker-proxy)$/;
+
+export interface CpuSample {
+  /** ms of CPU, cumulative, for each part. */
+  host: number;
+  docker: number;
+  sandboxes: number;
+  machine: number;
+}
+
+/** Busy CPU time of the whole machine so far, in ms (user+nice+system+irq+softirq+steal). */
+export function machineBusyMs(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + (f[7] ?? 0)) * TICK_MS;
+}
+
+function statTicks(pid: string, withChildren: boolean): number {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ').map(Number); // fields from #3 (state) on
+    return f[11]! + f[12]! + (withChildren ? f[13]! + f[14]! : 0); // utime stime cutime cstime
+  } catch {
+    return 0; // it ended between the listing and the read
+  }
+}
+
+/** dockerd, containerd and the shims, with what they waited for (runc, exec'd helpers). */
+function dockerDaemonsMs(): number {
+  let ticks = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    let comm: string;
+    try {
+      comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    } catch {
+      continue;
+    }
+    // A shim's children are the containers' init processes, still alive while we sample, so
+    // its cutime is runc's and helpers' time, not the sandboxes'.
+    if (DOCKER_DAEMONS.test(comm)) ticks += statTicks(pid, true);
+  }
+  return ticks * TICK_MS;
+}
+
+function cgroupCpuMs(id: string): number {
+  const v1 = ['cpuacct', 'cpu,cpuacct', 'cpuacct,cpu'].flatMap((m) => [join('/sys/fs/cgroup', m, 'docker', id, 'cpuacct.usage'), join('/sys/fs/cgroup', m, 'system.slice', `docker-${id}.scope`, 'cpuacct.usage')]);
+  for (const p of v1) {
+    try {
+      return Number(readFileSync(p, 'utf8')) / 1e6;
+    } catch {
+      /* next layout */
+    }
+  }
+  for (const p of [join('/sys/fs/cgroup', 'system.slice', `docker-${id}.scope`, 'cpu.stat'), join('/sys/fs/cgroup', 'docker', id, 'cpu.stat')]) {
+    try {
+      const m = /usage_usec (\d+)/.exec(readFileSync(p, 'utf8'));
+      if (m) return Number(m[1]) / 1e3;
+    } catch {
+      /* next layout */
+    }
+  }
+  return 0;
+}
+
+/** One reading of every counter; subtract two readings to get a stretch's split. */
+export function sampleCpu(sandboxIds: readonly string[]): CpuSample {
+  const u = process.cpuUsage();
+  return {
+    host: (u.user + u.system) / 1e3,
+    docker: dockerDaemonsMs(),
+    sandboxes: sandboxIds.reduce((a, id) => a + cgroupCpuMs(id), 0),
+    machine: machineBusyMs(),
+  };
+}
+
+/** The sandbox containers this process's engine runs (their `faas.owner-pid` label). */
+export async function ownSandboxIds(docker: Docker): Promise<string[]> {
+  const list = await docker.listContainers({ filters: { label: [`faas.owner-pid=${process.pid}`] } });
+  return list.map((c) => c.Id);
+}
+
+export function cpuSplitPerExec(a: CpuSample, b: CpuSample, n: number): CpuSample & { other: number } {
+  const d = (k: keyof CpuSample) => (b[k] - a[k]) / n;
+  const split = { host: d('host'), docker: d('docker'), sandboxes: d('sandboxes'), machine: d('machine') };
+  return { ...split, other: split.machine - split.host - split.docker - split.sandboxes };
+}
