@@ -10,7 +10,7 @@ import { check, pct, r2, record, results, say, sleep, timeIt } from './stats.js'
 const OWNER = 'bench';
 
 /** 100 MB in the interpreter: random bytes, and an index over them, built in about 2 s. */
-const HEAVY_SETUP = [
+export const HEAVY_SETUP = [
   'import hashlib, os, time',
   't0 = time.monotonic()',
   'data = os.urandom(100 * 1024 * 1024)',

@@ -5,6 +5,7 @@ import { ApiPromise, WsProvider } from '@polkadot/api';
 import { Keyring } from '@polkadot/keyring';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { faasBlueprint } from '@faas/sdk/blueprint';
+import { describeDispatchError } from '@faas/sdk/chain';
 
 const args = process.argv.slice(2);
 const rpc = args[args.indexOf('--rpc') + 1] && args.includes('--rpc') ? args[args.indexOf('--rpc') + 1]! : (process.env.FAAS_RPC_URL ?? 'ws://127.0.0.1:9944');
@@ -20,7 +21,7 @@ const id = await new Promise<string>((resolve, reject) => {
   api.tx.services!.createBlueprint!(faasBlueprint())
     .signAndSend(signer, (r) => {
       if (!r.status.isInBlock && !r.status.isFinalized) return;
-      if (r.dispatchError) return reject(new Error(`createBlueprint failed: ${r.dispatchError.toString()}`));
+      if (r.dispatchError) return reject(new Error(`createBlueprint failed: ${describeDispatchError(api.registry, r.dispatchError)}`));
       const created = r.events.find(({ event }) => event.section === 'services' && event.method === 'BlueprintCreated');
       if (created) resolve(created.event.data[1]!.toString());
     })

@@ -8,15 +8,17 @@
 // Like scripts/build-images.ts, each image carries a `faas.content` label (a hash of what it is
 // made from) and is kept when the label matches; the npm installs are cached in
 // $FAAS_DEVBOX_CACHE (default /var/cache/faas-devbox). FAAS_SKIP_DEVBOX=1 skips it all.
+// FAAS_DEVBOX_IMAGE names the image to build (default faas-devbox:latest): the operator builds
+// the image it is configured with (FAAS_INSTANCE_IMAGE) on first use through this script.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hashFiles } from '../src/sandbox/images.js';
 import { CONTENT_LABEL } from '../src/sandbox/labels.js';
-import { docker, followProgress, imageInfo, mirror, removeQuietly, run, say } from './image-tools.js';
+import { docker, followProgress, imageInfo, mirror, noBuildCache, removeQuietly, run, say } from './image-tools.js';
 
-export const DEVBOX_IMAGE = 'faas-devbox:latest';
+export const DEVBOX_IMAGE = process.env.FAAS_DEVBOX_IMAGE || 'faas-devbox:latest';
 export const DEVBOX_ROOTFS_IMAGE = 'faas-devbox-rootfs:latest';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -265,6 +267,7 @@ async function buildDevbox(rootfsId: string): Promise<string | null> {
     labels: { [CONTENT_LABEL]: hash },
     rm: true,
     forcerm: true,
+    nocache: noBuildCache(),
   });
   await followProgress(stream, (step) => say(`  ${step.slice(0, 110)} (${secs(t0)})`));
   const built = await imageInfo(DEVBOX_IMAGE);

@@ -19,15 +19,19 @@ import {
   runtimeImageHash,
   runtimeImageTag,
 } from '../src/sandbox/index.js';
-import { docker, followProgress, imageInfo, mirror, removeQuietly, run, say } from './image-tools.js';
+import { docker, followProgress, imageInfo, mirror, noBuildCache, removeQuietly, run, say } from './image-tools.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // Bump when the way the base is made changes (not only its package list).
 const BASE_RECIPE = 'debootstrap-minbase-bookworm-v1';
 
-async function buildBase(): Promise<string> {
+/**
+ * Builds the base image as `image` (default faas-base:latest) unless it carries this content.
+ * scripts/fresh-start.ts times a build under another name, so the shared base stays in place.
+ */
+export async function buildBase(image: string = BASE_IMAGE): Promise<string> {
   const hash = hashFiles(root, ['docker/base/packages.txt'], BASE_RECIPE);
-  const have = await imageInfo(BASE_IMAGE);
+  const have = await imageInfo(image);
   if (have?.content === hash) return have.id;
   const packages = readFileSync(join(root, 'docker/base/packages.txt'), 'utf8')
     .split('\n')
@@ -35,7 +39,7 @@ async function buildBase(): Promise<string> {
     .filter((l) => l && !l.startsWith('#'));
   const dir = mkdtempSync('/var/tmp/faas-rootfs-');
   const t0 = Date.now();
-  say(`building ${BASE_IMAGE} with debootstrap (bookworm, minbase + ${packages.join(', ')}); about a minute`);
+  say(`building ${image} with debootstrap (bookworm, minbase + ${packages.join(', ')}); about a minute`);
   try {
     const seen = new Set<string>();
     await run('debootstrap', ['--variant=minbase', `--include=${packages.join(',')}`, 'bookworm', dir, mirror()], {
@@ -53,15 +57,15 @@ async function buildBase(): Promise<string> {
     rmSync(join(dir, 'var/lib/apt/lists'), { recursive: true, force: true });
     say(`  importing root filesystem (${Math.round((Date.now() - t0) / 1000)} s)`);
     const tar = spawn('tar', ['-C', dir, '--numeric-owner', '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const [repo, tag] = BASE_IMAGE.split(':') as [string, string];
+    const [repo, tag] = image.split(':') as [string, string];
     const stream = await docker.importImage(tar.stdout as unknown as string, { repo, tag, changes: `LABEL ${CONTENT_LABEL}=${hash}` } as object);
     await followProgress(stream);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const built = await imageInfo(BASE_IMAGE);
-  if (built?.content !== hash) throw new Error(`${BASE_IMAGE} was imported but does not carry its content label`);
-  say(`${BASE_IMAGE} ready in ${Math.round((Date.now() - t0) / 1000)} s`);
+  const built = await imageInfo(image);
+  if (built?.content !== hash) throw new Error(`${image} was imported but does not carry its content label`);
+  say(`${image} ready in ${Math.round((Date.now() - t0) / 1000)} s`);
   return built.id;
 }
 
@@ -81,6 +85,7 @@ async function buildRuntime(image: (typeof RUNTIME_IMAGES)[number], baseId: stri
       labels: { [CONTENT_LABEL]: hash },
       rm: true,
       forcerm: true,
+      nocache: noBuildCache(),
     },
   );
   await followProgress(stream);
@@ -102,7 +107,9 @@ async function main(): Promise<void> {
   say(`images up to date (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 }
 
-main().catch((err: Error) => {
-  say(`failed: ${err.message}`);
-  process.exit(1);
-});
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err: Error) => {
+    say(`failed: ${err.message}`);
+    process.exit(1);
+  });
+}

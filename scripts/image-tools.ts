@@ -9,6 +9,10 @@ import { CONTENT_LABEL } from '../src/sandbox/labels.js';
 export const docker = new Docker();
 export const say = (msg: string) => process.stderr.write(`[images] ${msg}\n`);
 
+/** FAAS_IMAGES_NO_CACHE=1: Dockerfile steps run again instead of coming from Docker's build
+ *  cache, as on a fresh machine (scripts/fresh-start.ts sets it to measure honestly). */
+export const noBuildCache = (): boolean => process.env.FAAS_IMAGES_NO_CACHE === '1';
+
 /** An image's id and `faas.content` label, or null when there is no such image. */
 export async function imageInfo(tag: string): Promise<{ id: string; content?: string } | null> {
   try {

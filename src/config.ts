@@ -78,6 +78,12 @@ export const ConfigEnvSchema = z.object({
   FAAS_DB_PATH: z.string().min(1).default('.faas/operator.db'),
   /** Persistent instances: the devbox image they run. */
   FAAS_INSTANCE_IMAGE: z.string().min(1).default('faas-devbox:latest'),
+  /** `auto`: a missing devbox image is built by the operator on the first instance start (and
+   *  `npm start` brings it up to date in the background once it serves); `off`: never built here. */
+  FAAS_INSTANCE_IMAGE_BUILD: z.enum(['auto', 'off']).default('auto'),
+  /** How long an instance start waits for a devbox build under way before answering
+   *  RESOURCE_UNAVAILABLE with the build's progress (below the SDK's 90 s for a start). */
+  FAAS_INSTANCE_IMAGE_WAIT_S: int(60, 0),
   /**
    * Exposed instance ports get a host name of their own, `<instance id>-<name>.<domain>`, so each
    * is its own origin. `localhost` works out of the box (browsers and curl resolve every
@@ -246,6 +252,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     exposeDomain: e.FAAS_EXPOSE_DOMAIN,
     instances: {
       image: e.FAAS_INSTANCE_IMAGE,
+      imageBuild: e.FAAS_INSTANCE_IMAGE_BUILD === 'auto',
+      imageWaitS: e.FAAS_INSTANCE_IMAGE_WAIT_S,
       allowNetwork: e.FAAS_INSTANCE_NETWORK === 'allowed',
       portRange: e.FAAS_INSTANCE_PORT_RANGE ? (e.FAAS_INSTANCE_PORT_RANGE.split('-').map(Number) as [number, number]) : null,
       idleTimeoutS: e.FAAS_INSTANCE_IDLE_TIMEOUT_S,

@@ -13,7 +13,7 @@ import { operatorSigningKey } from '@faas/sdk/blueprint';
 import { startOperatorService } from './operator/index.js';
 import type { OperatorService } from './operator/index.js';
 import { DockerSandboxEngine, LANGUAGES, durableState } from './sandbox/index.js';
-import type { Language } from './sandbox/index.js';
+import type { DevboxImage, Language } from './sandbox/index.js';
 import { TangleFaaSClient } from '@faas/sdk';
 
 const HELLO: Record<Language, string> = {
@@ -85,6 +85,7 @@ export async function startStack(o: StackOptions): Promise<void> {
     const service = await startOperatorService({ rpcUrl: rpc, suri, services, dbPath: config.dbPath, engine, log, follow: config.follow, api: { ...config.api, config } });
     stops.push(() => service.stop());
     out(`\noperator ${service.address} serving services ${services.join(', ')} on ${rpc}; API ${service.apiUrl}. Ctrl-C stops it.`);
+    prepareDevboxInBackground(service.devboxImage);
     return;
   }
 
@@ -146,4 +147,23 @@ try it:
       -d '{"code": "print(6 * 7)", "language": "python", "mode": "cached"}'
     new FaaSClient({ endpoint: '${service.apiUrl}', apiKey: '${devKey}' }).execute({ code: 'print(1)', language: 'python' })
 Ctrl-C stops everything (the local chain is in memory).`);
+  prepareDevboxInBackground(service.devboxImage);
+}
+
+/**
+ * Once the main job serves: the devbox image of persistent instances, built (or brought up to
+ * date) in the background, so the first result never waits for it (issue 14). An instance
+ * started before it is ready waits for this build or answers with its progress.
+ */
+function prepareDevboxInBackground(image: DevboxImage | null): void {
+  if (!image) return;
+  const s = image.status();
+  out(`\npersistent instances: checking the devbox image ${s.image} in the background (a first build takes about 5 minutes; log: ${s.log})`);
+  const t = performance.now();
+  void image.prepare().then(() => {
+    const end = image.status();
+    const secs = ((performance.now() - t) / 1000).toFixed(0);
+    if (end.state === 'ready') out(`devbox image ${end.image} ready (${secs} s): persistent instances can start`);
+    else if (end.state === 'failed') out(`devbox image ${end.image} could not be built (${end.error}); log: ${end.log}. Instances will try again on their first start.`);
+  });
 }

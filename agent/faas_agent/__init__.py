@@ -10,4 +10,7 @@ merges), peers (the agent's view of a context or holder), contexts (the context 
 interpreters (the python, node and per-run interpreters of a context), holders (snapshot
 holders), namespaces (making, entering and joining namespaces), confine (capabilities and the
 seccomp filter), messages (agent <-> context messages), filetree (tars, manifests, merges).
+Contexts under the gVisor tier: gvisor (why they differ there; the interpreter's capabilities,
+CPU time through held fds) and gvisor_contexts (a context's own root, python snapshots forked
+by the interpreter), called from the lines marked `gvisor hook` in the modules above.
 """

@@ -63,7 +63,7 @@ SOCKET_IOCTL_READS = set(range(0x8901, 0x8908)) | {0x8910, 0x8912, 0x8913, 0x891
 confined = False  # this process (and what it forks) already runs under a filter of ours
 
 
-def seccomp_program(python_context):
+def seccomp_program(python_context, gvisor_interpreter=False):
     """A classic BPF program for seccomp (struct sock_filter[]), built here: default allow,
     the calls above refused with EPERM (clone3 with ENOSYS: its flags are behind a pointer,
     and libc falls back to clone(), whose flags are checked)."""
@@ -87,6 +87,8 @@ def seccomp_program(python_context):
     denied = ["mount", "umount2", "pivot_root", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr"]
     if not python_context:
         denied.append("setns")
+    if gvisor_interpreter:  # gvisor hook: it makes its snapshots' namespaces itself (gvisor_contexts.py)
+        denied = [d for d in denied if d not in ("mount", "umount2")] + ["setns"]
     for name in denied:
         jump(0x15, nr[name], "deny", 0)
     jump(0x15, nr["clone3"], "enosys", 0)
@@ -106,7 +108,8 @@ def seccomp_program(python_context):
     ret(deny)
     label("clone")  # flags: 1st argument (low word holds every CLONE_NEW* bit)
     ld(16)
-    jump(0x45, CLONE_NEW_ANY, "deny", "allow")  # BPF_JSET
+    refused_ns = CLONE_NEWUSER | CLONE_NEWCGROUP | CLONE_NEWTIME if gvisor_interpreter else CLONE_NEW_ANY  # gvisor hook
+    jump(0x45, refused_ns, "deny", "allow")  # BPF_JSET
     label("socket")  # only unix, IPv4 and IPv6 sockets of the ordinary types
     ld(16)  # domain
     jump(0x15, AF_UNIX, "socktype", 0)
@@ -144,28 +147,29 @@ def seccomp_program(python_context):
     return b"".join(struct.pack("<HBBI", *ins) for ins in prog)
 
 
-def drop_capabilities():
-    """No capabilities from here on, in any set: bounding (needs CAP_SETPCAP, so first),
-    ambient, then permitted / effective / inheritable."""
+def drop_capabilities(keep=0):
+    """No capabilities from here on but those in the mask `keep` (gVisor's python interpreter
+    keeps two), in any set: bounding (needs CAP_SETPCAP, so first), ambient, then permitted /
+    effective / inheritable."""
     PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 47, 4
     try:
         with open("/proc/sys/kernel/cap_last_cap") as f:
             last = int(f.read())
     except (OSError, ValueError):
         last = 63
-    for cap in range(last + 1):
+    for cap in (c for c in range(last + 1) if not keep & (1 << c)):
         libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # EPERM where it is not held: nothing to drop
     libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
     header = struct.pack("<Ii", 0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this thread
-    data = ctypes.create_string_buffer(24)  # two zeroed {effective, permitted, inheritable}
+    data = ctypes.create_string_buffer(struct.pack("<6I", keep, keep, 0, 0, 0, 0), 24)  # two {effective, permitted, inheritable}
     check(libc.capset(ctypes.c_char_p(header), data), "capset")
 
 
-def install_filter(python_context=False):
+def install_filter(python_context=False, gvisor_interpreter=False):
     """no_new_privs and the seccomp filter, for this process and everything it starts."""
     global confined
     PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
-    code = seccomp_program(python_context)
+    code = seccomp_program(python_context, gvisor_interpreter)
     buf = ctypes.create_string_buffer(code, len(code))
     fprog = struct.pack("HxxxxxxP", len(code) // 8, ctypes.addressof(buf))
     check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")

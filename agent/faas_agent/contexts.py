@@ -12,7 +12,7 @@ import threading
 import time
 import traceback
 
-from . import confine, holders
+from . import confine, gvisor, gvisor_contexts, holders
 from .common import BASE_ENV, RunTimeout, log, new_main_module
 from .filetree import tar_paths, tree_manifest
 from .interpreters import Interpreters
@@ -29,7 +29,10 @@ def become_context(sock, language, lower, disk_mb, main=None):
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # a holder ignores it; contexts wait for their children
         close_fds_except({sock.fileno()})
-        enter_namespaces(lower, disk_mb)
+        if gvisor.ACTIVE:  # gvisor hook: a root directory of its own instead
+            gvisor_contexts.enter_context(lower, disk_mb)
+        else:
+            enter_namespaces(lower, disk_mb)
         pid = os.fork()
         if pid != 0:
             os._exit(0)  # the namespace's init is our child; our parent reaps us
@@ -41,7 +44,7 @@ def become_context(sock, language, lower, disk_mb, main=None):
             ContextServer(sock, language, main).serve()
             os._exit(0)
         sock.close()
-        reap_until_empty()
+        reap_until_empty(gvisor.detach_root if gvisor.ACTIVE else None)  # gvisor hook: its root's mounts go with it
     except BaseException:
         log("context failed to start: %s" % traceback.format_exc())
         os._exit(70)
@@ -106,6 +109,8 @@ class ContextServer(Interpreters):
 
     def serve(self):
         not_dumpable()
+        if self.language == "python" and not confine.confined and gvisor.ACTIVE:  # gvisor hook
+            gvisor.confine_interpreter()
         if self.language == "python" and not confine.confined:
             confine.drop_capabilities()
             confine.install_filter(python_context=True)  # user code runs in this process from here on
@@ -177,6 +182,8 @@ class ContextServer(Interpreters):
         before the context may run anything again. fds: the holder's socket, then the fds of
         the holder's namespaces (msg holderNs: their kinds) and of where the context moves
         (msg movedNs), made by the agent."""
+        if gvisor.ACTIVE:  # gvisor hook: the interpreter makes the namespaces itself
+            return gvisor_contexts.context_snapshot(self, fds, msg, holders.become_holder)
         hold_kinds, moved_kinds = list(msg.get("holderNs") or []), list(msg.get("movedNs") or [])
         holder_sock_fd = fds[0] if fds else -1
         hold_fds, moved_fds = fds[1 : 1 + len(hold_kinds)], fds[1 + len(hold_kinds) :]
@@ -207,24 +214,15 @@ class ContextServer(Interpreters):
                 log("snapshot: the context could not move on: %s" % traceback.format_exc())
                 os._exit(70)
         # Here: the holder.
-        try:
+        def enter():
             for fd in [r] + moved_fds:
                 os.close(fd)
             os.waitpid(y, 0)
             self.sock.close()  # the live context answers on it from now on
             join_namespaces(hold_kinds, hold_fds)
-            holder = holders.HolderServer(socket.socket(fileno=holder_sock_fd), self.language, self.main)
-            holder.start(msg["snapshot"], int(msg.get("diskMb", 256)), WORK, mounted=True)
-            os.write(w, b"1")
-            os.close(w)
-            holder.serve()
-        except BaseException:
-            log("holder failed: %s" % traceback.format_exc())
-            try:
-                os.write(w, b"0")
-            except OSError:
-                pass
-        os._exit(0)
+            return WORK
+
+        holders.become_holder(enter, holder_sock_fd, self, msg, w)
 
     @staticmethod
     def single_threaded():

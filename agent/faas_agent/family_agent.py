@@ -28,6 +28,7 @@ import socket
 import threading
 import traceback
 
+from . import gvisor, gvisor_contexts
 from .common import SANDBOX_ROOT, encode_frame, hello, log, set_log_name, take_frames
 from .confine import NESTED_TOO_DEEP
 from .contexts import fork_context
@@ -156,9 +157,11 @@ class Family(SnapshotOps):
     def drop_context(self, cid):
         with self.lock:
             ctx = self.contexts.pop(cid, None)
-            self.context_base.pop(cid, None)
+            base = self.context_base.pop(cid, None)
         if ctx is not None:
             ctx.kill()
+        if gvisor.ACTIVE and base is not None:  # gvisor hook: its snapshot's files, if dropped
+            gvisor_contexts.forget_snapshot(self, base)
 
     # -- operations --
 
@@ -177,6 +180,8 @@ class Family(SnapshotOps):
                 holder.ask({"op": "drop", "snapshot": sid}, timeout=60)
             else:
                 holder.kill()  # its memory and frozen files go with it
+        if gvisor.ACTIVE:  # gvisor hook
+            gvisor_contexts.forget_snapshot(self, sid)
         return {}
 
     def op_list(self, msg):
@@ -195,5 +200,6 @@ class Family(SnapshotOps):
 
 def main():
     set_log_name("family", with_pid=True)
+    gvisor.prepare()  # gvisor hook
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     Family().serve()

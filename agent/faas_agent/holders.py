@@ -4,11 +4,35 @@ frozen files, in a mount namespace of their own; they fork contexts (branches) o
 import os
 import signal
 import socket
+import traceback
 
-from . import contexts
+from . import contexts, gvisor
+from .common import log
 from .filetree import content_hash, copy_tree, remove, tar_paths, tree_bytes, tree_manifest, untar
 from .messages import recv_msg, send_msg
 from .namespaces import CLONE_NEWNS, FROZEN, MS_NODEV, MS_NOSUID, enter_userns, mount, not_dumpable, own_namespaces
+
+
+def become_holder(enter, holder_fd, server, msg, copied_w):
+    """A python context's interpreter (`server`, a ContextServer) becoming its snapshot's holder,
+    its memory as it is now: enter() takes this process to where the holder lives and returns
+    the directory of the files to freeze; the live context (in a fork, waiting on copied_w) is
+    told "1" once they are copied, "0" when they could not be. Never returns."""
+    try:
+        source = enter()
+        holder = HolderServer(socket.socket(fileno=holder_fd), server.language, server.main)
+        holder.start(msg["snapshot"], int(msg.get("diskMb", 256)), source, mounted=True)
+        os.chdir("/")  # nothing of the context's (its work directory) kept as the holder's cwd
+        os.write(copied_w, b"1")
+        os.close(copied_w)
+        holder.serve()
+    except BaseException:
+        log("holder failed: %s" % traceback.format_exc())
+        try:
+            os.write(copied_w, b"0")
+        except OSError:
+            pass
+    os._exit(0)
 
 
 class HolderServer:
@@ -27,7 +51,7 @@ class HolderServer:
         frozen files in place; else a holder made by the agent for files from the host's store,
         which makes its own user and mount namespaces."""
         not_dumpable()
-        if not mounted:
+        if not mounted and not gvisor.ACTIVE:  # gvisor hook: frozen files stay in /sandbox/.frozen
             enter_userns(CLONE_NEWNS)
             mount("tmpfs", FROZEN, "tmpfs", MS_NOSUID | MS_NODEV, "size=%dm,mode=0700" % max(1, disk_mb))
         if source is not None:
@@ -73,12 +97,13 @@ class HolderServer:
             lower = self.dir(msg["snapshot"])
             child = socket.socket(fileno=fds[0])
             kinds, ns = list(msg.get("ns") or []), fds[1:]
-            if self.main is not None and (not kinds or len(kinds) != len(ns)):
+            joins = self.main is not None and not gvisor.ACTIVE  # gvisor hook: a branch makes its own there
+            if joins and (not kinds or len(kinds) != len(ns)):
                 raise ValueError("branch: namespaces missing")
             pid = os.fork()
             if pid == 0:
                 self.sock.close()
-                if self.main is not None:  # this interpreter ran user code: it only joins namespaces
+                if joins:  # this interpreter ran user code: it only joins namespaces
                     contexts.join_context(child, msg.get("language") or self.language, kinds, ns, self.main)
                 contexts.become_context(child, msg.get("language") or self.language, lower, int(msg.get("diskMb", 256)), self.main)
             child.close()

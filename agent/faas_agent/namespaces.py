@@ -8,6 +8,7 @@ import signal
 import socket
 import traceback
 
+from . import gvisor
 from .common import log
 from .confine import (CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, ENOSPC, EUSERS,
                       NESTED_TOO_DEEP, check, drop_capabilities, libc)
@@ -48,6 +49,8 @@ SNAPSHOT_ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012
 
 def own_namespaces(proc=None):
     """fds of this process's user, mount and PID namespaces (what new ones are made under)."""
+    if gvisor.ACTIVE:  # gvisor hook: no namespace files there; nothing is handed over
+        return []
     return [os.open(("self/ns/" if proc is not None else "/proc/self/ns/") + k, os.O_RDONLY | os.O_CLOEXEC, dir_fd=proc)
             for k in ("user", "mnt", "pid")]
 
@@ -207,14 +210,17 @@ def mount_context_files(lower, disk_mb):
         mount("tmpfs", hidden, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,mode=0500")
 
 
-def reap_until_empty():
-    """PID 1 of a context's namespace: reap until no child is left, then end (the namespace with it)."""
+def reap_until_empty(before_exit=None):
+    """PID 1 of a context's namespace: reap until no child is left, then end (the namespace with
+    it), calling before_exit() first if given."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # python's handler would let a context end its init
     while True:
         try:
             os.wait()
         except ChildProcessError:
+            if before_exit is not None:
+                before_exit()
             os._exit(0)
         except InterruptedError:
             pass

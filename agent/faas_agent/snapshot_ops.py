@@ -8,6 +8,7 @@ import socket
 import tarfile
 import traceback
 
+from . import gvisor, gvisor_contexts
 from .common import log
 from .filetree import diff_manifests, untar
 from .holders import HolderServer
@@ -19,7 +20,9 @@ class SnapshotOps:
     def op_snapshot(self, msg):
         ctx = self.context(msg["context"])
         sid, disk_mb = msg["snapshot"], int(msg.get("diskMb", 256))
-        if ctx.language == "python":
+        if ctx.language == "python" and gvisor.ACTIVE:  # gvisor hook
+            holder = gvisor_contexts.op_snapshot(ctx, sid, disk_mb)
+        elif ctx.language == "python":
             if not ctx.ns:
                 raise RuntimeError("the context's namespaces are unknown")
             ctx.ask({"op": "quiesce"}, timeout=60)

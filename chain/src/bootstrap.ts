@@ -6,6 +6,7 @@ import type { SubmittableExtrinsic } from '@polkadot/api/types';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import type { ISubmittableResult } from '@polkadot/types/types';
 import { faasBlueprint } from '@faas/sdk/blueprint';
+import { describeDispatchError } from '@faas/sdk/chain';
 
 /** Signs and sends; resolves with the finalized result, whether the call succeeded or failed. */
 export function sendRaw(tx: SubmittableExtrinsic<'promise'>, signer: KeyringPair): Promise<ISubmittableResult> {
@@ -19,7 +20,8 @@ export function sendRaw(tx: SubmittableExtrinsic<'promise'>, signer: KeyringPair
 /** Signs and sends; rejects when the call failed. */
 export async function send(tx: SubmittableExtrinsic<'promise'>, signer: KeyringPair): Promise<ISubmittableResult> {
   const r = await sendRaw(tx, signer);
-  if (r.dispatchError) throw new Error(`${tx.method.section}.${tx.method.method} failed: ${r.dispatchError.toString()}`);
+  // In the runtime's words (`services.AlreadyRegistered: <docs>`), not the raw module index.
+  if (r.dispatchError) throw new Error(`${tx.method.section}.${tx.method.method} failed: ${describeDispatchError(tx.registry, r.dispatchError)}`);
   return r;
 }
 

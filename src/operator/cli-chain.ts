@@ -3,7 +3,6 @@
 // transaction told in the runtime's own words (`services.XyzError: its docs`).
 import { ApiPromise, WsProvider } from '@polkadot/api';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
-import { ChainTxError } from '../chain/index.js';
 
 /** A failure the user can act on; printed as one line, exit code 1. */
 export class CommandError extends Error {
@@ -35,33 +34,7 @@ export async function connectOnce(rpcUrl: string, timeoutMs = CONNECT_TIMEOUT_MS
   }
 }
 
-/** What the metadata says about a pallet error: `section.Name` → its docs. */
-export type ErrorDocs = (section: string, name: string) => string[] | undefined;
-
-/** The metadata's error docs of a connected API. */
-export function errorDocs(api: ApiPromise): ErrorDocs {
-  return (section, name) => api.errors[section]?.[name]?.meta.docs.map((d) => d.toString());
-}
-
-/** A failed transaction in the runtime's words: a pallet error as `section.Name: docs`
- *  (ChainTxError gives `section.Name`, found with `registry.findMetaError`; the docs come from
- *  the same metadata), another dispatch error as `dispatch error: token.FundsUnavailable`.
- *  Anything else is its message. */
-export function describeChainFailure(err: unknown, docs: ErrorDocs): string {
-  if (!(err instanceof ChainTxError)) return err instanceof Error ? err.message : String(err);
-  const pallet = /^(\w+)\.(\w+)$/.exec(err.reason);
-  if (pallet) {
-    const text = (docs(pallet[1]!, pallet[2]!) ?? []).map((d) => d.trim()).filter(Boolean).join(' ');
-    return `${err.reason}${text ? `: ${text}` : ''}`;
-  }
-  // A DispatchError other than Module prints as JSON: {"badOrigin":null}, {"token":"FundsUnavailable"}.
-  let decoded: unknown;
-  try {
-    decoded = JSON.parse(err.reason);
-  } catch {
-    return err.reason;
-  }
-  const [kind, detail] = decoded && typeof decoded === 'object' ? (Object.entries(decoded)[0] ?? []) : [];
-  if (typeof kind !== 'string') return err.reason;
-  return `dispatch error: ${kind}${detail === null || detail === undefined ? '' : `.${typeof detail === 'string' ? detail : JSON.stringify(detail)}`}`;
-}
+// The runtime's words for a failed transaction live with the chain code (@faas/sdk/chain), shared
+// with the chain bootstrap and blueprint creation.
+export { describeChainFailure, errorDocs } from '../chain/index.js';
+export type { ErrorDocs } from '../chain/index.js';

@@ -7,7 +7,7 @@ import { PolkadotTangleClient } from '../chain/index.js';
 import type { TangleClient } from '../chain/index.js';
 import { EvmTangleClient, startHeartbeats } from '../chain/evm/index.js';
 import type { Config } from '../config.js';
-import type { SandboxEngine } from '../sandbox/index.js';
+import type { DevboxImage, SandboxEngine } from '../sandbox/index.js';
 import { JobStore, openDatabase } from '../store/index.js';
 import type { KeyStore } from '../store/index.js';
 import { Operator } from './operator.js';
@@ -48,6 +48,8 @@ export interface OperatorService {
   apiUrl: string | null;
   /** The gateway's API keys (when it serves the gateway). */
   keys: KeyStore | null;
+  /** The devbox image of its persistent instances (when it serves the gateway): `npm start` builds it in the background. */
+  devboxImage: DevboxImage | null;
   stop(): Promise<void>;
 }
 
@@ -72,6 +74,7 @@ export async function startOperatorService(o: OperatorServiceOptions): Promise<O
     address: client.address,
     apiUrl: api?.url ?? null,
     keys: gateway?.keys ?? null,
+    devboxImage: gateway?.instanceManager.image ?? null,
     stop: async () => {
       await api?.close();
       await gateway?.instanceManager.close(); // relays and SSH ports; the instances keep running

@@ -17,7 +17,7 @@ import { allocateSandboxUid, containerOptions } from './policy.js';
 import type { ContainerSpec } from './policy.js';
 import { SNAPSHOT_CHUNK_BYTES } from './protocol.js';
 import type { ExecMessage } from './protocol.js';
-import type { ExecuteRequest, ExecuteResult, Language, Owner } from './types.js';
+import type { ExecuteRequest, ExecuteResult, Isolation, Language, Owner } from './types.js';
 
 export const FAMILY_ROLE = 'family';
 
@@ -74,8 +74,8 @@ export interface ContextManagerOptions {
   store: StateStore;
   /** Where snapshot files are kept, one tar per content hash (asked for when first needed). */
   dir: () => string;
-  /** The container spec of a family container for a language and resources. */
-  spec: (language: Language, resources: ExecuteRequest['resources']) => ContainerSpec;
+  /** The container spec of a family container for a language, resources and tier (default: the operator's). */
+  spec: (language: Language, resources: ExecuteRequest['resources'], isolation?: Isolation) => ContainerSpec;
   maxOutputBytes: number;
   /** Per-owner quotas (absent: none): family containers, live contexts, bytes of snapshot files on disk. */
   quotas?: { familyContainers: number; contexts: number; snapshotBytes: number };
@@ -174,11 +174,11 @@ export class ContextManager {
   }
 
   /** Starts a family container for an owner within its quota (counted while it starts). */
-  private async startFamilyFor(owner: Owner, language: Language, resources?: ExecuteRequest['resources']): Promise<SandboxContainer> {
+  private async startFamilyFor(owner: Owner, language: Language, resources?: ExecuteRequest['resources'], isolation?: Isolation): Promise<SandboxContainer> {
     this.admitFamily(owner);
     this.startingFamilies.set(owner, (this.startingFamilies.get(owner) ?? 0) + 1);
     try {
-      return await this.startFamily(language, resources);
+      return await this.startFamily(language, resources, isolation);
     } finally {
       const n = (this.startingFamilies.get(owner) ?? 1) - 1;
       if (n > 0) this.startingFamilies.set(owner, n);
@@ -207,13 +207,14 @@ export class ContextManager {
       this.o.store.addAlias(runId, rec.id);
     } else {
       this.admitContext(owner, true);
-      family = await this.startFamilyFor(owner, req.language, req.resources);
+      family = await this.startFamilyFor(owner, req.language, req.resources, req.isolation);
       this.o.store.addContext({
         id: runId,
         owner,
         family: family.container.id,
         language: req.language,
-        resources: JSON.stringify(req.resources),
+        // The tier goes with the resources: a lineage loaded into a new family keeps it.
+        resources: JSON.stringify(req.isolation ? { ...req.resources, isolation: req.isolation } : req.resources),
         snapshotId: null,
         createdAt: Date.now(),
       });
@@ -497,8 +498,9 @@ export class ContextManager {
     const file = this.blob(snap.owner, snap.contentHash);
     if (!existsSync(file)) throw new NotFoundError('snapshot', snap.id);
     const owner = this.o.store.context(snap.executionId);
-    const resources = owner ? (JSON.parse(owner.resources) as ExecuteRequest['resources']) : undefined;
-    const family = await this.startFamilyFor(snap.owner, snap.language as Language, resources);
+    const kept = owner ? (JSON.parse(owner.resources) as ExecuteRequest['resources'] & { isolation?: Isolation }) : undefined;
+    const { isolation, ...resources } = kept ?? {};
+    const family = await this.startFamilyFor(snap.owner, snap.language as Language, kept ? (resources as ExecuteRequest['resources']) : undefined, isolation);
     const tar = readFileSync(file);
     for (let offset = 0; offset < tar.length; offset += SNAPSHOT_CHUNK_BYTES) {
       const data = tar.subarray(offset, offset + SNAPSHOT_CHUNK_BYTES).toString('base64');
@@ -512,8 +514,8 @@ export class ContextManager {
     return family;
   }
 
-  private async startFamily(language: Language, resources?: ExecuteRequest['resources']): Promise<SandboxContainer> {
-    const spec = this.o.spec(language, resources ?? ({ cpuCores: 1, memoryMb: 256, timeoutMs: 30_000, diskMb: 256, gpuCount: 0 } as ExecuteRequest['resources']));
+  private async startFamily(language: Language, resources?: ExecuteRequest['resources'], isolation?: Isolation): Promise<SandboxContainer> {
+    const spec = this.o.spec(language, resources ?? ({ cpuCores: 1, memoryMb: 256, timeoutMs: 30_000, diskMb: 256, gpuCount: 0 } as ExecuteRequest['resources']), isolation);
     const c = await SandboxContainer.start(this.o.docker, containerOptions({ ...spec, uid: allocateSandboxUid() }), 'family', this.o.log, this.o.maxFrameBytes);
     this.families.set(c.container.id, c);
     return c;

@@ -124,8 +124,8 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
       log,
       store: new StateStore(state?.db ?? openDatabase(':memory:')),
       dir: () => state?.dir ?? (this.ownState!.dir ??= mkdtempSync(join(tmpdir(), 'faas-state-'))),
-      spec: (language, resources) => ({
-        ...this.spec(language, resources),
+      spec: (language, resources, isolation) => ({
+        ...this.spec(language, resources, isolation ?? config.limits.isolation.default),
         labels: { [OWNER_PID_LABEL]: String(process.pid), [ROLE_LABEL]: FAMILY_ROLE },
         family: {
           contexts: config.stateful.familyContexts,

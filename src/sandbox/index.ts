@@ -18,5 +18,5 @@ export {
 } from './images.js';
 export type { RuntimeImage } from './images.js';
 export { InstanceManager, InstanceSpecSchema, InstanceResourcesSchema } from './instances/index.js';
-export type { InstanceSettings, InstanceSpec, InstanceSpecInput } from './instances/index.js';
+export type { InstanceSettings, InstanceSpec, InstanceSpecInput, DevboxImage, DevboxImageStatus } from './instances/index.js';
 export * from './types.js';

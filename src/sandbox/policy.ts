@@ -57,18 +57,9 @@ export function validateRequest(input: ExecuteRequestInput | unknown, limits: Sa
   if (req.isolation !== undefined && !limits.isolation.allowed.includes(req.isolation)) {
     throw new ResourceUnavailableError('isolation', `${req.isolation} is not offered by this operator (allowed: ${limits.isolation.allowed.join(', ')})`);
   }
-  // A new stateful context needs its family agent to mount and make namespaces in user
-  // namespaces of its own, which gVisor (runsc 20221219) refuses: mount() in a child user
-  // namespace is EPERM there, and /proc/self/setgroups cannot be written. A context that
-  // exists keeps the tier it was made under.
-  const stateful = req.executionId !== undefined || (req.mode !== 'ephemeral' && req.mode !== 'cached');
+  // Stateful contexts run under either tier (under gvisor: agent/faas_agent/gvisor.py); a context
+  // that exists keeps the tier it was made under.
   const tier = req.isolation ?? (req.executionId === undefined ? limits.isolation.default : 'runc');
-  if (stateful && tier === 'gvisor') {
-    throw new ResourceUnavailableError(
-      'isolation',
-      'stateful contexts do not run under gvisor (its kernel refuses the mounts a context\'s user namespaces need); ask for isolation "runc"',
-    );
-  }
   // gVisor's pty master never reads EIO once the program is gone, which is how the agent
   // knows a terminal's output has ended: a tty execution would hang until its timeout.
   if (req.tty && tier === 'gvisor') {
@@ -140,19 +131,33 @@ export function containerLimits(spec: ContainerSpec): { memoryMb: number; diskMb
   };
 }
 
+/**
+ * Host tasks per process of a family container under gVisor: with the ptrace platform each
+ * process inside costs gVisor host threads and a stub process (measured: about 18 host tasks
+ * per branch, whose PID 1 and interpreter are 2 processes), and the pids limit counts host
+ * tasks. At the limit gVisor itself stops, with the family container (its own lineage only).
+ */
+export const GVISOR_HOST_TASKS_PER_PROCESS = 10;
+
 /** Docker's default masked paths outside /proc, kept for family containers. */
 export const FAMILY_MASKED_PATHS = ['/sys/firmware', '/sys/devices/virtual/powercap'];
 
 /** Docker create options for one sandbox: the policy in one place. */
 export function containerOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
   const limits = containerLimits(spec);
+  // A family under gVisor runs as uid 0 of gVisor's own kernel with the three capabilities
+  // its agent makes contexts with (agent/faas_agent/gvisor.py says why); the host sees runsc's
+  // unprivileged sandbox process either way.
+  const gvisorFamily = Boolean(spec.family) && spec.isolation === 'gvisor';
+  const uid = gvisorFamily ? 0 : (spec.uid ?? 65534);
   const mem = limits.memoryMb * 1024 * 1024;
   return {
     Image: spec.image,
     Cmd: spec.family ? ['python3', '/opt/faas/family.py'] : ['python3', '/opt/faas/agent.py', '--language', spec.language],
-    User: spec.uid === undefined ? SANDBOX_USER : `${spec.uid}:${spec.uid}`,
+    User: gvisorFamily ? '0:0' : spec.uid === undefined ? SANDBOX_USER : `${spec.uid}:${spec.uid}`,
     WorkingDir: '/sandbox',
-    Env: ['FAAS_IN_SANDBOX=1', 'HOME=/home/sandbox', 'LANG=C.UTF-8', 'PATH=/usr/local/bin:/usr/bin:/bin', 'PYTHONDONTWRITEBYTECODE=1'],
+    Env: ['FAAS_IN_SANDBOX=1', 'HOME=/home/sandbox', 'LANG=C.UTF-8', 'PATH=/usr/local/bin:/usr/bin:/bin', 'PYTHONDONTWRITEBYTECODE=1',
+      ...(gvisorFamily ? ['FAAS_FAMILY_ISOLATION=gvisor'] : [])],
     Labels: { [MANAGED_LABEL]: 'true', ...spec.labels },
     AttachStdin: true,
     AttachStdout: true,
@@ -165,13 +170,14 @@ export function containerOptions(spec: ContainerSpec): Docker.ContainerCreateOpt
       NetworkMode: 'none',
       ReadonlyRootfs: true,
       CapDrop: ['ALL'],
+      ...(gvisorFamily ? { CapAdd: ['SYS_ADMIN', 'SYS_CHROOT', 'SETPCAP'] } : {}),
       SecurityOpt: spec.family ? ['no-new-privileges', `seccomp=${familySeccompProfile()}`] : ['no-new-privileges'],
-      PidsLimit: limits.pids,
+      PidsLimit: gvisorFamily ? limits.pids * GVISOR_HOST_TASKS_PER_PROCESS : limits.pids,
       Memory: mem,
       MemorySwap: mem, // equal to Memory: no swap
       NanoCpus: Math.round(spec.resources.cpuCores * 1e9),
       // The only writable place: /tmp, HOME and the work root live here (see docker/runtime/Dockerfile).
-      Tmpfs: { '/sandbox': `rw,exec,nosuid,nodev,size=${limits.diskMb}m,uid=${spec.uid ?? 65534},gid=${spec.uid ?? 65534},mode=0755` },
+      Tmpfs: { '/sandbox': `rw,exec,nosuid,nodev,size=${limits.diskMb}m,uid=${uid},gid=${uid},mode=0755` },
       ShmSize: 16 * 1024 * 1024,
       Ulimits: [{ Name: 'nofile', Soft: 4096, Hard: 4096 }],
       // The agent is PID 1 (it reaps orphans of user code, and is not dumpable): docker-init

@@ -4,7 +4,7 @@
 import type { ApiPromise } from '@polkadot/api';
 import type { ISubmittableResult } from '@polkadot/types/types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sendRaw as send, startChain } from './fixtures.js';
+import { registerOperators, sendRaw as send, startChain } from './fixtures.js';
 import type { DevKeys } from './fixtures.js';
 
 let chain: Awaited<ReturnType<typeof startChain>>;
@@ -110,5 +110,16 @@ describe('services pallet', () => {
     expect(failure(badResult)).toBe('TypeCheck');
     const unknownCall = await send(tx().submitResult!(0, 12345, [{ Uint8: 0 }, { String: '' }]), k.bob);
     expect(failure(unknownCall)).toBe('ServiceOrJobCallNotFound');
+  });
+
+  it('the bootstrap reports a failed step by the pallet error’s name and docs, not the raw dispatch error', async () => {
+    // //Eve never joined the operators: registering her for blueprint 0 fails in the pallet.
+    const err = await registerOperators(api, 0, [{ pair: k.eve, joined: true }]).then(
+      () => new Error('registered'),
+      (e: unknown) => e as Error,
+    );
+    const docs = api.errors.services!.OperatorNotActive!.meta.docs.map((d) => d.toString().trim()).filter(Boolean).join(' ');
+    expect(err.message).toBe(`services.register failed: services.OperatorNotActive${docs ? `: ${docs}` : ''}`);
+    expect(err.message).not.toMatch(/"module"|\{/);
   });
 });

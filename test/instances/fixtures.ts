@@ -21,6 +21,8 @@ export const DEVBOX_IMAGE = process.env.FAAS_INSTANCE_IMAGE ?? 'faas-devbox:late
 export interface InstanceGateway {
   url: string;
   config: Config;
+  /** The engine under the gateway (an in-process operator can serve chain jobs with it too). */
+  engine: DockerSandboxEngine;
   keys: KeyStore;
   gateway: ReturnType<typeof createGateway>;
   db: Db;
@@ -49,6 +51,7 @@ export async function startInstanceGateway(env: Record<string, string> = {}): Pr
   const t: InstanceGateway = {
     url: '',
     config,
+    engine,
     keys: gateway.keys,
     gateway,
     db,

@@ -1,14 +1,19 @@
 // The SDKs as users install them, running the snippets of the users' README (the seed's "FaaS
 // Platform SDKs", test/sdk/readme/): `npm pack` of @faas/sdk installed into a temporary project
 // outside the repository (its own node_modules, packages from the registry), and `pip install`
-// of sdk/python into a fresh virtualenv, each against a real gateway over the real engine.
+// of sdk/python into a fresh virtualenv, each against a real gateway over the real engine; the
+// README's Tangle/Polkadot Integration snippets (TangleFaaSClient) from both installs against the
+// local Tangle services node, with //Bob's operator serving the FaaS service on the same engine.
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Keyring } from '@polkadot/keyring';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { send, setupFaasService, startChain } from '../chain/fixtures.js';
 import { startInstanceGateway } from '../instances/fixtures.js';
 import type { InstanceGateway } from '../instances/fixtures.js';
+import { InProcessOperator } from '../operator/operators.js';
 import { PYTHON } from './python-helpers.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -73,8 +78,30 @@ beforeAll(async () => {
   env = userEnv({ FAAS_API_KEY: gw.keys.create('readme').key, FAAS_ENDPOINT: gw.url });
 }, 1_200_000);
 
+// The local chain for the Tangle snippets: started on first use, once for both SDKs.
+const PY_CALLER = '//PyReadme'; // the Python SDK makes ed25519 accounts from URIs
+let chain: Awaited<ReturnType<typeof startChain>> | undefined;
+let bob: InProcessOperator | undefined;
+let tangle: Promise<NodeJS.ProcessEnv> | undefined;
+
+function tangleEnv(): Promise<NodeJS.ProcessEnv> {
+  tangle ??= (async () => {
+    chain = await startChain();
+    const { api, keys: k, node } = chain;
+    const pyCaller = new Keyring({ type: 'ed25519', ss58Format: 42 }).addFromUri(PY_CALLER);
+    await send(api.tx.balances!.transferKeepAlive!(pyCaller.address, 1000n * 10n ** 18n), k.alice);
+    bob = new InProcessOperator('//Bob', gw.engine, node.url);
+    const { blueprintId, serviceId } = await setupFaasService(api, { owner: k.alice, permitted: [k.charlie.address, pyCaller.address], operators: [{ pair: k.bob, key: await bob.key(), rpcAddress: await bob.serveApi() }] });
+    await bob.start([serviceId]);
+    return { ...env, FAAS_TANGLE_RPC: node.url, FAAS_TANGLE_BLUEPRINT: String(blueprintId), FAAS_TANGLE_ACCOUNT: '//Charlie', FAAS_TANGLE_PY_ACCOUNT: PY_CALLER };
+  })();
+  return tangle;
+}
+
 afterAll(async () => {
   try {
+    await bob?.close();
+    await chain?.stop();
     await gw?.close();
   } finally {
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -146,6 +173,14 @@ describe('@faas/sdk from npm pack, in a project of its own', () => {
     expect(m.files).toBe(JSON.stringify("{ key: 'value' }\n"));
   });
 
+  it('Tangle/Polkadot Integration: TangleFaaSClient with a keyring pair submits on-chain, reports job updates, and waits for the verified result', async () => {
+    const r = await run(process.execPath, ['tangle.mjs'], { cwd: dir, env: await tangleEnv(), timeoutMs: 300_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Verified output: Blockchain verified\n');
+    expect(r.stdout).toMatch(/Job \d+: completed/);
+    expect(marks(r.stdout).tangle).toBe('"Blockchain verified\\n" true completed');
+  }, 600_000);
+
   it('Error Handling, Usage Tracking and Configuration (debug logs each request)', async () => {
     const r = await node('errors-usage.mjs');
     expect(r.code, r.stderr).toBe(0);
@@ -169,7 +204,7 @@ describe('faas-sdk from pip install, in a fresh virtualenv', () => {
     // --no-build-isolation: the build uses the system's setuptools rather than fetching one.
     await ok(join(venv, 'bin/pip'), ['install', '--no-build-isolation', join(root, 'sdk/python')], { cwd: dir, timeoutMs: 300_000 });
     python = join(venv, 'bin/python');
-    copyFileSync(join(snippets, 'readme_snippets.py'), join(dir, 'readme_snippets.py'));
+    for (const f of ['readme_snippets.py', 'readme_tangle.py']) copyFileSync(join(snippets, f), join(dir, f));
   }, 600_000);
 
   it('the package is the installed one, not the checkout', async () => {
@@ -187,4 +222,11 @@ describe('faas-sdk from pip install, in a fresh virtualenv', () => {
     expect(m.error).toBe('ExecutionError True');
     expect(m.config).toBe("'configured\\n'");
   });
+
+  it('Tangle/Polkadot Integration: submit_job and wait_for_result give the verified output', async () => {
+    const r = await run(python, ['readme_tangle.py'], { cwd: dir, env: await tangleEnv(), timeoutMs: 300_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Verified: Blockchain verified\n');
+    expect(marks(r.stdout).tangle).toBe('"Blockchain verified\\n" True');
+  }, 600_000);
 });

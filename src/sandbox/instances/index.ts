@@ -2,6 +2,8 @@
 // SSH key format (the SDK reads it).
 export { InstanceManager } from './manager.js';
 export type { InstanceManagerDeps } from './manager.js';
+export { DevboxImage, DevboxImageUnavailableError } from './devbox-image.js';
+export type { DevboxImageStatus, DevboxImageState } from './devbox-image.js';
 export { InstanceSpecSchema, InstanceResourcesSchema, INSTANCE_ID_PATTERN, EXPOSE_NAME_PATTERN } from './types.js';
 export type { InstanceSpec, InstanceSpecInput, InstanceResourcesInput, InstanceSettings } from './types.js';
 export { MuxChannel } from './mux.js';

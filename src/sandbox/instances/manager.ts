@@ -16,6 +16,7 @@ import { findCpuCounter } from '../cgroup.js';
 import type { CpuCounter } from '../cgroup.js';
 import { validationErrorFrom } from '../policy.js';
 import { DEVBOX, HOST_KEY_FILE, INSTANCE_DB_LABEL, INSTANCE_LABEL, INSTANCE_NETWORK, SSHD_PORT, instanceContainerOptions } from './container.js';
+import { DevboxImage } from './devbox-image.js';
 import { runExec, startExec } from './exec.js';
 import { fenceInstanceBridge } from './firewall.js';
 import type { ExecOptions, RunningExec } from './exec.js';
@@ -65,7 +66,8 @@ export class InstanceManager {
   private readonly log: Logger;
   private timer: NodeJS.Timeout | null = null;
   private identity = '';
-  private imageChecked = false;
+  /** The devbox image, built here on first use when it is missing (devbox-image.ts). */
+  readonly image: DevboxImage;
   private closed = false;
   private started: Promise<void> | null = null;
 
@@ -74,6 +76,7 @@ export class InstanceManager {
     this.store = d.store;
     this.settings = d.settings;
     this.log = d.log;
+    this.image = new DevboxImage({ docker: d.docker, image: d.settings.image, log: d.log, build: d.settings.imageBuild, waitMs: d.settings.imageWaitS * 1000 });
   }
 
   /**
@@ -140,16 +143,6 @@ export class InstanceManager {
     }
   }
 
-  private async checkImage(): Promise<void> {
-    if (this.imageChecked) return;
-    try {
-      await this.docker.getImage(this.settings.image).inspect();
-    } catch {
-      throw new SandboxError(`the instance image ${this.settings.image} is missing; run \`npm run setup-host\` to build it`);
-    }
-    this.imageChecked = true;
-  }
-
   private async ensureNetwork(): Promise<void> {
     type NetInfo = { Id: string; Options?: Record<string, string> };
     const inspect = () => this.docker.getNetwork(INSTANCE_NETWORK).inspect().then((n: NetInfo) => n, () => null);
@@ -195,7 +188,7 @@ export class InstanceManager {
     if (spec.network && !this.settings.allowNetwork) throw new ResourceUnavailableError('network', 'this operator gives instances no outbound network (FAAS_INSTANCE_NETWORK=none)');
     const ttl = spec.ttl ?? this.settings.defaultTtlS;
     if (ttl > this.settings.maxTtlS) throw new ResourceUnavailableError('ttl', `${ttl} s is over this operator's maximum of ${this.settings.maxTtlS} s`);
-    await this.checkImage();
+    await this.image.ready();
     // Counted and recorded with no wait in between: starts at the same time cannot both pass.
     const running = this.store.listByKey(keyId).filter((r) => r.status !== 'stopped').length;
     if (running >= this.settings.maxPerKey) throw new QuotaExceededError('instances', `this key already has ${running} instances (at most ${this.settings.maxPerKey}, FAAS_INSTANCE_MAX_PER_KEY); stop one first`);
@@ -605,6 +598,7 @@ export class InstanceManager {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.image.close();
     await this.started?.catch(() => undefined);
     if (this.timer) clearInterval(this.timer);
     await Promise.all([...this.live.values()].map((l) => l.stopping ?? Promise.resolve()));

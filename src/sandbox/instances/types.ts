@@ -12,6 +12,10 @@ export const EXPOSE_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;
 export interface InstanceSettings {
   /** The devbox image instances run. */
   image: string;
+  /** Whether the operator builds a missing devbox image itself (on first use; devbox-image.ts). */
+  imageBuild: boolean;
+  /** How long an instance start waits for a build under way before answering with its progress (s). */
+  imageWaitS: number;
   /** Whether an instance may ask for outbound network. */
   allowNetwork: boolean;
   /** Where the operator's SSH relays listen (the API's host). */

@@ -13,6 +13,8 @@ import type { ExtrinsicStatus, Header } from '@polkadot/types/interfaces';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { blockBody, blockEvents } from './blocks.js';
 import type { ChainEvent } from './blocks.js';
+import { dispatchErrorReason } from './describe.js';
+import type { DispatchErrorLike } from './describe.js';
 import { NonceManager } from './nonce.js';
 
 export interface Included {
@@ -234,8 +236,7 @@ export class TxSender {
     const records = events.filter((e) => e.extrinsic === index && index >= 0).map((e) => e.event);
     const failed = records.find((e) => e.section === 'system' && e.method === 'ExtrinsicFailed');
     if (failed) {
-      const e = failed.data[0] as unknown as { isModule: boolean; asModule: Parameters<typeof api.registry.findMetaError>[0]; toString(): string };
-      return new ChainTxError(e.isModule ? (({ section, name }) => `${section}.${name}`)(api.registry.findMetaError(e.asModule)) : e.toString());
+      return new ChainTxError(dispatchErrorReason(api.registry, failed.data[0] as unknown as DispatchErrorLike));
     }
     const paid = records.find((e) => e.section === 'transactionPayment' && e.method === 'TransactionFeePaid');
     return {
