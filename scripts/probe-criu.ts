@@ -24,11 +24,11 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import Docker from 'dockerode';
-import { MANAGED_LABEL } from '../src/sandbox/images.js';
+import { CRIU_PROBE_LABEL, MANAGED_LABEL } from '../src/sandbox/labels.js';
 import { containerOptions } from '../src/sandbox/policy.js';
 import { familySeccompProfile } from '../src/sandbox/seccomp.js';
 
-const PROBE_LABEL = 'faas.criu-probe';
+const PROBE_LABEL = CRIU_PROBE_LABEL;
 
 // The process under test. argv: MiB to hold, 1 to fork a child that shares them.
 const PROGRAM = `
@@ -221,7 +221,7 @@ function optionsFor(c: Case): Docker.ContainerCreateOptions {
     language: 'python',
     resources: { cpuCores: 1, memoryMb: 512, timeoutMs: 30_000, diskMb: 256, gpuCount: 0 },
     pidsLimit: 64,
-    labels: { [PROBE_LABEL]: 'true', 'faas.criu-probe.case': c.name },
+    labels: { [PROBE_LABEL]: 'true', [`${PROBE_LABEL}.case`]: c.name },
   });
   const labels = { ...o.Labels };
   delete labels[MANAGED_LABEL]; // not one of the engine's containers

@@ -2,7 +2,7 @@
 import Docker from 'dockerode';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { DockerSandboxEngine, MANAGED_LABEL } from '../src/sandbox/index.js';
+import { DockerSandboxEngine, MANAGED_LABEL, OWNER_PID_LABEL } from '../src/sandbox/index.js';
 
 export const docker = new Docker();
 
@@ -15,7 +15,7 @@ export function makeEngine(env: Record<string, string> = {}): DockerSandboxEngin
 export async function ourContainers(): Promise<string[]> {
   const list = await docker.listContainers({
     all: true,
-    filters: { label: [`${MANAGED_LABEL}=true`, `faas.owner-pid=${process.pid}`] },
+    filters: { label: [`${MANAGED_LABEL}=true`, `${OWNER_PID_LABEL}=${process.pid}`] },
   });
   return list.map((c) => c.Id);
 }

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { MergeConflictError, NotFoundError, QuotaExceededError, SandboxError, ValidationError } from '@faas/sdk/errors';
 import type { StateStore, SnapshotRecord } from '../store/index.js';
 import { SandboxContainer } from './container.js';
-import { MANAGED_LABEL } from './images.js';
+import { MANAGED_LABEL, ROLE_LABEL } from './labels.js';
 import { allocateSandboxUid, containerOptions } from './policy.js';
 import type { ContainerSpec } from './policy.js';
 import { SNAPSHOT_CHUNK_BYTES } from './protocol.js';
@@ -20,7 +20,6 @@ import type { ExecMessage } from './protocol.js';
 import type { ExecuteRequest, ExecuteResult, Isolation, Language, Owner } from './types.js';
 
 export const FAMILY_ROLE = 'family';
-const ROLE_LABEL = 'faas.role';
 
 export type MergeStrategy = 'fail' | 'ours' | 'theirs';
 

@@ -4,13 +4,14 @@ export type { SandboxEngine, SnapshotEngine, EngineState, EngineStats } from './
 export type { SnapshotInfo, RestoreInfo, BranchInfo, MergeInfo, MergeStrategy } from './contexts.js';
 export { validateRequest, validationErrorFrom, configKey } from './policy.js';
 export { PROTOCOL_VERSION } from './protocol.js';
+export * from './labels.js';
 export {
   BASE_IMAGE,
-  CONTENT_LABEL,
-  MANAGED_LABEL,
   RUNTIME_IMAGES,
+  RUNTIME_DOCKERFILE,
   IMAGE_OF_LANGUAGE,
-  AGENT_FILES,
+  LANGUAGE_OF_IMAGE,
+  agentFiles,
   runtimeImageTag,
   runtimeImageHash,
   hashFiles,
