@@ -18,7 +18,7 @@ export default tseslint.config(
     languageOptions: { sourceType: 'module', globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', fetch: 'readonly', setTimeout: 'readonly' } },
   },
   {
-    files: ['src/sandbox/agent/*.cjs'],
+    files: ['agent/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', process: 'readonly', Buffer: 'readonly', module: 'writable', console: 'readonly', __dirname: 'readonly', setImmediate: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

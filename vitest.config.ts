@@ -13,7 +13,7 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['@faas/source', ...defaultServerConditions] } },
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['test/repo/**', '**/node_modules/**'],
+    exclude: ['test/repo/**', 'test/layout/**', '**/node_modules/**'],
     globalSetup: ['test/global-setup.ts'],
     fileParallelism: false,
     testTimeout: 60_000,

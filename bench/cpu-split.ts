@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
+import { OWNER_PID_LABEL } from '../src/sandbox/index.js';
 
 const TICK_MS = 10; // USER_HZ = 100 on Linux
 const DOCKER_DAEMONS = /^(dockerd|containerd|containerd-shim.*|runc|docker-init|docker-proxy)$/;
@@ -83,9 +84,9 @@ export function sampleCpu(sandboxIds: readonly string[]): CpuSample {
   };
 }
 
-/** The sandbox containers this process's engine runs (their `faas.owner-pid` label). */
+/** The sandbox containers this process's engine runs (their OWNER_PID_LABEL). */
 export async function ownSandboxIds(docker: Docker): Promise<string[]> {
-  const list = await docker.listContainers({ filters: { label: [`faas.owner-pid=${process.pid}`] } });
+  const list = await docker.listContainers({ filters: { label: [`${OWNER_PID_LABEL}=${process.pid}`] } });
   return list.map((c) => c.Id);
 }
 

@@ -1,6 +1,6 @@
 // Isolation tiers (issue 13): the same executions under gVisor (runsc) beside runc, in one
 // engine that allows both; and a branch of a python context holding 100 MB (the snapshots
-// section's context) under each tier (family_gvisor.py is the gVisor design).
+// section's context) under each tier (agent/faas_agent/gvisor.py is the gVisor design).
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { DockerSandboxEngine } from '../src/sandbox/index.js';

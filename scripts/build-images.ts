@@ -1,6 +1,7 @@
 // Builds the runtime images offline (no registry needed), only when their content changed:
 //   faas-base     a Debian bookworm root filesystem from debootstrap, `docker import`ed;
-//   faas-<image>  docker/<image>/Dockerfile FROM faas-base (ARG BASE), plus the agent.
+//   faas-<image>  docker/runtime/Dockerfile FROM faas-base (ARG BASE) for its LANGUAGE, plus
+//                 the agent (one shared layer: agent/ as /opt/faas).
 // Each image carries a `faas.content` label (a hash of what it is made from); an image whose
 // label matches is kept as it is, so later runs take a second or two.
 import { spawn } from 'node:child_process';
@@ -8,10 +9,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  AGENT_FILES,
   BASE_IMAGE,
   CONTENT_LABEL,
+  LANGUAGE_OF_IMAGE,
+  RUNTIME_DOCKERFILE,
   RUNTIME_IMAGES,
+  agentFiles,
   hashFiles,
   runtimeImageHash,
   runtimeImageTag,
@@ -73,10 +76,17 @@ async function buildRuntime(image: (typeof RUNTIME_IMAGES)[number], baseId: stri
   if (have?.content === hash) return null;
   const t0 = Date.now();
   say(`building ${tag}`);
-  const dockerfile = `docker/${image}/Dockerfile`;
   const stream = await docker.buildImage(
-    { context: root, src: [dockerfile, ...AGENT_FILES] },
-    { t: tag, dockerfile, buildargs: { BASE: BASE_IMAGE }, labels: { [CONTENT_LABEL]: hash }, rm: true, forcerm: true, nocache: noBuildCache() },
+    { context: root, src: [RUNTIME_DOCKERFILE, ...agentFiles(root)] },
+    {
+      t: tag,
+      dockerfile: RUNTIME_DOCKERFILE,
+      buildargs: { BASE: BASE_IMAGE, LANGUAGE: LANGUAGE_OF_IMAGE[image] },
+      labels: { [CONTENT_LABEL]: hash },
+      rm: true,
+      forcerm: true,
+      nocache: noBuildCache(),
+    },
   );
   await followProgress(stream);
   say(`${tag} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

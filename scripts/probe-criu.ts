@@ -24,9 +24,9 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import Docker from 'dockerode';
-import { MANAGED_LABEL, containerOptions, familySeccompProfile } from '../src/sandbox/index.js';
+import { CRIU_PROBE_LABEL, MANAGED_LABEL, containerOptions, familySeccompProfile } from '../src/sandbox/index.js';
 
-const PROBE_LABEL = 'faas.criu-probe';
+const PROBE_LABEL = CRIU_PROBE_LABEL;
 
 // The process under test. argv: MiB to hold, 1 to fork a child that shares them.
 const PROGRAM = `
@@ -219,7 +219,7 @@ function optionsFor(c: Case): Docker.ContainerCreateOptions {
     language: 'python',
     resources: { cpuCores: 1, memoryMb: 512, timeoutMs: 30_000, diskMb: 256, gpuCount: 0 },
     pidsLimit: 64,
-    labels: { [PROBE_LABEL]: 'true', 'faas.criu-probe.case': c.name },
+    labels: { [PROBE_LABEL]: 'true', [`${PROBE_LABEL}.case`]: c.name },
   });
   const labels = { ...o.Labels };
   delete labels[MANAGED_LABEL]; // not one of the engine's containers

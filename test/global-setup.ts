@@ -3,10 +3,11 @@
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import Docker from 'dockerode';
+import { MANAGED_LABEL } from '../src/sandbox/labels.js';
 
 const docker = new Docker();
 const managed = async () =>
-  (await docker.listContainers({ all: true, filters: { label: ['faas.managed=true'] } })).map((c) => c.Id);
+  (await docker.listContainers({ all: true, filters: { label: [`${MANAGED_LABEL}=true`] } })).map((c) => c.Id);
 const images = async () => (await docker.listImages({ all: true })).map((i) => i.Id).sort();
 const ourTemp = () => readdirSync(tmpdir()).filter((f) => /faas|sandbox/i.test(f));
 

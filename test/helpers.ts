@@ -2,7 +2,7 @@
 import Docker from 'dockerode';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { DockerSandboxEngine, MANAGED_LABEL, createSandbox } from '../src/sandbox/index.js';
+import { DockerSandboxEngine, MANAGED_LABEL, OWNER_PID_LABEL, createSandbox } from '../src/sandbox/index.js';
 import type { Sandbox } from '../src/sandbox/index.js';
 
 export const docker = new Docker();
@@ -22,7 +22,7 @@ export function makeSandbox(env: Record<string, string> = {}): Sandbox {
 export async function ourContainers(): Promise<string[]> {
   const list = await docker.listContainers({
     all: true,
-    filters: { label: [`${MANAGED_LABEL}=true`, `faas.owner-pid=${process.pid}`] },
+    filters: { label: [`${MANAGED_LABEL}=true`, `${OWNER_PID_LABEL}=${process.pid}`] },
   });
   return list.map((c) => c.Id);
 }

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { MergeConflictError, NotFoundError, QuotaExceededError, ValidationError } from '@faas/sdk/errors';
 import type { ContextStore, SnapshotRecord } from '../store/index.js';
 import { SandboxContainer } from './container.js';
-import { MANAGED_LABEL } from './images.js';
+import { MANAGED_LABEL, ROLE_LABEL } from './labels.js';
 import { allocateSandboxUid, containerOptions } from './policy.js';
 import type { ContainerSpec } from './policy.js';
 import { SNAPSHOT_CHUNK_BYTES } from './protocol.js';
@@ -22,7 +22,6 @@ import type { BranchInfo, MergeInfo, RestoreInfo, SnapshotInfo } from './snapsho
 import type { ExecuteRequest, ExecuteResult, Isolation, Language, Owner } from './types.js';
 
 export const FAMILY_ROLE = 'family';
-const ROLE_LABEL = 'faas.role';
 
 interface ContextReply {
   hasMemory: boolean;

@@ -16,7 +16,8 @@ import { ContextManager, FAMILY_ROLE } from './contexts.js';
 import type { BranchInfo, MergeInfo, MergeStrategy, RestoreInfo, SnapshotInfo } from './snapshot-info.js';
 import { SandboxContainer } from './container.js';
 import type { ExecHandlers } from './container.js';
-import { IMAGE_OF_LANGUAGE, MANAGED_LABEL, RUNTIME_IMAGES, runtimeImageTag } from './images.js';
+import { IMAGE_OF_LANGUAGE, RUNTIME_IMAGES, runtimeImageTag } from './images.js';
+import { MANAGED_LABEL, OWNER_PID_LABEL, ROLE_LABEL } from './labels.js';
 import type { RuntimeImage } from './images.js';
 import { allocateSandboxUid, configKey, containerOptions, validateRequest } from './policy.js';
 import type { ContainerSpec } from './policy.js';
@@ -92,8 +93,6 @@ export function durableState(dbPath: string, snapshotDir: string | null): Engine
   return { db: openDatabase(dbPath), dir: snapshotDir ?? join(dirname(dbPath), 'snapshots') };
 }
 
-const OWNER_PID_LABEL = 'faas.owner-pid';
-const ROLE_LABEL = 'faas.role';
 const ANONYMOUS = 'anonymous';
 
 export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {

@@ -1,11 +1,11 @@
 // Runtime images: which image runs which language, and the content hash that decides when an
 // image must be rebuilt. Shared by the image builder (scripts/build-images.ts) and the engine.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Language } from './types.js';
 
-/** The image folder under docker/ for each language (javascript and typescript share node). */
+/** The runtime image of each language (javascript and typescript share node). */
 export const IMAGE_OF_LANGUAGE: Record<Language, RuntimeImage> = {
   python: 'python',
   javascript: 'node',
@@ -18,8 +18,6 @@ export type RuntimeImage = 'python' | 'node' | 'bash' | 'go';
 export const RUNTIME_IMAGES: readonly RuntimeImage[] = ['python', 'node', 'bash', 'go'];
 
 export const BASE_IMAGE = 'faas-base:latest';
-export const CONTENT_LABEL = 'faas.content';
-export const MANAGED_LABEL = 'faas.managed';
 
 /**
  * The tag the runtime images carry: `latest`, or FAAS_IMAGE_TAG so that two checkouts of the
@@ -36,19 +34,32 @@ export function runtimeImageTag(image: RuntimeImage): string {
   return `faas-${image}:${runtimeImageTagSuffix()}`;
 }
 
-/** Files (relative to the project root) copied into every runtime image. */
-export const AGENT_FILES = [
-  'src/sandbox/agent/agent.py',
-  'src/sandbox/agent/runner.cjs',
-  // the progress helpers: `faas-progress`, python's and node's `faas` module
-  'src/sandbox/agent/faas-progress',
-  'src/sandbox/agent/faas.py',
-  'src/sandbox/agent/faas.cjs',
-  // stateful contexts (checkpointed / branched / persistent modes) and their node interpreter
-  'src/sandbox/agent/family.py',
-  'src/sandbox/agent/family_gvisor.py', // the family agent's gVisor tier
-  'src/sandbox/agent/ctx-runner.cjs',
-];
+/** The one recipe of the runtime images (its LANGUAGE build argument picks the language). */
+export const RUNTIME_DOCKERFILE = 'docker/runtime/Dockerfile';
+
+/** The LANGUAGE build argument of each runtime image (its language when the engine names none). */
+export const LANGUAGE_OF_IMAGE: Record<RuntimeImage, Language> = {
+  python: 'python',
+  node: 'javascript',
+  bash: 'bash',
+  go: 'go',
+};
+
+/** The in-sandbox programs' folder: copied whole into every runtime image, as /opt/faas. */
+export const AGENT_DIR = 'agent';
+
+/**
+ * Files (relative to the project root) copied into every runtime image: everything under
+ * agent/ but Python's byte-code caches (the image compiles its own).
+ */
+export function agentFiles(root: string): string[] {
+  const walk = (dir: string): string[] =>
+    readdirSync(join(root, dir), { withFileTypes: true })
+      .filter((e) => e.name !== '__pycache__' && !e.name.endsWith('.pyc'))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .flatMap((e) => (e.isDirectory() ? walk(`${dir}/${e.name}`) : [`${dir}/${e.name}`]));
+  return walk(AGENT_DIR);
+}
 
 export function hashFiles(root: string, files: readonly string[], extra = ''): string {
   const h = createHash('sha256');
@@ -59,7 +70,7 @@ export function hashFiles(root: string, files: readonly string[], extra = ''): s
   return h.digest('hex').slice(0, 16);
 }
 
-/** Content hash of a runtime image: its Dockerfile, the agent, and the base it is built on. */
+/** Content hash of a runtime image: its recipe, its language, the agent, and the base it is built on. */
 export function runtimeImageHash(root: string, image: RuntimeImage, baseId: string): string {
-  return hashFiles(root, [`docker/${image}/Dockerfile`, ...AGENT_FILES], baseId);
+  return hashFiles(root, [RUNTIME_DOCKERFILE, ...agentFiles(root)], `${baseId}\0${LANGUAGE_OF_IMAGE[image]}`);
 }

@@ -9,13 +9,14 @@ export { validateRequest, validationErrorFrom, configKey, containerOptions } fro
 export type { ContainerSpec } from './policy.js';
 export { familySeccompProfile } from './seccomp.js';
 export { PROTOCOL_VERSION } from './protocol.js';
+export * from './labels.js';
 export {
   BASE_IMAGE,
-  CONTENT_LABEL,
-  MANAGED_LABEL,
   RUNTIME_IMAGES,
+  RUNTIME_DOCKERFILE,
   IMAGE_OF_LANGUAGE,
-  AGENT_FILES,
+  LANGUAGE_OF_IMAGE,
+  agentFiles,
   runtimeImageTag,
   runtimeImageTagSuffix,
   runtimeImageHash,

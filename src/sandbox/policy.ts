@@ -7,7 +7,7 @@ import { ResourceUnavailableError, ValidationError } from '@faas/sdk/errors';
 import { completeGoProgram } from './go-snippet.js';
 import { ExecuteRequestSchema } from './types.js';
 import type { ExecuteRequest, ExecuteRequestInput, Isolation, Language, Resources } from './types.js';
-import { MANAGED_LABEL } from './images.js';
+import { MANAGED_LABEL } from './labels.js';
 import { familySeccompProfile } from './seccomp.js';
 
 /** The unprivileged user of instances, and of a sandbox given no uid of its own (nobody:nogroup). */
@@ -57,7 +57,7 @@ export function validateRequest(input: ExecuteRequestInput | unknown, limits: Sa
   if (req.isolation !== undefined && !limits.isolation.allowed.includes(req.isolation)) {
     throw new ResourceUnavailableError('isolation', `${req.isolation} is not offered by this operator (allowed: ${limits.isolation.allowed.join(', ')})`);
   }
-  // Stateful contexts run under either tier (under gvisor: agent/family_gvisor.py); a context
+  // Stateful contexts run under either tier (under gvisor: agent/faas_agent/gvisor.py); a context
   // that exists keeps the tier it was made under.
   const tier = req.isolation ?? (req.executionId === undefined ? limits.isolation.default : 'runc');
   // gVisor's pty master never reads EIO once the program is gone, which is how the agent
@@ -146,7 +146,7 @@ export const FAMILY_MASKED_PATHS = ['/sys/firmware', '/sys/devices/virtual/power
 export function containerOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
   const limits = containerLimits(spec);
   // A family under gVisor runs as uid 0 of gVisor's own kernel with the three capabilities
-  // its agent makes contexts with (family_gvisor.py says why); the host sees runsc's
+  // its agent makes contexts with (agent/faas_agent/gvisor.py says why); the host sees runsc's
   // unprivileged sandbox process either way.
   const gvisorFamily = Boolean(spec.family) && spec.isolation === 'gvisor';
   const uid = gvisorFamily ? 0 : (spec.uid ?? 65534);
@@ -176,7 +176,7 @@ export function containerOptions(spec: ContainerSpec): Docker.ContainerCreateOpt
       Memory: mem,
       MemorySwap: mem, // equal to Memory: no swap
       NanoCpus: Math.round(spec.resources.cpuCores * 1e9),
-      // The only writable place: /tmp, HOME and the work root live here (see docker/*/Dockerfile).
+      // The only writable place: /tmp, HOME and the work root live here (see docker/runtime/Dockerfile).
       Tmpfs: { '/sandbox': `rw,exec,nosuid,nodev,size=${limits.diskMb}m,uid=${uid},gid=${uid},mode=0755` },
       ShmSize: 16 * 1024 * 1024,
       Ulimits: [{ Name: 'nofile', Soft: 4096, Hard: 4096 }],

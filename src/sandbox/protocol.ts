@@ -1,15 +1,19 @@
-// The host ↔ in-sandbox agent protocol, version PROTOCOL_VERSION. The agent side is
-// src/sandbox/agent/agent.py; a test checks both sides name the same version.
+// The host ↔ in-sandbox agent protocol, version PROTOCOL_VERSION. Its version and frame types
+// are agent/protocol.json, which the agents (agent/agent.py, agent/family.py) read too.
 //
 // Transport: the container's stdin/stdout, attached once through the engine. Each message is
 // a frame: 4-byte big-endian length, then that many bytes of UTF-8 JSON. Binary payloads
 // (files, stdin, output) travel base64-encoded inside the JSON.
 import { z } from 'zod';
 import { SandboxError } from '@faas/sdk/errors';
+import protocolSpec from '../../agent/protocol.json' with { type: 'json' };
 
 // v2: pseudo-terminals (`exec.tty`, `resize`), progress reports (`progress`), `notifyStart`.
 // v3: stateful contexts (the family agent, family.py): `exec.context`, `ctx` requests, `reply`.
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION: number = protocolSpec.version;
+/** The `type`s of host → agent frames (HostMessage) and of agent → host frames (AgentMessageSchema). */
+export const HOST_FRAME_TYPES: readonly string[] = protocolSpec.hostFrames;
+export const AGENT_FRAME_TYPES: readonly string[] = protocolSpec.agentFrames;
 
 // ---- host → agent -----------------------------------------------------------------------
 export interface ExecMessage {

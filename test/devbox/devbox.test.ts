@@ -13,14 +13,14 @@ import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { MANAGED_LABEL } from '../../src/sandbox/images.js';
+import { DEVBOX_PROBE_LABEL, MANAGED_LABEL } from '../../src/sandbox/labels.js';
 import { containerOptions } from '../../src/sandbox/policy.js';
 import { Browser, CHROMIUM } from './browser.js';
 import { vncResponse } from './rfb.js';
 import { startRelay, type Relay } from './relay.js';
 
 const IMAGE = 'faas-devbox:latest';
-const PROBE_LABEL = 'faas.devbox-probe';
+const PROBE_LABEL = DEVBOX_PROBE_LABEL;
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const artifacts = join(root, 'test/artifacts');
 const docker = new Docker();

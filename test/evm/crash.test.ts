@@ -10,6 +10,7 @@ import { decodeEvmResult, encodeEvmExecuteArgs } from '@faas/sdk/blueprint';
 import { startLocalEvmFaas } from '../../chain/evm/faas.js';
 import type { LocalEvmFaas } from '../../chain/evm/faas.js';
 import { submitEvmJob, tangleAbi } from '../../src/tangle/evm/index.js';
+import { OWNER_PID_LABEL } from '../../src/sandbox/labels.js';
 import { docker } from '../helpers.js';
 
 let f: LocalEvmFaas;
@@ -55,7 +56,7 @@ describe('EVM operator crash and restart', () => {
     const second = await startOperator();
     try {
       await expect.poll(() => results(callId), { timeout: 60_000, interval: 200 }).toEqual(['survived\n']);
-      expect(await docker.listContainers({ all: true, filters: { label: [`faas.owner-pid=${first.pid}`] } })).toEqual([]);
+      expect(await docker.listContainers({ all: true, filters: { label: [`${OWNER_PID_LABEL}=${first.pid}`] } })).toEqual([]);
       await new Promise((res) => setTimeout(res, 1000));
       expect(await results(callId)).toEqual(['survived\n']); // and no second submission
     } finally {
@@ -79,6 +80,6 @@ describe('EVM operator crash and restart', () => {
       second.kill('SIGTERM');
       await exited(second);
     }
-    expect(await docker.listContainers({ all: true, filters: { label: [`faas.owner-pid=${second.pid}`] } })).toEqual([]);
+    expect(await docker.listContainers({ all: true, filters: { label: [`${OWNER_PID_LABEL}=${second.pid}`] } })).toEqual([]);
   });
 });

@@ -2,6 +2,7 @@
 // the blueprint, an operator, a service, and a first job through the contracts, verified.
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { OWNER_PID_LABEL } from '../../src/sandbox/labels.js';
 import { docker } from '../helpers.js';
 import { freePort } from '../operator/operators.js';
 
@@ -23,6 +24,6 @@ describe('npm start -- --chain evm', () => {
       await new Promise((res) => child.once('exit', res));
     }
     expect(child.exitCode).toBe(0);
-    expect(await docker.listContainers({ all: true, filters: { label: [`faas.owner-pid=${child.pid}`] } })).toEqual([]);
+    expect(await docker.listContainers({ all: true, filters: { label: [`${OWNER_PID_LABEL}=${child.pid}`] } })).toEqual([]);
   }, 180_000);
 });

@@ -1,5 +1,5 @@
 // Issue 13, gVisor tier: stateful contexts (snapshots with memory, branches) in a runsc family
-// container (src/sandbox/agent/family_gvisor.py), on real Docker with runsc.
+// container (agent/faas_agent/gvisor.py and gvisor_contexts.py), on real Docker with runsc.
 import { release } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DockerSandboxEngine } from '../../src/sandbox/index.js';

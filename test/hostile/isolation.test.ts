@@ -9,6 +9,7 @@ import type { FaaSError } from '@faas/sdk/errors';
 import { FaaSClient } from '../../src/index.js';
 import { containerOptions } from '../../src/sandbox/policy.js';
 import type { DockerSandboxEngine } from '../../src/sandbox/index.js';
+import { OWNER_PID_LABEL, ROLE_LABEL } from '../../src/sandbox/labels.js';
 import { ResourcesSchema } from '../../src/sandbox/types.js';
 import { startInstanceGateway } from '../instances/fixtures.js';
 import { docker, makeEngine } from '../helpers.js';
@@ -362,7 +363,7 @@ describe('family containers are capped at the operator maxima', () => {
     try {
       const r = await e.execute({ language: 'python', mode: 'checkpointed', code: 'print(1)', resources: { memoryMb: 256 } }, { owner: OWNER });
       expect(r.stdout).toBe('1\n');
-      const list = await docker.listContainers({ filters: { label: [`faas.owner-pid=${process.pid}`, 'faas.role=family'] } });
+      const list = await docker.listContainers({ filters: { label: [`${OWNER_PID_LABEL}=${process.pid}`, `${ROLE_LABEL}=family`] } });
       expect(list.length).toBeGreaterThan(0);
       const mine = await Promise.all(list.map((c) => docker.getContainer(c.Id).inspect()));
       expect(mine.some((i) => i.HostConfig.Memory === 512 * 1024 * 1024 && i.HostConfig.PidsLimit === 64)).toBe(true);

@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer } from '../../src/api/index.js';
 import type { ApiServer } from '../../src/api/index.js';
-import { MANAGED_LABEL } from '../../src/sandbox/index.js';
+import { MANAGED_LABEL, OWNER_PID_LABEL } from '../../src/sandbox/index.js';
 import { FaaSClient, InsufficientCreditError, QuotaExceededError } from '../../src/index.js';
 import type { StreamEvent } from '../../src/index.js';
 import { JobStore, openDatabase } from '../../src/store/index.js';
@@ -24,7 +24,7 @@ import type { InstanceGateway } from '../instances/fixtures.js';
 
 /** The containers this test process's engines started (sandboxes, pools, family containers). */
 async function ours(): Promise<string[]> {
-  const list = await docker.listContainers({ all: true, filters: { label: [`${MANAGED_LABEL}=true`, `faas.owner-pid=${process.pid}`] } });
+  const list = await docker.listContainers({ all: true, filters: { label: [`${MANAGED_LABEL}=true`, `${OWNER_PID_LABEL}=${process.pid}`] } });
   return list.map((c) => c.Id).sort();
 }
 

@@ -7,7 +7,7 @@ import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaaSClient } from '../../src/index.js';
 import { createLogger } from '../../src/log.js';
-import { MANAGED_LABEL, runtimeImageTag } from '../../src/sandbox/index.js';
+import { MANAGED_LABEL, OWNER_PID_LABEL, runtimeImageTag } from '../../src/sandbox/index.js';
 import type { DockerSandboxEngine } from '../../src/sandbox/index.js';
 import { SandboxContainer } from '../../src/sandbox/container.js';
 import { PROTOCOL_VERSION } from '../../src/sandbox/protocol.js';
@@ -234,7 +234,7 @@ function hostileOptions(): Docker.ContainerCreateOptions {
     Image: runtimeImageTag('python'),
     Cmd: ['python3', '-c', HOSTILE_AGENT],
     User: '65534:65534',
-    Labels: { [MANAGED_LABEL]: 'true', 'faas.owner-pid': String(process.pid) },
+    Labels: { [MANAGED_LABEL]: 'true', [OWNER_PID_LABEL]: String(process.pid) },
     AttachStdin: true,
     AttachStdout: true,
     AttachStderr: true,

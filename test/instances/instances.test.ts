@@ -13,6 +13,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError, FaaSClient, NotFoundError, ResourceUnavailableError } from '../../src/index.js';
 import type { InstanceInfo, SshInfo } from '../../src/api/index.js';
+import { MANAGED_LABEL, ROLE_LABEL } from '../../src/sandbox/labels.js';
 import { docker } from '../helpers.js';
 import { containersOf, sleep, startInstanceGateway } from './fixtures.js';
 import type { InstanceGateway } from './fixtures.js';
@@ -80,8 +81,8 @@ describe('start, get, list, SSH', () => {
     // The container: sandbox policy, labelled persistent, no published port, no log.
     const info = await docker.getContainer((await containersOf(gw))[0]!).inspect();
     expect(info.Config.User).toBe('65534:65534');
-    expect(info.Config.Labels['faas.role']).toBe('persistent');
-    expect(info.Config.Labels['faas.managed']).toBe('true');
+    expect(info.Config.Labels[ROLE_LABEL]).toBe('persistent');
+    expect(info.Config.Labels[MANAGED_LABEL]).toBe('true');
     expect(info.HostConfig.ReadonlyRootfs).toBe(true);
     expect(info.HostConfig.CapDrop).toEqual(['ALL']);
     expect(info.HostConfig.SecurityOpt).toContain('no-new-privileges');

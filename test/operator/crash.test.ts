@@ -10,6 +10,7 @@ import type { Codec } from '@polkadot/types/types';
 import { encodeExecuteArgs } from '@faas/sdk/blueprint';
 import { operatorSigningKey } from '@faas/sdk/blueprint';
 import { send, setupFaasService, startChain } from '../chain/fixtures.js';
+import { OWNER_PID_LABEL } from '../../src/sandbox/labels.js';
 import { docker } from '../helpers.js';
 
 let chain: Awaited<ReturnType<typeof startChain>>;
@@ -65,7 +66,7 @@ describe('operator crash and restart', () => {
       const stored = (await chain.api.query.services!.jobResults!(serviceId, callId)) as unknown as { unwrap(): { result: Array<{ type: string; value: Codec }> } };
       expect(Buffer.from(stored.unwrap().result[1]!.value.toU8a(true)).toString()).toBe('survived\n');
       // The killed process's containers were removed when the new one started.
-      const leftover = await docker.listContainers({ all: true, filters: { label: [`faas.owner-pid=${first.pid}`] } });
+      const leftover = await docker.listContainers({ all: true, filters: { label: [`${OWNER_PID_LABEL}=${first.pid}`] } });
       expect(leftover).toEqual([]);
       await new Promise((res) => setTimeout(res, 1500));
       expect(await resultCount(callId)).toBe(1); // and no second submission
@@ -73,7 +74,7 @@ describe('operator crash and restart', () => {
       second.kill('SIGTERM');
       await new Promise((res) => second.once('exit', res));
     }
-    const remaining = await docker.listContainers({ all: true, filters: { label: [`faas.owner-pid=${second.pid}`] } });
+    const remaining = await docker.listContainers({ all: true, filters: { label: [`${OWNER_PID_LABEL}=${second.pid}`] } });
     expect(remaining).toEqual([]);
   });
 });

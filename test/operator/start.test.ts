@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { OWNER_PID_LABEL } from '../../src/sandbox/labels.js';
 import { docker } from '../helpers.js';
 import { freePort } from './operators.js';
 
@@ -44,7 +45,7 @@ describe('npm start -- --operators 3', () => {
       await new Promise((res) => child.once('exit', res));
     }
     expect(child.exitCode).toBe(0);
-    const left = await docker.listContainers({ all: true, filters: { label: [`faas.owner-pid=${child.pid}`] } });
+    const left = await docker.listContainers({ all: true, filters: { label: [`${OWNER_PID_LABEL}=${child.pid}`] } });
     expect(left).toEqual([]);
   }, 180_000);
 });

@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DockerSandboxEngine } from '../../src/sandbox/index.js';
+import { MANAGED_LABEL, OWNER_PID_LABEL } from '../../src/sandbox/labels.js';
 import { docker, makeEngine, ourContainers } from '../helpers.js';
 
 let engine: DockerSandboxEngine;
@@ -51,7 +52,7 @@ describe('warm pools', () => {
       child.stdout.on('data', (b: Buffer) => b.toString().includes('ready') && resolve());
       child.on('exit', (code) => reject(new Error(`fixture exited ${code}`)));
     });
-    const label = { label: ['faas.managed=true', `faas.owner-pid=${child.pid}`] };
+    const label = { label: [`${MANAGED_LABEL}=true`, `${OWNER_PID_LABEL}=${child.pid}`] };
     expect((await docker.listContainers({ all: true, filters: label })).length).toBeGreaterThan(0);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));

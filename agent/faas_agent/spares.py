@@ -1,0 +1,356 @@
+"""Spares: ready interpreters that each run one program (python: forked from the zygote;
+javascript / typescript: `node runner.cjs` booted ahead of time), and the zygote that forks
+them off the agent's request path.
+
+Every spare reports over its stat pipe (newline-delimited JSON): its CPU time at hand-over
+(so its boot is not billed) and, as it exits normally, its exit code and resource use, so the
+result does not wait for the kernel to tear the process down. A program killed by a signal
+sends no report; then wait4() says how it ended.
+"""
+
+import fcntl
+import gc
+import io
+import json
+import os
+import resource  # imported here, once, so spares (forked from the zygote) need not
+import selectors
+import signal
+import socket
+import sys
+import traceback
+
+from .common import AGENT_DIR, BASE_ENV, log, new_main_module, run_as_main, set_dumpable, set_environ, wake_on_signals
+
+WORK_ROOT = os.environ.get("FAAS_WORK_ROOT", "/workspace")
+CODE_ROOT = os.environ.get("FAAS_CODE_ROOT", "/tmp/.faas")
+SPARE_LANGUAGES = ("python", "javascript", "typescript")
+SPARES = int(os.environ.get("FAAS_SPARES", "2"))
+PROGRESS_FD = 5  # in spares; a program started per execution gets the number in FAAS_PROGRESS_FD
+# What an execution's program starts with; spares are started with it too, so handing over a
+# program changes only what differs (its id and the user's variables).
+EXEC_ENV = dict(BASE_ENV, FAAS_PROGRESS_FD=str(PROGRESS_FD))
+
+
+def make_oom_victim():
+    """Ask the kernel to pick user code, not the agent, when the sandbox runs out of memory."""
+    try:
+        fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+        os.write(fd, b"1000")
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def mark_compile_error(marker):
+    if marker:
+        try:
+            open(marker, "w").close()
+        except OSError:
+            pass
+
+
+def start_spare(language):
+    """Starts a spare; returns (pid, [stdin_w, stdout_r, stderr_r, ctrl_w, stat_r, progress_r])
+    — the caller's ends of its pipes. Runs in the zygote (or, as a fallback, in the agent)."""
+    ctrl_r, ctrl_w = os.pipe()
+    stat_r, stat_w = os.pipe()
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    prog_r, prog_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            # Lift every source above the targets first, so no dup2 clobbers one still needed.
+            srcs = [fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in (in_r, out_w, err_w, ctrl_r, stat_w, prog_w)]
+            for target, fd in enumerate(srcs):  # 0 1 2 stdio, 3 control, 4 status, 5 progress
+                os.dup2(fd, target)
+            os.closerange(PROGRESS_FD + 1, 65536)
+            set_dumpable(True)  # /proc/self/oom_score_adj is root's while not dumpable
+            make_oom_victim()
+            if language == "python":
+                set_dumpable(False)  # waiting, its pipes are not for other code: dumpable once its program arrives
+                python_spare_main(3, 4)
+            else:
+                for fd in (3, 4, PROGRESS_FD):
+                    os.set_inheritable(fd, True)
+                os.chdir(WORK_ROOT)
+                runner = os.path.join(AGENT_DIR, "runner.cjs")
+                os.execve("/usr/bin/node", ["node", runner, language, "--spare", "3", "4"], EXEC_ENV)
+        finally:
+            os._exit(70)
+    for fd in (ctrl_r, stat_w, in_r, out_w, err_w, prog_w):
+        os.close(fd)
+    return pid, [in_w, out_r, err_r, ctrl_w, stat_r, prog_r]
+
+
+class Spare:
+    """A ready interpreter that will run exactly one program, then exit.
+
+    python: a child forked from the zygote, already detached and set up, that blocks on its
+    control pipe. javascript / typescript: a `node runner.cjs` booted ahead of time. Either
+    way the program arrives as JSON on the control pipe."""
+
+    def __init__(self, pid, fds, language):
+        self.pid = pid
+        self.stdin_fd, self.stdout_fd, self.stderr_fd, self.ctrl_w, self.stat_r, self.progress_fd = fds
+        for fd in fds:
+            os.set_blocking(fd, False)  # the agent must never block on a child
+        # A node spare says when it has booted (its CPU so far, on the status pipe); a python
+        # spare is ready as it arrives.
+        self.ready = language == "python"
+        self.baseline = None
+        self.stat_buf = b""
+
+    def discard(self):
+        for fd in (self.ctrl_w, self.stat_r, self.stdin_fd, self.stdout_fd, self.stderr_fd, self.progress_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def zygote_main(sock, language):
+    """The zygote: a lean copy of the agent that only forks spares, so the agent itself never
+    pays for a fork on its request path (and the forks run on another core). It sends each
+    spare's pipe ends to the agent over `sock` (SCM_RIGHTS) and reports how spares end."""
+    sig_r = wake_on_signals()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if language == "python":
+        gc.freeze()  # spares share our objects; keep the GC from touching (copying) them
+    sel = selectors.DefaultSelector()
+    sel.register(sock, selectors.EVENT_READ)
+    sel.register(sig_r, selectors.EVENT_READ)
+    while True:
+        for key, _ in sel.select():
+            if key.fileobj is sock:
+                try:
+                    data = sock.recv(64)
+                except InterruptedError:
+                    continue
+                if not data:
+                    os._exit(0)  # the agent is gone
+                for _ in range(data.count(b"S")):
+                    pid, fds = start_spare(language)
+                    socket.send_fds(sock, [json.dumps({"type": "spare", "pid": pid}).encode()], fds)
+                    for fd in fds:
+                        os.close(fd)
+            else:
+                try:
+                    while os.read(sig_r, 512):
+                        pass
+                except BlockingIOError:
+                    pass
+                while True:
+                    try:
+                        pid, status, ru = os.wait4(-1, os.WNOHANG)
+                    except ChildProcessError:
+                        break
+                    if pid == 0:
+                        break
+                    msg = {"type": "exit", "pid": pid, "status": status, "cpu": ru.ru_utime + ru.ru_stime, "maxrss": ru.ru_maxrss}
+                    sock.send(json.dumps(msg).encode())
+
+
+class SparePool:
+    """The agent's part of keeping spares: asking the zygote for them, taking them in, and
+    holding back executions that arrived when none was ready. (A mixin of the Agent.)"""
+
+    def start_zygote(self):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ours.close()
+                keep = theirs.fileno()
+                for fd in range(3, 1024):
+                    if fd != keep:
+                        try:
+                            os.close(fd)
+                        except OSError:
+                            pass
+                zygote_main(theirs, self.language)
+            except BaseException:
+                log("zygote crashed: %s" % traceback.format_exc())
+            finally:
+                os._exit(70)
+        theirs.close()
+        ours.setblocking(False)
+        self.zygote = ours
+        self.zygote_pid = pid
+        self.sel.register(ours, selectors.EVENT_READ, ("zygote", None))
+
+    def refill_spares(self):
+        if self.language not in SPARE_LANGUAGES or self.stopping:
+            return
+        missing = SPARES + len(self.waiting) - len(self.spares) - self.spares_requested
+        if missing <= 0:
+            return
+        if self.zygote is not None:
+            try:
+                self.zygote.send(b"S" * missing)
+                self.spares_requested += missing
+                return
+            except OSError:
+                self.zygote_gone()
+        for _ in range(missing):  # no zygote: fork here
+            try:
+                self.add_spare(Spare(*start_spare(self.language), self.language))
+            except Exception:
+                log("could not start spare: %s" % traceback.format_exc())
+                return
+
+    def zygote_gone(self):
+        log("zygote is gone; forking spares in the agent from now on")
+        if self.zygote is not None:
+            if self.sel.get_map().get(self.zygote.fileno()) is not None:
+                self.sel.unregister(self.zygote)
+            self.zygote.close()
+        self.zygote = None
+        self.spares_requested = 0
+
+    def add_spare(self, spare):
+        self.spares.append(spare)
+        if not spare.ready:
+            self.sel.register(spare.stat_r, selectors.EVENT_READ, ("spare-stat", spare))
+        else:
+            self.maybe_hello()
+        while self.waiting and self.spares:
+            msg = self.waiting.pop(0)
+            self.handle(msg)
+
+    def on_spare_stat(self, spare):
+        """A node spare that has not run anything yet reports it has booted (its CPU so far)."""
+        try:
+            chunk = os.read(spare.stat_r, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if chunk:
+            spare.stat_buf += chunk
+            if b"\n" not in spare.stat_buf:
+                return
+            line, spare.stat_buf = spare.stat_buf.split(b"\n", 1)
+            try:
+                spare.baseline = float(json.loads(line)["baseline"])
+            except (ValueError, TypeError, KeyError):
+                pass
+            spare.ready = True
+        # Booted (or dead: then on_child_exit drops it); what comes next is the program's.
+        self.sel.unregister(spare.stat_r)
+        self.maybe_hello()
+
+    def on_zygote(self):
+        while self.zygote is not None:
+            try:
+                data, fds, _, _ = socket.recv_fds(self.zygote, 4096, 8)
+            except BlockingIOError:
+                return
+            except OSError:
+                data, fds = b"", []
+            if not data:
+                self.zygote_gone()
+                self.refill_spares()
+                return
+            msg = json.loads(data)
+            if msg["type"] == "spare":
+                self.spares_requested = max(0, self.spares_requested - 1)
+                self.add_spare(Spare(msg["pid"], fds, self.language))
+            elif msg["type"] == "exit":
+                self.on_child_exit(msg["pid"], msg["status"], msg["cpu"], msg["maxrss"])
+
+
+def python_spare_main(ctrl_fd, stat_fd):
+    """In a forked python spare: get ready, wait for the program, run it like `python3 main.py`."""
+    make_oom_victim()
+    signal.set_wakeup_fd(-1)
+    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
+    stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8")
+    stderr = io.TextIOWrapper(
+        io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8", errors="backslashreplace", line_buffering=True
+    )
+    compile("pass", "<warm-up>", "exec")  # touch the compiler's pages before the clock starts
+    # Everything that does not depend on the program is done before the hand-over.
+    set_environ(EXEC_ENV)
+    sys.stdin, sys.stdout, sys.stderr = stdin, stdout, stderr
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = stdin, stdout, stderr
+    # The zygote's objects stay frozen (gc.unfreeze would write to every one of them and so
+    # copy every page); the program's own objects are collected as usual.
+    main = new_main_module()
+    sys.modules["__main__"] = main
+
+    chunks = []
+    while True:
+        b = os.read(ctrl_fd, 65536)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(ctrl_fd)
+    req = json.loads(b"".join(chunks))
+    set_dumpable(True)  # the program's processes are ordinary ones (sweep_strays finds what they leave)
+    t = os.times()
+    baseline = t.user + t.system  # set-up before the hand-over is not billed
+
+    set_environ(req["env"])
+    if req.get("lineBuffered"):
+        stdout.reconfigure(line_buffering=True)  # streamed: flush at each line, as on a terminal
+    status = run_python_program(main, req["code"], req["source"], req["cwd"], req.get("compileMarker"))
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime - baseline
+    report = b'{"exit":%d,"cpu":%f,"maxrss":%d}\n' % (status, cpu, max(me.ru_maxrss, kids.ru_maxrss))
+    # Close our ends of the output pipes first, so the agent has all output when it reads the report.
+    os.close(1)
+    os.close(2)
+    # From here on only our exit is left: let the agent (woken by the report) go first rather
+    # than wait on this CPU while the kernel tears this process down.
+    try:
+        os.nice(19)
+    except OSError:
+        pass
+    try:
+        os.write(stat_fd, report)
+    except OSError:
+        pass
+    os._exit(status)
+
+
+def run_python_program(main, code, source, cwd, marker=None):
+    """Runs code as `python3 main.py` would in cwd (main: a fresh __main__ module); returns
+    its exit status. A syntax error (the program never ran) leaves the compile marker."""
+    os.chdir(cwd)
+    sys.argv = [source]
+    sys.path[0] = cwd
+    main.__file__ = source
+    status, compile_error, _ = run_as_main(code, source, main.__dict__)
+    if compile_error:
+        mark_compile_error(marker)
+    return status
+
+
+def python_direct_main(path, source, marker=None):
+    """`agent.py --run-python FILE SOURCE`: runs the code in FILE as a spare runs a program
+    (named SOURCE, in the current directory), in this fresh interpreter — for a program on a
+    terminal, which a spare cannot give it."""
+    with open(path, encoding="utf-8") as f:
+        code = f.read()
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    main = new_main_module()
+    sys.modules["__main__"] = main
+    status = run_python_program(main, code, source, os.getcwd(), marker)
+    sys.exit(status)  # the interpreter's own exit: flushes, runs atexit, joins threads

@@ -1,0 +1,169 @@
+"""A running execution's pipes, as the agent reads and writes them: stdin, stdout / stderr
+(or a terminal's one stream), the status pipe of a spare, and the progress pipe.
+
+Progress: each execution has a private pipe whose write end the program holds as the fd
+named by FAAS_PROGRESS_FD (5 in spares). It writes one JSON line per report,
+{"percent": n, "message": s} (the `faas-progress` command and the `faas` python and node
+modules do this); the agent checks each line and passes it on as a `progress` frame.
+"""
+
+import base64
+import json
+import math
+import os
+import selectors
+
+from .terminals import end_of_input
+
+READ_CHUNK = 65536
+MAX_PROGRESS_LINE = 4096
+MAX_PROGRESS_MESSAGE = 1000
+
+
+def parse_progress(line):
+    """A progress report from a program's JSON line: (percent 0..100, message), or None."""
+    try:
+        rec = json.loads(line.decode("utf-8", "replace"))
+        percent = rec["percent"]
+        if isinstance(percent, bool) or not isinstance(percent, (int, float, str)):
+            return None
+        percent = float(percent)
+    except (ValueError, TypeError, KeyError, OverflowError):
+        return None
+    if math.isnan(percent):
+        return None
+    message = rec.get("message", "")
+    if not isinstance(message, str):
+        message = "" if message is None else json.dumps(message)
+    return min(100.0, max(0.0, percent)), message[:MAX_PROGRESS_MESSAGE]
+
+
+class Streams:
+    """The agent's part that moves an execution's bytes. (A mixin of the Agent.)"""
+
+    def drain(self, fd):
+        """Reads and drops what is waiting in a pipe."""
+        try:
+            while os.read(fd, 65536):
+                pass
+        except OSError:
+            pass
+
+    def on_progress(self, ex, final=False):
+        """Reads a program's progress reports; passes on the good ones, drops the rest.
+        `final`: the execution is ending — read what is there, then close the pipe."""
+        fd = ex.progress_fd
+        eof = False
+        for _ in range(64 if final else 1):
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                break
+            except OSError:
+                chunk = b""
+            if not chunk:
+                eof = True
+                break
+            ex.progress_buf += chunk
+            *lines, ex.progress_buf = ex.progress_buf.split(b"\n")
+            if len(ex.progress_buf) > MAX_PROGRESS_LINE:
+                ex.progress_buf = b""  # no newline in sight: not a report
+            for line in lines:
+                if len(line) > MAX_PROGRESS_LINE or ex.progress_budget <= 0 or not ex.want_progress:
+                    continue
+                report = parse_progress(line)
+                if report is not None:
+                    ex.progress_budget -= len(line)
+                    self.send({"type": "progress", "id": ex.id, "percent": report[0], "message": report[1]})
+        if eof or final:
+            if self.sel.get_map().get(fd) is not None:
+                self.sel.unregister(fd)
+            os.close(fd)
+            ex.progress_fd = None
+
+    def pump_stdin(self, ex):
+        fd = ex.stdin_fd
+        if fd is None:
+            return
+        if ex.tty is not None and not ex.keep_stdin_open and not ex.eof_sent:
+            ex.eof_sent = True
+            ex.stdin_pending += end_of_input(ex.stdin_pending, ex.last_input)
+        if ex.stdin_pending and ex.tty is not None:
+            ex.last_input = ex.stdin_pending[-1:]
+        while ex.stdin_pending:
+            try:
+                n = os.write(fd, ex.stdin_pending)
+            except BlockingIOError:
+                break
+            except OSError:  # the program closed its stdin
+                ex.stdin_pending = b""
+                break
+            ex.stdin_pending = ex.stdin_pending[n:]
+        registered = self.sel.get_map().get(fd) is not None
+        if ex.stdin_pending:
+            if not registered:
+                self.sel.register(fd, selectors.EVENT_WRITE, ("in", ex))
+            return
+        if registered:
+            self.sel.unregister(fd)
+        if not ex.keep_stdin_open:
+            os.close(fd)
+            ex.stdin_fd = None
+
+    def on_output(self, fd, ex, name):
+        try:
+            chunk = os.read(fd, READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:  # (a pty's master reads EIO once the program and its children are gone)
+            self.sel.unregister(fd)
+            os.close(fd)
+            if fd == ex.master_fd:
+                ex.master_fd = None
+            ex.open_streams -= 1
+            self.maybe_finish(ex)
+            return
+        buf = ex.out[name]
+        room = ex.max_output - len(buf)
+        if room < len(chunk):
+            ex.truncated = True
+            chunk = chunk[: max(room, 0)]
+        if chunk:
+            buf += chunk
+            if ex.stream:
+                self.send({"type": "output", "id": ex.id, "stream": name, "data": base64.b64encode(chunk).decode()})
+
+    def on_stat(self, fd, ex):
+        try:
+            chunk = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if chunk:
+            ex.stat_buf += chunk
+            *lines, ex.stat_buf = ex.stat_buf.split(b"\n")
+            for line in lines:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                if "baseline" in rec:
+                    ex.cpu_baseline = float(rec["baseline"])
+                elif "exit" in rec and ex.report is None and not ex.timed_out and not ex.killed:
+                    ex.report = rec
+                    # The program is ending: end whatever it left behind so its pipes close.
+                    # (The leader may get the SIGKILL on its way out; its report already counts.)
+                    self.kill_group(ex.pid)
+                    self.maybe_finish(ex)
+            return
+        self.close_stat(ex)
+
+    def close_stat(self, ex):
+        if ex.stat_fd is not None:
+            if self.sel.get_map().get(ex.stat_fd) is not None:
+                self.sel.unregister(ex.stat_fd)
+            os.close(ex.stat_fd)
+            ex.stat_fd = None
