@@ -17,6 +17,7 @@ import {
   runtimeImageTag,
 } from '../src/sandbox/index.js';
 import { docker, followProgress, imageInfo, mirror, removeQuietly, run, say } from './image-tools.js';
+import { stageNodeRuntime } from './node-runtime.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // Bump when the way the base is made changes (not only its package list).
@@ -70,8 +71,9 @@ async function buildRuntime(image: (typeof RUNTIME_IMAGES)[number], baseId: stri
   const t0 = Date.now();
   say(`building ${tag}`);
   const dockerfile = `docker/${image}/Dockerfile`;
+  const extra = image === 'node' ? await stageNodeRuntime(root) : [];
   const stream = await docker.buildImage(
-    { context: root, src: [dockerfile, ...AGENT_FILES] },
+    { context: root, src: [dockerfile, ...AGENT_FILES, ...extra] },
     { t: tag, dockerfile, buildargs: { BASE: BASE_IMAGE }, labels: { [CONTENT_LABEL]: hash }, rm: true, forcerm: true },
   );
   await followProgress(stream);

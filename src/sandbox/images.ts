@@ -47,7 +47,18 @@ export const AGENT_FILES = [
   // stateful contexts (checkpointed / branched / persistent modes) and their node interpreter
   'src/sandbox/agent/family.py',
   'src/sandbox/agent/ctx-runner.cjs',
+  // javascript / typescript heaps in snapshots (family.py imports node_holder everywhere)
+  'src/sandbox/agent/node_holder.py',
+  'src/sandbox/agent/ctx-hold.cjs',
 ];
+
+/**
+ * What the node image is made from besides its Dockerfile and the agent: the Node.js version
+ * (from the npm registry) and the source of the fork addon compiled for it at build time.
+ */
+export const NODE_IMAGE_INPUTS = ['docker/node/versions.json', 'src/sandbox/agent/node-fork/fork.c'];
+/** Where the image builder stages the node binary and the compiled addon (inside the build context). */
+export const NODE_RUNTIME_STAGE = '.build/node-runtime';
 
 export function hashFiles(root: string, files: readonly string[], extra = ''): string {
   const h = createHash('sha256');
@@ -60,5 +71,5 @@ export function hashFiles(root: string, files: readonly string[], extra = ''): s
 
 /** Content hash of a runtime image: its Dockerfile, the agent, and the base it is built on. */
 export function runtimeImageHash(root: string, image: RuntimeImage, baseId: string): string {
-  return hashFiles(root, [`docker/${image}/Dockerfile`, ...AGENT_FILES], baseId);
+  return hashFiles(root, [`docker/${image}/Dockerfile`, ...AGENT_FILES, ...(image === 'node' ? NODE_IMAGE_INPUTS : [])], baseId);
 }

@@ -38,6 +38,8 @@ import time
 import traceback
 import types
 
+import node_holder  # jsmem: javascript / typescript heaps in snapshots
+
 PROTOCOL_VERSION = 3
 AGENT_DIR = os.path.dirname(os.path.abspath(__file__))
 SANDBOX = "/sandbox"
@@ -591,7 +593,7 @@ def join_context(sock, language, kinds, fds, main):
     returns."""
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        close_fds_except({sock.fileno(), *fds})
+        close_fds_except({sock.fileno(), *fds} | node_holder.keep_fds())  # jsmem hook (node_holder.py)
         join_namespaces(kinds, fds)
         if os.fork() != 0:
             os._exit(0)
@@ -655,6 +657,8 @@ class ContextServer:
         self.main = main
         self.ns = main.__dict__
         self.node = None  # javascript: the persistent node process
+        self.node_control = None  # jsmem: its control socket (node_holder.py)
+        self.node_held = False  # jsmem: it holds the heap for a snapshot being taken
 
     def serve(self):
         not_dumpable()
@@ -666,7 +670,7 @@ class ContextServer:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # a node runner that died is an EPIPE, not our end
-        if self.language == "javascript":
+        if self.language in node_holder.NODE_LANGUAGES:  # jsmem hook (node_holder.py)
             self.start_node()
         self.send_ready()
         while True:
@@ -704,7 +708,7 @@ class ContextServer:
 
     def send_ready(self):
         # A python context's namespaces go to the agent: it makes its snapshots' under them.
-        ns = own_namespaces() if self.language == "python" else []
+        ns = own_namespaces() if self.language in node_holder.MEMORY_LANGUAGES else []  # jsmem hook (node_holder.py)
         try:
             send_msg(self.sock, {"type": "ready"}, fds=ns, creds=True)
         finally:
@@ -738,6 +742,7 @@ class ContextServer:
         if problem:
             for fd in fds:
                 os.close(fd)
+            self.resume_node()  # jsmem hook
             return {"ok": False, "message": problem}
         r, w = os.pipe()
         y = os.fork()
@@ -750,6 +755,7 @@ class ContextServer:
                     os._exit(0)  # our child is in the new PID namespace, whose init adopts it
                 copied = os.read(r, 1)
                 os.close(r)
+                self.node_moved_on()  # jsmem hook: a fork of the held node goes on with this context
                 if copied != b"1":
                     # The holder failed (its disk full, say): no snapshot, the context goes on.
                     return {"ok": False, "moved": True, "$creds": True, "$namespaces": True,
@@ -765,6 +771,8 @@ class ContextServer:
             os.waitpid(y, 0)
             self.sock.close()  # the live context answers on it from now on
             join_namespaces(hold_kinds, hold_fds)
+            if self.node is not None:  # jsmem hook: the held node's heap is this snapshot's
+                node_holder.held_control = self.node_control
             holder = HolderServer(socket.socket(fileno=holder_sock_fd), self.language, self.main)
             holder.start(msg["snapshot"], int(msg.get("diskMb", 256)), WORK, mounted=True)
             os.write(w, b"1")
@@ -791,6 +799,13 @@ class ContextServer:
         problem = self.single_threaded()
         if problem:
             return {"ok": False, "message": problem}
+        if self.node is not None:  # jsmem hook: the node stays, holding its heap
+            node_holder.quiesce(self.node[0])
+            node_holder.hold(self.node)
+            self.node_held = True
+            node_holder.quiesce(self.node[0])
+            self.reap()
+            return {"ok": True}
         try:
             os.kill(-1, signal.SIGKILL)
         except OSError:
@@ -822,7 +837,7 @@ class ContextServer:
         code = msg.get("code", "")
         if self.language == "python":
             exit_code, timed_out, compile_error = self.run_python(code, env, inp, out, err, timeout_s)
-        elif self.language == "javascript":
+        elif self.language in node_holder.NODE_LANGUAGES:  # jsmem hook (node_holder.py)
             exit_code, timed_out, compile_error = self.run_node(code, env, inp, out, err, timeout_s)
         else:
             exit_code, timed_out = self.run_process(code, env, inp, out, err, timeout_s)
@@ -849,7 +864,7 @@ class ContextServer:
     def scratch(self, name):
         """A run's stdin / stdout / stderr: memory files, or for the node runner (a separate
         process) files in the context's private /tmp that it opens by path."""
-        if self.language != "javascript":
+        if self.language not in node_holder.NODE_LANGUAGES:  # jsmem hook (node_holder.py)
             return os.memfd_create(name)
         d = os.path.join(SANDBOX, "tmp", ".faas-run")
         os.makedirs(d, exist_ok=True)
@@ -913,25 +928,40 @@ class ContextServer:
         return status, timed_out, compile_error
 
     def start_node(self):
-        r1, w1 = os.pipe()  # requests
-        r2, w2 = os.pipe()  # replies
-        pid = os.fork()
-        if pid == 0:
-            # requests on stdin, replies on fd 3; stdout /dev/null; stderr stays (the agent's log)
-            devnull = os.open("/dev/null", os.O_RDWR)
-            os.dup2(r1, 0)
-            os.dup2(w2, 3)
-            os.dup2(devnull, 1)
-            os.closerange(4, 65536)
+        # jsmem hook: a restore's or branch's node is a fork of the snapshot's held node.
+        if node_holder.held_control is not None:
+            control, node_holder.held_control = node_holder.held_control, None
             try:
-                confine_user_program()
-                os.execve("/usr/bin/node", ["node", os.path.join(AGENT_DIR, "ctx-runner.cjs"), "3"], BASE_ENV)
-            except BaseException:
-                log("node runner could not start: %s" % traceback.format_exc())
-            os._exit(70)
-        os.close(r1)
-        os.close(w2)
-        self.node = (pid, w1, os.fdopen(r2, "rb"))
+                self.node, self.node_control = node_holder.fork_node(control, self.language)
+                return
+            finally:
+                control.close()
+        self.node, self.node_control = node_holder.exec_runner(AGENT_DIR, BASE_ENV, self.language, self.confine_node, log)
+
+    @staticmethod
+    def confine_node():
+        # As a python context's interpreter: setns stays (a fork of this node joins the namespaces of a branch).
+        drop_capabilities()
+        install_filter(python_context=True)
+
+    def resume_node(self):
+        if self.node_held:
+            self.node_held = False
+            node_holder.resume(self.node, self.node_control)
+
+    def node_moved_on(self):
+        """After a snapshot, in the live context: its node is a fork of the held one."""
+        if self.node is None:
+            return
+        held, control = self.node, self.node_control
+        self.node_held = False
+        try:
+            self.node, self.node_control = node_holder.fork_node(control, self.language)
+        except BaseException:
+            log("the javascript context's node could not go on: %s" % traceback.format_exc())
+            self.start_node()
+        finally:
+            node_holder.release(held, control)
 
     def stop_node(self):
         pid, w, r = self.node
@@ -943,7 +973,7 @@ class ContextServer:
             os.waitpid(pid, 0)
         except ChildProcessError:
             pass
-        for f in (lambda: os.close(w), r.close):
+        for f in (lambda: os.close(w), r.close, self.node_control.close):
             try:
                 f()
             except OSError:
@@ -951,6 +981,7 @@ class ContextServer:
         self.node = None
 
     def run_node(self, code, env, inp, out, err, timeout_s):
+        self.resume_node()  # jsmem hook: a snapshot that was not taken
         pid, w, r = self.node
         d = os.path.join(SANDBOX, "tmp", ".faas-run")
         req = {
@@ -1003,9 +1034,6 @@ class ContextServer:
             argv = ["/bin/bash", src]
         elif lang == "go":
             argv = ["/bin/sh", "-c", 'cd "$1" && go run "$2"', "sh", WORK, src]
-        elif lang == "typescript":
-            js = src[:-3] + ".js"
-            argv = ["/bin/sh", "-c", 'tsc --outDir "$1" "$2" >&2 && exec node "$3"', "sh", tmp, src, js]
         else:
             argv = ["/usr/bin/node", src]
         try:
@@ -1481,7 +1509,7 @@ class Family:
     def op_snapshot(self, msg):
         ctx = self.context(msg["context"])
         sid, disk_mb = msg["snapshot"], int(msg.get("diskMb", 256))
-        if ctx.language == "python":
+        if ctx.language in node_holder.MEMORY_LANGUAGES:  # jsmem hook (node_holder.py)
             if not ctx.ns:
                 raise RuntimeError("the context's namespaces are unknown")
             ctx.ask({"op": "quiesce"}, timeout=60)
@@ -1512,7 +1540,7 @@ class Family:
         with self.lock:
             self.holders[sid] = holder
         info = holder.ask({"op": "info", "snapshot": sid}, timeout=120)
-        return {"hasMemory": ctx.language == "python", "sizeBytes": info["sizeBytes"], "contentHash": info["contentHash"], "files": len(info["manifest"])}
+        return {"hasMemory": ctx.language in node_holder.MEMORY_LANGUAGES, "sizeBytes": info["sizeBytes"], "contentHash": info["contentHash"], "files": len(info["manifest"])}
 
     def op_branch(self, msg):
         """A new context from a snapshot: a fork of its holder, with the holder's memory (python)
@@ -1698,7 +1726,7 @@ class Family:
                 summary["deleted"] += base[p][0] != "dir"
             elif c[0] != "dir":
                 summary["changed" if p in base else "added"] += 1
-        return {"created": True, "conflicts": conflicts, "hasMemory": holder.language == "python",
+        return {"created": True, "conflicts": conflicts, "hasMemory": holder.language in node_holder.MEMORY_LANGUAGES,
                 "summary": summary,
                 "sizeBytes": info["sizeBytes"], "contentHash": info["contentHash"], "files": len(info["manifest"])}
 

@@ -1,0 +1,110 @@
+'use strict';
+// A javascript / typescript context's heap, kept by a snapshot (see node_holder.py): on
+// {"op":"hold"} this node stops running anything of the user's and blocks on its control
+// socket (fd 4); each {"op":"fork"} there (with the fds of the namespaces the agent made, the
+// new context's request and reply pipes and its own control socket) forks a copy of the whole
+// process into those namespaces, where it goes on as that context's node. The copy shares no
+// memory with this one (fork: copy-on-write). {"op":"resume"}: the snapshot was not taken.
+const fs = require('node:fs');
+const path = require('node:path');
+
+const REPLY_FD = 3;
+const CONTROL_FD = 4;
+const NS_FLAGS = { user: 0x10000000, mnt: 0x00020000, pid: 0x20000000, net: 0x40000000, ipc: 0x08000000, uts: 0x04000000 };
+// Threads node starts even with V8's background work off (--single-threaded): idle, holding no
+// lock, so a fork is safe. Any other (libuv's thread pool: fs.promises, crypto, zlib, dns) is not.
+const IDLE_THREADS = new Set(['DelayedTaskSche', 'V8Worker']);
+
+let addon = null;
+function native() {
+  if (addon === null) addon = require(path.join(__dirname, 'node-fork', 'faas_fork.node'));
+  return addon;
+}
+
+function busyThreads() {
+  const busy = [];
+  for (const t of fs.readdirSync('/proc/self/task')) {
+    if (Number(t) === native().getPid()) continue;
+    const name = fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim();
+    if (!IDLE_THREADS.has(name)) busy.push(name);
+  }
+  return busy;
+}
+
+function closeAll(fds) {
+  for (const fd of fds) {
+    try { fs.closeSync(fd); } catch { /* closed */ }
+  }
+}
+
+function reply(obj, fd = REPLY_FD) {
+  try { fs.writeSync(fd, `${JSON.stringify(obj)}\n`); } catch { /* the asker is gone */ }
+}
+
+/** This process, forked by a snapshot: its pid now (node's process.pid is its origin's). */
+function pid() {
+  return native().getPid();
+}
+
+/**
+ * Blocks while this process holds a snapshot's heap. Returns 'forked' in a copy (a new
+ * context's node, its fds 0, 3 and 4 now that context's), 'resumed' when the snapshot was not
+ * taken, 'refused' when it cannot be forked safely. Never returns in the holder otherwise:
+ * it ends when every end of its control socket is closed (the snapshot was dropped).
+ */
+function hold() {
+  const a = native();
+  const busy = busyThreads();
+  if (busy.length) {
+    reply({ ok: false, message: `the context has running threads (${busy.join(', ')}); a snapshot needs them finished (async fs, crypto, zlib and dns work use a thread pool: await it, or use their sync forms)` });
+    return 'refused';
+  }
+  reply({ ok: true, held: true });
+  a.setDumpable(0);
+  for (;;) {
+    const { data, fds } = a.recvMsg(CONTROL_FD);
+    if (data === null) a.exitNow(0);
+    let msg;
+    try {
+      msg = JSON.parse(data);
+    } catch {
+      closeAll(fds);
+      continue;
+    }
+    if (msg.op === 'resume') {
+      closeAll(fds);
+      a.setDumpable(1);
+      reply({ ok: true, resumed: true });
+      return 'resumed';
+    }
+    if (msg.op !== 'fork') {
+      closeAll(fds);
+      continue;
+    }
+    const kinds = Array.isArray(msg.kinds) ? msg.kinds : [];
+    if (fds.length !== kinds.length + 3 || !kinds.every((k) => k in NS_FLAGS)) {
+      if (fds.length >= 2) reply({ error: 'fork: bad request' }, fds[fds.length - 2]);
+      closeAll(fds);
+      continue;
+    }
+    const ns = fds.slice(0, kinds.length);
+    const [requests, replies, control] = fds.slice(kinds.length);
+    let child;
+    try {
+      child = a.forkInto(ns, kinds.map((k) => NS_FLAGS[k]), [requests, 0, replies, REPLY_FD, control, CONTROL_FD], replies);
+    } catch (e) {
+      reply({ error: String(e && e.message) }, replies);
+      closeAll(fds);
+      continue;
+    }
+    if (child === 0) {
+      // A copy: node's own teardown would wait for the helper threads only its origin has.
+      process.on('exit', (code) => a.exitNow(typeof code === 'number' ? code : 0));
+      return 'forked';
+    }
+    closeAll(fds);
+    a.waitPid(child); // the middle process: it ends once the copy is in the PID namespace
+  }
+}
+
+module.exports = { hold, pid };
