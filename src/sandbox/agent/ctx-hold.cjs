@@ -62,7 +62,13 @@ function hold() {
   reply({ ok: true, held: true });
   a.setDumpable(0);
   for (;;) {
-    const { data, fds } = a.recvMsg(CONTROL_FD);
+    let got;
+    try {
+      got = a.recvMsg(CONTROL_FD);
+    } catch {
+      a.exitNow(70); // a heap that can no longer be asked for copies is of no use: its askers see it end
+    }
+    const { data, fds } = got;
     if (data === null) a.exitNow(0);
     let msg;
     try {

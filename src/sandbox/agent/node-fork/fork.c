@@ -75,7 +75,7 @@ static void inherit_all_mappings(void) {
 // forkInto(nsFds, nsTypes, moves, errFd): fork. In the child: setns into each namespace (in the
 // order given: the user namespace first), drop every capability, fork again when a PID namespace
 // was joined (only children enter it; the middle process exits), move fds (moves: [from, to]
-// pairs, each `to` left blocking-free for libuv), re-create the libuv loop. Returns the child's
+// pairs; fd 0, a libuv stream, made non-blocking), re-create the libuv loop. Returns the child's
 // pid in the parent and 0 in the (grand)child.
 static napi_value ForkInto(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -124,7 +124,9 @@ static napi_value ForkInto(napi_env env, napi_callback_info info) {
     if (!kept) close(src);
     int to = moves[i + 1];
     fcntl(to, F_SETFD, 0);
-    fcntl(to, F_SETFL, fcntl(to, F_GETFL) | O_NONBLOCK);
+    // stdin is a libuv stream (non-blocking); the reply pipe and the control socket are used blocking.
+    int flags = fcntl(to, F_GETFL);
+    fcntl(to, F_SETFL, to == 0 ? flags | O_NONBLOCK : flags & ~O_NONBLOCK);
   }
   if (uv_loop_fork(loop) != 0) child_fail(-1, "uv_loop_fork");
   napi_create_int32(env, 0, &result);
