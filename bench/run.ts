@@ -16,6 +16,7 @@ import { benchGateway } from './gateway.js';
 import { benchInstances } from './instances.js';
 import { benchIsolation } from './isolation.js';
 import { benchLanguages } from './languages.js';
+import { benchJsSnapshots } from './js-snapshots.js';
 import { benchSnapshots } from './snapshots.js';
 import { check, r2, record, results, say, sleep, timeIt } from './stats.js';
 
@@ -132,7 +133,7 @@ async function benchEngine(): Promise<void> {
   target(perS >= 1000, `≥ 1000 cached executions/s at concurrency 4: ${perS.toFixed(0)}`);
 }
 
-/** BENCH_ONLY=engine,gateway,chain,evm,languages,snapshots,instances,isolation runs some sections (written to partial.json, not latest.json). */
+/** BENCH_ONLY=engine,gateway,chain,evm,languages,snapshots,jssnapshots,instances,isolation runs some sections (written to partial.json, not latest.json). */
 async function main(): Promise<void> {
   const started = Date.now();
   const only = process.env.BENCH_ONLY?.split(',').map((x) => x.trim());
@@ -143,6 +144,7 @@ async function main(): Promise<void> {
   if (want('evm')) await benchEvm(PACE);
   if (want('languages')) await benchLanguages(PACE);
   if (want('snapshots')) await benchSnapshots(PACE);
+  if (want('jssnapshots')) await benchJsSnapshots(PACE);
   if (want('isolation')) await benchIsolation(PACE);
   if (want('instances')) {
     Object.assign(results, await benchInstances({ paceMs: 100 }));
