@@ -92,6 +92,22 @@ describe('javascript snapshots keep the heap', () => {
     expect(Number(await run(restored.executionId, 'clearInterval(timer); console.log(ticks)'))).toBeGreaterThan(first);
   });
 
+  it('a context that used the thread pool (fs.promises, crypto) snapshots once that work is done, and its branch uses the pool again; work in flight is refused with the reason', async () => {
+    const r = await engine.execute({ language: 'javascript', mode: 'checkpointed', code: 'require("fs").promises.readFile("/etc/hostname", "utf8").then(() => { globalThis.text = "read"; console.log(text); })' }, { owner: A });
+    expect(r.stderr).toBe('');
+    const snap = await engine.createSnapshot(A, r.executionId);
+    const b = await engine.createBranch(A, snap.id);
+    expect(await run(b.executionId, 'require("fs").promises.readdir("/").then((l) => new Promise((ok) => require("crypto").pbkdf2("a", "b", 10, 8, "sha256", (e, k) => ok(console.log(text, l.length > 0, k.length)))))')).toBe('read true 8');
+    // an fs request still running (a thread-pool thread blocked opening a FIFO nobody writes yet)
+    await run(r.executionId, 'require("child_process").execFileSync("mkfifo", ["/tmp/fifo"]); globalThis.pending = require("fs").promises.readFile("/tmp/fifo", "utf8"); undefined');
+    const refused = await engine.createSnapshot(A, r.executionId).then(() => null, (e: unknown) => e as Error);
+    expect(refused).not.toBeNull();
+    expect(refused!.message).toMatch(/work running on other threads \(.*FSReqPromise/);
+    // the context goes on: the write end opened, the read finishes, and now it snapshots
+    expect(await run(r.executionId, 'require("fs").writeFileSync("/tmp/fifo", "late"); pending.then((v) => console.log(v, text))')).toBe('late read');
+    expect((await engine.createSnapshot(A, r.executionId)).hasMemory).toBe(true);
+  });
+
   it('the seed README\'s checkpointed and branched examples: the loaded data is there after restore and in each branch', async () => {
     const helpers = 'function loadLargeDataset() { return Array.from({ length: 100000 }, (_, i) => ({ i })); }\nfunction processData(d) { globalThis.processed = d.length; }\n';
     const result = await engine.execute({ language: 'javascript', mode: 'checkpointed', code: `${helpers}\n// Heavy initialization\nconst data = loadLargeDataset();\nprocessData(data);\n` }, { owner: A });

@@ -12,8 +12,14 @@ const REPLY_FD = 3;
 const CONTROL_FD = 4;
 const NS_FLAGS = { user: 0x10000000, mnt: 0x00020000, pid: 0x20000000, net: 0x40000000, ipc: 0x08000000, uts: 0x04000000 };
 // Threads node starts even with V8's background work off (--single-threaded): idle, holding no
-// lock, so a fork is safe. Any other (libuv's thread pool: fs.promises, crypto, zlib, dns) is not.
+// lock, so a fork is safe. libuv's thread pool (fs.promises, crypto, zlib, dns.lookup) is safe
+// too while its threads wait for work (in futex) and no request is in flight: libuv makes a
+// new pool in a fork on its first use. Anything else running is refused.
 const IDLE_THREADS = new Set(['DelayedTaskSche', 'V8Worker']);
+const POOL_THREAD = 'libuv-worker';
+const FUTEX = process.arch === 'arm64' ? '98' : '202';
+// Active resources that are thread-pool work in flight: a copy would wait for them for ever.
+const POOL_WORK = /^FSReq|AddrInfo|NameInfo|Job$|Zlib|Work$/;
 
 let addon = null;
 function native() {
@@ -26,8 +32,15 @@ function busyThreads() {
   for (const t of fs.readdirSync('/proc/self/task')) {
     if (Number(t) === native().getPid()) continue;
     const name = fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim();
-    if (!IDLE_THREADS.has(name)) busy.push(name);
+    if (IDLE_THREADS.has(name)) continue;
+    let call = '';
+    try {
+      call = fs.readFileSync(`/proc/self/task/${t}/syscall`, 'utf8').split(' ')[0];
+    } catch { /* unknown: counted as busy */ }
+    if (name === POOL_THREAD && call === FUTEX) continue;
+    busy.push(name);
   }
+  for (const r of process.getActiveResourcesInfo()) if (POOL_WORK.test(r)) busy.push(r);
   return busy;
 }
 
@@ -54,9 +67,14 @@ function pid() {
  */
 function hold() {
   const a = native();
-  const busy = busyThreads();
+  let busy;
+  try {
+    busy = busyThreads();
+  } catch (e) {
+    busy = [`unknown (${e && e.message})`];
+  }
   if (busy.length) {
-    reply({ ok: false, message: `the context has running threads (${busy.join(', ')}); a snapshot needs them finished (async fs, crypto, zlib and dns work use a thread pool: await it, or use their sync forms)` });
+    reply({ ok: false, message: `the context has work running on other threads (${[...new Set(busy)].join(', ')}); a snapshot needs it finished: await it (async fs, crypto, zlib and dns work runs on a thread pool), or use the sync forms` });
     return 'refused';
   }
   reply({ ok: true, held: true });
@@ -64,7 +82,8 @@ function hold() {
   for (;;) {
     let got;
     try {
-      got = a.recvMsg(CONTROL_FD);
+      // Woken now and then to collect the copies that ended (they are this process's children).
+      while ((got = a.recvMsg(CONTROL_FD, 1000)) === null) a.reapChildren();
     } catch {
       a.exitNow(70); // a heap that can no longer be asked for copies is of no use: its askers see it end
     }
@@ -106,10 +125,10 @@ function hold() {
     if (child === 0) {
       // A copy: node's own teardown would wait for the helper threads only its origin has.
       process.on('exit', (code) => a.exitNow(typeof code === 'number' ? code : 0));
+      a.setDumpable(1); // as a context's node started by exec is (only the held heap is not)
       return 'forked';
     }
     closeAll(fds);
-    a.waitPid(child); // the middle process: it ends once the copy is in the PID namespace
   }
 }
 

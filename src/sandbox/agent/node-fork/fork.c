@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <linux/capability.h>
 #include <sched.h>
 #include <stdio.h>
@@ -72,11 +73,13 @@ static void inherit_all_mappings(void) {
   fclose(maps);
 }
 
-// forkInto(nsFds, nsTypes, moves, errFd): fork. In the child: setns into each namespace (in the
-// order given: the user namespace first), drop every capability, fork again when a PID namespace
-// was joined (only children enter it; the middle process exits), move fds (moves: [from, to]
-// pairs; fd 0, a libuv stream, made non-blocking), re-create the libuv loop. Returns the child's
-// pid in the parent and 0 in the (grand)child.
+// forkInto(nsFds, nsTypes, moves, errFd): a copy of this process in the namespaces given. A
+// vfork()ed helper (it shares this process's memory while this one waits, so it costs no copy)
+// joins them in the order given (the user namespace first: it gives the capabilities the rest
+// need; a PID namespace only sets where its children go), then fork()s the copy, which starts
+// inside all of them, and exits. In the copy: every capability dropped, fds moved (moves:
+// [from, to] pairs; fd 0, a libuv stream, made non-blocking), the libuv loop re-created.
+// Returns the copy's pid here and 0 in the copy.
 static napi_value ForkInto(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
@@ -96,25 +99,44 @@ static napi_value ForkInto(napi_env env, napi_callback_info info) {
     return NULL;
   }
   inherit_all_mappings();
-  pid_t pid = fork();
-  if (pid < 0) return throw_errno(env, "fork");
-  napi_value result;
-  if (pid > 0) {
-    napi_create_int32(env, pid, &result);
+  // Written by the helper into this process's memory (shared until it exits).
+  volatile int helper_errno = 0;
+  volatile const char *helper_step = NULL;
+  volatile pid_t copy = 0;
+  pid_t helper = vfork();
+  if (helper < 0) return throw_errno(env, "vfork");
+  if (helper == 0) {
+    for (int i = 0; i < n_ns; i++) {
+      if (setns(ns_fds[i], ns_types[i]) != 0) {
+        helper_errno = errno;
+        helper_step = "setns";
+        _exit(70);
+      }
+    }
+    pid_t p = fork();
+    if (p != 0) {
+      if (p < 0) {
+        helper_errno = errno;
+        helper_step = "fork";
+      }
+      copy = p;
+      _exit(p < 0 ? 70 : 0);
+    }
+    // Here: the copy, with memory of its own.
+  } else {
+    int status;
+    while (waitpid(helper, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (helper_step != NULL) {
+      errno = helper_errno;
+      return throw_errno(env, (const char *)helper_step);
+    }
+    napi_value result;
+    napi_create_int32(env, copy, &result);
     return result;
   }
-  int joined_pid = 0;
-  for (int i = 0; i < n_ns; i++) {
-    if (setns(ns_fds[i], ns_types[i]) != 0) child_fail(err_fd, "setns");
-    if (ns_types[i] == CLONE_NEWPID) joined_pid = 1;
-    close(ns_fds[i]);
-  }
+  for (int i = 0; i < n_ns; i++) close(ns_fds[i]);
   if (n_ns > 0 && drop_capabilities() != 0) child_fail(err_fd, "capset");
-  if (joined_pid) {
-    pid_t grandchild = fork();
-    if (grandchild < 0) child_fail(err_fd, "fork");
-    if (grandchild > 0) _exit(0);  // the namespace's init adopts the grandchild
-  }
   for (int i = 0; i < n_moves; i += 2) {
     if (moves[i] != moves[i + 1] && dup2(moves[i], moves[i + 1]) < 0) child_fail(err_fd, "dup2");
   }
@@ -129,19 +151,32 @@ static napi_value ForkInto(napi_env env, napi_callback_info info) {
     fcntl(to, F_SETFL, to == 0 ? flags | O_NONBLOCK : flags & ~O_NONBLOCK);
   }
   if (uv_loop_fork(loop) != 0) child_fail(-1, "uv_loop_fork");
-  napi_create_int32(env, 0, &result);
-  return result;
+  napi_value zero;
+  napi_create_int32(env, 0, &zero);
+  return zero;
 }
 
-// recvMsg(fd): blocks for one message on a unix socket; {data: string | null (EOF), fds: number[]}.
+// recvMsg(fd, timeoutMs): waits up to timeoutMs (-1: for ever) for one message on a unix socket;
+// {data: string | null (EOF), fds: number[]}, or null when the time passed first.
 static napi_value RecvMsg(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  int fd = -1;
+  size_t argc = 2;
+  napi_value argv[2];
+  int fd = -1, timeout_ms = -1;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
-    napi_throw_type_error(env, NULL, "recvMsg(fd)");
+    napi_throw_type_error(env, NULL, "recvMsg(fd, timeoutMs)");
     return NULL;
+  }
+  if (argc > 1) napi_get_value_int32(env, argv[1], &timeout_ms);
+  struct pollfd pfd = {fd, POLLIN, 0};
+  int ready;
+  do ready = poll(&pfd, 1, timeout_ms);
+  while (ready < 0 && errno == EINTR);
+  if (ready < 0) return throw_errno(env, "poll");
+  if (ready == 0) {
+    napi_value none;
+    napi_get_null(env, &none);
+    return none;
   }
   char buf[65536];
   char cbuf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
@@ -175,6 +210,16 @@ static napi_value RecvMsg(napi_env env, napi_callback_info info) {
   else napi_create_string_utf8(env, buf, (size_t)n, &data);
   napi_set_named_property(env, result, "data", data);
   napi_set_named_property(env, result, "fds", fds);
+  return result;
+}
+
+// reapChildren(): collects every child that ended (the copies a held heap forked); how many.
+static napi_value ReapChildren(napi_env env, napi_callback_info info) {
+  (void)info;
+  int n = 0;
+  while (waitpid(-1, NULL, WNOHANG) > 0) n++;
+  napi_value result;
+  napi_create_int32(env, n, &result);
   return result;
 }
 
@@ -233,6 +278,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"setDumpable", NULL, SetDumpable, NULL, NULL, NULL, napi_default, NULL},
       {"exitNow", NULL, ExitNow, NULL, NULL, NULL, napi_default, NULL},
       {"getPid", NULL, GetPid, NULL, NULL, NULL, napi_default, NULL},
+      {"reapChildren", NULL, ReapChildren, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
