@@ -178,6 +178,7 @@ describe('stateful contexts: user code runs confined', () => {
     ].join('\n');
     const JS_PROBE = `{\n${JS_PROBE_BODY}\n}`; // a block: its consts may be declared again by the next run
     const ZERO = '0000000000000000';
+    const JS_OWNER = `${OWNER}-js`; // its own key: the per-key family-container quota is the other tests'
     const expectConfined = (stdout: string): void => {
       expectRefused(parseProbe(stdout));
       const line = stdout.split('\n').find((l) => l.startsWith('NODE '));
@@ -189,23 +190,23 @@ describe('stateful contexts: user code runs confined', () => {
       expect(Number(n.pids)).toBeLessThanOrEqual(3); // the context's init, its server, this node
     };
     const run = async (executionId: string | undefined, code: string) => {
-      const r = await engine.execute({ language: 'javascript', ...(executionId ? { executionId } : { mode: 'checkpointed' as const }), code }, { owner: OWNER });
+      const r = await engine.execute({ language: 'javascript', ...(executionId ? { executionId } : { mode: 'checkpointed' as const }), code }, { owner: JS_OWNER });
       expect(r.stderr).toBe('');
       return r;
     };
     const r = await run(undefined, `globalThis.PY_PROBE = ${JSON.stringify(PROBE)}; globalThis.kept = 7;\n${JS_PROBE}`);
     expectConfined(r.stdout);
-    const snap = await engine.contexts.createSnapshot(OWNER, r.executionId);
+    const snap = await engine.contexts.createSnapshot(JS_OWNER, r.executionId);
     expect(snap.hasMemory).toBe(true);
     const live = await run(r.executionId, `${JS_PROBE}\nconsole.log(kept)`);
     expectConfined(live.stdout);
     expect(live.stdout.endsWith('7\n')).toBe(true);
-    const branch = await engine.contexts.createBranch(OWNER, snap.id);
+    const branch = await engine.contexts.createBranch(JS_OWNER, snap.id);
     const b = await run(branch.executionId, `${JS_PROBE}\nkept += 1; console.log(kept)`);
     expectConfined(b.stdout);
     expect(b.stdout.endsWith('8\n')).toBe(true);
-    const snap2 = await engine.contexts.createSnapshot(OWNER, branch.executionId);
-    const b2 = await engine.contexts.createBranch(OWNER, snap2.id);
+    const snap2 = await engine.contexts.createSnapshot(JS_OWNER, branch.executionId);
+    const b2 = await engine.contexts.createBranch(JS_OWNER, snap2.id);
     const c = await run(b2.executionId, `${JS_PROBE}\nconsole.log(kept)`);
     expectConfined(c.stdout);
     expect(c.stdout.endsWith('8\n')).toBe(true);
