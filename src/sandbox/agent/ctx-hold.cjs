@@ -27,6 +27,19 @@ function native() {
   return addon;
 }
 
+// A full collection before the heap is held: a garbage-collection cycle still in progress (or
+// garbage not yet swept) would otherwise be finished by every copy, each writing to most of
+// the heap's pages and so owning a private copy of them. `gc` from a context of our own: the
+// user's global scope does not get it.
+let collect = null;
+function fullGc() {
+  if (collect === null) {
+    require('node:v8').setFlagsFromString('--expose-gc');
+    collect = require('node:vm').runInNewContext('gc');
+  }
+  collect();
+}
+
 function busyThreads() {
   const busy = [];
   for (const t of fs.readdirSync('/proc/self/task')) {
@@ -69,6 +82,7 @@ function hold() {
   const a = native();
   let busy;
   try {
+    fullGc();
     busy = busyThreads();
   } catch (e) {
     busy = [`unknown (${e && e.message})`];
