@@ -16,6 +16,9 @@ globalThis.__filename = path.join(process.cwd(), 'main.js');
 globalThis.__dirname = process.cwd();
 
 const repFd = Number(process.argv[2]);
+// typescript: node's own type stripping (enums and namespaces transformed too), no compiler.
+const language = process.argv[3] || 'javascript';
+const { stripTypeScriptTypes } = require('node:module');
 
 class ExitSignal extends Error {
   constructor(code) {
@@ -48,7 +51,8 @@ async function run(req) {
   try {
     let script;
     try {
-      script = new vm.Script(req.code, { filename: 'main.js' });
+      const code = language === 'typescript' ? stripTypeScriptTypes(req.code, { mode: 'transform', sourceUrl: 'main.ts' }) : req.code;
+      script = new vm.Script(code, { filename: language === 'typescript' ? 'main.ts' : 'main.js' });
     } catch (e) {
       compileError = true;
       throw e;
@@ -90,6 +94,19 @@ async function next() {
   if (busy || queue.length === 0) return;
   busy = true;
   const req = queue.shift();
+  // ---- jsmem hook: a snapshot keeps this heap (ctx-hold.cjs) ----
+  if (req.op === 'hold') {
+    const hold = require('./ctx-hold.cjs');
+    const cwd = process.cwd(); // a fork enters another mount namespace, at its root
+    if (hold.hold() === 'forked') {
+      process.chdir(cwd);
+      fs.writeSync(repFd, `${JSON.stringify({ type: 'node-ready', pid: hold.pid() })}\n`);
+    }
+    busy = false;
+    void next();
+    return;
+  }
+  // ---- end jsmem hook ----
   let reply;
   try {
     reply = await run(req);

@@ -1,7 +1,6 @@
 'use strict';
 // A spare node process of the in-sandbox agent (see agent.py).
-// `runner.cjs LANGUAGE --spare CTRL_FD STAT_FD` boots ahead of time (for typescript it also
-// loads the compiler), writes its CPU time so far to STAT_FD (a JSON line: it is ready, and
+// `runner.cjs LANGUAGE --spare CTRL_FD STAT_FD` boots ahead of time, writes its CPU time so far to STAT_FD (a JSON line: it is ready, and
 // the boot is not billed to the user), then blocks on CTRL_FD until the agent hands it a
 // program: {source, code, cwd, env}. It runs the program as `node main.js` would, and as it
 // exits writes {exit, cpu, maxrss} to STAT_FD too.
@@ -14,11 +13,18 @@ const vm = require('vm');
 const language = process.argv[2] || 'javascript';
 const direct = process.argv[3] === '--direct';
 
-let ts = null;
-if (language === 'typescript') {
-  // Debian installs the compiler outside node's default search path.
-  for (const p of ['typescript', '/usr/share/nodejs/typescript', '/usr/lib/node_modules/typescript']) {
-    try { ts = require(p); break; } catch { /* next */ }
+// typescript: node's own type stripping, in transform mode so enums, namespaces and parameter
+// properties work too; types are not checked (as with a transpiler), no compiler is loaded.
+function stripTypes(code, source) {
+  // The API's one-time ExperimentalWarning is ours, not the program's: it is not printed.
+  const emit = process.emitWarning;
+  process.emitWarning = (w, ...rest) => {
+    if (!String((w && w.message) || w).includes('stripTypeScriptTypes')) emit.call(process, w, ...rest);
+  };
+  try {
+    return Module.stripTypeScriptTypes(code, { mode: 'transform', sourceUrl: path.basename(source) });
+  } finally {
+    process.emitWarning = emit;
   }
 }
 
@@ -30,14 +36,6 @@ function setEnv(env) {
   // Spares start with the agent's base environment: apply only what differs.
   for (const k of Object.keys(process.env)) if (!(k in env)) delete process.env[k];
   for (const [k, v] of Object.entries(env)) if (process.env[k] !== v) process.env[k] = v;
-}
-
-function reportTsErrors(source, diagnostics) {
-  for (const d of diagnostics) {
-    const msg = ts.flattenDiagnosticMessageText(d.messageText, '\n');
-    const pos = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : null;
-    process.stderr.write(`${path.basename(source)}${pos ? `(${pos.line + 1},${pos.character + 1})` : ''}: error TS${d.code}: ${msg}\n`);
-  }
 }
 
 /** The program failed to compile (it never ran): say so to the agent through the marker file. */
@@ -52,25 +50,14 @@ function run(source, code, cwd, env, marker) {
   let file = source;
   const esm = isEsm(code);
   if (language === 'typescript') {
-    if (!ts) throw new Error('the typescript compiler is not installed in this image');
-    const out = ts.transpileModule(code, {
-      fileName: source,
-      reportDiagnostics: true,
-      compilerOptions: {
-        target: ts.ScriptTarget.ES2022,
-        module: esm ? ts.ModuleKind.ES2022 : ts.ModuleKind.CommonJS,
-        esModuleInterop: true,
-        sourceMap: false,
-      },
-    });
-    const errors = (out.diagnostics || []).filter((d) => d.category === ts.DiagnosticCategory.Error);
-    if (errors.length) {
-      reportTsErrors(source, errors);
+    try {
+      code = stripTypes(code, source);
+    } catch (e) {
+      process.stderr.write(`${path.basename(source)}: ${e && e.code ? `${e.code}: ` : ''}${e && e.message}\n`);
       markCompileError(marker);
       process.exitCode = 1;
       return;
     }
-    code = out.outputText;
     file = source.replace(/\.ts$/, '.js');
   }
   process.argv = [process.argv[0], file];
@@ -122,6 +109,7 @@ if (direct) {
     (stream === process.stdout ? console.log : console.error)('%s %d %j', 'warm', 1, { up: true });
     stream.write = write;
   }
+  if (language === 'typescript') stripTypes('const warm: number = 0;', 'warm-up.ts');
   const warm = new Module('warm-up', null);
   warm._compile('module.exports = 0', path.join(__dirname, 'warm-up.js'));
   // Node finishes its own start-up after the main module (about 3 ms on node 18); that must

@@ -17,6 +17,7 @@ import { benchGateway } from './gateway.js';
 import { benchInstances } from './instances.js';
 import { benchIsolation } from './isolation.js';
 import { benchLanguages } from './languages.js';
+import { benchJsSnapshots } from './js-snapshots.js';
 import { benchSnapshots } from './snapshots.js';
 import { check, r2, record, results, say, sleep, timeIt } from './stats.js';
 
@@ -141,7 +142,7 @@ async function benchEngine(): Promise<void> {
   target(split.machine <= 2 * floor.print, `machine CPU per cached execution ≤ 2 × fork_print_cpu_ms (issue #16): ${split.machine.toFixed(2)} vs ${(2 * floor.print).toFixed(2)} ms`);
 }
 
-/** BENCH_ONLY=engine,gateway,chain,evm,languages,snapshots,instances,isolation runs some sections (written to partial.json, not latest.json). */
+/** BENCH_ONLY=engine,gateway,chain,evm,languages,snapshots,jssnapshots,instances,isolation runs some sections (written to partial.json, not latest.json). */
 async function main(): Promise<void> {
   const started = Date.now();
   const only = process.env.BENCH_ONLY?.split(',').map((x) => x.trim());
@@ -152,6 +153,7 @@ async function main(): Promise<void> {
   if (want('evm')) await benchEvm(PACE);
   if (want('languages')) await benchLanguages(PACE);
   if (want('snapshots')) await benchSnapshots(PACE);
+  if (want('jssnapshots')) await benchJsSnapshots(PACE);
   if (want('isolation')) await benchIsolation(PACE);
   if (want('instances')) {
     Object.assign(results, await benchInstances({ paceMs: 100 }));

@@ -25,7 +25,7 @@ const secs = (t0: number) => `${Math.round((Date.now() - t0) / 1000)} s`;
 // Bump when the way an image is made changes (not only its inputs).
 const ROOTFS_RECIPE = 'devbox-debootstrap-minbase-bookworm-v1';
 const IMAGE_RECIPE = 'devbox-image-v2'; // v2: other platforms' binaries pruned
-const cacheDir = process.env.FAAS_DEVBOX_CACHE ?? '/var/cache/faas-devbox';
+export const cacheDir = process.env.FAAS_DEVBOX_CACHE ?? '/var/cache/faas-devbox';
 
 interface Versions {
   'code-server': string;
@@ -116,9 +116,13 @@ async function buildRootfs(): Promise<string> {
 
 // ---- code-server and its Node.js from the npm registry -------------------------------------
 
-/** Fetches `name@version` from the npm registry and unpacks it into `dest` (cached). */
-async function npmUnpack(name: string, version: string, dest: string): Promise<void> {
+/**
+ * Fetches `name@version` from the npm registry and unpacks it into `dest` (cached). Also used
+ * by scripts/node-runtime.ts for the node runtime image's Node.js (same cache).
+ */
+export async function npmUnpack(name: string, version: string, dest: string): Promise<void> {
   if (existsSync(join(dest, '.complete'))) return;
+  mkdirSync(cacheDir, { recursive: true });
   const tmp = mkdtempSync(join(cacheDir, '.unpack-'));
   try {
     const out = await run('npm', ['pack', '--silent', '--pack-destination', tmp, `${name}@${version}`], { cwd: tmp });

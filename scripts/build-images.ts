@@ -20,6 +20,7 @@ import {
   runtimeImageTag,
 } from '../src/sandbox/index.js';
 import { docker, followProgress, imageInfo, mirror, noBuildCache, removeQuietly, run, say } from './image-tools.js';
+import { stageRuntimeExtra } from './node-runtime.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // Bump when the way the base is made changes (not only its package list).
@@ -76,8 +77,9 @@ async function buildRuntime(image: (typeof RUNTIME_IMAGES)[number], baseId: stri
   if (have?.content === hash) return null;
   const t0 = Date.now();
   say(`building ${tag}`);
+  const extra = await stageRuntimeExtra(root, LANGUAGE_OF_IMAGE[image]);
   const stream = await docker.buildImage(
-    { context: root, src: [RUNTIME_DOCKERFILE, ...agentFiles(root)] },
+    { context: root, src: [RUNTIME_DOCKERFILE, ...agentFiles(root), ...extra] },
     {
       t: tag,
       dockerfile: RUNTIME_DOCKERFILE,

@@ -12,7 +12,7 @@ import threading
 import time
 import traceback
 
-from . import confine, gvisor, gvisor_contexts, holders
+from . import confine, gvisor, gvisor_contexts, holders, node_holder
 from .common import BASE_ENV, RunTimeout, log, new_main_module
 from .filetree import tar_paths, tree_manifest
 from .interpreters import Interpreters
@@ -56,7 +56,7 @@ def join_context(sock, language, kinds, fds, main):
     returns."""
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        close_fds_except({sock.fileno(), *fds})
+        close_fds_except({sock.fileno(), *fds} | node_holder.keep_fds())  # a held node's control socket stays
         join_namespaces(kinds, fds)
         if os.fork() != 0:
             os._exit(0)
@@ -105,7 +105,9 @@ class ContextServer(Interpreters):
             main = new_main_module()
         self.main = main
         self.ns = main.__dict__
-        self.node = None  # javascript: the persistent node process
+        self.node = None  # javascript / typescript: the persistent node process
+        self.node_control = None  # its control socket (node_holder)
+        self.node_held = False  # it holds the heap for a snapshot being taken
 
     def serve(self):
         not_dumpable()
@@ -119,7 +121,7 @@ class ContextServer(Interpreters):
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # a node runner that died is an EPIPE, not our end
-        if self.language == "javascript":
+        if self.language in node_holder.NODE_LANGUAGES:
             self.start_node()
         self.send_ready()
         while True:
@@ -156,8 +158,8 @@ class ContextServer(Interpreters):
             self.reap()
 
     def send_ready(self):
-        # A python context's namespaces go to the agent: it makes its snapshots' under them.
-        ns = own_namespaces() if self.language == "python" else []
+        # A python or node context's namespaces go to the agent: it makes its snapshots' under them.
+        ns = own_namespaces() if self.language in node_holder.MEMORY_LANGUAGES else []
         try:
             send_msg(self.sock, {"type": "ready"}, fds=ns, creds=True)
         finally:
@@ -193,6 +195,7 @@ class ContextServer(Interpreters):
         if problem:
             for fd in fds:
                 os.close(fd)
+            self.resume_node()
             return {"ok": False, "message": problem}
         r, w = os.pipe()
         y = os.fork()
@@ -205,6 +208,7 @@ class ContextServer(Interpreters):
                     os._exit(0)  # our child is in the new PID namespace, whose init adopts it
                 copied = os.read(r, 1)
                 os.close(r)
+                self.node_moved_on()  # a fork of the held node goes on with this context
                 if copied != b"1":
                     # The holder failed (its disk full, say): no snapshot, the context goes on.
                     return {"ok": False, "moved": True, "$creds": True, "$namespaces": True,
@@ -220,6 +224,8 @@ class ContextServer(Interpreters):
             os.waitpid(y, 0)
             self.sock.close()  # the live context answers on it from now on
             join_namespaces(hold_kinds, hold_fds)
+            if self.node is not None:  # the held node's heap is this snapshot's
+                node_holder.held_control = self.node_control
             return WORK
 
         holders.become_holder(enter, holder_sock_fd, self, msg, w)
@@ -237,6 +243,13 @@ class ContextServer(Interpreters):
         problem = self.single_threaded()
         if problem:
             return {"ok": False, "message": problem}
+        if self.node is not None:  # the node stays, holding its heap (node_holder)
+            node_holder.quiesce(self.node[0])
+            node_holder.hold(self.node)
+            self.node_held = True
+            node_holder.quiesce(self.node[0])
+            self.reap()
+            return {"ok": True}
         try:
             os.kill(-1, signal.SIGKILL)
         except OSError:
@@ -268,7 +281,7 @@ class ContextServer(Interpreters):
         code = msg.get("code", "")
         if self.language == "python":
             exit_code, timed_out, compile_error = self.run_python(code, env, inp, out, err, timeout_s)
-        elif self.language == "javascript":
+        elif self.language in node_holder.NODE_LANGUAGES:
             exit_code, timed_out, compile_error = self.run_node(code, env, inp, out, err, timeout_s)
         else:
             exit_code, timed_out = self.run_process(code, env, inp, out, err, timeout_s)
@@ -295,7 +308,7 @@ class ContextServer(Interpreters):
     def scratch(self, name):
         """A run's stdin / stdout / stderr: memory files, or for the node runner (a separate
         process) files in the context's private /tmp that it opens by path."""
-        if self.language != "javascript":
+        if self.language not in node_holder.NODE_LANGUAGES:
             return os.memfd_create(name)
         d = os.path.join(SANDBOX, "tmp", ".faas-run")
         os.makedirs(d, exist_ok=True)

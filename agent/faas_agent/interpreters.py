@@ -1,7 +1,7 @@
 """A context's interpreters: python runs each program in the context server's persistent
-`__main__`; javascript in the node context interpreter (ctx-runner.cjs, one persistent
-global scope, started and restarted here); typescript, bash and go start a confined process
-per run. (A mixin of the ContextServer.)"""
+`__main__`; javascript and typescript in the node context interpreter (ctx-runner.cjs, one
+persistent global scope, started and restarted here, forked from a snapshot's held node by
+node_holder); bash and go start a confined process per run. (A mixin of the ContextServer.)"""
 
 import io
 import json
@@ -13,6 +13,7 @@ import sys
 import time
 import traceback
 
+from . import confine, node_holder
 from .common import AGENT_DIR, BASE_ENV, SOURCE_NAMES, log, run_as_main, set_environ
 from .confine import confine_user_program
 from .namespaces import SANDBOX, WORK
@@ -49,25 +50,40 @@ class Interpreters:
         return status, timed_out, compile_error
 
     def start_node(self):
-        r1, w1 = os.pipe()  # requests
-        r2, w2 = os.pipe()  # replies
-        pid = os.fork()
-        if pid == 0:
-            # requests on stdin, replies on fd 3; stdout /dev/null; stderr stays (the agent's log)
-            devnull = os.open("/dev/null", os.O_RDWR)
-            os.dup2(r1, 0)
-            os.dup2(w2, 3)
-            os.dup2(devnull, 1)
-            os.closerange(4, 65536)
+        # A restore's or branch's node is a fork of the snapshot's held node (node_holder).
+        if node_holder.held_control is not None:
+            control, node_holder.held_control = node_holder.held_control, None
             try:
-                confine_user_program()
-                os.execve("/usr/bin/node", ["node", os.path.join(AGENT_DIR, "ctx-runner.cjs"), "3"], BASE_ENV)
-            except BaseException:
-                log("node runner could not start: %s" % traceback.format_exc())
-            os._exit(70)
-        os.close(r1)
-        os.close(w2)
-        self.node = (pid, w1, os.fdopen(r2, "rb"))
+                self.node, self.node_control = node_holder.fork_node(control, self.language)
+                return
+            finally:
+                control.close()
+        self.node, self.node_control = node_holder.exec_runner(AGENT_DIR, BASE_ENV, self.language, self.confine_node, log)
+
+    @staticmethod
+    def confine_node():
+        # As a python context's interpreter: setns stays (a fork of this node joins a branch's namespaces).
+        confine.drop_capabilities()
+        confine.install_filter(python_context=True)
+
+    def resume_node(self):
+        if self.node_held:
+            self.node_held = False
+            node_holder.resume(self.node, self.node_control)
+
+    def node_moved_on(self):
+        """After a snapshot, in the live context: its node is a fork of the held one."""
+        if self.node is None:
+            return
+        held, control = self.node, self.node_control
+        self.node_held = False
+        try:
+            self.node, self.node_control = node_holder.fork_node(control, self.language)
+        except BaseException:
+            log("the javascript context's node could not go on: %s" % traceback.format_exc())
+            self.start_node()
+        finally:
+            node_holder.release(held, control)
 
     def stop_node(self):
         pid, w, r = self.node
@@ -79,7 +95,7 @@ class Interpreters:
             os.waitpid(pid, 0)
         except ChildProcessError:
             pass
-        for f in (lambda: os.close(w), r.close):
+        for f in (lambda: os.close(w), r.close, self.node_control.close):
             try:
                 f()
             except OSError:
@@ -87,6 +103,7 @@ class Interpreters:
         self.node = None
 
     def run_node(self, code, env, inp, out, err, timeout_s):
+        self.resume_node()  # a snapshot that was not taken
         pid, w, r = self.node
         d = os.path.join(SANDBOX, "tmp", ".faas-run")
         req = {
@@ -137,9 +154,6 @@ class Interpreters:
             argv = ["/bin/bash", src]
         elif lang == "go":
             argv = ["/bin/sh", "-c", 'cd "$1" && go run "$2"', "sh", WORK, src]
-        elif lang == "typescript":
-            js = src[:-3] + ".js"
-            argv = ["/bin/sh", "-c", 'tsc --outDir "$1" "$2" >&2 && exec node "$3"', "sh", tmp, src, js]
         else:
             argv = ["/usr/bin/node", src]
         try:

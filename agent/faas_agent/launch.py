@@ -7,6 +7,7 @@ import json
 import os
 import re
 import selectors
+import shlex
 import shutil
 import subprocess
 import sys
@@ -99,6 +100,22 @@ class Execution:
         self.stdin_fd = None
 
 
+# Variable names a shell can export (a request with another runs its program without a spare).
+SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def bash_launch(cwd, env, source):
+    """A bash spare's launch lines: its program's directory and variables (exactly `env`), then
+    `exec bash SOURCE`. Every value is quoted; names are checked (SHELL_NAME) by the caller."""
+    lines = ["cd -- %s || exit 70" % shlex.quote(cwd)]
+    gone = sorted(k for k in set(EXEC_ENV) | {"SHLVL", "OLDPWD"} if k not in env)
+    if gone:
+        lines.append("unset -v " + " ".join(gone))
+    lines += ["export %s=%s" % (k, shlex.quote(v)) for k, v in env.items()]
+    lines.append("exec /bin/bash -- %s" % shlex.quote(source))
+    return ("\n".join(lines) + "\n").encode()
+
+
 class Launcher:
     """The agent's part that starts executions. (A mixin of the Agent.)"""
 
@@ -129,7 +146,7 @@ class Launcher:
         if ex.tty is not None:
             # A terminal of its own: started for this execution (spares have pipes, not a pty).
             pid, in_fd, out_fd, err_fd = self.spawn(ex, lang, code, env)
-        elif lang in SPARE_LANGUAGES and lang == self.language:
+        elif lang in SPARE_LANGUAGES and lang == self.language and (lang != "bash" or all(map(SHELL_NAME.match, env))):
             pid, in_fd, out_fd, err_fd = self.hand_to_spare(ex, lang, code, env)
         else:
             pid, in_fd, out_fd, err_fd = self.spawn(ex, lang, code, env)
@@ -157,6 +174,8 @@ class Launcher:
         # write the file (ES modules load from disk).
         if lang == "python":
             source = os.path.join(ex.workdir, SOURCE_NAMES[lang])
+        elif lang == "bash":
+            source = self.write_source(ex, lang, code)
         else:
             ex.codedir = os.path.join(CODE_ROOT, ex.id)
             source = os.path.join(ex.codedir, SOURCE_NAMES[lang])
@@ -168,7 +187,7 @@ class Launcher:
         if ex.want_progress:
             self.drain(spare.progress_fd)
         ex.progress_fd = spare.progress_fd
-        os.write(spare.ctrl_w, json.dumps(payload).encode())
+        os.write(spare.ctrl_w, bash_launch(ex.workdir, env, source) if lang == "bash" else json.dumps(payload).encode())
         os.close(spare.ctrl_w)
         ex.stat_fd = spare.stat_r
         ex.stat_buf = spare.stat_buf

@@ -8,12 +8,19 @@ import socket
 import tarfile
 import traceback
 
-from . import gvisor, gvisor_contexts
+from . import gvisor, gvisor_contexts, node_holder
 from .common import log
 from .filetree import diff_manifests, untar
 from .holders import HolderServer
 from .namespaces import FROZEN, SNAPSHOT_ID_CHARS, close_fds_except, make_namespaces
 from .peers import await_ready
+
+
+def keeps_memory(language):
+    """Whether a snapshot of a context in this language holds its memory: python's interpreter
+    always; the node of javascript / typescript where its fork can join the namespaces the agent
+    makes (not under gVisor, which has no namespace files to hand over)."""
+    return language == "python" or (language in node_holder.NODE_LANGUAGES and not gvisor.ACTIVE)
 
 
 class SnapshotOps:
@@ -22,7 +29,7 @@ class SnapshotOps:
         sid, disk_mb = msg["snapshot"], int(msg.get("diskMb", 256))
         if ctx.language == "python" and gvisor.ACTIVE:  # gvisor hook
             holder = gvisor_contexts.op_snapshot(ctx, sid, disk_mb)
-        elif ctx.language == "python":
+        elif keeps_memory(ctx.language):  # python's interpreter, or the node of javascript / typescript
             if not ctx.ns:
                 raise RuntimeError("the context's namespaces are unknown")
             ctx.ask({"op": "quiesce"}, timeout=60)
@@ -48,12 +55,12 @@ class SnapshotOps:
                 for fd in hold_fds + moved_fds:
                     os.close(fd)
         else:
-            # No memory to keep (node cannot fork): a holder of the files, made by this agent.
+            # No memory to keep (bash, go; node under gVisor): a holder of the files, made by this agent.
             holder = self.files_holder(sid, ctx.ask({"op": "tar"}, timeout=300)["tar"], ctx.language, disk_mb)
         with self.lock:
             self.holders[sid] = holder
         info = holder.ask({"op": "info", "snapshot": sid}, timeout=120)
-        return {"hasMemory": ctx.language == "python", "sizeBytes": info["sizeBytes"], "contentHash": info["contentHash"], "files": len(info["manifest"])}
+        return {"hasMemory": keeps_memory(ctx.language), "sizeBytes": info["sizeBytes"], "contentHash": info["contentHash"], "files": len(info["manifest"])}
 
     def op_branch(self, msg):
         """A new context from a snapshot: a fork of its holder, with the holder's memory (python)
@@ -236,6 +243,6 @@ class SnapshotOps:
                 summary["deleted"] += base[p][0] != "dir"
             elif c[0] != "dir":
                 summary["changed" if p in base else "added"] += 1
-        return {"created": True, "conflicts": conflicts, "hasMemory": holder.language == "python",
+        return {"created": True, "conflicts": conflicts, "hasMemory": keeps_memory(holder.language),
                 "summary": summary,
                 "sizeBytes": info["sizeBytes"], "contentHash": info["contentHash"], "files": len(info["manifest"])}

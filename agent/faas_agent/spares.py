@@ -1,6 +1,6 @@
 """Spares: ready interpreters that each run one program (python: forked from the zygote;
-javascript / typescript: `node runner.cjs` booted ahead of time), and the zygote that forks
-them off the agent's request path.
+javascript / typescript: `node runner.cjs` booted ahead of time; bash: a shell waiting for its
+launch lines), and the zygote that forks them off the agent's request path.
 
 Every spare reports over its stat pipe (newline-delimited JSON): its CPU time at hand-over
 (so its boot is not billed) and, as it exits normally, its exit code and resource use, so the
@@ -24,7 +24,12 @@ from .common import AGENT_DIR, BASE_ENV, log, new_main_module, run_as_main, set_
 
 WORK_ROOT = os.environ.get("FAAS_WORK_ROOT", "/workspace")
 CODE_ROOT = os.environ.get("FAAS_CODE_ROOT", "/tmp/.faas")
-SPARE_LANGUAGES = ("python", "javascript", "typescript")
+SPARE_LANGUAGES = ("python", "javascript", "typescript", "bash")
+# A bash spare: a shell that reads its program's launch lines from the control pipe (where it
+# runs, its variables, `exec bash SOURCE`: a new bash for the program, as `bash main.sh`), so
+# an execution costs no fork of the agent. It sends no reports: the zygote's wait4 says how
+# the program ended and what it used.
+BASH_SPARE = 'IFS= read -r -d "" launch <&3; exec 3<&- 4>&-; eval "$launch"'
 SPARES = int(os.environ.get("FAAS_SPARES", "2"))
 PROGRESS_FD = 5  # in spares; a program started per execution gets the number in FAAS_PROGRESS_FD
 # What an execution's program starts with; spares are started with it too, so handing over a
@@ -73,6 +78,9 @@ def start_spare(language):
             if language == "python":
                 set_dumpable(False)  # waiting, its pipes are not for other code: dumpable once its program arrives
                 python_spare_main(3, 4)
+            elif language == "bash":
+                os.chdir(WORK_ROOT)
+                os.execve("/bin/bash", ["bash", "-c", BASH_SPARE], EXEC_ENV)
             else:
                 for fd in (3, 4, PROGRESS_FD):
                     os.set_inheritable(fd, True)
@@ -99,8 +107,8 @@ class Spare:
         for fd in fds:
             os.set_blocking(fd, False)  # the agent must never block on a child
         # A node spare says when it has booted (its CPU so far, on the status pipe); a python
-        # spare is ready as it arrives.
-        self.ready = language == "python"
+        # or bash spare is ready as it arrives.
+        self.ready = language in ("python", "bash")
         self.baseline = None
         self.stat_buf = b""
 

@@ -61,6 +61,19 @@ export function agentFiles(root: string): string[] {
   return walk(AGENT_DIR);
 }
 
+/**
+ * What the node image is made from besides the recipe and the agent (whose node-fork/fork.c is
+ * the fork addon's source): the Node.js version it gets from the npm registry.
+ */
+export const NODE_IMAGE_INPUTS = ['docker/runtime/node-versions.json'];
+
+/**
+ * Where the image builder stages what only one language's image carries (the node image:
+ * Node.js and the fork addon compiled for it), inside the build context; the recipe copies
+ * `${RUNTIME_EXTRA_STAGE}/<LANGUAGE>/` to /opt/faas-runtime.
+ */
+export const RUNTIME_EXTRA_STAGE = '.build/runtime-extra';
+
 export function hashFiles(root: string, files: readonly string[], extra = ''): string {
   const h = createHash('sha256');
   for (const f of files) {
@@ -72,5 +85,5 @@ export function hashFiles(root: string, files: readonly string[], extra = ''): s
 
 /** Content hash of a runtime image: its recipe, its language, the agent, and the base it is built on. */
 export function runtimeImageHash(root: string, image: RuntimeImage, baseId: string): string {
-  return hashFiles(root, [RUNTIME_DOCKERFILE, ...agentFiles(root)], `${baseId}\0${LANGUAGE_OF_IMAGE[image]}`);
+  return hashFiles(root, [RUNTIME_DOCKERFILE, ...agentFiles(root), ...(image === 'node' ? NODE_IMAGE_INPUTS : [])], `${baseId}\0${LANGUAGE_OF_IMAGE[image]}`);
 }

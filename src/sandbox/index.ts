@@ -16,6 +16,8 @@ export {
   RUNTIME_DOCKERFILE,
   IMAGE_OF_LANGUAGE,
   LANGUAGE_OF_IMAGE,
+  NODE_IMAGE_INPUTS,
+  RUNTIME_EXTRA_STAGE,
   agentFiles,
   runtimeImageTag,
   runtimeImageTagSuffix,

@@ -166,6 +166,54 @@ describe('stateful contexts: user code runs confined', () => {
     expect(origin.stdout).toBe('7\n');
   });
 
+  it('a javascript context\'s node runs with no capabilities under the filter, sees ≤ 3 pids, and so do its restores and branches (they fork the held node)', async () => {
+    // The node itself: its capability sets, filter and /proc view; the syscall probe runs in a
+    // child of it (what node starts inherits its filter and its empty capability sets).
+    const JS_PROBE_BODY = [
+      'const fs = require("fs");',
+      'const st = Object.fromEntries(fs.readFileSync("/proc/self/status", "utf8").split("\\n").filter((l) => l.includes(":\\t")).map((l) => l.split(":\\t").map((x) => x.trim())));',
+      'const pids = fs.readdirSync("/proc").filter((d) => /^\\d+$/.test(d)).length;',
+      'const child = require("child_process").execFileSync("python3", ["-"], { input: PY_PROBE }).toString();',
+      'console.log("NODE " + JSON.stringify({ CapEff: st.CapEff, CapPrm: st.CapPrm, CapBnd: st.CapBnd, CapAmb: st.CapAmb, NoNewPrivs: st.NoNewPrivs, Seccomp: st.Seccomp, pids }));',
+      'console.log(child.trim());',
+    ].join('\n');
+    const JS_PROBE = `{\n${JS_PROBE_BODY}\n}`; // a block: its consts may be declared again by the next run
+    const ZERO = '0000000000000000';
+    const JS_OWNER = `${OWNER}-js`; // its own key: the per-key family-container quota is the other tests'
+    const expectConfined = (stdout: string): void => {
+      expectRefused(parseProbe(stdout));
+      const line = stdout.split('\n').find((l) => l.startsWith('NODE '));
+      expect(line, stdout).toBeDefined();
+      const n = JSON.parse(line!.slice(5)) as Record<string, string | number>;
+      for (const set of ['CapEff', 'CapPrm', 'CapBnd', 'CapAmb']) expect([set, n[set]]).toEqual([set, ZERO]);
+      expect(n.NoNewPrivs).toBe('1');
+      expect(n.Seccomp).toBe('2');
+      expect(Number(n.pids)).toBeLessThanOrEqual(3); // the context's init, its server, this node
+    };
+    const run = async (executionId: string | undefined, code: string) => {
+      const r = await engine.execute({ language: 'javascript', ...(executionId ? { executionId } : { mode: 'checkpointed' as const }), code }, { owner: JS_OWNER });
+      expect(r.stderr).toBe('');
+      return r;
+    };
+    const r = await run(undefined, `globalThis.PY_PROBE = ${JSON.stringify(PROBE)}; globalThis.kept = 7;\n${JS_PROBE}`);
+    expectConfined(r.stdout);
+    const snap = await engine.contexts.createSnapshot(JS_OWNER, r.executionId);
+    expect(snap.hasMemory).toBe(true);
+    const live = await run(r.executionId, `${JS_PROBE}\nconsole.log(kept)`);
+    expectConfined(live.stdout);
+    expect(live.stdout.endsWith('7\n')).toBe(true);
+    const branch = await engine.contexts.createBranch(JS_OWNER, snap.id);
+    const b = await run(branch.executionId, `${JS_PROBE}\nkept += 1; console.log(kept)`);
+    expectConfined(b.stdout);
+    expect(b.stdout.endsWith('8\n')).toBe(true);
+    const snap2 = await engine.contexts.createSnapshot(JS_OWNER, branch.executionId);
+    const b2 = await engine.contexts.createBranch(JS_OWNER, snap2.id);
+    const c = await run(b2.executionId, `${JS_PROBE}\nconsole.log(kept)`);
+    expectConfined(c.stdout);
+    expect(c.stdout.endsWith('8\n')).toBe(true);
+    expect((await run(r.executionId, 'console.log(kept)')).stdout).toBe('7\n');
+  });
+
   it('branches of branches nest 15 deep with memory intact; past the kernel\'s nesting limit a typed QUOTA_EXCEEDED, and the context goes on', async () => {
     const r = await engine.execute({ language: 'python', mode: 'checkpointed', code: 'depth = 0' }, { owner: OWNER });
     let id = r.executionId;

@@ -100,14 +100,14 @@ describe('snapshots', () => {
     expect(engine.getSnapshot(A, snap.id)).toEqual(snap);
   });
 
-  it('a javascript snapshot keeps the files, not the memory (node cannot fork), and says so', async () => {
+  it('a javascript snapshot keeps the files and the memory (a fork of its node: test/sandbox/js-snapshots.test.ts), and says so', async () => {
     const r = await engine.execute({ language: 'javascript', mode: 'checkpointed', code: 'require("fs").writeFileSync("kept.txt", "js file"); globalThis.counter = 7' }, { owner: A });
     const snap = await engine.createSnapshot(A, r.executionId);
-    expect(snap).toMatchObject({ hasMemory: false, language: 'javascript', sizeBytes: 7 });
+    expect(snap).toMatchObject({ hasMemory: true, language: 'javascript', sizeBytes: 7 });
     const back = await engine.restoreSnapshot(A, snap.id);
-    expect(back.hasMemory).toBe(false);
-    const out = await engine.execute({ language: 'javascript', executionId: back.executionId, code: 'console.log(require("fs").readFileSync("kept.txt", "utf8"), typeof counter)' }, { owner: A });
-    expect(out.stdout).toBe('js file undefined\n');
+    expect(back.hasMemory).toBe(true);
+    const out = await engine.execute({ language: 'javascript', executionId: back.executionId, code: 'console.log(require("fs").readFileSync("kept.txt", "utf8"), counter)' }, { owner: A });
+    expect(out.stdout).toBe('js file 7\n');
     // the context itself goes on with its memory
     const same = await engine.execute({ language: 'javascript', executionId: r.executionId, code: 'console.log(counter)' }, { owner: A });
     expect(same.stdout).toBe('7\n');

@@ -1,0 +1,58 @@
+// Cached bash runs in a spare (a shell the zygote forked ahead of time that reads its launch
+// lines from the agent): the program must see exactly what `bash main.sh` started by the agent
+// would — its variables verbatim (nothing in them evaluated), stdin, its own directory, a fresh
+// SHLVL — and the agent must not fork itself per execution.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DockerSandboxEngine } from '../../src/sandbox/index.js';
+import { makeEngine, ourContainers } from '../helpers.js';
+
+let engine: DockerSandboxEngine;
+
+beforeAll(async () => {
+  engine = makeEngine();
+  await engine.start();
+});
+
+afterAll(async () => {
+  await engine.shutdown();
+  expect(await ourContainers()).toEqual([]);
+});
+
+const bash = (code: string, extra: { envVars?: Record<string, string>; stdin?: string } = {}) =>
+  engine.execute({ code, language: 'bash', mode: 'cached', ...extra }, { owner: 'bash-spare' });
+
+describe('bash spares', () => {
+  it('pass variables verbatim: quotes, newlines, $(…), backticks and globs are not evaluated', async () => {
+    const tricky = {
+      QUOTES: `it's "quoted" \\ back`,
+      LINES: 'one\ntwo\n',
+      SUBST: '$(touch /tmp/pwned) `touch /tmp/pwned2` ${HOME}',
+      GLOB: '* ?',
+      EMPTY: '',
+    };
+    const r = await bash('for v in QUOTES LINES SUBST GLOB EMPTY; do printf "%s=[%s]\\n" "$v" "${!v}"; done; ls /tmp/pwned /tmp/pwned2 2>&1 | wc -l', { envVars: tricky });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toBe(
+      `QUOTES=[${tricky.QUOTES}]\nLINES=[${tricky.LINES}]\nSUBST=[${tricky.SUBST}]\nGLOB=[${tricky.GLOB}]\nEMPTY=[]\n2\n`, // 2: both ls errors, no file made
+    );
+  });
+
+  it('a program sees its stdin, its own working directory, SHLVL 1 and its exit code goes back', async () => {
+    const r = await bash('read -r a; echo "got $a"; echo "lvl $SHLVL"; pwd; echo "$0" | grep -c "main.sh$"; exit 3', { stdin: 'line\n' });
+    expect(r.exitCode).toBe(3);
+    const [got, lvl, pwd, named] = r.stdout.split('\n');
+    expect([got, lvl, named]).toEqual(['got line', 'lvl 1', '1']);
+    expect(pwd).toMatch(/^\/workspace\/run-/);
+  });
+
+  it('runs in a spare forked ahead of time, not a fork of the agent, execution after execution', async () => {
+    const outs = [];
+    for (let i = 0; i < 12; i++) {
+      const r = await bash(`echo $((${i} * 3)) $(awk '/^PPid/ {print $2}' /proc/$$/status)`);
+      outs.push(r.stdout.trim().split(' '));
+    }
+    expect(outs.map((o) => o[0])).toEqual(Array.from({ length: 12 }, (_, i) => String(i * 3)));
+    // The agent is PID 1; a spare's parent is the zygote.
+    for (const o of outs) expect(Number(o[1])).toBeGreaterThan(1);
+  });
+});

@@ -1,0 +1,144 @@
+// JavaScript and TypeScript contexts keep their heap in snapshots (node_holder.py, ctx-hold.cjs):
+// restore and branch see the same globals, loaded modules and closures; branches share no
+// mutable memory with each other or their origin. Real engine, real family containers.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Language } from '../../src/sandbox/types.js';
+import { DockerSandboxEngine } from '../../src/sandbox/index.js';
+import { makeEngine } from '../helpers.js';
+
+let engine: DockerSandboxEngine;
+const A = 'owner-a';
+
+beforeAll(async () => {
+  engine = makeEngine({ FAAS_KEY_MAX_FAMILY_CONTAINERS: '64', FAAS_KEY_MAX_CONTEXTS: '256' });
+  await engine.start();
+});
+
+afterAll(async () => {
+  await engine.shutdown();
+});
+
+async function run(executionId: string, code: string, language: Language = 'javascript'): Promise<string> {
+  const r = await engine.execute({ language, executionId, code }, { owner: A });
+  expect(r.stderr).toBe('');
+  expect(r.exitCode).toBe(0);
+  return r.stdout.trim();
+}
+
+// A module of the work directory with state of its own, a closure over a counter, and a global.
+const SETUP = [
+  'const fs = require("fs");',
+  'fs.writeFileSync("counter.js", "let n = 0; module.exports = { bump: () => ++n };");',
+  'globalThis.mod = require("./counter.js"); mod.bump(); mod.bump();',
+  'globalThis.next = (() => { let c = 100; return () => ++c; })(); next();',
+  'globalThis.data = Array.from({ length: 1000 }, (_, i) => i);',
+  'console.log("ready");',
+].join('\n');
+const PROBE = 'console.log(mod.bump(), next(), data.length, require("./counter.js") === mod)';
+
+async function jsContext(): Promise<string> {
+  const r = await engine.execute({ language: 'javascript', mode: 'checkpointed', code: SETUP }, { owner: A });
+  expect(r.stderr).toBe('');
+  expect(r.stdout).toBe('ready\n');
+  return r.executionId;
+}
+
+describe('javascript snapshots keep the heap', () => {
+  it('globals, a required module\'s state and closures survive snapshot → restore; the context goes on independently', async () => {
+    const id = await jsContext();
+    const snap = await engine.createSnapshot(A, id);
+    expect(snap).toMatchObject({ executionId: id, hasMemory: true, language: 'javascript' });
+    // the origin changes its memory after the snapshot
+    expect(await run(id, 'data.length = 1; ' + PROBE)).toBe('3 102 1 true');
+    const restored = await engine.restoreSnapshot(A, snap.id);
+    expect(restored).toMatchObject({ snapshotId: snap.id, hasMemory: true });
+    expect(await run(restored.executionId, PROBE)).toBe('3 102 1000 true');
+    // and again: the restored context has its own memory, the origin its own
+    expect(await run(restored.executionId, PROBE)).toBe('4 103 1000 true');
+    expect(await run(id, PROBE)).toBe('4 103 1 true');
+  });
+
+  it('4 branches of one snapshot, made at once, each keep their own memory; the origin keeps its own', async () => {
+    const id = await jsContext();
+    const snap = await engine.createSnapshot(A, id);
+    const branches = await Promise.all([0, 1, 2, 3].map(() => engine.createBranch(A, snap.id)));
+    expect(new Set(branches.map((b) => b.executionId)).size).toBe(4);
+    for (const b of branches) expect(b).toMatchObject({ snapshotId: snap.id, hasMemory: true });
+    await Promise.all(branches.map((b, i) => run(b.executionId, `data.fill(${i}); for (let k = 0; k < ${i}; k++) mod.bump(); globalThis.mine = ${i}`)));
+    const seen = await Promise.all(branches.map((b) => run(b.executionId, 'console.log(data[0], data[999], mod.bump(), next(), mine)')));
+    expect(seen).toEqual([0, 1, 2, 3].map((i) => `${i} ${i} ${3 + i} 102 ${i}`));
+    expect(await run(id, 'console.log(data[5], mod.bump(), typeof mine)')).toBe('5 3 undefined');
+  });
+
+  it('a branch of a branch keeps the memory of its own snapshot', async () => {
+    const snap = await engine.createSnapshot(A, await jsContext());
+    const b = await engine.createBranch(A, snap.id);
+    await run(b.executionId, 'globalThis.level = "branch"; mod.bump()');
+    const snap2 = await engine.createSnapshot(A, b.executionId);
+    expect(snap2.hasMemory).toBe(true);
+    const bb = await engine.createBranch(A, snap2.id);
+    expect(await run(bb.executionId, 'console.log(level, ' + PROBE.slice('console.log('.length))).toBe('branch 4 102 1000 true');
+  });
+
+  it('a snapshot does not run the program\'s timers while it is held; its restores do', async () => {
+    const r = await engine.execute({ language: 'javascript', mode: 'checkpointed', code: 'globalThis.ticks = 0; globalThis.timer = setInterval(() => ticks++, 20); console.log("on")' }, { owner: A });
+    const snap = await engine.createSnapshot(A, r.executionId);
+    const atSnapshot = Number(await run(r.executionId, 'clearInterval(timer); console.log(ticks)'));
+    await new Promise((res) => setTimeout(res, 500));
+    const restored = await engine.restoreSnapshot(A, snap.id);
+    const first = Number(await run(restored.executionId, 'console.log(ticks)'));
+    expect(first).toBeLessThanOrEqual(atSnapshot + 5); // the held heap did not tick for 500 ms
+    await new Promise((res) => setTimeout(res, 300));
+    expect(Number(await run(restored.executionId, 'clearInterval(timer); console.log(ticks)'))).toBeGreaterThan(first);
+  });
+
+  it('a context that used the thread pool (fs.promises, crypto) snapshots once that work is done, and its branch uses the pool again; work in flight is refused with the reason', async () => {
+    const r = await engine.execute({ language: 'javascript', mode: 'checkpointed', code: 'require("fs").promises.readFile("/etc/hostname", "utf8").then(() => { globalThis.text = "read"; console.log(text); })' }, { owner: A });
+    expect(r.stderr).toBe('');
+    const snap = await engine.createSnapshot(A, r.executionId);
+    const b = await engine.createBranch(A, snap.id);
+    expect(await run(b.executionId, 'require("fs").promises.readdir("/").then((l) => new Promise((ok) => require("crypto").pbkdf2("a", "b", 10, 8, "sha256", (e, k) => ok(console.log(text, l.length > 0, k.length)))))')).toBe('read true 8');
+    // an fs request still running (a thread-pool thread blocked opening a FIFO nobody writes yet)
+    await run(r.executionId, 'require("child_process").execFileSync("mkfifo", ["/tmp/fifo"]); globalThis.pending = require("fs").promises.readFile("/tmp/fifo", "utf8"); undefined');
+    const refused = await engine.createSnapshot(A, r.executionId).then(() => null, (e: unknown) => e as Error);
+    expect(refused).not.toBeNull();
+    expect(refused!.message).toMatch(/work running on other threads \(.*FSReqPromise/);
+    // the context goes on: the write end opened, the read finishes, and now it snapshots
+    expect(await run(r.executionId, 'require("fs").writeFileSync("/tmp/fifo", "late"); pending.then((v) => console.log(v, text))')).toBe('late read');
+    expect((await engine.createSnapshot(A, r.executionId)).hasMemory).toBe(true);
+  });
+
+  it('the seed README\'s checkpointed and branched examples: the loaded data is there after restore and in each branch', async () => {
+    const helpers = 'function loadLargeDataset() { return Array.from({ length: 100000 }, (_, i) => ({ i })); }\nfunction processData(d) { globalThis.processed = d.length; }\n';
+    const result = await engine.execute({ language: 'javascript', mode: 'checkpointed', code: `${helpers}\n// Heavy initialization\nconst data = loadLargeDataset();\nprocessData(data);\n` }, { owner: A });
+    expect(result.exitCode).toBe(0);
+    const snapshot = await engine.createSnapshot(A, result.executionId);
+    const restored = await engine.restoreSnapshot(A, snapshot.id);
+    expect(await run(restored.executionId, 'console.log(data.length, processed)')).toBe('100000 100000');
+    const branch1 = await engine.createBranch(A, snapshot.id);
+    const branch2 = await engine.createBranch(A, snapshot.id);
+    await run(branch1.executionId, 'data.length = 10');
+    await run(branch2.executionId, 'data.push({ i: -1 })');
+    expect(await run(branch1.executionId, 'console.log(data.length)')).toBe('10');
+    expect(await run(branch2.executionId, 'console.log(data.length)')).toBe('100001');
+    expect(await run(restored.executionId, 'console.log(data.length)')).toBe('100000');
+  });
+});
+
+describe('typescript snapshots keep the heap', () => {
+  it('a typescript context (node type stripping: annotations, an enum, a class) keeps its memory through snapshot, restore and branch', async () => {
+    const code = 'enum Color { Red, Green }\nclass Box { constructor(public n: number) {} }\nconst boxes: Box[] = [new Box(1), new Box(2)];\nlet favourite: Color = Color.Green;\nconsole.log("ready");';
+    const r = await engine.execute({ language: 'typescript', mode: 'checkpointed', code }, { owner: A });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('ready\n');
+    const snap = await engine.createSnapshot(A, r.executionId);
+    expect(snap).toMatchObject({ hasMemory: true, language: 'typescript' });
+    await run(r.executionId, 'boxes.push(new Box(3)); favourite = Color.Red;', 'typescript');
+    const restored = await engine.restoreSnapshot(A, snap.id);
+    const branch = await engine.createBranch(A, snap.id);
+    const probe = 'const total: number = boxes.reduce((s: number, b: Box) => s + b.n, 0);\nconsole.log(total, Color[favourite]);';
+    expect(await run(restored.executionId, probe, 'typescript')).toBe('3 Green');
+    expect(await run(branch.executionId, probe.replace('const total', 'const total2').replace('(total', '(total2'), 'typescript')).toBe('3 Green');
+    expect(await run(r.executionId, probe, 'typescript')).toBe('6 Red');
+  });
+});
