@@ -7,11 +7,13 @@ const SOURCE_CONDITION = '--conditions=@faas/source';
 if (!process.env.NODE_OPTIONS?.includes(SOURCE_CONDITION)) process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} ${SOURCE_CONDITION}`.trim();
 
 // Tests run against the real Docker engine; one file at a time keeps a 2-core machine's
-// timing honest and the engines from competing for it.
+// timing honest and the engines from competing for it. The Docker-free unit tests and the
+// repository checks run before, on their own (vitest.unit.config.ts).
 export default defineConfig({
   ssr: { resolve: { conditions: ['@faas/source', ...defaultServerConditions] } },
   test: {
-    include: ['test/**/*.test.ts', 'src/**/*.test.ts', 'sdk/typescript/src/**/*.test.ts'],
+    include: ['test/**/*.test.ts'],
+    exclude: ['test/repo/**', 'test/layout/**', '**/node_modules/**'],
     globalSetup: ['test/global-setup.ts'],
     fileParallelism: false,
     testTimeout: 60_000,

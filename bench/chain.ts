@@ -9,7 +9,7 @@ import type { KeyringPair } from '@polkadot/keyring/types';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { bootstrapFaasService } from '../chain/src/index.js';
-import { TxSender, connectApi } from '../src/chain/index.js';
+import { TxSender, connectApi } from '../src/tangle/index.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { operatorSigningKey } from '@faas/sdk/blueprint';

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { OWNER_PID_LABEL } from '../src/sandbox/labels.js';
+import { OWNER_PID_LABEL } from '../src/sandbox/index.js';
 
 const TICK_MS = 10; // USER_HZ = 100 on Linux
 const DOCKER_DAEMONS = /^(dockerd|containerd|containerd-shim.*|runc|docker-init|docker-proxy)$/;

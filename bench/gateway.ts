@@ -3,7 +3,7 @@
 import { createGateway, startApiServer } from '../src/api/index.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { DockerSandboxEngine } from '../src/sandbox/index.js';
+import { createSandbox } from '../src/sandbox/index.js';
 import type { ExecuteRequestInput } from '../src/sandbox/index.js';
 import { FaaSClient } from '@faas/sdk';
 import { JobStore, openDatabase } from '../src/store/index.js';
@@ -13,10 +13,11 @@ export async function benchGateway(pace: number): Promise<void> {
   say('\ngateway: cached python print(1) through FaaSClient (HTTP) vs the engine directly, alternating');
   const config = loadConfig({ FAAS_PREWARM_LANGUAGES: 'python', FAAS_RATE_LIMIT_REQUESTS: '1000000' });
   const log = createLogger('warn');
-  const engine = new DockerSandboxEngine(config, log);
+  const sandbox = createSandbox(config, { log });
+  const { engine } = sandbox;
   await engine.start();
   const db = openDatabase(':memory:');
-  const gateway = createGateway(config, engine, db, log);
+  const gateway = createGateway(config, sandbox, db, log);
   const server = await startApiServer({ log, outputs: new JobStore(db), gateway }, { port: 0, bodyLimit: config.api.bodyLimitBytes });
   const { key, info } = gateway.keys.create('bench');
   const sdk = new FaaSClient({ endpoint: server.url, apiKey: key });

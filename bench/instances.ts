@@ -6,7 +6,7 @@ import { Client } from 'ssh2';
 import { createGateway, startApiServer } from '../src/api/index.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { DockerSandboxEngine } from '../src/sandbox/index.js';
+import { createSandbox } from '../src/sandbox/index.js';
 import { FaaSClient } from '@faas/sdk';
 import { JobStore, openDatabase } from '../src/store/index.js';
 import { pct, r2, say, sleep } from './stats.js';
@@ -52,10 +52,11 @@ export async function benchInstances(o: { starts?: number; pauses?: number; expo
   say('\ninstances: start → SSH-ready, pause, resume, expose → first byte (through FaaSClient and the gateway)');
   const config = loadConfig({ FAAS_PREWARM_LANGUAGES: '', FAAS_RATE_LIMIT_REQUESTS: '1000000', FAAS_INSTANCE_MAX_PER_KEY: '64' });
   const log = createLogger('warn');
-  const engine = new DockerSandboxEngine(config, log);
+  const sandbox = createSandbox(config, { log });
+  const { engine } = sandbox;
   await engine.start();
   const db = openDatabase(':memory:');
-  const gateway = createGateway(config, engine, db, log);
+  const gateway = createGateway(config, sandbox, db, log);
   await gateway.instanceManager.start();
   const server = await startApiServer({ log, outputs: new JobStore(db), gateway }, { port: 0, bodyLimit: config.api.bodyLimitBytes });
   const { key } = gateway.keys.create('bench');
@@ -116,7 +117,7 @@ export async function benchInstances(o: { starts?: number; pauses?: number; expo
         await sleep(pace / 2);
       }
       // The baseline in the same run: Docker's own pause / unpause of the same container.
-      const raw = engine.docker.getContainer(gateway.instanceManager.get(inst.id)!.containerId!);
+      const raw = sandbox.docker.getContainer(gateway.instanceManager.get(inst.id)!.containerId!);
       const dockerPause: number[] = [];
       const dockerUnpause: number[] = [];
       for (let i = 0; i < pauses; i++) {

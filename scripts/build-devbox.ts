@@ -14,8 +14,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hashFiles } from '../src/sandbox/images.js';
-import { CONTENT_LABEL } from '../src/sandbox/labels.js';
+import { CONTENT_LABEL, hashFiles } from '../src/sandbox/index.js';
 import { docker, followProgress, imageInfo, mirror, noBuildCache, removeQuietly, run, say } from './image-tools.js';
 
 export const DEVBOX_IMAGE = process.env.FAAS_DEVBOX_IMAGE || 'faas-devbox:latest';

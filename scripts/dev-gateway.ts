@@ -4,15 +4,16 @@
 import { createGateway, startApiServer } from '../src/api/index.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { DockerSandboxEngine } from '../src/sandbox/index.js';
+import { createSandbox } from '../src/sandbox/index.js';
 import { JobStore, openDatabase } from '../src/store/index.js';
 
 const config = loadConfig({ FAAS_PREWARM_LANGUAGES: 'python', ...process.env });
 const log = createLogger(config.logLevel, 'gateway');
-const engine = new DockerSandboxEngine(config, log);
+const sandbox = createSandbox(config, { log });
+const { engine } = sandbox;
 await engine.start();
 const db = openDatabase(':memory:');
-const gateway = createGateway(config, engine, db, log);
+const gateway = createGateway(config, sandbox, db, log);
 const server = await startApiServer({ log, outputs: new JobStore(db), gateway }, { host: '127.0.0.1', port: Number(process.env.FAAS_API_PORT ?? 0), bodyLimit: config.api.bodyLimitBytes });
 const keys = {
   endpoint: server.url,

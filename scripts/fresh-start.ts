@@ -21,8 +21,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BASE_IMAGE, RUNTIME_IMAGES, runtimeImageTag } from '../src/sandbox/index.js';
-import { runtimeImageTagSuffix } from '../src/sandbox/images.js';
+import { BASE_IMAGE, RUNTIME_IMAGES, runtimeImageTag, runtimeImageTagSuffix } from '../src/sandbox/index.js';
 import { buildBase } from './build-images.js';
 import { docker, imageInfo } from './image-tools.js';
 

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import Docker from 'dockerode';
-import { CONTENT_LABEL } from '../src/sandbox/labels.js';
+import { CONTENT_LABEL } from '../src/sandbox/index.js';
 
 export const docker = new Docker();
 export const say = (msg: string) => process.stderr.write(`[images] ${msg}\n`);

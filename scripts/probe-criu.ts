@@ -24,9 +24,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import Docker from 'dockerode';
-import { CRIU_PROBE_LABEL, MANAGED_LABEL } from '../src/sandbox/labels.js';
-import { containerOptions } from '../src/sandbox/policy.js';
-import { familySeccompProfile } from '../src/sandbox/seccomp.js';
+import { CRIU_PROBE_LABEL, MANAGED_LABEL, containerOptions, familySeccompProfile } from '../src/sandbox/index.js';
 
 const PROBE_LABEL = CRIU_PROBE_LABEL;
 

@@ -1,9 +1,10 @@
 // Operator configuration: environment variables with defaults, validated once at start.
 // A bad value stops the process with a message naming the variable and what it accepts.
 import { z } from 'zod';
-import { ISOLATIONS, LANGUAGES } from './sandbox/types.js'; // plain data, no cycle through the engine
-import type { Isolation } from './sandbox/types.js';
-import type { InstanceSettings } from './sandbox/instances/types.js'; // a type only
+// The languages and isolation tiers are the wire contract's (the sandbox reads this module's
+// types; this module imports nothing of the sandbox).
+import { ISOLATIONS, LANGUAGES } from '@faas/sdk/wire';
+import type { Isolation } from '@faas/sdk/wire';
 import { ValidationError } from '@faas/sdk/errors';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
@@ -156,6 +157,30 @@ export interface SandboxLimits {
   pidsLimit: number;
   /** Isolation tiers: the default and those a request may name (the default among them). */
   isolation: { default: Isolation; allowed: Isolation[] };
+}
+
+/** What persistent instances are started with (FAAS_INSTANCE_*; `listenHost` is the API's host). */
+export interface InstanceSettings {
+  /** The devbox image instances run. */
+  image: string;
+  /** Whether the operator builds a missing devbox image itself (on first use; devbox-image.ts). */
+  imageBuild: boolean;
+  /** How long an instance start waits for a build under way before answering with its progress (s). */
+  imageWaitS: number;
+  /** Whether an instance may ask for outbound network. */
+  allowNetwork: boolean;
+  /** Where the operator's SSH relays listen (the API's host). */
+  listenHost: string;
+  /** Ports the SSH relays may take; null: any free port. */
+  portRange: [number, number] | null;
+  /** Idle time of `autoStop: true`, seconds. */
+  idleTimeoutS: number;
+  defaultTtlS: number;
+  maxTtlS: number;
+  /** Instances one key may have running (or paused) at once. */
+  maxPerKey: number;
+  /** Processes one instance may run. */
+  pidsLimit: number;
 }
 
 export interface RateLimits {

@@ -8,21 +8,22 @@
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { startOperatorService } from './operator/index.js';
-import type { SandboxEngine } from './sandbox/index.js';
+import type { Sandbox } from './sandbox/index.js';
 import { TangleFaaSClient } from '@faas/sdk';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
 /** `tangle`, `key` (FAAS_EVM_PRIVATE_KEY) and `services` are needed with `rpc`; src/main.ts has checked their form. */
-export async function startEvm(o: { config: Config; log: Logger; engine: SandboxEngine; stops: Array<() => Promise<void>>; rpc?: string; tangle?: `0x${string}`; key?: `0x${string}`; services: bigint[] }): Promise<void> {
-  const { config, log, engine, stops } = o;
+export async function startEvm(o: { config: Config; log: Logger; sandbox: Sandbox; stops: Array<() => Promise<void>>; rpc?: string; tangle?: `0x${string}`; key?: `0x${string}`; services: bigint[] }): Promise<void> {
+  const { config, log, sandbox, stops } = o;
+  const { engine } = sandbox;
   if (o.rpc) {
     const { tangle, key, services } = o;
     if (!tangle) throw new Error('--tangle (or TANGLE_CONTRACT): the Tangle contract address is needed with --chain evm --rpc');
     if (!key) throw new Error('FAAS_EVM_PRIVATE_KEY: the operator account’s private key is needed with --chain evm --rpc');
     const registry = process.env.STATUS_REGISTRY_CONTRACT;
     if (registry !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(registry)) throw new Error('STATUS_REGISTRY_CONTRACT: expected a 0x-prefixed 20-byte address');
-    const service = await startOperatorService({ rpcUrl: o.rpc, evm: { tangle, statusRegistry: registry as `0x${string}` | undefined }, suri: key, services, dbPath: config.dbPath, engine, log, follow: config.follow, api: { ...config.api, config } });
+    const service = await startOperatorService({ rpcUrl: o.rpc, evm: { tangle, statusRegistry: registry as `0x${string}` | undefined }, suri: key, services, dbPath: config.dbPath, engine, log, follow: config.follow, api: { ...config.api, config, sandbox } });
     stops.push(() => service.stop());
     out(`\noperator ${service.address} serving services ${services.join(', ')} of Tangle ${tangle} on ${o.rpc}; API ${service.apiUrl}. Ctrl-C stops it.`);
     return;
@@ -35,7 +36,7 @@ export async function startEvm(o: { config: Config; log: Logger; engine: Sandbox
   out(`\nanvil at ${f.rpcUrl}; tnt-core deployed, blueprint ${f.blueprintId} created, service ${f.serviceId} approved (${(performance.now() - t0).toFixed(0)} ms)`);
   for (const [name, address] of Object.entries(f.addresses)) out(`  ${name.padEnd(14)} ${address}`);
   out(`  ${'faasManager'.padEnd(14)} ${f.manager} (the blueprint's service manager: a call completes when every operator answered)`);
-  const service = await startOperatorService({ rpcUrl: f.rpcUrl, evm: { tangle: f.addresses.tangle }, suri: f.operatorKeys[0]!, services: [f.serviceId], dbPath: ':memory:', engine, log, follow: 'best', api: { ...config.api, config } });
+  const service = await startOperatorService({ rpcUrl: f.rpcUrl, evm: { tangle: f.addresses.tangle }, suri: f.operatorKeys[0]!, services: [f.serviceId], dbPath: ':memory:', engine, log, follow: 'best', api: { ...config.api, config, sandbox } });
   stops.push(() => service.stop());
   out(`operator ${service.address} (anvil account 1) serving service ${f.serviceId}; API ${service.apiUrl}`);
   const sdk = new TangleFaaSClient({ chain: 'evm', rpcUrl: f.rpcUrl, tangleAddress: f.addresses.tangle, blueprintId: f.blueprintId, serviceId: f.serviceId, account: f.caller.privateKey });

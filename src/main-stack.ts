@@ -12,7 +12,7 @@ import { installProcessGuard } from './guard.js';
 import { operatorSigningKey } from '@faas/sdk/blueprint';
 import { startOperatorService } from './operator/index.js';
 import type { OperatorService } from './operator/index.js';
-import { DockerSandboxEngine, LANGUAGES, durableState } from './sandbox/index.js';
+import { LANGUAGES, createSandbox, durableState } from './sandbox/index.js';
 import type { DevboxImage, Language } from './sandbox/index.js';
 import { TangleFaaSClient } from '@faas/sdk';
 
@@ -50,7 +50,8 @@ export async function startStack(o: StackOptions): Promise<void> {
   const rpc = o.rpc;
   // Against a real chain, contexts and snapshots are kept with the job store and outlive this
   // process; the embedded demo keeps them only while it runs.
-  const engine = new DockerSandboxEngine(config, log, undefined, rpc ? durableState(config.dbPath, config.stateful.snapshotDir) : undefined);
+  const sandbox = createSandbox(config, { log, state: rpc ? durableState(config.dbPath, config.stateful.snapshotDir) : undefined });
+  const { engine } = sandbox;
   out('starting the sandbox engine (Docker, warm pools)...');
   await engine.start();
   const stops: Array<() => Promise<void>> = [() => engine.shutdown()];
@@ -74,7 +75,7 @@ export async function startStack(o: StackOptions): Promise<void> {
 
   if (o.chain === 'evm') {
     const { startEvm } = await import('./main-evm.js');
-    await startEvm({ config, log, engine, stops, rpc, tangle: o.tangle, key: o.account as `0x${string}` | undefined, services: o.services });
+    await startEvm({ config, log, sandbox, stops, rpc, tangle: o.tangle, key: o.account as `0x${string}` | undefined, services: o.services });
     return;
   }
 
@@ -82,7 +83,7 @@ export async function startStack(o: StackOptions): Promise<void> {
     const suri = o.account;
     if (!suri) throw new Error('FAAS_SURI: the operator account (mnemonic or dev URI) is needed with --rpc');
     const services = o.services;
-    const service = await startOperatorService({ rpcUrl: rpc, suri, services, dbPath: config.dbPath, engine, log, follow: config.follow, api: { ...config.api, config } });
+    const service = await startOperatorService({ rpcUrl: rpc, suri, services, dbPath: config.dbPath, engine, log, follow: config.follow, api: { ...config.api, config, sandbox } });
     stops.push(() => service.stop());
     out(`\noperator ${service.address} serving services ${services.join(', ')} on ${rpc}; API ${service.apiUrl}. Ctrl-C stops it.`);
     prepareDevboxInBackground(service.devboxImage);
@@ -114,7 +115,7 @@ export async function startStack(o: StackOptions): Promise<void> {
   const services: OperatorService[] = [];
   for (const [i, o] of operators.entries()) {
     // The first operator's API is the whole gateway; the others serve their outputs and job status.
-    const api = i === 0 ? { ...config.api, config } : { host: config.api.host, port: o.port };
+    const api = i === 0 ? { ...config.api, config, sandbox } : { host: config.api.host, port: o.port };
     const s = await startOperatorService({ rpcUrl: node.url, suri: o.suri, services: [BigInt(serviceId)], dbPath: ':memory:', engine, log, api });
     stops.push(() => s.stop());
     services.push(s);

@@ -2,13 +2,20 @@
 import Docker from 'dockerode';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { DockerSandboxEngine, MANAGED_LABEL, OWNER_PID_LABEL } from '../src/sandbox/index.js';
+import { DockerSandboxEngine, MANAGED_LABEL, OWNER_PID_LABEL, createSandbox } from '../src/sandbox/index.js';
+import type { Sandbox } from '../src/sandbox/index.js';
 
 export const docker = new Docker();
 
 export function makeEngine(env: Record<string, string> = {}): DockerSandboxEngine {
   const config = loadConfig({ FAAS_LOG_LEVEL: 'warn', FAAS_PREWARM_LANGUAGES: 'python', ...env });
   return new DockerSandboxEngine(config, createLogger(process.env.FAAS_LOG_LEVEL ?? 'warn', 'test'));
+}
+
+/** The engine and the instance managers over one client, as the operator builds them (createSandbox). */
+export function makeSandbox(env: Record<string, string> = {}): Sandbox {
+  const config = loadConfig({ FAAS_LOG_LEVEL: 'warn', FAAS_PREWARM_LANGUAGES: 'python', ...env });
+  return createSandbox(config, { log: createLogger(process.env.FAAS_LOG_LEVEL ?? 'warn', 'test') });
 }
 
 /** Containers this test process's engines started that still exist. */

@@ -5,7 +5,7 @@
 import { keccak256, parseEther, toHex, zeroAddress } from 'viem';
 import type { AbiParameter, Address, Hex } from 'viem';
 import { EXECUTE_PARAMS, EXECUTE_RESULT } from '@faas/sdk/blueprint';
-import { EvmAccount, approveEvmService, receiptEvent, registerEvmOperator, requestEvmService } from '../../src/chain/evm/index.js';
+import { EvmAccount, approveEvmService, receiptEvent, registerEvmOperator, requestEvmService } from '../../src/tangle/evm/index.js';
 import { startAnvil, ANVIL_KEYS } from './anvil.js';
 import type { Anvil, AnvilOptions } from './anvil.js';
 import { artifact } from './artifacts.js';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeDeployData, parseAbi } from 'viem';
 import type { Abi, Address, Hex } from 'viem';
-import type { EvmAccount } from '../../src/chain/evm/index.js';
+import type { EvmAccount } from '../../src/tangle/evm/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SOURCE = path.join(here, 'contracts', 'FaaSServiceManager.sol');

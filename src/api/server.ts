@@ -5,9 +5,8 @@
 import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
-import type { Logger } from 'pino';
 import { AuthError, FaaSError, RateLimitError, ShuttingDownError, ValidationError, toFaaSError } from '@faas/sdk/errors';
-import type { ApiKey, FullOutput } from '../store/index.js';
+import type { ApiKey } from '../store/index.js';
 import { registerDocRoutes } from './handlers/docs.js';
 import type { RegisteredRoute } from './openapi/document.js';
 import { registerExecutionRoutes } from './handlers/executions.js';
@@ -18,33 +17,12 @@ import { registerSnapshotRoutes } from './handlers/snapshots.js';
 import { registerUnavailableRoutes } from './handlers/unavailable.js';
 import { registerUsageRoutes } from './handlers/usage.js';
 import { RateLimiter } from './services/index.js';
-import type { Authenticator, ExecutionService, InstanceService, SnapshotService, UsageService } from './services/index.js';
+import type { ApiDeps } from './deps.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     apiKey?: ApiKey;
   }
-}
-
-/** The FaaS gateway's services (absent: the API serves outputs only). */
-export interface GatewayDeps {
-  auth: Authenticator;
-  limiter: RateLimiter;
-  executions: ExecutionService;
-  usage: UsageService;
-  /** Persistent instances (absent: no instance routes). */
-  instances?: InstanceService;
-  /** Snapshots and branches (absent: their routes answer NOT_IMPLEMENTED). */
-  snapshots?: SnapshotService;
-  /** Requests per window per client IP on the public routes (absent: not limited). */
-  publicRateLimit?: { requests: number; windowMs: number };
-}
-
-export interface ApiDeps {
-  log: Logger;
-  /** Full outputs of chain jobs by output hash (the chain may hold a cut copy). */
-  outputs: { output(hash: string): FullOutput | null; get?(serviceId: bigint, callId: bigint): { status: string } | null };
-  gateway?: GatewayDeps;
 }
 
 export interface ApiOptions {

@@ -36,5 +36,5 @@ export async function connectOnce(rpcUrl: string, timeoutMs = CONNECT_TIMEOUT_MS
 
 // The runtime's words for a failed transaction live with the chain code (@faas/sdk/chain), shared
 // with the chain bootstrap and blueprint creation.
-export { describeChainFailure, errorDocs } from '../chain/index.js';
-export type { ErrorDocs } from '../chain/index.js';
+export { describeChainFailure, errorDocs } from '../tangle/index.js';
+export type { ErrorDocs } from '../tangle/index.js';

@@ -53,7 +53,7 @@ async function registerEvm({ settings: s }: Invocation): Promise<void> {
   const rpcAddress = s.parse('api-url', urlWith('http:', 'https:')) ?? `http://${apiHost(s)}:${apiPort(s)}`;
   const rpc = rpcUrl(s, true);
   const key = evmKey();
-  const { EvmAccount, registerEvmOperator } = await import('../chain/evm/index.js');
+  const { EvmAccount, registerEvmOperator } = await import('../tangle/evm/index.js');
   const account = await EvmAccount.connect(rpc, key);
   out(`operator ${account.address} on ${rpc}`);
   const done = await registerEvmOperator(account, { tangle, staking, blueprintId, key: account.sender.account.publicKey, rpcAddress, ...(stake !== undefined ? { stake } : {}) });
@@ -69,7 +69,7 @@ async function register(inv: Invocation): Promise<void> {
   const rpcAddress = s.parse('api-url', urlWith('http:', 'https:')) ?? `http://${apiHost(s)}:${apiPort(s)}`;
   const rpc = rpcUrl(s, false);
   const secret = suri();
-  const [{ TxSender, accountFromUri, readOperatorStatus, registerOperator }, { operatorSigningKey }, { CommandError, connectOnce, describeChainFailure, errorDocs }] = await Promise.all([import('../chain/index.js'), import('@faas/sdk/blueprint'), import('./cli-chain.js')]);
+  const [{ TxSender, accountFromUri, readOperatorStatus, registerOperator }, { operatorSigningKey }, { CommandError, connectOnce, describeChainFailure, errorDocs }] = await Promise.all([import('../tangle/index.js'), import('@faas/sdk/blueprint'), import('./cli-chain.js')]);
   const api = await connectOnce(rpc);
   try {
     const unit = chainUnit(api.registry);
@@ -98,7 +98,7 @@ async function status({ settings: s }: Invocation): Promise<void> {
   const rpc = rpcUrl(s, false);
   const path = dbPath(s);
   const secret = suri();
-  const [{ accountFromUri, readOperatorStatus }, { connectOnce }] = await Promise.all([import('../chain/index.js'), import('./cli-chain.js')]);
+  const [{ accountFromUri, readOperatorStatus }, { connectOnce }] = await Promise.all([import('../tangle/index.js'), import('./cli-chain.js')]);
   const api = await connectOnce(rpc);
   try {
     const unit = chainUnit(api.registry);
@@ -141,16 +141,17 @@ async function run({ settings: s }: Invocation): Promise<void> {
   const api = { host: apiHost(s), port: apiPort(s) };
   const secret = evm ? evmKey() : suri();
   const config = loadConfig();
-  const [{ DockerSandboxEngine, durableState }, { startOperatorService }] = await Promise.all([import('../sandbox/index.js'), import('./service.js')]);
+  const [{ createSandbox, durableState }, { startOperatorService }] = await Promise.all([import('../sandbox/index.js'), import('./service.js')]);
   const log = createLogger(config.logLevel, 'operator');
   installProcessGuard(log);
   // Stateful contexts and snapshots are kept with the job store, so they outlive this process.
-  const engine = new DockerSandboxEngine(config, log, undefined, durableState(path, config.stateful.snapshotDir));
+  const sandbox = createSandbox(config, { log, state: durableState(path, config.stateful.snapshotDir) });
+  const { engine } = sandbox;
   await engine.start();
   // FAAS_TEST_CRASH_POINT is for the crash tests only: the process kills itself right there.
   const crash = process.env.FAAS_TEST_CRASH_POINT;
   const crashPoint = crash === 'after-journal' || crash === 'after-send' ? crash : undefined;
-  const service = await startOperatorService({ rpcUrl: rpc, evm, suri: secret, services, dbPath: path, engine, log, follow: config.follow, api: { ...api, config }, crashPoint });
+  const service = await startOperatorService({ rpcUrl: rpc, evm, suri: secret, services, dbPath: path, engine, log, follow: config.follow, api: { ...api, config, sandbox }, crashPoint });
   out(`operator ${service.address} serving services ${services.join(', ')} (job store ${path}, API ${service.apiUrl})`);
   const stop = async () => {
     await service.stop();

@@ -2,10 +2,10 @@
 // started and stopped together. Used by `npm run operator -- run` and by `npm start`.
 import type { Logger } from 'pino';
 import { createGateway, startApiServer } from '../api/index.js';
-import type { ApiServer } from '../api/index.js';
-import { PolkadotTangleClient } from '../chain/index.js';
-import type { TangleClient } from '../chain/index.js';
-import { EvmTangleClient, startHeartbeats } from '../chain/evm/index.js';
+import type { ApiServer, GatewaySandbox } from '../api/index.js';
+import { PolkadotTangleClient } from '../tangle/index.js';
+import type { TangleClient } from '../tangle/index.js';
+import { EvmTangleClient, startHeartbeats } from '../tangle/evm/index.js';
 import type { Config } from '../config.js';
 import type { DevboxImage, SandboxEngine } from '../sandbox/index.js';
 import { JobStore, openDatabase } from '../store/index.js';
@@ -36,8 +36,9 @@ export interface OperatorServiceOptions {
   log: Logger;
   /** Which blocks' job calls to act on: finalized (default) or best (sooner; may be reverted). */
   follow?: 'finalized' | 'best';
-  /** The API: full outputs by hash always; with `config`, the whole FaaS gateway too. False: no API. */
-  api?: { host?: string; port?: number; config?: Config } | false;
+  /** The API: full outputs by hash always; with `config` and `sandbox` (the engine's, from
+   *  createSandbox: its instances too), the whole FaaS gateway. False: no API. */
+  api?: ({ host?: string; port?: number } & ({ config: Config; sandbox: GatewaySandbox } | { config?: undefined; sandbox?: undefined })) | false;
   /** Test-only crash points (see OperatorDeps). */
   crashPoint?: OperatorDeps['crashPoint'];
 }
@@ -63,7 +64,7 @@ export async function startOperatorService(o: OperatorServiceOptions): Promise<O
   const store = new JobStore(db);
   const signer = o.evm ? { evmPrivateKey: o.suri as `0x${string}` } : (await operatorSigningKey(o.suri)).pair;
   const operator = new Operator({ client, engine: o.engine, store, signer, services: new Set(o.services), log: o.log, crashPoint: o.crashPoint });
-  const gateway = o.api && o.api.config ? createGateway(o.api.config, o.engine, db, o.log) : undefined;
+  const gateway = o.api && o.api.config ? createGateway(o.api.config, o.api.sandbox, db, o.log) : undefined;
   const api: ApiServer | null =
     o.api === false ? null : await startApiServer({ log: o.log, outputs: store, gateway }, { host: o.api?.host, port: o.api?.port, bodyLimit: o.api?.config?.api.bodyLimitBytes, requestTimeoutMs: o.api?.config?.api.requestTimeoutMs });
   await operator.start();

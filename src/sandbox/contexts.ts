@@ -1,65 +1,27 @@
 // Stateful contexts (checkpointed, branched and persistent modes), their snapshots, branches
 // and merges, on family containers run by the family agent (agent/family.py: the design is
-// described there and in the README). This side keeps the records (StateStore), keeps each
-// snapshot's files on disk once per content hash, and finds family containers again after an
+// described there and in the README). This side keeps the records (ContextStore), keeps each
+// snapshot's files on disk once per content hash (snapshot-files.ts), and finds family containers again after an
 // operator restart. A snapshot whose family container is gone is loaded from its files into a
 // new one: its files come back, its memory does not (the record then says hasMemory: false).
-import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
-import { MergeConflictError, NotFoundError, QuotaExceededError, SandboxError, ValidationError } from '@faas/sdk/errors';
-import type { StateStore, SnapshotRecord } from '../store/index.js';
+import { MergeConflictError, NotFoundError, QuotaExceededError, ValidationError } from '@faas/sdk/errors';
+import type { ContextStore, SnapshotRecord } from '../store/index.js';
 import { SandboxContainer } from './container.js';
 import { MANAGED_LABEL, ROLE_LABEL } from './labels.js';
 import { allocateSandboxUid, containerOptions } from './policy.js';
 import type { ContainerSpec } from './policy.js';
 import { SNAPSHOT_CHUNK_BYTES } from './protocol.js';
 import type { ExecMessage } from './protocol.js';
+import { SnapshotFileStore } from './snapshot-files.js';
+import type { TarSlice } from './snapshot-files.js';
+import { snapshotInfo } from './snapshot-info.js';
+import type { BranchInfo, MergeInfo, RestoreInfo, SnapshotInfo } from './snapshot-info.js';
 import type { ExecuteRequest, ExecuteResult, Isolation, Language, Owner } from './types.js';
 
 export const FAMILY_ROLE = 'family';
-
-export type MergeStrategy = 'fail' | 'ours' | 'theirs';
-
-export interface SnapshotInfo {
-  id: string;
-  /** The context it was taken of. */
-  executionId: string;
-  createdAt: string;
-  /** Bytes of its files. */
-  sizeBytes: number;
-  /** Whether restoring it brings back the interpreter's memory (python), not only files. */
-  hasMemory: boolean;
-  /** sha256 over the file tree (paths, kinds, modes, contents): equal trees, equal hash. */
-  contentHash: string;
-  language: string;
-  /** For a merge: the snapshot its branches came from. */
-  baseSnapshotId?: string;
-}
-
-export interface RestoreInfo {
-  /** The new context: pass it as `executionId` to run code in it. */
-  executionId: string;
-  snapshotId: string;
-  hasMemory: boolean;
-}
-
-export interface BranchInfo extends RestoreInfo {
-  id: string;
-}
-
-export interface MergeInfo extends SnapshotInfo {
-  /** Memory cannot be merged: the merged snapshot has the base snapshot's memory. */
-  memoryFrom: 'base';
-  strategy: MergeStrategy;
-  /** Paths the branches changed differently (resolved by the strategy). */
-  conflicts: string[];
-  /** Files added, changed and deleted against the base. */
-  summary: { added: number; changed: number; deleted: number };
-  branchIds: string[];
-}
 
 interface ContextReply {
   hasMemory: boolean;
@@ -71,7 +33,7 @@ interface ContextReply {
 export interface ContextManagerOptions {
   docker: Docker;
   log: Logger;
-  store: StateStore;
+  store: ContextStore;
   /** Where snapshot files are kept, one tar per content hash (asked for when first needed). */
   dir: () => string;
   /** The container spec of a family container for a language, resources and tier (default: the operator's). */
@@ -94,16 +56,11 @@ export class ContextManager {
   /** Family containers being started per owner (not in the records yet). */
   private readonly startingFamilies = new Map<Owner, number>();
 
-  private dirMade: string | null = null;
+  /** Snapshot files on disk, once per owner and content hash. */
+  private readonly files: SnapshotFileStore;
 
-  constructor(private readonly o: ContextManagerOptions) {}
-
-  private dir(): string {
-    if (this.dirMade === null) {
-      this.dirMade = this.o.dir();
-      mkdirSync(this.dirMade, { recursive: true });
-    }
-    return this.dirMade;
+  constructor(private readonly o: ContextManagerOptions) {
+    this.files = new SnapshotFileStore(o.dir);
   }
 
   /**
@@ -151,23 +108,11 @@ export class ContextManager {
     }
   }
 
-  /** Bytes of snapshot files the owner holds on disk. */
-  private storedBytesOf(owner: Owner): number {
-    const dir = join(this.dir(), createHash('sha256').update(owner).digest('hex').slice(0, 32));
-    let n = 0;
-    try {
-      for (const f of readdirSync(dir)) if (f.endsWith('.tar')) n += statSync(join(dir, f)).size;
-    } catch {
-      return 0;
-    }
-    return n;
-  }
-
   /** Throws QUOTA_EXCEEDED when `more` bytes of snapshot files would take the owner over FAAS_KEY_MAX_SNAPSHOT_BYTES. */
   private admitSnapshotBytes(owner: Owner, more: number): void {
     const q = this.o.quotas;
     if (!q) return;
-    const used = this.storedBytesOf(owner);
+    const used = this.files.bytesOf(owner);
     if (used + more > q.snapshotBytes || used >= q.snapshotBytes) {
       throw new QuotaExceededError('snapshotBytes', `this key's snapshot files take ${used} bytes${more ? `, this snapshot ${more} more` : ''} (at most ${q.snapshotBytes}); delete snapshots first`);
     }
@@ -281,7 +226,7 @@ export class ContextManager {
       baseSnapshotId: null,
     };
     this.o.store.addSnapshot(snap);
-    return info(snap);
+    return snapshotInfo(snap);
   }
 
   /**
@@ -291,28 +236,12 @@ export class ContextManager {
    */
   private async keepFiles(family: SandboxContainer, owner: Owner, snapshotId: string, contentHash: string): Promise<void> {
     try {
-      const file = this.blob(owner, contentHash);
-      mkdirSync(dirname(file), { recursive: true });
-      if (existsSync(file)) return;
-      // In slices of SNAPSHOT_CHUNK_BYTES: no frame holds the whole tar (the host caps frames).
-      const tmp = `${file}.${process.pid}.tmp`;
-      const fd = openSync(tmp, 'w');
-      try {
-        for (let offset = 0; ; ) {
-          const part = await family.request<{ tar: string; size: number }>({ op: 'files', snapshot: snapshotId, offset, limit: SNAPSHOT_CHUNK_BYTES }, 300_000);
-          const bytes = Buffer.from(part.tar, 'base64');
-          if (typeof part.size !== 'number' || bytes.length > SNAPSHOT_CHUNK_BYTES || (bytes.length === 0 && offset < part.size)) {
-            throw new SandboxError('the sandbox answered a malformed slice of snapshot files');
-          }
-          if (offset === 0) this.admitSnapshotBytes(owner, part.size); // over the quota: not kept (dropped below)
-          writeSync(fd, bytes);
-          offset += bytes.length;
-          if (offset >= part.size) break;
-        }
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, file);
+      await this.files.write(
+        owner,
+        contentHash,
+        (offset) => family.request<TarSlice>({ op: 'files', snapshot: snapshotId, offset, limit: SNAPSHOT_CHUNK_BYTES }, 300_000),
+        (size) => this.admitSnapshotBytes(owner, size), // over the quota: not kept (dropped below)
+      );
     } catch (err) {
       // Not kept, so not recorded: the agent lets go of the snapshot too (no holder without a record).
       await family.request({ op: 'drop_snapshot', snapshot: snapshotId }).catch(() => undefined);
@@ -320,16 +249,11 @@ export class ContextManager {
     }
   }
 
-  private blob(owner: Owner, contentHash: string): string {
-    if (!/^[0-9a-f]{64}$/.test(contentHash)) throw new SandboxError('the sandbox answered a malformed content hash');
-    return join(this.dir(), createHash('sha256').update(owner).digest('hex').slice(0, 32), `${contentHash}.tar`);
-  }
-
   /** A snapshot's files as the tar kept on disk (for an instance started from it). */
   snapshotFiles(owner: Owner, snapshotId: string): Buffer {
     const snap = this.ownSnapshot(owner, snapshotId);
     try {
-      return readFileSync(this.blob(owner, snap.contentHash));
+      return this.files.read(owner, snap.contentHash);
     } catch {
       throw new NotFoundError('snapshot files', snapshotId);
     }
@@ -337,19 +261,15 @@ export class ContextManager {
 
   /** Bytes the snapshot's files take in the store. */
   storedBytes(owner: Owner, contentHash: string): number {
-    try {
-      return statSync(this.blob(owner, contentHash)).size;
-    } catch {
-      return 0;
-    }
+    return this.files.size(owner, contentHash);
   }
 
   getSnapshot(owner: Owner, snapshotId: string): SnapshotInfo {
-    return info(this.ownSnapshot(owner, snapshotId));
+    return snapshotInfo(this.ownSnapshot(owner, snapshotId));
   }
 
   listSnapshots(owner: Owner): SnapshotInfo[] {
-    return this.o.store.snapshotsOf(owner).map(info);
+    return this.o.store.snapshotsOf(owner).map(snapshotInfo);
   }
 
   private ownSnapshot(owner: Owner, snapshotId: string): SnapshotRecord {
@@ -433,7 +353,7 @@ export class ContextManager {
       baseSnapshotId: base.id,
     };
     this.o.store.addSnapshot(snap);
-    return { ...info(snap), memoryFrom: 'base', strategy, conflicts: r.conflicts, summary: r.summary, branchIds: branchIds as string[] };
+    return { ...snapshotInfo(snap), memoryFrom: 'base', strategy, conflicts: r.conflicts, summary: r.summary, branchIds: branchIds as string[] };
   }
 
   async deleteSnapshot(owner: Owner, snapshotId: string): Promise<void> {
@@ -441,7 +361,7 @@ export class ContextManager {
     const family = await this.family(snap.family);
     if (family) await family.request({ op: 'drop_snapshot', snapshot: snap.id }).catch(() => undefined);
     this.o.store.removeSnapshot(snap.id);
-    if (this.o.store.countByHash(owner, snap.contentHash) === 0) rmSync(this.blob(owner, snap.contentHash), { force: true });
+    if (this.o.store.countByHash(owner, snap.contentHash) === 0) this.files.remove(owner, snap.contentHash);
     await this.dropFamilyIfUnused(snap.family);
   }
 
@@ -495,13 +415,12 @@ export class ContextManager {
       const { snapshots } = await alive.request<{ snapshots: string[] }>({ op: 'list' });
       if (snapshots.includes(snap.id)) return alive;
     }
-    const file = this.blob(snap.owner, snap.contentHash);
-    if (!existsSync(file)) throw new NotFoundError('snapshot', snap.id);
+    if (!this.files.has(snap.owner, snap.contentHash)) throw new NotFoundError('snapshot', snap.id);
     const owner = this.o.store.context(snap.executionId);
     const kept = owner ? (JSON.parse(owner.resources) as ExecuteRequest['resources'] & { isolation?: Isolation }) : undefined;
     const { isolation, ...resources } = kept ?? {};
     const family = await this.startFamilyFor(snap.owner, snap.language as Language, kept ? (resources as ExecuteRequest['resources']) : undefined, isolation);
-    const tar = readFileSync(file);
+    const tar = this.files.read(snap.owner, snap.contentHash);
     for (let offset = 0; offset < tar.length; offset += SNAPSHOT_CHUNK_BYTES) {
       const data = tar.subarray(offset, offset + SNAPSHOT_CHUNK_BYTES).toString('base64');
       await family.request({ op: 'load_part', snapshot: snap.id, offset, data }, 300_000);
@@ -567,17 +486,4 @@ export class ContextManager {
     const r = await c.request<{ memoryMb: number | null }>({ op: 'usage' });
     return r.memoryMb;
   }
-}
-
-function info(s: SnapshotRecord): SnapshotInfo {
-  return {
-    id: s.id,
-    executionId: s.executionId,
-    createdAt: new Date(s.createdAt).toISOString(),
-    sizeBytes: s.sizeBytes,
-    hasMemory: s.hasMemory,
-    contentHash: s.contentHash,
-    language: s.language,
-    ...(s.baseSnapshotId ? { baseSnapshotId: s.baseSnapshotId } : {}),
-  };
 }

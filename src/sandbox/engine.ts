@@ -10,10 +10,10 @@ import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { QueueFullError, SandboxError, ShuttingDownError, ValidationError } from '@faas/sdk/errors';
-import { StateStore, openDatabase } from '../store/index.js';
+import { ContextStore, openDatabase } from '../store/index.js';
 import type { Db } from '../store/index.js';
 import { ContextManager, FAMILY_ROLE } from './contexts.js';
-import type { BranchInfo, MergeInfo, MergeStrategy, RestoreInfo, SnapshotInfo } from './contexts.js';
+import type { BranchInfo, MergeInfo, MergeStrategy, RestoreInfo, SnapshotInfo } from './snapshot-info.js';
 import { SandboxContainer } from './container.js';
 import type { ExecHandlers } from './container.js';
 import { IMAGE_OF_LANGUAGE, RUNTIME_IMAGES, runtimeImageTag } from './images.js';
@@ -122,7 +122,7 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
     this.contexts = new ContextManager({
       docker: this.docker,
       log,
-      store: new StateStore(state?.db ?? openDatabase(':memory:')),
+      store: new ContextStore(state?.db ?? openDatabase(':memory:')),
       dir: () => state?.dir ?? (this.ownState!.dir ??= mkdtempSync(join(tmpdir(), 'faas-state-'))),
       spec: (language, resources, isolation) => ({
         ...this.spec(language, resources, isolation ?? config.limits.isolation.default),

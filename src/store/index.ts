@@ -9,5 +9,5 @@ export { UsageStore } from './usage.js';
 export type { UsageRecord, UsageTotalsRow } from './usage.js';
 export { InstanceStore, sha256 } from './instances.js';
 export type { InstanceRecord, InstanceResources, InstanceStatus, StopReason, ExposureRecord } from './instances.js';
-export { StateStore } from './snapshots.js';
-export type { ContextRecord, SnapshotRecord, BranchRecord } from './snapshots.js';
+export { ContextStore } from './contexts.js';
+export type { ContextRecord, SnapshotRecord, BranchRecord } from './contexts.js';

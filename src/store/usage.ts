@@ -33,6 +33,9 @@ export class UsageStore {
       started_at INTEGER NOT NULL, finished_at INTEGER NOT NULL, exit_code INTEGER,
       cpu_seconds REAL NOT NULL, memory_gb_seconds REAL NOT NULL, cost REAL NOT NULL);
       CREATE INDEX IF NOT EXISTS usage_by_key_time ON usage (key_id, finished_at);`);
+    // Instances were once recorded as mode `persistent` (the stateful execution mode's name too):
+    // their rows (ids `inst-…`; executions have UUIDs) now say `instance`, `+network` kept.
+    db.prepare("UPDATE usage SET mode = 'instance' || substr(mode, 11) WHERE mode IN ('persistent', 'persistent+network') AND execution_id GLOB 'inst-*'").run();
     this.insert = db.prepare('INSERT OR IGNORE INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
   }
 

@@ -11,7 +11,7 @@ import { createLogger } from '../../src/log.js';
 import type { DockerSandboxEngine } from '../../src/sandbox/index.js';
 import { JobStore, openDatabase } from '../../src/store/index.js';
 import type { Db, KeyStore } from '../../src/store/index.js';
-import { makeEngine } from '../helpers.js';
+import { makeSandbox } from '../helpers.js';
 
 export interface TestGateway {
   url: string;
@@ -32,10 +32,11 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Te
   const dir = mkdtempSync(join(tmpdir(), 'faas-gw-'));
   const config = loadConfig({ FAAS_LOG_LEVEL: 'warn', FAAS_PREWARM_LANGUAGES: 'python', FAAS_DB_PATH: join(dir, 'gw.db'), ...env });
   const log = createLogger('warn', 'test-gateway');
-  const engine = makeEngine(env);
+  const sandbox = makeSandbox(env);
+  const { engine } = sandbox;
   await engine.start();
   let db: Db = openDatabase(config.dbPath);
-  let gateway = createGateway(config, engine, db, log);
+  let gateway = createGateway(config, sandbox, db, log);
   let server: ApiServer | null = null;
   let port = 0;
   const t: TestGateway = {
@@ -59,7 +60,7 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Te
       await t.stopApi();
       db.close();
       db = openDatabase(config.dbPath);
-      gateway = createGateway(config, engine, db, log);
+      gateway = createGateway(config, sandbox, db, log);
       t.keys = gateway.keys;
       t.gateway = gateway;
       await t.startApi();

@@ -19,7 +19,7 @@ import { loadConfig } from '../../src/config.js';
 import { HTTP_STATUS_OF_CODE } from '@faas/sdk/errors';
 import type { ErrorCode } from '@faas/sdk/errors';
 import { createLogger } from '../../src/log.js';
-import { DockerSandboxEngine } from '../../src/sandbox/index.js';
+import { createSandbox } from '../../src/sandbox/index.js';
 import { JobStore, openDatabase } from '../../src/store/index.js';
 import type { Db } from '../../src/store/index.js';
 
@@ -37,8 +37,8 @@ const log = createLogger('silent', 'openapi-test');
 async function serve(opts: { gateway: boolean; snapshots?: boolean }): Promise<Served & { key: string }> {
   const config = loadConfig({ FAAS_LOG_LEVEL: 'silent', FAAS_PREWARM_LANGUAGES: '' });
   const db: Db = openDatabase(':memory:');
-  const engine = new DockerSandboxEngine(config, log, new Docker({ socketPath: '/nonexistent/openapi-test.sock' }));
-  const g = createGateway(config, engine, db, log);
+  const sandbox = createSandbox(config, { log, docker: new Docker({ socketPath: '/nonexistent/openapi-test.sock' }) });
+  const g = createGateway(config, sandbox, db, log);
   const gateway = opts.snapshots === false ? { ...g, snapshots: undefined } : g;
   const server = await startApiServer({ log, outputs: new JobStore(db), ...(opts.gateway ? { gateway } : {}) }, { port: 0 });
   const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as OpenApiDocument;

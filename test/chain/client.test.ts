@@ -5,8 +5,8 @@ import type { ApiPromise } from '@polkadot/api';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeExecuteArgs } from '@faas/sdk/blueprint';
-import { PolkadotTangleClient } from '../../src/chain/index.js';
-import type { JobCall } from '../../src/chain/index.js';
+import { PolkadotTangleClient } from '../../src/tangle/index.js';
+import type { JobCall } from '../../src/tangle/index.js';
 import { createLogger } from '../../src/log.js';
 import { send, setupFaasService, startChain } from './fixtures.js';
 

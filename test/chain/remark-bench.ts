@@ -5,7 +5,7 @@
 // first, to see how the node fares once its chain is long. Profile with
 // `node --import tsx --cpu-prof test/chain/remark-bench.ts`.
 import { startNode } from '../../chain/src/index.js';
-import { TxSender, accountFromUri, connectApi } from '../../src/chain/index.js';
+import { TxSender, accountFromUri, connectApi } from '../../src/tangle/index.js';
 import WebSocket from 'ws';
 
 const N = Number(process.argv[2] ?? 200);

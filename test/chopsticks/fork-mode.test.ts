@@ -5,7 +5,7 @@ import type { ApiPromise } from '@polkadot/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fundAccounts, startChopsticks } from '../../chain/chopsticks/index.js';
 import type { Chopsticks } from '../../chain/chopsticks/index.js';
-import { TxSender, accountFromUri, connectApi } from '../../src/chain/index.js';
+import { TxSender, accountFromUri, connectApi } from '../../src/tangle/index.js';
 
 const UNIT = 10n ** 18n;
 let source: Chopsticks;

@@ -1,14 +1,14 @@
 // The chain plumbing's checks against a real Tangle runtime under chopsticks, as a describe
 // factory: the genesis-mode test (npm test) and the fork-mode test (npm run test:fork) run
-// the same bodies. Everything goes through src/chain: TxSender, followChainEvents.
+// the same bodies. Everything goes through src/tangle: TxSender, followChainEvents.
 import type { ApiPromise } from '@polkadot/api';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import { findUnknownExtensions } from '@polkadot/types/extrinsic/signedExtensions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fundAccounts } from '../../chain/chopsticks/index.js';
 import type { Chopsticks } from '../../chain/chopsticks/index.js';
-import { TxSender, accountFromUri, connectApi, followChainEvents } from '../../src/chain/index.js';
-import type { ChainEvent, Included } from '../../src/chain/index.js';
+import { TxSender, accountFromUri, connectApi, followChainEvents } from '../../src/tangle/index.js';
+import type { ChainEvent, Included } from '../../src/tangle/index.js';
 
 const UNIT = 10n ** 18n; // Tangle: 18 decimals
 

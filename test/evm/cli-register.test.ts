@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANVIL_KEYS } from '../../chain/evm/anvil.js';
 import { startLocalEvmFaas } from '../../chain/evm/faas.js';
 import type { LocalEvmFaas } from '../../chain/evm/faas.js';
-import { EvmAccount, readEvmRegistration } from '../../src/chain/evm/index.js';
+import { EvmAccount, readEvmRegistration } from '../../src/tangle/evm/index.js';
 import { runOperatorCli } from '../helpers.js';
 
 let f: LocalEvmFaas;

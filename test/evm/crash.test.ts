@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEvmResult, encodeEvmExecuteArgs } from '@faas/sdk/blueprint';
 import { startLocalEvmFaas } from '../../chain/evm/faas.js';
 import type { LocalEvmFaas } from '../../chain/evm/faas.js';
-import { submitEvmJob, tangleAbi } from '../../src/chain/evm/index.js';
+import { submitEvmJob, tangleAbi } from '../../src/tangle/evm/index.js';
 import { OWNER_PID_LABEL } from '../../src/sandbox/labels.js';
 import { docker } from '../helpers.js';
 

@@ -15,7 +15,7 @@ import { createFaasBlueprint, startLocalEvmFaas } from '../../chain/evm/faas.js'
 import type { LocalEvmFaas } from '../../chain/evm/faas.js';
 import { startApiServer } from '../../src/api/index.js';
 import type { ApiServer } from '../../src/api/index.js';
-import { EvmAccount, EvmTangleClient, approveEvmService, registerEvmOperator, requestEvmService, submitEvmJob } from '../../src/chain/evm/index.js';
+import { EvmAccount, EvmTangleClient, approveEvmService, registerEvmOperator, requestEvmService, submitEvmJob } from '../../src/tangle/evm/index.js';
 import { createLogger } from '../../src/log.js';
 import { Operator } from '../../src/operator/index.js';
 import type { DockerSandboxEngine } from '../../src/sandbox/index.js';
@@ -42,7 +42,7 @@ async function startOperator(): Promise<Operator> {
 
 /** Results the operator submitted for a call, from the contract's logs. */
 async function submissions(serviceId: bigint, callId: bigint): Promise<number> {
-  const { tangleAbi } = await import('../../src/chain/evm/index.js');
+  const { tangleAbi } = await import('../../src/tangle/evm/index.js');
   const event = tangleAbi.find((x) => x.type === 'event' && x.name === 'JobResultSubmitted')!;
   return (await f.caller.pub.getLogs({ address: f.addresses.tangle, event, args: { serviceId, callId }, fromBlock: 0n })).length;
 }

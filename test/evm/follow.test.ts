@@ -8,7 +8,7 @@ import { encodeEvmExecuteArgs } from '@faas/sdk/blueprint';
 import { ANVIL_KEYS } from '../../chain/evm/anvil.js';
 import { startLocalEvmFaas } from '../../chain/evm/faas.js';
 import type { LocalEvmFaas } from '../../chain/evm/faas.js';
-import { submitEvmJob, tangleAbi } from '../../src/chain/evm/index.js';
+import { submitEvmJob, tangleAbi } from '../../src/tangle/evm/index.js';
 import type { DockerSandboxEngine } from '../../src/sandbox/index.js';
 import { TangleFaaSClient } from '@faas/sdk';
 import { makeEngine, ourContainers } from '../helpers.js';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANVIL_KEYS } from '../../chain/evm/anvil.js';
 import { startLocalEvmFaas } from '../../chain/evm/faas.js';
 import type { LocalEvmFaas } from '../../chain/evm/faas.js';
-import { EvmTangleClient, statusRegistryAbi } from '../../src/chain/evm/index.js';
+import { EvmTangleClient, statusRegistryAbi } from '../../src/tangle/evm/index.js';
 import { createLogger } from '../../src/log.js';
 import { startOperatorService } from '../../src/operator/index.js';
 import { makeEngine } from '../helpers.js';

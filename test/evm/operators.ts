@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { Address, Hex, PublicClient } from 'viem';
 import { startApiServer } from '../../src/api/index.js';
 import type { ApiServer } from '../../src/api/index.js';
-import { EvmTangleClient, tangleAbi } from '../../src/chain/evm/index.js';
+import { EvmTangleClient, tangleAbi } from '../../src/tangle/evm/index.js';
 import { createLogger } from '../../src/log.js';
 import { Operator } from '../../src/operator/index.js';
 import type { SandboxEngine } from '../../src/sandbox/index.js';

@@ -7,7 +7,7 @@ import type { ApiPromise } from '@polkadot/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fundAccounts, startChopsticks } from '../../chain/chopsticks/index.js';
 import type { Chopsticks } from '../../chain/chopsticks/index.js';
-import { accountFromUri, connectApi } from '../../src/chain/index.js';
+import { accountFromUri, connectApi } from '../../src/tangle/index.js';
 import { createLogger } from '../../src/log.js';
 import { operatorSigningKey } from '@faas/sdk/blueprint';
 import { startOperatorService } from '../../src/operator/index.js';

@@ -14,7 +14,7 @@ import type { DockerSandboxEngine } from '../../src/sandbox/index.js';
 import { INSTANCE_DB_LABEL } from '../../src/sandbox/instances/index.js';
 import { InstanceStore, JobStore, openDatabase } from '../../src/store/index.js';
 import type { Db, KeyStore } from '../../src/store/index.js';
-import { docker, makeEngine } from '../helpers.js';
+import { docker, makeSandbox } from '../helpers.js';
 
 export const DEVBOX_IMAGE = process.env.FAAS_INSTANCE_IMAGE ?? 'faas-devbox:latest';
 
@@ -36,10 +36,11 @@ export async function startInstanceGateway(env: Record<string, string> = {}): Pr
   const vars = { FAAS_LOG_LEVEL: 'warn', FAAS_PREWARM_LANGUAGES: '', FAAS_DB_PATH: join(dir, 'gw.db'), FAAS_INSTANCE_IMAGE: DEVBOX_IMAGE, FAAS_MAX_MEMORY_MB: '4096', ...env };
   const config = loadConfig(vars);
   const log = createLogger(process.env.FAAS_LOG_LEVEL ?? 'warn', 'test-instances');
-  const engine: DockerSandboxEngine = makeEngine(vars);
+  const sandbox = makeSandbox(vars);
+  const engine: DockerSandboxEngine = sandbox.engine;
   await engine.start();
   let db = openDatabase(config.dbPath);
-  let gateway = createGateway(config, engine, db, log);
+  let gateway = createGateway(config, sandbox, db, log);
   let server: ApiServer | null = null;
   let port = 0;
   const identity = new InstanceStore(db).identity();
@@ -60,7 +61,7 @@ export async function startInstanceGateway(env: Record<string, string> = {}): Pr
       await gateway.instanceManager.close();
       db.close();
       db = openDatabase(config.dbPath);
-      gateway = createGateway(config, engine, db, log);
+      gateway = createGateway(config, sandbox, db, log);
       t.db = db;
       t.gateway = gateway;
       t.keys = gateway.keys;

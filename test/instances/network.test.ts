@@ -38,6 +38,6 @@ describe('instance network opt-in', () => {
 
     await Promise.all([withNet, without, peer].map((i) => sdk.instances.stop(i.id)));
     const rows = gw.db.prepare("SELECT mode FROM usage WHERE execution_id IN (?, ?) ORDER BY mode").all(withNet.id, without.id) as Array<{ mode: string }>;
-    expect(rows.map((r) => r.mode)).toEqual(['persistent', 'persistent+network']);
+    expect(rows.map((r) => r.mode)).toEqual(['instance', 'instance+network']);
   }, 120_000);
 });

@@ -15,11 +15,8 @@ const { detectClones } = createRequire(import.meta.url)('jscpd') as typeof Jscpd
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const MAX_LINES = 500;
 // Files another change is splitting right now; the lead empties this list when it lands.
-const OVER_500_FOR_NOW = new Set([
-  'src/api/services/instances.ts',
-  'src/sandbox/instances/manager.ts',
-  'src/sandbox/contexts.ts',
-]);
+// (Empty: instances.ts, manager.ts and contexts.ts were split in h/tslayout.)
+const OVER_500_FOR_NOW = new Set<string>([]);
 // A clone is a run of at least this many tokens over at least this many lines, found the same
 // in two places (jscpd's defaults are 50 / 5; the agent before issue 15 had 3 such runs at
 // 40 / 4, set_environ among them). Smaller runs are what any two programs share (a socketpair

@@ -9,7 +9,7 @@ import type { FieldCodec } from '@faas/sdk/blueprint';
 import type { LocalNode } from '../../chain/src/index.js';
 import { startApiServer } from '../../src/api/index.js';
 import type { ApiServer } from '../../src/api/index.js';
-import { PolkadotTangleClient } from '../../src/chain/index.js';
+import { PolkadotTangleClient } from '../../src/tangle/index.js';
 import { createLogger } from '../../src/log.js';
 import { Operator } from '../../src/operator/index.js';
 import type { DockerSandboxEngine } from '../../src/sandbox/index.js';

@@ -11,7 +11,7 @@ import { ANVIL_KEYS } from '../../chain/evm/anvil.js';
 import { startLocalEvmFaas } from '../../chain/evm/faas.js';
 import type { LocalEvmFaas } from '../../chain/evm/faas.js';
 import type { LocalNode } from '../../chain/src/index.js';
-import { EvmAccount, submitEvmJob, tangleAbi } from '../../src/chain/evm/index.js';
+import { EvmAccount, submitEvmJob, tangleAbi } from '../../src/tangle/evm/index.js';
 import type { SandboxEngine } from '../../src/sandbox/index.js';
 import { TangleFaaSClient } from '@faas/sdk';
 import { send, setupFaasService, startChain } from '../chain/fixtures.js';

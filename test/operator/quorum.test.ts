@@ -16,9 +16,9 @@ import { argsHash, encodeResult, operatorSigningKey, outputHash, signStatement }
 import { ANVIL_KEYS } from '../../chain/evm/anvil.js';
 import { setRequiredResults } from '../../chain/evm/faas.js';
 import { managerAbi } from '../../chain/evm/manager.js';
-import { PolkadotTangleClient } from '../../src/chain/index.js';
-import type { JobCall } from '../../src/chain/index.js';
-import { EvmAccount, tangleAbi } from '../../src/chain/evm/index.js';
+import { PolkadotTangleClient } from '../../src/tangle/index.js';
+import type { JobCall } from '../../src/tangle/index.js';
+import { EvmAccount, tangleAbi } from '../../src/tangle/evm/index.js';
 import { createLogger } from '../../src/log.js';
 import type { DockerSandboxEngine, ExecuteOptions, ExecuteRequestInput, Language, SandboxEngine } from '../../src/sandbox/index.js';
 import { JobStore } from '../../src/store/index.js';

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { FaaSError, RateLimitError, ValidationError, toFaaSError } from '@faas/sdk/errors';
 import { ExecuteBodySchema, StreamInputSchema } from '@faas/sdk/wire';
 import type { StreamEvent } from '@faas/sdk/wire';
-import type { GatewayDeps } from '../server.js';
+import type { GatewayDeps } from '../deps.js';
 import { parseWith } from '../validation.js';
 
 export function registerExecutionRoutes(app: FastifyInstance, g: GatewayDeps): void {

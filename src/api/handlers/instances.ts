@@ -16,7 +16,7 @@ import {
   SshBodySchema,
   TunnelQuerySchema,
 } from '@faas/sdk/wire';
-import type { GatewayDeps } from '../server.js';
+import type { GatewayDeps } from '../deps.js';
 import type { InstanceService } from '../services/index.js';
 import { parseWith } from '../validation.js';
 

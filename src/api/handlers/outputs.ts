@@ -2,7 +2,7 @@
 // (no key): the hash is on-chain for anyone, and the caller checks the output against it.
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError, ValidationError } from '@faas/sdk/errors';
-import type { ApiDeps } from '../server.js';
+import type { ApiDeps } from '../deps.js';
 
 const HASH = /^0x[0-9a-f]{64}$/;
 

@@ -11,9 +11,9 @@ import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError, toFaaSError } from '@faas/sdk/errors';
 import type { ApiKey } from '../../store/index.js';
-import type { GatewayDeps } from '../server.js';
+import type { GatewayDeps } from '../deps.js';
 import type { InstanceService } from '../services/index.js';
-import { parseExposureHost } from '../services/instances.js';
+import { parseExposureHost } from '../proxy.js';
 
 const PATH = /^\/i\/(inst-[0-9a-f]{16})\/([a-z0-9][a-z0-9-]{0,31})(\/[^?]*)?(\?.*)?$/;
 

@@ -1,7 +1,7 @@
 // GET /v1/usage/current and /v1/usage/metrics.
 import type { FastifyInstance } from 'fastify';
 import { MetricsQuerySchema } from '@faas/sdk/wire';
-import type { GatewayDeps } from '../server.js';
+import type { GatewayDeps } from '../deps.js';
 import { parseWith } from '../validation.js';
 
 export function registerUsageRoutes(app: FastifyInstance, g: GatewayDeps): void {

@@ -4,7 +4,7 @@
 // The test (test/api/openapi.test.ts) holds this list against the routes fastify registered.
 import { z } from 'zod';
 import type { ErrorCode } from '@faas/sdk/errors';
-import { EXPOSE_NAME_PATTERN, INSTANCE_ID_PATTERN } from '../../sandbox/instances/types.js';
+import { EXPOSE_NAME_PATTERN, INSTANCE_ID_PATTERN } from '../../sandbox/index.js';
 import { FileUploadQuerySchema, MetricsQuerySchema, TunnelQuerySchema } from '@faas/sdk/wire';
 import type { AnswerName, RequestName } from './components.js';
 

@@ -10,7 +10,7 @@ import type { ExecuteOptions, ExecuteRequestInput, ExecuteResult, ExecutionContr
 import type { ApiKey, UsageStore } from '../../store/index.js';
 import type { ExecuteBody, ExecutionInfo, ExecutionResultBody, StreamEvent, StreamInput, WireBytes } from '@faas/sdk/wire';
 import type { RateLimiter } from './rate-limiter.js';
-import type { CreditGuard } from './usage.js';
+import type { CreditGuard } from './credit.js';
 
 /** Replay kept per execution for clients that connect late. */
 const REPLAY_BYTES = 1 << 20;

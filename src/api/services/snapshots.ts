@@ -3,7 +3,7 @@
 import type { SnapshotEngine } from '../../sandbox/index.js';
 import type { BranchInfo, MergeInfo, MergeStrategy, RestoreInfo, SnapshotInfo } from '../../sandbox/index.js';
 import type { ApiKey } from '../../store/index.js';
-import type { CreditGuard } from './usage.js';
+import type { CreditGuard } from './credit.js';
 
 export class SnapshotService {
   /** `credit`: a key at or below zero balance may not snapshot, restore, branch or merge (reads stay allowed). */

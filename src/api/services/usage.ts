@@ -1,7 +1,7 @@
 // Usage per key: totals over a period with per-day rows, and the current standing (costs,
 // balance against the key's credit, rate limit left, executions running).
 import type { PriceTable, RateLimits } from '../../config.js';
-import { InsufficientCreditError, ValidationError } from '@faas/sdk/errors';
+import { ValidationError } from '@faas/sdk/errors';
 import type { ApiKey, UsageStore } from '../../store/index.js';
 import type { CurrentUsage, UsageMetrics } from '@faas/sdk/wire';
 import type { ExecutionService } from './executions.js';
@@ -15,28 +15,6 @@ function instant(field: string, text: string | undefined, def: number, endOfDay:
   const t = /^\d{4}-\d{2}-\d{2}$/.test(text) ? Date.parse(`${text}T00:00:00Z`) + (endOfDay ? DAY : 0) : Date.parse(text);
   if (Number.isNaN(t)) throw new ValidationError(field, 'expected an ISO date or date-time');
   return t;
-}
-
-/**
- * The credit rule: a key whose balance (its credit − the cost of what it ran) is at or below
- * zero may not start anything (executions, instances, snapshots, branches, restores, merges);
- * reads stay allowed. The operator adds credit with `npm run operator -- keys credit ID AMOUNT`.
- */
-export class CreditGuard {
-  constructor(
-    private readonly usage: UsageStore,
-    private readonly defaultCredit: number,
-  ) {}
-
-  balance(key: ApiKey): number {
-    return (key.credit ?? this.defaultCredit) - this.usage.totals(key.id).cost;
-  }
-
-  /** Throws INSUFFICIENT_CREDIT when the key's balance is at or below zero. */
-  require(key: ApiKey): void {
-    const b = this.balance(key);
-    if (b <= 0) throw new InsufficientCreditError(`This key's balance is ${Math.round(b * 1e6) / 1e6} credits: nothing more can be started until the operator adds credit (keys credit ${key.id} AMOUNT).`);
-  }
 }
 
 export class UsageService {

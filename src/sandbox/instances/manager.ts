@@ -5,26 +5,24 @@
 // connection (SSH, exposed URLs, port forwards) is a channel of the instance's relay (mux.ts),
 // a `docker exec` into the container; no container port is published on the host.
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
-import type { Server, Socket } from 'node:net';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import type { SandboxLimits } from '../../config.js';
-import { ConflictError, QuotaExceededError, ResourceUnavailableError, SandboxError } from '@faas/sdk/errors';
+import { ConflictError, QuotaExceededError, SandboxError } from '@faas/sdk/errors';
 import type { InstanceRecord, InstanceStore, StopReason } from '../../store/index.js';
 import { findCpuCounter } from '../cgroup.js';
-import type { CpuCounter } from '../cgroup.js';
-import { validationErrorFrom } from '../policy.js';
-import { DEVBOX, HOST_KEY_FILE, INSTANCE_DB_LABEL, INSTANCE_LABEL, INSTANCE_NETWORK, SSHD_PORT, instanceContainerOptions } from './container.js';
+import { DEVBOX, HOST_KEY_FILE, INSTANCE_DB_LABEL, INSTANCE_LABEL, instanceContainerOptions } from './container.js';
 import { DevboxImage } from './devbox-image.js';
 import { runExec, startExec } from './exec.js';
-import { fenceInstanceBridge } from './firewall.js';
+import { Live } from './live.js';
+import { InstanceNetwork } from './network.js';
+import { listenSsh, waitForSsh } from './ssh-relay.js';
 import type { ExecOptions, RunningExec } from './exec.js';
 import { Mux } from './mux.js';
 import type { MuxChannel } from './mux.js';
 import { makeSshKeyPair } from './ssh-keys.js';
-import { InstanceSpecSchema } from './types.js';
-import type { InstanceSettings, InstanceSpecInput } from './types.js';
+import { checkInstanceSpec } from './spec.js';
+import type { InstanceSettings, InstanceSpecInput } from './spec.js';
 
 export interface InstanceManagerDeps {
   docker: Docker;
@@ -36,30 +34,9 @@ export interface InstanceManagerDeps {
   onStopped?: (r: InstanceRecord) => void;
 }
 
-/** How long start waits for sshd to answer. */
-const SSH_READY_TIMEOUT_MS = 20_000;
-
-/** What the operator holds for one live instance besides its record. */
-class Live {
-  mux: Mux | null = null;
-  muxStarting: Promise<Mux> | null = null;
-  sshServer: Server | null = null;
-  readonly sshSockets = new Set<Socket>();
-  cpu: CpuCounter | null = null;
-  lastActivity = Date.now();
-  /** Calls under way (exec, copies): an instance with work in flight is not idle. */
-  busy = 0;
-  stopping: Promise<void> | null = null;
-  hostKey: Promise<string | null> | null = null;
-  resumed: { promise: Promise<void>; resolve: () => void } | null = null;
-  constructor(
-    public rec: InstanceRecord,
-    readonly container: Docker.Container,
-  ) {}
-}
-
 export class InstanceManager {
   private readonly live = new Map<string, Live>();
+  private readonly network: InstanceNetwork;
   private readonly docker: Docker;
   private readonly store: InstanceStore;
   private readonly settings: InstanceSettings;
@@ -76,6 +53,7 @@ export class InstanceManager {
     this.store = d.store;
     this.settings = d.settings;
     this.log = d.log;
+    this.network = new InstanceNetwork(d.docker);
     this.image = new DevboxImage({ docker: d.docker, image: d.settings.image, log: d.log, build: d.settings.imageBuild, waitMs: d.settings.imageWaitS * 1000 });
   }
 
@@ -143,51 +121,12 @@ export class InstanceManager {
     }
   }
 
-  private async ensureNetwork(): Promise<void> {
-    type NetInfo = { Id: string; Options?: Record<string, string> };
-    const inspect = () => this.docker.getNetwork(INSTANCE_NETWORK).inspect().then((n: NetInfo) => n, () => null);
-    let info = await inspect();
-    if (!info) {
-      // Its own bridge with inter-container traffic off: an instance reaches out, never another instance.
-      await this.docker
-        .createNetwork({ Name: INSTANCE_NETWORK, Driver: 'bridge', Labels: { 'faas.managed-network': 'true' }, Options: { 'com.docker.network.bridge.enable_icc': 'false' } })
-        .catch((err: Error & { statusCode?: number }) => {
-          if (err.statusCode !== 409) throw err;
-        });
-      info = await inspect();
-      if (!info) throw new SandboxError(`the instance network ${INSTANCE_NETWORK} could not be made`);
-    }
-    // ... and never this host, its neighbours or the metadata address (firewall.ts); fails closed.
-    const bridge = info.Options?.['com.docker.network.bridge.name'] ?? `br-${info.Id.slice(0, 12)}`;
-    if (this.fenced === bridge) return;
-    try {
-      await fenceInstanceBridge(bridge);
-    } catch (err) {
-      throw new SandboxError(`the instance network's firewall could not be installed, so no instance gets network: ${(err as Error).message}`);
-    }
-    this.fenced = bridge;
-  }
-
-  /** The instance bridge whose firewall this manager installed. */
-  private fenced: string | null = null;
-
   /** Starts an instance for a key; resolves once its sshd answers. */
   async create(keyId: string, input: InstanceSpecInput): Promise<InstanceRecord> {
     if (this.closed) throw new SandboxError('the instance manager is closed');
     await this.start();
-    const parsed = InstanceSpecSchema.safeParse(input ?? {});
-    if (!parsed.success) throw validationErrorFrom(parsed.error);
-    const spec = parsed.data;
-    const limits = this.d.limits;
+    const { spec, diskMb, ttl } = checkInstanceSpec(input, this.d.limits, this.settings);
     const res = spec.resources;
-    const diskMb = Math.ceil(res.diskGb * 1024);
-    if (res.cpuCores > limits.maxCpuCores) throw new ResourceUnavailableError('resources.cpuCores', `${res.cpuCores} cores is over this operator's maximum of ${limits.maxCpuCores} cores`);
-    if (res.memoryMb > limits.maxMemoryMb) throw new ResourceUnavailableError('resources.memoryMb', `${res.memoryMb} MiB is over this operator's maximum of ${limits.maxMemoryMb} MiB`);
-    if (diskMb > limits.maxDiskMb) throw new ResourceUnavailableError('resources.diskGb', `${res.diskGb} GiB is over this operator's maximum of ${limits.maxDiskMb / 1024} GiB (the disk is memory-backed)`);
-    if (res.gpuCount > 0) throw new ResourceUnavailableError('resources.gpuCount', limits.gpuCount === 0 ? 'this operator has no GPUs; ask for gpuCount 0' : 'GPU instances are not offered on this operator yet; ask for gpuCount 0');
-    if (spec.network && !this.settings.allowNetwork) throw new ResourceUnavailableError('network', 'this operator gives instances no outbound network (FAAS_INSTANCE_NETWORK=none)');
-    const ttl = spec.ttl ?? this.settings.defaultTtlS;
-    if (ttl > this.settings.maxTtlS) throw new ResourceUnavailableError('ttl', `${ttl} s is over this operator's maximum of ${this.settings.maxTtlS} s`);
     await this.image.ready();
     // Counted and recorded with no wait in between: starts at the same time cannot both pass.
     const running = this.store.listByKey(keyId).filter((r) => r.status !== 'stopped').length;
@@ -222,7 +161,7 @@ export class InstanceManager {
     this.store.insert(rec);
     let container: Docker.Container | null = null;
     try {
-      if (spec.network) await this.ensureNetwork();
+      if (spec.network) await this.network.ensure();
       container = await this.docker.createContainer(
         instanceContainerOptions({
           id,
@@ -243,7 +182,7 @@ export class InstanceManager {
       const l = new Live(rec, container);
       this.live.set(id, l);
       l.cpu = findCpuCounter(container.id);
-      await Promise.all([this.waitForSsh(l), this.listenSsh(l)]);
+      await Promise.all([waitForSsh(l, () => this.mux(l)), this.listenSsh(l)]);
       this.store.update(rec);
       void this.hostKey(id).catch(() => undefined); // read ahead: getSshInfo usually follows
       return { ...rec };
@@ -255,35 +194,6 @@ export class InstanceManager {
       rec.privateKey = null;
       this.finish(rec, 'exited', null);
       throw err instanceof SandboxError ? err : new SandboxError(`could not start the instance: ${(err as Error).message}`);
-    }
-  }
-
-  /** Waits until sshd answers with its banner through the relay. */
-  private async waitForSsh(l: Live): Promise<void> {
-    const deadline = Date.now() + SSH_READY_TIMEOUT_MS;
-    const mux = await this.mux(l);
-    for (;;) {
-      const banner = await new Promise<string>((resolve) => {
-        const ch = mux.open(SSHD_PORT);
-        let got = '';
-        const done = (s: string) => {
-          ch.destroy();
-          resolve(s);
-        };
-        ch.on('data', (b: Buffer) => {
-          got += b.toString('latin1');
-          // Bounded: whatever listens on the port is the instance's to choose.
-          if (got.includes('\n') || got.length > 1024) done(got.slice(0, 1024));
-        });
-        ch.on('error', () => done(''));
-        ch.on('end', () => done(got));
-      });
-      if (banner.startsWith('SSH-')) return;
-      if (Date.now() > deadline) {
-        const out = await runExec(l.container, ['sh', '-c', 'cat /sandbox/.faas/sshd.out 2>/dev/null | tail -c 1000']).catch(() => null);
-        throw new SandboxError(`sshd in instance ${l.rec.id} did not start within ${SSH_READY_TIMEOUT_MS} ms${out?.stdout.length ? `: ${out.stdout.toString().trim()}` : ''}`);
-      }
-      await new Promise((r) => setTimeout(r, 15));
     }
   }
 
@@ -323,51 +233,9 @@ export class InstanceManager {
     if (!info || !info.State.Running) await this.stop(l.rec.id, info ? 'exited' : 'lost').catch(() => undefined);
   }
 
-  /** The operator's SSH relay for an instance: a TCP port whose connections reach sshd inside. */
-  private async listenSsh(l: Live): Promise<void> {
-    const server = createServer((sock) => {
-      l.sshSockets.add(sock);
-      sock.on('close', () => l.sshSockets.delete(sock));
-      sock.setNoDelay(true);
-      void this.connect(l.rec.id, SSHD_PORT).then(
-        (ch) => {
-          sock.pipe(ch);
-          ch.pipe(sock);
-          ch.on('error', () => sock.destroy());
-          sock.on('error', () => ch.destroy());
-          sock.on('close', () => ch.destroy());
-          ch.on('close', () => sock.destroy());
-        },
-        () => sock.destroy(),
-      );
-    });
-    server.on('error', (err) => this.log.warn({ err: err.message, instance: l.rec.id }, 'ssh relay listener failed'));
-    const candidates: number[] = [];
-    if (l.rec.sshPort) candidates.push(l.rec.sshPort);
-    const range = this.settings.portRange;
-    if (range) {
-      for (let p = range[0]; p <= range[1]; p++) if (p !== l.rec.sshPort) candidates.push(p);
-    } else {
-      candidates.push(0);
-    }
-    for (const port of candidates) {
-      const ok = await new Promise<boolean>((resolve) => {
-        const onErr = () => resolve(false);
-        server.once('error', onErr);
-        server.listen({ host: this.settings.listenHost, port, exclusive: true }, () => {
-          server.off('error', onErr);
-          resolve(true);
-        });
-      });
-      if (ok) {
-        server.unref();
-        l.sshServer = server;
-        const addr = server.address();
-        l.rec.sshPort = typeof addr === 'object' && addr ? addr.port : port;
-        return;
-      }
-    }
-    throw new ResourceUnavailableError('sshPort', `no free port for the SSH relay${range ? ` in ${range[0]}-${range[1]} (FAAS_INSTANCE_PORT_RANGE)` : ''}`);
+  /** The operator's SSH relay for an instance (ssh-relay.ts): connections reach sshd inside. */
+  private listenSsh(l: Live): Promise<void> {
+    return listenSsh(l, { host: this.settings.listenHost, portRange: this.settings.portRange }, (id, port) => this.connect(id, port), this.log);
   }
 
   private liveOf(id: string): Live {

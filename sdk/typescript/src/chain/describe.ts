@@ -4,7 +4,7 @@
 // `dispatch error: token.FundsUnavailable`, never the raw `{"module":{"index":51,...}}`.
 import type { ApiPromise } from '@polkadot/api';
 import type { Registry } from '@polkadot/types/types';
-import { ChainTxError } from './tx.js';
+import { ChainTxError } from './tx-error.js';
 
 /** What the metadata says about a pallet error: `section.Name` → its docs. */
 export type ErrorDocs = (section: string, name: string) => string[] | undefined;

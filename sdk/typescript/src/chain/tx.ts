@@ -16,6 +16,9 @@ import type { ChainEvent } from './blocks.js';
 import { dispatchErrorReason } from './describe.js';
 import type { DispatchErrorLike } from './describe.js';
 import { NonceManager } from './nonce.js';
+import { ChainTxError } from './tx-error.js';
+
+export { ChainTxError } from './tx-error.js';
 
 export interface Included {
   blockHash: string;
@@ -29,20 +32,6 @@ export interface Included {
   fee: bigint | null;
   /** The transaction's hash (set by the EVM backend). */
   txHash?: string;
-}
-
-/** Thrown when the chain refuses or fails a transaction; `reason` is the chain's words. */
-export class ChainTxError extends Error {
-  constructor(
-    readonly reason: string,
-    /** The node refused it before it entered the pool (its nonce went unused). */
-    readonly refused = false,
-    readonly outdatedNonce = false,
-    /** The node already has this very transaction in its pool. */
-    readonly alreadyImported = false,
-  ) {
-    super(reason);
-  }
 }
 
 /** The call is completed and takes no more results (enough operators answered before this

@@ -19,6 +19,7 @@ import type { JobContext, JobResult, OperatorResult } from './tangle/verify.js';
 
 import { EvmTangleFaaSClient } from './tangle/evm.js';
 import type { EvmFaaSClientConfig } from './tangle/evm.js';
+import type { JobUpdate } from './tangle/job-update.js';
 
 export { verifyOperatorResult, defaultQuorum, agreement } from './tangle/verify.js';
 export type { EvmFaaSClientConfig } from './tangle/evm.js';
@@ -54,16 +55,7 @@ export interface JobRequest {
   stdin?: string;
 }
 
-export type JobStatus = 'submitted' | 'executing' | 'result' | 'completed' | 'failed';
-
-export interface JobUpdate {
-  jobId: bigint;
-  status: JobStatus;
-  /** With 'result': one operator's checked result. */
-  operatorResult?: OperatorResult;
-  /** With 'completed' / 'failed'. */
-  result?: JobResult;
-}
+export type { JobStatus, JobUpdate } from './tangle/job-update.js';
 
 /** The most of a full output's answer a client reads from an operator's API (the operator caps
  *  each stream at FAAS_MAX_OUTPUT_BYTES, 1 MiB by default; JSON escaping may grow text up to 6×). */

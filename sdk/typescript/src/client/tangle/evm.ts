@@ -7,7 +7,7 @@ import { createPublicClient, decodeEventLog, http } from 'viem';
 import type { Address, Hex, Log, PublicClient } from 'viem';
 import { JOB_EXECUTE, decodeEvmResult, encodeEvmExecuteArgs, evmArgsHash, verifyEvmStatement } from '../../blueprint/index.js';
 import { EvmAccount, readEvmRegistration, submitEvmJobAt, tangleAbi } from '../../chain/evm/index.js';
-import type { JobUpdate } from '../tangle-client.js';
+import type { JobUpdate } from './job-update.js';
 import { NotFoundError, TimeoutError } from '../../errors.js';
 import { checkResult, decide, defaultQuorum, malformedResult } from './verify.js';
 import type { JobResult, OperatorResult, VerifyDeps } from './verify.js';

@@ -39,7 +39,7 @@ export interface BranchRecord {
   createdAt: number;
 }
 
-export class StateStore {
+export class ContextStore {
   constructor(private readonly db: Db) {
     db.exec(`CREATE TABLE IF NOT EXISTS contexts (
         id TEXT PRIMARY KEY, owner TEXT NOT NULL, family TEXT NOT NULL, language TEXT NOT NULL,
