@@ -4,14 +4,13 @@
 // no container log (nothing accumulates on the host), a disk that is its own budget, and a
 // main process that writes the owner's key and starts sshd.
 import type Docker from 'dockerode';
+import { INSTANCE_DB_LABEL, INSTANCE_LABEL, ROLE_LABEL } from '../labels.js';
 import { containerOptions } from '../policy.js';
 import { ResourcesSchema } from '../types.js';
 import type { Language } from '../types.js';
 
-export const ROLE_LABEL = 'faas.role';
-export const INSTANCE_LABEL = 'faas.instance';
-/** The identity of the database an instance belongs to (an operator only touches its own). */
-export const INSTANCE_DB_LABEL = 'faas.instance-db';
+// The label names live in ../labels.ts (one module for every label); re-exported for this folder.
+export { INSTANCE_DB_LABEL, INSTANCE_LABEL, ROLE_LABEL };
 export const INSTANCE_NETWORK = 'faas-instances';
 
 /** Where sshd listens inside the instance (the devbox image's start-sshd). */

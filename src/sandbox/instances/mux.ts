@@ -30,7 +30,8 @@ const CHUNK = 64 * 1024;
  */
 export const MAX_RELAY_FRAME = 1 << 20;
 
-const RELAY_SOURCE = readFileSync(new URL('./relay.py', import.meta.url), 'utf8');
+// agent/relay.py: an in-sandbox program like the agent's, run in the instance by `docker exec` of its source.
+const RELAY_SOURCE = readFileSync(new URL('../../../agent/relay.py', import.meta.url), 'utf8');
 
 function frame(type: number, ch: number, payload?: Buffer): Buffer {
   const h = Buffer.allocUnsafe(9);

@@ -2,6 +2,7 @@
 // inter-container traffic off, fenced by firewall.ts from this host and its neighbours.
 import type Docker from 'dockerode';
 import { SandboxError } from '@faas/sdk/errors';
+import { MANAGED_NETWORK_LABEL } from '../labels.js';
 import { INSTANCE_NETWORK } from './container.js';
 import { fenceInstanceBridge } from './firewall.js';
 
@@ -19,7 +20,7 @@ export class InstanceNetwork {
     if (!info) {
       // Its own bridge with inter-container traffic off: an instance reaches out, never another instance.
       await this.docker
-        .createNetwork({ Name: INSTANCE_NETWORK, Driver: 'bridge', Labels: { 'faas.managed-network': 'true' }, Options: { 'com.docker.network.bridge.enable_icc': 'false' } })
+        .createNetwork({ Name: INSTANCE_NETWORK, Driver: 'bridge', Labels: { [MANAGED_NETWORK_LABEL]: 'true' }, Options: { 'com.docker.network.bridge.enable_icc': 'false' } })
         .catch((err: Error & { statusCode?: number }) => {
           if (err.statusCode !== 409) throw err;
         });
