@@ -7,7 +7,6 @@ import json
 import os
 import re
 import selectors
-import shlex
 import shutil
 import subprocess
 import sys
@@ -100,22 +99,6 @@ class Execution:
         self.stdin_fd = None
 
 
-# Variable names a shell can export (a request with another runs its program without a spare).
-SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
-def bash_launch(cwd, env, source):
-    """A bash spare's launch lines: its program's directory and variables (exactly `env`), then
-    `exec bash SOURCE`. Every value is quoted; names are checked (SHELL_NAME) by the caller."""
-    lines = ["cd -- %s || exit 70" % shlex.quote(cwd)]
-    gone = sorted(k for k in set(EXEC_ENV) | {"SHLVL", "OLDPWD"} if k not in env)
-    if gone:
-        lines.append("unset -v " + " ".join(gone))
-    lines += ["export %s=%s" % (k, shlex.quote(v)) for k, v in env.items()]
-    lines.append("exec /bin/bash -- %s" % shlex.quote(source))
-    return ("\n".join(lines) + "\n").encode()
-
-
 class Launcher:
     """The agent's part that starts executions. (A mixin of the Agent.)"""
 
@@ -146,7 +129,7 @@ class Launcher:
         if ex.tty is not None:
             # A terminal of its own: started for this execution (spares have pipes, not a pty).
             pid, in_fd, out_fd, err_fd = self.spawn(ex, lang, code, env)
-        elif lang in SPARE_LANGUAGES and lang == self.language and (lang != "bash" or all(map(SHELL_NAME.match, env))):
+        elif lang in SPARE_LANGUAGES and lang == self.language:
             pid, in_fd, out_fd, err_fd = self.hand_to_spare(ex, lang, code, env)
         else:
             pid, in_fd, out_fd, err_fd = self.spawn(ex, lang, code, env)
@@ -187,7 +170,7 @@ class Launcher:
         if ex.want_progress:
             self.drain(spare.progress_fd)
         ex.progress_fd = spare.progress_fd
-        os.write(spare.ctrl_w, bash_launch(ex.workdir, env, source) if lang == "bash" else json.dumps(payload).encode())
+        os.write(spare.ctrl_w, json.dumps(payload).encode())
         os.close(spare.ctrl_w)
         ex.stat_fd = spare.stat_r
         ex.stat_buf = spare.stat_buf

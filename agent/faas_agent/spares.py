@@ -1,6 +1,7 @@
 """Spares: ready interpreters that each run one program (python: forked from the zygote;
-javascript / typescript: `node runner.cjs` booted ahead of time; bash: a shell waiting for its
-launch lines), and the zygote that forks them off the agent's request path.
+javascript / typescript: `node runner.cjs` booted ahead of time; bash: a fork of the zygote that
+becomes `bash SOURCE` once its program arrives), and the zygote that forks them off the agent's
+request path.
 
 Every spare reports over its stat pipe (newline-delimited JSON): its CPU time at hand-over
 (so its boot is not billed) and, as it exits normally, its exit code and resource use, so the
@@ -25,11 +26,6 @@ from .common import AGENT_DIR, BASE_ENV, log, new_main_module, run_as_main, set_
 WORK_ROOT = os.environ.get("FAAS_WORK_ROOT", "/workspace")
 CODE_ROOT = os.environ.get("FAAS_CODE_ROOT", "/tmp/.faas")
 SPARE_LANGUAGES = ("python", "javascript", "typescript", "bash")
-# A bash spare: a shell that reads its program's launch lines from the control pipe (where it
-# runs, its variables, `exec bash SOURCE`: a new bash for the program, as `bash main.sh`), so
-# an execution costs no fork of the agent. It sends no reports: the zygote's wait4 says how
-# the program ended and what it used.
-BASH_SPARE = 'IFS= read -r -d "" launch <&3; exec 3<&- 4>&-; eval "$launch"'
 SPARES = int(os.environ.get("FAAS_SPARES", "2"))
 PROGRESS_FD = 5  # in spares; a program started per execution gets the number in FAAS_PROGRESS_FD
 # What an execution's program starts with; spares are started with it too, so handing over a
@@ -79,8 +75,8 @@ def start_spare(language):
                 set_dumpable(False)  # waiting, its pipes are not for other code: dumpable once its program arrives
                 python_spare_main(3, 4)
             elif language == "bash":
-                os.chdir(WORK_ROOT)
-                os.execve("/bin/bash", ["bash", "-c", BASH_SPARE], EXEC_ENV)
+                set_dumpable(False)  # as a python spare: while it waits, its pipes are not for other code
+                bash_spare_main(3, 4)
             else:
                 for fd in (3, 4, PROGRESS_FD):
                     os.set_inheritable(fd, True)
@@ -92,6 +88,24 @@ def start_spare(language):
     for fd in (ctrl_r, stat_w, in_r, out_w, err_w, prog_w):
         os.close(fd)
     return pid, [in_w, out_r, err_r, ctrl_w, stat_r, prog_r]
+
+
+def bash_spare_main(ctrl_fd, stat_fd):
+    """A bash spare (a fork of the zygote, so an execution costs no fork of the agent): waits for
+    its program ({cwd, env, source} as JSON on the control pipe), then becomes `bash SOURCE` in
+    that directory with exactly that environment, as the agent would start it. It sends no
+    reports: the zygote's wait4 says how the program ended and what it used."""
+    chunks = []
+    while True:
+        b = os.read(ctrl_fd, 65536)
+        if not b:
+            break
+        chunks.append(b)
+    req = json.loads(b"".join(chunks))
+    os.chdir(req["cwd"])
+    os.close(ctrl_fd)
+    os.close(stat_fd)
+    os.execve("/bin/bash", ["bash", req["source"]], req["env"])
 
 
 class Spare:

@@ -54,7 +54,7 @@ export async function createFaasBlueprint(owner: EvmAccount, tangle: Address): P
   if (!fn || fn.type !== 'function') throw new Error('createBlueprint is not in the artifacts');
   const manager = await deployServiceManager(owner, tangle);
   const r = await owner.sender.send({ to: tangle, abi, functionName: 'createBlueprint', args: [complete(fn.inputs[0]!, faasEvmBlueprint(manager))] });
-  return { blueprintId: (await receiptEvent(owner.pub, r, 'BlueprintCreated')).blueprintId as bigint, manager };
+  return { blueprintId: (await receiptEvent(owner.pub, r, 'BlueprintCreated', tangle)).blueprintId as bigint, manager };
 }
 
 /** The service owner sets how many results complete a call (0: every operator, the default). */

@@ -50,6 +50,13 @@ describe('devbox image on first instance start', () => {
     expect(existsSync(status.log)).toBe(true);
     expect(readFileSync(status.log, 'utf8')).toMatch(/\[images\] .*failed/);
     expect(Date.now() - t0).toBeLessThan(90_000); // within the SDK's own limit for a start
+    // Another start right after answers the failure at once: no key can keep a failing build
+    // running on the host by starting instances in a loop.
+    const t1 = Date.now();
+    const again = await sdk.instances.start().catch((e: unknown) => e);
+    expect(again).toMatchObject({ code: 'RESOURCE_UNAVAILABLE', field: 'image', message: expect.stringContaining('tries again in') });
+    expect(gw.gateway.instanceManager.image.status()).toMatchObject({ state: 'failed', startedAt: status.startedAt });
+    expect(Date.now() - t1).toBeLessThan(10_000);
   }, 700_000);
 
   it('a start that waited its limit answers with the build’s progress; once built, an instance runs from the image', async () => {

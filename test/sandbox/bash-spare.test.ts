@@ -1,7 +1,7 @@
-// Cached bash runs in a spare (a shell the zygote forked ahead of time that reads its launch
-// lines from the agent): the program must see exactly what `bash main.sh` started by the agent
-// would — its variables verbatim (nothing in them evaluated), stdin, its own directory, a fresh
-// SHLVL — and the agent must not fork itself per execution.
+// Cached bash runs in a spare (a fork of the zygote, not dumpable while it waits, that becomes
+// `bash main.sh` when its program arrives): the program must see exactly what the agent would
+// have started — its variables verbatim (nothing in them evaluated), stdin, its own directory, a
+// fresh SHLVL — and the agent must not fork itself per execution.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DockerSandboxEngine } from '../../src/sandbox/index.js';
 import { makeEngine, ourContainers } from '../helpers.js';
@@ -54,5 +54,13 @@ describe('bash spares', () => {
     expect(outs.map((o) => o[0])).toEqual(Array.from({ length: 12 }, (_, i) => String(i * 3)));
     // The agent is PID 1; a spare's parent is the zygote.
     for (const o of outs) expect(Number(o[1])).toBeGreaterThan(1);
+  });
+
+  it("one execution cannot write into the waiting spare that runs the next one (not dumpable while it waits)", async () => {
+    // Every process's fd 3 this program can open: a waiting spare's is its control pipe.
+    const probe = await bash('n=0; for d in /proc/[0-9]*/fd/3; do case "$d" in /proc/$$/*) continue;; esac; if (printf \'{"cwd":"/","env":{},"source":"/dev/null"}\' > "$d") 2>/dev/null; then n=$((n+1)); fi; done; echo "$n"');
+    expect(probe.stdout).toBe('0\n');
+    const next = await bash('echo next');
+    expect(next).toMatchObject({ exitCode: 0, stdout: 'next\n' });
   });
 });

@@ -60,11 +60,16 @@ export class DevboxImageUnavailableError extends ResourceUnavailableError {
   }
 }
 
+/** After a failed build, instance starts answer its failure for this long before building again. */
+export const FAILED_RETRY_MS = 10 * 60_000;
+
 export class DevboxImage {
   private state: DevboxImageState = 'unknown';
   private step: string | null = null;
   private startedAt: number | null = null;
   private error: string | null = null;
+  /** When the last build failed: instance starts do not start another one for FAILED_RETRY_MS. */
+  private failedAt = 0;
   private building: Promise<void> | null = null;
   private child: ChildProcess | null = null;
   private readonly logFile: string;
@@ -115,6 +120,13 @@ export class DevboxImage {
       if (!this.building) this.state = 'ready';
       return;
     }
+    if (!this.building && this.state === 'failed' && Date.now() - this.failedAt < FAILED_RETRY_MS) {
+      // Any key could otherwise keep a failing build (debootstrap, on the host) running by
+      // starting instances in a loop: the failure is answered as it is until the cool-down ends.
+      const s = this.status();
+      const wait = Math.ceil((FAILED_RETRY_MS - (Date.now() - this.failedAt)) / 60_000);
+      throw new DevboxImageUnavailableError(`the instance image ${s.image} could not be built (${s.error ?? 'see the log'}); the operator tries again in ${wait} min. The build's log: ${s.log}`, s);
+    }
     if (!this.building) {
       if (!this.o.build) {
         throw new DevboxImageUnavailableError(`the instance image ${this.o.image} is missing on this operator and it does not build it (FAAS_INSTANCE_IMAGE_BUILD=off); build it with \`node --import tsx scripts/build-devbox.ts\``, this.status());
@@ -157,6 +169,7 @@ export class DevboxImage {
       },
       (err: Error) => {
         this.state = 'failed';
+        this.failedAt = Date.now();
         this.error = err.message;
         this.building = null;
         this.o.log.error({ image: this.o.image, err: err.message, log: this.logFile }, 'instance image build failed');

@@ -127,10 +127,13 @@ export class InstanceManager {
     await this.start();
     const { spec, diskMb, ttl } = checkInstanceSpec(input, this.d.limits, this.settings);
     const res = spec.resources;
+    const refuseOverQuota = () => {
+      const running = this.store.listByKey(keyId).filter((r) => r.status !== 'stopped').length;
+      if (running >= this.settings.maxPerKey) throw new QuotaExceededError('instances', `this key already has ${running} instances (at most ${this.settings.maxPerKey}, FAAS_INSTANCE_MAX_PER_KEY); stop one first`);
+    };
+    refuseOverQuota(); // before the image: a key over its quota makes the operator build (or wait on) nothing
     await this.image.ready();
-    // Counted and recorded with no wait in between: starts at the same time cannot both pass.
-    const running = this.store.listByKey(keyId).filter((r) => r.status !== 'stopped').length;
-    if (running >= this.settings.maxPerKey) throw new QuotaExceededError('instances', `this key already has ${running} instances (at most ${this.settings.maxPerKey}, FAAS_INSTANCE_MAX_PER_KEY); stop one first`);
+    refuseOverQuota(); // again, with no wait before the record below: starts at the same time cannot both pass
 
     const id = `inst-${randomBytes(8).toString('hex')}`;
     const keys = makeSshKeyPair(`faas-${id}`);

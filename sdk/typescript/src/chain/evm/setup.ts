@@ -29,10 +29,13 @@ export class EvmAccount {
 }
 
 /** The first log of `eventName` the Tangle contract emitted in a transaction, decoded. */
-export async function receiptEvent(pub: PublicClient, included: Included, eventName: 'JobSubmitted' | 'ServiceRequested' | 'ServiceActivated' | 'BlueprintCreated'): Promise<Record<string, unknown>> {
+/** The named Tangle event of an included transaction — only a log the Tangle contract itself
+ *  emitted (a contract it calls, such as a blueprint's manager, could emit one of the same shape). */
+export async function receiptEvent(pub: PublicClient, included: Included, eventName: 'JobSubmitted' | 'ServiceRequested' | 'ServiceActivated' | 'BlueprintCreated', tangle: Address): Promise<Record<string, unknown>> {
   const logs = await pub.getLogs({ blockHash: included.blockHash as Hex });
   for (const log of logs) {
     if (included.txHash && log.transactionHash !== included.txHash) continue;
+    if (log.address.toLowerCase() !== tangle.toLowerCase()) continue;
     try {
       const e = decodeEventLog({ abi: tangleAbi, data: log.data, topics: log.topics });
       if (e.eventName === eventName) return e.args as unknown as Record<string, unknown>;
@@ -81,14 +84,14 @@ export async function registerEvmOperator(a: EvmAccount, o: { tangle: Address; s
 /** Requests a service of these operators; resolves with the request id. */
 export async function requestEvmService(owner: EvmAccount, tangle: Address, blueprintId: bigint, operators: Address[], permittedCallers: Address[] = []): Promise<bigint> {
   const r = await owner.sender.send({ to: tangle, abi: tangleAbi, functionName: 'requestService', args: [blueprintId, operators, '0x', permittedCallers, 0n, zeroAddress, 0n, 0] });
-  return (await receiptEvent(owner.pub, r, 'ServiceRequested')).requestId as bigint;
+  return (await receiptEvent(owner.pub, r, 'ServiceRequested', tangle)).requestId as bigint;
 }
 
 /** An operator approves a request (no extra security commitments, no BLS, no TEE); resolves with
  *  the service id once the last approval activated it, else null. */
 export async function approveEvmService(operator: EvmAccount, tangle: Address, requestId: bigint): Promise<bigint | null> {
   const r = await operator.sender.send({ to: tangle, abi: tangleAbi, functionName: 'approveService', args: [{ requestId, securityCommitments: [], blsPubkey: [0n, 0n, 0n, 0n], blsPopSignature: [0n, 0n], teeCommitments: [] }] });
-  return receiptEvent(operator.pub, r, 'ServiceActivated').then((e) => e.serviceId as bigint, () => null);
+  return receiptEvent(operator.pub, r, 'ServiceActivated', tangle).then((e) => e.serviceId as bigint, () => null);
 }
 
 /** `submitJob(serviceId, job, inputs)`; resolves with the call id. */
@@ -99,6 +102,6 @@ export async function submitEvmJob(caller: EvmAccount, tangle: Address, serviceI
 /** `submitJob`, with the block that included it (where the call's JobSubmitted log is). */
 export async function submitEvmJobAt(caller: EvmAccount, tangle: Address, serviceId: bigint, inputs: Hex, job = 0): Promise<{ callId: bigint; blockNumber: bigint }> {
   const r = await caller.sender.send({ to: tangle, abi: tangleAbi, functionName: 'submitJob', args: [serviceId, job, inputs] });
-  const callId = (await receiptEvent(caller.pub, r, 'JobSubmitted')).callId as bigint;
+  const callId = (await receiptEvent(caller.pub, r, 'JobSubmitted', tangle)).callId as bigint;
   return { callId, blockNumber: BigInt(r.blockNumber) };
 }
