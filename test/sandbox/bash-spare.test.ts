@@ -42,7 +42,7 @@ describe('bash spares', () => {
     expect(r.exitCode).toBe(3);
     const [got, lvl, pwd, named] = r.stdout.split('\n');
     expect([got, lvl, named]).toEqual(['got line', 'lvl 1', '1']);
-    expect(pwd).toMatch(/^\/workspace\/run-/);
+    expect(pwd).toMatch(/^\/sandbox\/work\/run-/); // /workspace links there; bash reports the directory itself, as when the agent starts it
   });
 
   it('runs in a spare forked ahead of time, not a fork of the agent, execution after execution', async () => {

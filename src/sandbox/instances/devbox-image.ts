@@ -9,7 +9,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
@@ -43,8 +42,8 @@ export interface DevboxImageOptions {
   build: boolean;
   /** How long an instance start waits for a build under way before answering with its progress. */
   waitMs: number;
-  /** The build's log file (default: in the temp directory, named after the image). */
-  logFile?: string;
+  /** Where the build's log goes (default `.faas/logs`, beside the operator's database). */
+  logDir?: string;
 }
 
 /** RESOURCE_UNAVAILABLE about the devbox image (field `image`); the build's state goes along in `details`. */
@@ -76,7 +75,8 @@ export class DevboxImage {
   private readonly listeners = new Set<(s: DevboxImageStatus) => void>();
 
   constructor(private readonly o: DevboxImageOptions) {
-    this.logFile = o.logFile ?? join(tmpdir(), `faas-devbox-build-${o.image.replace(/[^A-Za-z0-9_.-]/g, '_')}.log`);
+    // Kept with the operator's own files (not a temp dir): the log of a failed build outlives it.
+    this.logFile = resolve(o.logDir ?? '.faas/logs', `devbox-build-${o.image.replace(/[^A-Za-z0-9_.-]/g, '_')}.log`);
   }
 
   status(): DevboxImageStatus {
