@@ -90,18 +90,23 @@ def start_spare(language):
     return pid, [in_w, out_r, err_r, ctrl_w, stat_r, prog_r]
 
 
-def bash_spare_main(ctrl_fd, stat_fd):
-    """A bash spare (a fork of the zygote, so an execution costs no fork of the agent): waits for
-    its program ({cwd, env, source} as JSON on the control pipe), then becomes `bash SOURCE` in
-    that directory with exactly that environment, as the agent would start it. It sends no
-    reports: the zygote's wait4 says how the program ended and what it used."""
+def read_program(ctrl_fd):
+    """A spare's program: the JSON the agent writes on the control pipe, read to its end."""
     chunks = []
     while True:
         b = os.read(ctrl_fd, 65536)
         if not b:
             break
         chunks.append(b)
-    req = json.loads(b"".join(chunks))
+    return json.loads(b"".join(chunks))
+
+
+def bash_spare_main(ctrl_fd, stat_fd):
+    """A bash spare (a fork of the zygote, so an execution costs no fork of the agent): waits for
+    its program ({cwd, env, source} as JSON on the control pipe), then becomes `bash SOURCE` in
+    that directory with exactly that environment, as the agent would start it. It sends no
+    reports: the zygote's wait4 says how the program ended and what it used."""
+    req = read_program(ctrl_fd)
     os.chdir(req["cwd"])
     os.close(ctrl_fd)
     os.close(stat_fd)
@@ -311,14 +316,8 @@ def python_spare_main(ctrl_fd, stat_fd):
     main = new_main_module()
     sys.modules["__main__"] = main
 
-    chunks = []
-    while True:
-        b = os.read(ctrl_fd, 65536)
-        if not b:
-            break
-        chunks.append(b)
+    req = read_program(ctrl_fd)
     os.close(ctrl_fd)
-    req = json.loads(b"".join(chunks))
     set_dumpable(True)  # the program's processes are ordinary ones (sweep_strays finds what they leave)
     t = os.times()
     baseline = t.user + t.system  # set-up before the hand-over is not billed
