@@ -241,25 +241,26 @@ static napi_value WaitPid(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// setDumpable(0|1): a held heap is not readable through /proc or ptrace by anything of the same uid.
-static napi_value SetDumpable(napi_env env, napi_callback_info info) {
+// The call's first argument as an int, or `fallback` when there is none (or it is no number).
+static int first_int_arg(napi_env env, napi_callback_info info, int fallback) {
   size_t argc = 1;
   napi_value argv[1];
-  int on = 0;
+  int v = fallback;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc > 0) napi_get_value_int32(env, argv[0], &on);
+  if (argc > 0 && napi_get_value_int32(env, argv[0], &v) != napi_ok) v = fallback;
+  return v;
+}
+
+// setDumpable(0|1): a held heap is not readable through /proc or ptrace by anything of the same uid.
+static napi_value SetDumpable(napi_env env, napi_callback_info info) {
+  int on = first_int_arg(env, info, 0);
   if (prctl(PR_SET_DUMPABLE, on ? 1 : 0, 0, 0, 0) != 0) return throw_errno(env, "prctl");
   return NULL;
 }
 
 // exitNow(code): _exit, without running the event loop's exit handlers (a held heap has nothing to flush).
 static napi_value ExitNow(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  int code = 0;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc > 0) napi_get_value_int32(env, argv[0], &code);
-  _exit(code);
+  _exit(first_int_arg(env, info, 0));
 }
 
 // getPid(): this process's pid now (node's process.pid is the one it started with, not a fork's).
