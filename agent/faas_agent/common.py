@@ -82,6 +82,19 @@ def set_dumpable(flag):
         pass
 
 
+def reaped_children():
+    """The children that have ended, without waiting: (pid, status, cpu seconds, maxrss KiB) each,
+    from wait4 (the kernel's account, whatever the child said of itself)."""
+    while True:
+        try:
+            pid, status, ru = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        yield pid, status, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
+
+
 def wake_on_signals():
     """A pipe that a signal (SIGCHLD: a child ended) makes readable, for a select loop: returns
     its read end (non-blocking; drain it when it wakes)."""

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import time
 
-from .common import SOURCE_NAMES
+from .common import SOURCE_NAMES, reaped_children
 from .launch import compile_marker
 
 
@@ -31,14 +31,8 @@ class Finisher:
     """The agent's part that ends executions and answers for them. (A mixin of the Agent.)"""
 
     def reap(self):
-        while True:
-            try:
-                pid, status, rusage = os.wait4(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            self.on_child_exit(pid, status, rusage.ru_utime + rusage.ru_stime, rusage.ru_maxrss)
+        for pid, status, cpu, maxrss in reaped_children():
+            self.on_child_exit(pid, status, cpu, maxrss)
 
     def on_child_exit(self, pid, status, cpu, maxrss_kb):
         """A program or spare ended (reaped here, or by the zygote which tells us)."""

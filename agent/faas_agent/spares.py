@@ -21,7 +21,7 @@ import socket
 import sys
 import traceback
 
-from .common import AGENT_DIR, BASE_ENV, log, new_main_module, run_as_main, set_dumpable, set_environ, wake_on_signals
+from .common import AGENT_DIR, BASE_ENV, log, new_main_module, reaped_children, run_as_main, set_dumpable, set_environ, wake_on_signals
 
 WORK_ROOT = os.environ.get("FAAS_WORK_ROOT", "/workspace")
 CODE_ROOT = os.environ.get("FAAS_CODE_ROOT", "/tmp/.faas")
@@ -174,14 +174,8 @@ def zygote_main(sock, language):
                         pass
                 except BlockingIOError:
                     pass
-                while True:
-                    try:
-                        pid, status, ru = os.wait4(-1, os.WNOHANG)
-                    except ChildProcessError:
-                        break
-                    if pid == 0:
-                        break
-                    msg = {"type": "exit", "pid": pid, "status": status, "cpu": ru.ru_utime + ru.ru_stime, "maxrss": ru.ru_maxrss}
+                for pid, status, cpu, maxrss in reaped_children():
+                    msg = {"type": "exit", "pid": pid, "status": status, "cpu": cpu, "maxrss": maxrss}
                     sock.send(json.dumps(msg).encode())
 
 
