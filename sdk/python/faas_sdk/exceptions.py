@@ -274,19 +274,29 @@ _CLASS_OF_CODE: Dict[str, Type[FaaSError]] = {
     "INTERNAL_ERROR": InternalError,
 }
 
-# Used only when a body has no usable code (a proxy's HTML page, an empty 502...).
+# Used only when a body has no usable code (a proxy's HTML page, an empty 502...). The same
+# table and rule as the TypeScript SDK's (sdk/typescript/src/errors.ts; a test compares them):
+# another 5xx is INTERNAL_ERROR, another 4xx VALIDATION_ERROR (the request was refused).
 _CODE_OF_STATUS: Dict[int, str] = {
     400: "VALIDATION_ERROR",
     401: "AUTH_ERROR",
     402: "INSUFFICIENT_CREDIT",
     403: "AUTH_ERROR",
     404: "NOT_FOUND",
+    409: "CONFLICT",
     422: "EXECUTION_ERROR",
     429: "RATE_LIMIT_EXCEEDED",
     501: "NOT_IMPLEMENTED",
     503: "SHUTTING_DOWN",
     504: "TIMEOUT",
 }
+
+
+def code_of_status(status: Optional[int]) -> str:
+    """The error code an answer without a usable code stands for, by its HTTP status alone."""
+    if status in _CODE_OF_STATUS:
+        return _CODE_OF_STATUS[status]
+    return "VALIDATION_ERROR" if status is not None and 400 <= status < 500 else "INTERNAL_ERROR"
 
 
 def parse_iso_datetime(value: str) -> datetime:
@@ -323,7 +333,7 @@ def error_from_body(
     data: Mapping[str, Any] = body if isinstance(body, Mapping) else {}
     code = data.get("code") if isinstance(data.get("code"), str) else None
     if code is None:
-        code = _CODE_OF_STATUS.get(status or 0, "INTERNAL_ERROR")
+        code = code_of_status(status)
     message = data.get("message") if isinstance(data.get("message"), str) else None
     if not message:
         message = f"HTTP {status}" if status else "unknown error"

@@ -235,12 +235,33 @@ export class ConnectionError extends FaaSError {
   }
 }
 
-/** For answers without an error body (a proxy's, or a refused WebSocket upgrade): the status alone. */
-const CODE_OF_STATUS: Record<number, ErrorCode> = { 400: 'VALIDATION_ERROR', 401: 'AUTH_ERROR', 402: 'INSUFFICIENT_CREDIT', 404: 'NOT_FOUND', 409: 'CONFLICT', 429: 'RATE_LIMIT_EXCEEDED', 501: 'NOT_IMPLEMENTED', 504: 'TIMEOUT' };
+/**
+ * For answers without an error body (a proxy's, or a refused WebSocket upgrade): the status
+ * alone. The Python SDK has the same table and rule (a test compares them): another 5xx is
+ * INTERNAL_ERROR, another 4xx VALIDATION_ERROR (the request was refused).
+ */
+const CODE_OF_STATUS: Record<number, ErrorCode> = {
+  400: 'VALIDATION_ERROR',
+  401: 'AUTH_ERROR',
+  402: 'INSUFFICIENT_CREDIT',
+  403: 'AUTH_ERROR',
+  404: 'NOT_FOUND',
+  409: 'CONFLICT',
+  422: 'EXECUTION_ERROR',
+  429: 'RATE_LIMIT_EXCEEDED',
+  501: 'NOT_IMPLEMENTED',
+  503: 'SHUTTING_DOWN',
+  504: 'TIMEOUT',
+};
+
+/** The error code an answer without a usable code stands for, by its HTTP status alone. */
+export function codeOfStatus(status: number): ErrorCode {
+  return CODE_OF_STATUS[status] ?? (status >= 500 || status < 400 ? 'INTERNAL_ERROR' : 'VALIDATION_ERROR');
+}
 
 /** The error a server's JSON error body stands for, as the class of its code (SDK side). */
 export function errorFromBody(body: Partial<ErrorBody> | null, status: number): FaaSError {
-  const code = body?.code && (ERROR_CODES as readonly string[]).includes(body.code) ? body.code : (CODE_OF_STATUS[status] ?? (status >= 500 ? 'INTERNAL_ERROR' : 'VALIDATION_ERROR'));
+  const code = body?.code && (ERROR_CODES as readonly string[]).includes(body.code) ? body.code : codeOfStatus(status);
   const message = body?.message ?? `HTTP ${status}`;
   let e: FaaSError;
   switch (code) {
