@@ -5,6 +5,7 @@
 // runs an instance from the image it built. The images built here have tags of their own
 // (`faas-devbox:<FAAS_IMAGE_TAG or "test">-…`) and are removed after; the shared root filesystem
 // image and the npm cache are reused as they are (the shared faas-devbox:latest is never touched).
+import { basename, dirname } from 'node:path';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FaaSClient, ResourceUnavailableError } from '../../src/index.js';
@@ -46,7 +47,10 @@ describe('devbox image on first instance start', () => {
     const status = gw.gateway.instanceManager.image.status();
     expect(status.state).toBe('failed');
     expect(e.message).toContain(`the instance image ${image} could not be built`);
-    expect(e.message).toContain(`the build's log: ${status.log}`);
+    expect(e.message).toContain(`the build's log on the operator: ${basename(status.log)}`);
+    // The tenant learns the log's name, not where the operator keeps its files.
+    expect(e.message).not.toContain(dirname(status.log));
+    expect(e.details).toMatchObject({ log: basename(status.log) });
     expect(existsSync(status.log)).toBe(true);
     expect(readFileSync(status.log, 'utf8')).toMatch(/\[images\] .*failed/);
     expect(Date.now() - t0).toBeLessThan(90_000); // within the SDK's own limit for a start
@@ -69,7 +73,7 @@ describe('devbox image on first instance start', () => {
     const err = await sdk.instances.start().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ResourceUnavailableError);
     expect((err as Error).message).toMatch(new RegExp(`the instance image ${image.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is being built on this operator \\(first use; \\d+ s so far`));
-    expect((err as Error).message).toContain("The build's log: ");
+    expect((err as Error).message).toContain("The build's log on the operator: devbox-build-");
     // A second start while it builds joins the same build (one at a time), and answers the same way.
     await expect(sdk.instances.start()).rejects.toMatchObject({ code: 'RESOURCE_UNAVAILABLE', field: 'image' });
     const deadline = Date.now() + 900_000;

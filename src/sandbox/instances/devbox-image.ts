@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
@@ -51,7 +51,8 @@ export class DevboxImageUnavailableError extends ResourceUnavailableError {
   readonly build: Pick<DevboxImageStatus, 'image' | 'state' | 'step' | 'log'>;
   constructor(message: string, s: DevboxImageStatus) {
     super('image', message);
-    this.build = { image: s.image, state: s.state, step: s.step, log: s.log };
+    // The log's file name only: a tenant learns nothing of the operator's file system.
+    this.build = { image: s.image, state: s.state, step: s.step, log: basename(s.log) };
   }
   override toJSON(): ErrorBody {
     const body = super.toJSON();
@@ -125,7 +126,7 @@ export class DevboxImage {
       // starting instances in a loop: the failure is answered as it is until the cool-down ends.
       const s = this.status();
       const wait = Math.ceil((FAILED_RETRY_MS - (Date.now() - this.failedAt)) / 60_000);
-      throw new DevboxImageUnavailableError(`the instance image ${s.image} could not be built (${s.error ?? 'see the log'}); the operator tries again in ${wait} min. The build's log: ${s.log}`, s);
+      throw new DevboxImageUnavailableError(`the instance image ${s.image} could not be built (${s.error ?? 'see the log'}); the operator tries again in ${wait} min. The build's log on the operator: ${basename(s.log)}`, s);
     }
     if (!this.building) {
       if (!this.o.build) {
@@ -141,14 +142,14 @@ export class DevboxImage {
       if (outcome === 'built') return;
     } catch {
       const s = this.status();
-      throw new DevboxImageUnavailableError(`the instance image ${s.image} could not be built (${s.error ?? 'see the log'}); the build's log: ${s.log}`, s);
+      throw new DevboxImageUnavailableError(`the instance image ${s.image} could not be built (${s.error ?? 'see the log'}); the build's log on the operator: ${basename(s.log)}`, s);
     } finally {
       clearTimeout(timer);
     }
     const s = this.status();
     const secs = Math.round((Date.now() - (s.startedAt ?? Date.now())) / 1000);
     throw new DevboxImageUnavailableError(
-      `the instance image ${s.image} is being built on this operator (first use; ${secs} s so far, about 5 minutes on a fresh machine${s.step ? `; now: ${s.step}` : ''}); start the instance again in a minute. The build's log: ${s.log}`,
+      `the instance image ${s.image} is being built on this operator (first use; ${secs} s so far, about 5 minutes on a fresh machine${s.step ? `; now: ${s.step}` : ''}); start the instance again in a minute. The build's log on the operator: ${basename(s.log)}`,
       s,
     );
   }
