@@ -106,8 +106,8 @@ export async function buildBase(image: string = baseImageTag('base')): Promise<s
     tail = (tail + text).slice(-6000);
     // mmdebstrap's stages (downloading, extracting, installing, ...), with the time so far.
     for (const line of text.split('\n')) {
-      const stage = /^I: (.*?)\.*$/.exec(line.trim())?.[1];
-      if (stage && !stage.startsWith('running ')) say(`  mmdebstrap: ${stage} (${secsSince(t0)} s)`);
+      const stage = /^I: ((?:running apt-get update|downloading|extracting|installing|creating tarball).*?)\.*$/.exec(line.trim())?.[1];
+      if (stage) say(`  mmdebstrap: ${stage} (${secsSince(t0)} s)`);
     }
   });
   const exited = new Promise<void>((res, rej) => {

@@ -81,8 +81,10 @@ async function main(): Promise<void> {
   const child = spawn('npm', ['start'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const at: Record<string, number> = {};
   let devboxDone = false;
+  let stopping = false;
   const finished = new Promise<void>((res, rej) => {
     const onLine = (line: string) => {
+      if (stopping) return; // what npm start says while it is being stopped (e.g. an interrupted devbox build)
       const t = Date.now() - t0;
       process.stdout.write(`  ${String(secs(t)).padStart(6)} s | ${line}\n`);
       for (const [re, name] of MILESTONES) if (!(name in at) && re.test(line)) at[name] = t;
@@ -108,6 +110,7 @@ async function main(): Promise<void> {
   try {
     await finished;
   } finally {
+    stopping = true;
     clearTimeout(limit);
     try {
       process.kill(-child.pid!, 'SIGINT');

@@ -45,10 +45,7 @@ ensure_docker() {
 MSG
     exit 1
   fi
-  local need=()
-  command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
-  command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
-  [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
+  command -v dockerd >/dev/null 2>&1 || apt_install docker.io
   # Experimental mode is what Docker's checkpoint API needs (snapshots with memory state).
   mkdir -p /etc/docker
   if [ ! -f /etc/docker/daemon.json ]; then echo '{"experimental": true}' > /etc/docker/daemon.json; fi
@@ -68,8 +65,9 @@ MSG
 
 ensure_mmdebstrap() {
   # What builds the base image's root filesystem (scripts/build-images.ts); only needed when
-  # the base has to be built. (The devbox build checks for its own debootstrap.)
-  if ! command -v mmdebstrap >/dev/null 2>&1 && can_install; then apt_install mmdebstrap; fi
+  # the base has to be built. (The devbox build checks for its own debootstrap.) Without its
+  # recommends (fakechroot, uidmap, gpg, ...: 42 more packages): as root it needs none of them.
+  if ! command -v mmdebstrap >/dev/null 2>&1 && can_install; then apt_install --no-install-recommends mmdebstrap; fi
 }
 
 # ---- gVisor (issue 13, isolation tiers) ---------------------------------------------------
