@@ -171,6 +171,9 @@ async function buildRuntime(image: RuntimeImage, base: BaseImage, baseId: string
   return have?.id ?? null;
 }
 
+/** How old an untagged image must be to count as a replaced version rather than a build step in progress. */
+const STALE_AFTER_S = 30 * 60;
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   for (const a of args) if (a !== '--first-job') throw new Error(`unknown option ${a} (expected --first-job or nothing)`);
@@ -186,9 +189,12 @@ async function main(): Promise<void> {
   }
   for (const id of replaced) await removeQuietly(id);
   if (oldBase && oldBase.id !== baseIds.base) await removeQuietly(oldBase.id);
-  // Earlier versions that were still in use by a container when they were replaced.
+  // Earlier versions that were still in use by a container when they were replaced. Only old
+  // ones: a build under way elsewhere on the engine (another checkout's, or npm start's in
+  // the background) has untagged step images too, which inherit the label from their base.
   const stale = await docker.listImages({ filters: { dangling: ['true'], label: [CONTENT_LABEL] } });
-  for (const image of stale) await removeQuietly(image.Id);
+  const before = Date.now() / 1000 - STALE_AFTER_S;
+  for (const image of stale) if (image.Created < before) await removeQuietly(image.Id);
   say(`images up to date: ${images.map(runtimeImageTag).join(', ')} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 }
 
