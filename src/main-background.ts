@@ -71,21 +71,28 @@ export async function helloWorlds(engine: DockerSandboxEngine, languages: readon
  * Never throws (a failed build is printed; the languages whose images are there keep working).
  */
 export function finishInBackground(o: { engine: DockerSandboxEngine; later: readonly RuntimeImage[]; devbox: DevboxImage | null; stops: Array<() => Promise<void>> }): void {
+  let stopped = false;
+  o.stops.push(async () => {
+    stopped = true;
+  });
   void (async () => {
     if (o.later.length > 0) {
       const t = performance.now();
       out(`\nbuilding the other runtime images in the background: ${o.later.map(runtimeImageTag).join(', ')} (their languages answer RESOURCE_UNAVAILABLE until then)`);
       try {
         await buildRuntimeImages(o.stops);
+        if (stopped) return;
         await o.engine.addImages(o.later);
         out(`all runtime images ready (${secondsSince(t)} s after the first result): every language runs`);
       } catch (err) {
+        if (stopped) return; // the build was ended with npm start
         out(`the other runtime images could not be built (${(err as Error).message}); run \`npm run setup-host\` and start again`);
         return;
       }
     }
+    if (stopped) return;
     await helloWorlds(o.engine);
-    prepareDevboxInBackground(o.devbox);
+    if (!stopped) prepareDevboxInBackground(o.devbox);
   })();
 }
 

@@ -194,6 +194,7 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
 
   /** Runtime images built after start(): their languages run from now on, and their prewarmed pools are filled. */
   async addImages(images: readonly RuntimeImage[]): Promise<void> {
+    if (this.stopping) return; // no new pools for an engine being shut down
     await this.loadImages(images);
     await this.prewarm(images);
   }
