@@ -19,6 +19,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RUNTIME_IMAGES, baseImageTag, runtimeImageTag, runtimeImageTagSuffix } from '../src/sandbox/index.js';
@@ -77,6 +78,8 @@ async function main(): Promise<void> {
   const [apiPort, chainPort] = [await freePort(), await freePort()];
   const env = { ...process.env, FAAS_API_PORT: String(apiPort), FAAS_CHAIN_PORT: String(chainPort), FAAS_INSTANCE_IMAGE: devbox, FAAS_IMAGES_NO_CACHE: '1' };
   say(`npm start (API port ${apiPort}, chain port ${chainPort}, devbox image ${devbox})`);
+  // The machine's load when it starts and ends: the figure depends on what else runs.
+  results.fresh_start_load_1m_at_start = Math.round(loadavg()[0]! * 10) / 10;
   const t0 = Date.now();
   const child = spawn('npm', ['start'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const at: Record<string, number> = {};
@@ -120,6 +123,7 @@ async function main(): Promise<void> {
   }
   await new Promise((r) => child.once('close', r));
 
+  results.fresh_start_load_1m_at_end = Math.round(loadavg()[0]! * 10) / 10;
   results.fresh_start_to_first_result_s = secs(at.first_result!);
   if (at.hello_worlds !== undefined) results.fresh_start_all_languages_ready_s = secs(at.hello_worlds);
   // The split: each milestone's time since the one before it.
