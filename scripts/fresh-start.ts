@@ -1,4 +1,4 @@
-// `node --import tsx scripts/fresh-start.ts [--keep-base] [--wait-devbox]`: how long `npm start`
+// `node --import tsx scripts/fresh-start.ts [--keep-base] [--wait-devbox] [--time-host-packages]`: how long `npm start`
 // takes on a fresh machine (issue 14): from the state right after `npm ci` (this checkout's
 // images removed) to the main job's first verified result. Not part of `npm test` or
 // `npm run bench` (it removes images and starts the whole stack); run it by hand.
@@ -8,8 +8,11 @@
 // `faas-base-go:<tag>` and `faas-base:<tag>` (kept with --keep-base), and the devbox image
 // `faas-devbox:<tag>` (the run's FAAS_INSTANCE_IMAGE), so all of them are built inside the
 // measured time as on a fresh machine. Dockerfile steps run without Docker's build cache
-// (FAAS_IMAGES_NO_CACHE=1). What a fresh machine has to install first (Docker itself,
-// mmdebstrap) is not in this figure: see the README.
+// (FAAS_IMAGES_NO_CACHE=1). What a fresh machine has to install first (Docker itself, runsc,
+// mmdebstrap) is not in this figure: --time-host-packages measures it afterwards, as
+// scripts/setup-host.sh installs them, in a throw-away container of the new base (a Debian
+// minbase with python3, like a fresh host; apt's network from the container). Starting dockerd
+// is not in it.
 // After the first result it also waits for what `npm start` does in the background: the other
 // runtime images and the hello world of every language; --wait-devbox also for the devbox
 // image (its root filesystem image and npm installs are cached on the host and kept: shared).
@@ -23,11 +26,11 @@ import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RUNTIME_IMAGES, baseImageTag, runtimeImageTag, runtimeImageTagSuffix } from '../src/sandbox/index.js';
-import { docker, imageInfo } from './image-tools.js';
+import { docker, imageInfo, run } from './image-tools.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
-for (const a of args) if (!['--keep-base', '--wait-devbox'].includes(a)) throw new Error(`unknown option ${a}`);
+for (const a of args) if (!['--keep-base', '--wait-devbox', '--time-host-packages'].includes(a)) throw new Error(`unknown option ${a}`);
 const say = (s: string) => process.stdout.write(`[fresh-start] ${s}\n`);
 const secs = (ms: number) => Math.round(ms / 100) / 10;
 
@@ -61,6 +64,29 @@ const MILESTONES: Array<[RegExp, string]> = [
   [/^all runtime images ready/, 'other_images'],
   [/^ {2}go\s/, 'hello_worlds'],
 ];
+
+/** The apt steps scripts/setup-host.sh runs on a fresh host, each timed (ms) inside a container. */
+const HOST_PACKAGE_STEPS: Array<[string, string]> = [
+  ['apt_update', 'apt-get update'],
+  ['docker_io', 'apt-get install -y docker.io'],
+  ['runsc', 'apt-get install -y runsc'],
+  ['mmdebstrap', 'apt-get install -y --no-install-recommends mmdebstrap'],
+];
+
+/** Times HOST_PACKAGE_STEPS in a throw-away container of `image`; seconds per step. */
+async function timeHostPackages(image: string): Promise<Record<string, number>> {
+  // The base's own dpkg/apt settings (no docs, unsafe I/O) are removed first: a host has none.
+  const script = [
+    'set -e; export DEBIAN_FRONTEND=noninteractive',
+    'rm -f /etc/dpkg/dpkg.cfg.d/99mmdebstrap /etc/apt/apt.conf.d/99mmdebstrap',
+    ...HOST_PACKAGE_STEPS.map(([name, cmd]) => `s=$(date +%s%N); ${cmd} >/dev/null 2>&1; echo "step ${name} $(( ($(date +%s%N) - s) / 1000000 ))"`),
+  ].join('\n');
+  const out = await run('docker', ['run', '--rm', '--name', `fresh-start-host-packages-${process.pid}`, image, 'bash', '-c', script]);
+  const times: Record<string, number> = {};
+  for (const m of out.matchAll(/^step (\w+) (\d+)$/gm)) times[m[1]!] = secs(Number(m[2]));
+  if (Object.keys(times).length !== HOST_PACKAGE_STEPS.length) throw new Error(`the host package steps did not all run:\n${out}`);
+  return times;
+}
 
 async function main(): Promise<void> {
   const tag = runtimeImageTagSuffix();
@@ -134,10 +160,25 @@ async function main(): Promise<void> {
     prev = at[name]!;
   }
   if (at.devbox !== undefined) results.fresh_start_devbox_ready_s = secs(at.devbox);
+  if (args.has('--time-host-packages')) {
+    say(`timing the host packages a fresh machine installs first (in a container of ${baseImageTag('base')})`);
+    const times = await timeHostPackages(baseImageTag('base'));
+    let total = 0;
+    for (const [name, t] of Object.entries(times)) {
+      results[`fresh_machine_${name}_s`] = t;
+      total += t;
+    }
+    results.fresh_machine_host_packages_s = Math.round(total * 10) / 10;
+    // A sum of two measurements, not one run: dockerd's start is in neither.
+    results.fresh_machine_to_first_result_estimate_s = Math.round((total + results.fresh_start_to_first_result_s) * 10) / 10;
+  }
   say('results (each `fresh_start_<step>_s` is the time since the step before it):');
   for (const [k, v] of Object.entries(results)) say(`  ${k.padEnd(40)} ${v}`);
   const verdict = results.fresh_start_to_first_result_s < 180 ? 'within' : 'OVER';
   say(`fresh_start_to_first_result_s ${results.fresh_start_to_first_result_s} (${verdict} the 180 s target${keepBase ? '; bases kept' : '; bases built inside it'})`);
+  if (results.fresh_machine_to_first_result_estimate_s !== undefined) {
+    say(`a fresh machine: ${results.fresh_machine_host_packages_s} s of host packages first, so about ${results.fresh_machine_to_first_result_estimate_s} s to the first result (a sum of two measurements, dockerd's start not in it)`);
+  }
   const dir = join(root, 'bench/results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'fresh-start.json'), JSON.stringify(results, null, 2) + '\n');
