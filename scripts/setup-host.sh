@@ -4,7 +4,9 @@
 # Idempotent: every step checks first and does nothing when already done.
 #   1. a Docker engine that answers (installs docker.io and starts dockerd when we may);
 #   2. gVisor's runsc registered with Docker (the gvisor isolation tier);
-#   3. the runtime images, built offline (scripts/build-images.ts).
+#   3. the runtime images, built offline (scripts/build-images.ts; its arguments are passed on:
+#      `npm start` gives --first-job, so only the first job's image is built before it starts
+#      and the others follow in the background once its first result is verified).
 # Not here (issue 14): the devbox image of persistent instances is built by the operator on
 # first use or in the background once `npm start` serves (src/sandbox/instances/devbox-image.ts);
 # test-only tools (Chromium, pytest, the Python chain packages, the Rust SDK's crates, the
@@ -43,10 +45,7 @@ ensure_docker() {
 MSG
     exit 1
   fi
-  local need=()
-  command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
-  command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
-  [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
+  command -v dockerd >/dev/null 2>&1 || apt_install docker.io
   # Experimental mode is what Docker's checkpoint API needs (snapshots with memory state).
   mkdir -p /etc/docker
   if [ ! -f /etc/docker/daemon.json ]; then echo '{"experimental": true}' > /etc/docker/daemon.json; fi
@@ -64,9 +63,11 @@ MSG
   exit 1
 }
 
-ensure_debootstrap() {
-  # Only needed when the base image has to be built; checked by the image builder.
-  if ! command -v debootstrap >/dev/null 2>&1 && can_install; then apt_install debootstrap; fi
+ensure_mmdebstrap() {
+  # What builds the base image's root filesystem (scripts/build-images.ts); only needed when
+  # the base has to be built. (The devbox build checks for its own debootstrap.) Without its
+  # recommends (fakechroot, uidmap, gpg, ...: 42 more packages): as root it needs none of them.
+  if ! command -v mmdebstrap >/dev/null 2>&1 && can_install; then apt_install --no-install-recommends mmdebstrap; fi
 }
 
 # ---- gVisor (issue 13, isolation tiers) ---------------------------------------------------
@@ -119,5 +120,5 @@ PY
 
 ensure_docker
 ensure_gvisor
-ensure_debootstrap
-exec node --import tsx scripts/build-images.ts
+ensure_mmdebstrap
+exec node --import tsx scripts/build-images.ts "$@"

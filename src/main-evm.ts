@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { startOperatorService } from './operator/index.js';
+import { FIRST_JOB_LANGUAGE } from './sandbox/index.js';
 import type { Sandbox } from './sandbox/index.js';
 import { TangleFaaSClient } from '@faas/sdk';
 
@@ -42,7 +43,7 @@ export async function startEvm(o: { config: Config; log: Logger; sandbox: Sandbo
   const sdk = new TangleFaaSClient({ chain: 'evm', rpcUrl: f.rpcUrl, tangleAddress: f.addresses.tangle, blueprintId: f.blueprintId, serviceId: f.serviceId, account: f.caller.privateKey });
   await sdk.connect();
   const t = performance.now();
-  const jobId = await sdk.submitJob({ code: 'print(sum(range(10)))', language: 'python', mode: 'cached' });
+  const jobId = await sdk.submitJob({ code: 'print(sum(range(10)))', language: FIRST_JOB_LANGUAGE, mode: 'cached' });
   const r = await sdk.waitForResult(jobId, { timeoutMs: 60_000 });
   out(`\nfirst job through the EVM protocol: job ${jobId} → exit ${r.exitCode}, stdout ${JSON.stringify(r.stdout)}, verified ${r.verified} by ${r.operator} (${(performance.now() - t).toFixed(0)} ms)`);
   out(`

@@ -6,23 +6,15 @@ import { Keyring } from '@polkadot/keyring';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { bootstrapFaasService, startNode } from '../chain/src/index.js';
 import { loadConfig } from './config.js';
-import { FaaSError } from '@faas/sdk/errors';
 import { createLogger } from './log.js';
 import { installProcessGuard } from './guard.js';
 import { operatorSigningKey } from '@faas/sdk/blueprint';
 import { startOperatorService } from './operator/index.js';
 import type { OperatorService } from './operator/index.js';
-import { LANGUAGES, createSandbox, durableState } from './sandbox/index.js';
-import type { DevboxImage, Language } from './sandbox/index.js';
+import { FIRST_JOB_LANGUAGE, createSandbox, durableState, runtimeImagePlan, runtimeImageTag } from './sandbox/index.js';
+import type { DevboxImage } from './sandbox/index.js';
+import { finishInBackground } from './main-background.js';
 import { TangleFaaSClient } from '@faas/sdk';
-
-const HELLO: Record<Language, string> = {
-  python: 'import sys; print(f"hello from python {sys.version.split()[0]}")',
-  javascript: 'console.log(`hello from javascript (node ${process.version})`)',
-  typescript: 'const greet = (who: string): string => `hello from ${who}`;\nconsole.log(greet("typescript"));',
-  bash: 'echo "hello from bash $BASH_VERSION"',
-  go: 'package main\n\nimport (\n\t"fmt"\n\t"runtime"\n)\n\nfunc main() { fmt.Println("hello from go", runtime.Version()) }\n',
-};
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -52,8 +44,11 @@ export async function startStack(o: StackOptions): Promise<void> {
   // process; the embedded demo keeps them only while it runs.
   const sandbox = createSandbox(config, { log, state: rpc ? durableState(config.dbPath, config.stateful.snapshotDir) : undefined });
   const { engine } = sandbox;
+  // Only the first job's runtime image is there now (npm start's set-up builds just that one);
+  // the others follow in the background once the first result is verified (main-background.ts).
+  const images = runtimeImagePlan([FIRST_JOB_LANGUAGE]);
   out('starting the sandbox engine (Docker, warm pools)...');
-  await engine.start();
+  await engine.start(images.first);
   const stops: Array<() => Promise<void>> = [() => engine.shutdown()];
   const stop = async () => {
     for (const s of stops.reverse()) await s().catch(() => undefined);
@@ -61,21 +56,13 @@ export async function startStack(o: StackOptions): Promise<void> {
   };
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
-
-  out('\nthe engine, one hello world per language (cached mode):');
-  for (const language of LANGUAGES) {
-    const t = performance.now();
-    try {
-      const r = await engine.execute({ code: HELLO[language], language, mode: 'cached' }, { owner: 'demo' });
-      out(`  ${language.padEnd(11)} ${(performance.now() - t).toFixed(1).padStart(7)} ms  ${(r.stdout || r.stderr).trim()}`);
-    } catch (err) {
-      out(`  ${language.padEnd(11)} failed: ${err instanceof FaaSError ? `${err.code}: ${err.message}` : String(err)}`);
-    }
-  }
+  out(`sandbox engine ready with ${images.first.map(runtimeImageTag).join(', ')}; ${images.later.map(runtimeImageTag).join(', ')} follow after the first result`);
+  const finish = (devbox: DevboxImage | null) => finishInBackground({ engine, later: images.later, devbox, stops });
 
   if (o.chain === 'evm') {
     const { startEvm } = await import('./main-evm.js');
     await startEvm({ config, log, sandbox, stops, rpc, tangle: o.tangle, key: o.account as `0x${string}` | undefined, services: o.services });
+    finish(null);
     return;
   }
 
@@ -86,7 +73,7 @@ export async function startStack(o: StackOptions): Promise<void> {
     const service = await startOperatorService({ rpcUrl: rpc, suri, services, dbPath: config.dbPath, engine, log, follow: config.follow, api: { ...config.api, config, sandbox } });
     stops.push(() => service.stop());
     out(`\noperator ${service.address} serving services ${services.join(', ')} on ${rpc}; API ${service.apiUrl}. Ctrl-C stops it.`);
-    prepareDevboxInBackground(service.devboxImage);
+    finish(service.devboxImage);
     return;
   }
 
@@ -132,7 +119,7 @@ export async function startStack(o: StackOptions): Promise<void> {
   await sdk.connect();
   stops.push(() => sdk.disconnect());
   const t = performance.now();
-  const jobId = await sdk.submitJob({ code: 'print(sum(range(10)))', language: 'python', mode: 'cached' });
+  const jobId = await sdk.submitJob({ code: 'print(sum(range(10)))', language: FIRST_JOB_LANGUAGE, mode: 'cached' });
   const r = await sdk.waitForResult(jobId, { timeoutMs: 60_000 });
   out(`\nfirst job through the chain: job ${jobId} → exit ${r.exitCode}, stdout ${JSON.stringify(r.stdout)}, verified ${r.verified} by ${r.operators.length} of ${count} operator${count === 1 ? '' : 's'} (quorum ${r.quorum}) (${(performance.now() - t).toFixed(0)} ms)`);
 
@@ -148,23 +135,6 @@ try it:
       -d '{"code": "print(6 * 7)", "language": "python", "mode": "cached"}'
     new FaaSClient({ endpoint: '${service.apiUrl}', apiKey: '${devKey}' }).execute({ code: 'print(1)', language: 'python' })
 Ctrl-C stops everything (the local chain is in memory).`);
-  prepareDevboxInBackground(service.devboxImage);
+  finish(service.devboxImage);
 }
 
-/**
- * Once the main job serves: the devbox image of persistent instances, built (or brought up to
- * date) in the background, so the first result never waits for it (issue 14). An instance
- * started before it is ready waits for this build or answers with its progress.
- */
-function prepareDevboxInBackground(image: DevboxImage | null): void {
-  if (!image) return;
-  const s = image.status();
-  out(`\npersistent instances: checking the devbox image ${s.image} in the background (a first build takes about 5 minutes; log: ${s.log})`);
-  const t = performance.now();
-  void image.prepare().then(() => {
-    const end = image.status();
-    const secs = ((performance.now() - t) / 1000).toFixed(0);
-    if (end.state === 'ready') out(`devbox image ${end.image} ready (${secs} s): persistent instances can start`);
-    else if (end.state === 'failed') out(`devbox image ${end.image} could not be built (${end.error}); log: ${end.log}. Instances will try again on their first start.`);
-  });
-}

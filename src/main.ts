@@ -10,7 +10,7 @@ const MAX_LOCAL_OPERATORS = 4;
 const SPEC: CommandSpec = {
   name: 'npm start --',
   summary: [
-    'The operator’s main job. With no options: the sandbox engine on the local Docker host (a hello world per language),',
+    'The operator’s main job. With no options: the sandbox engine on the local Docker host (python first; the other languages’ images after the first job, then a hello world per language),',
     'the local Tangle services node on 127.0.0.1:9944, the FaaS blueprint created by //Alice, //Bob joined as operator and',
     'registered, a service (owner //Alice, //Charlie may call it) requested and approved, the operator and its API (gateway)',
     'serving it, and a first job sent through the chain and verified. It runs until Ctrl-C (the local chain is in memory).',
@@ -23,7 +23,7 @@ const SPEC: CommandSpec = {
     tangle: { value: 'ADDRESS', env: 'TANGLE_CONTRACT', help: 'with --chain evm --rpc: the Tangle contract' },
   },
   notes: [
-    '`npm start` runs scripts/setup-host.sh first (Docker, runtime images; a second or two once in place). The other FAAS_* settings (API address, sandbox limits, pools, prices) come from the environment; see the README. The operator CLI is `faas-operator --help` (`npm run operator -- --help`).',
+    '`npm start` runs scripts/setup-host.sh --first-job first (Docker, the base and python images; a second or two once in place). The other FAAS_* settings (API address, sandbox limits, pools, prices) come from the environment; see the README. The operator CLI is `faas-operator --help` (`npm run operator -- --help`).',
   ],
 };
 

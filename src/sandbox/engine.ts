@@ -9,7 +9,7 @@ import Docker from 'dockerode';
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { QueueFullError, SandboxError, ShuttingDownError, ValidationError } from '@faas/sdk/errors';
+import { QueueFullError, ResourceUnavailableError, SandboxError, ShuttingDownError, ValidationError } from '@faas/sdk/errors';
 import { ContextStore, openDatabase } from '../store/index.js';
 import type { Db } from '../store/index.js';
 import { ContextManager, FAMILY_ROLE } from './contexts.js';
@@ -165,34 +165,24 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
 
   imageHash(language: Language): `0x${string}` {
     const id = this.imageIds.get(IMAGE_OF_LANGUAGE[language]);
-    if (!id) throw new SandboxError('the engine has not started: runtime images are not known yet');
+    if (!id) throw new SandboxError(`the runtime image ${runtimeImageTag(IMAGE_OF_LANGUAGE[language])} is not known to this engine yet (not started, or still being built)`);
     return id;
   }
 
-  async start(): Promise<void> {
+  /**
+   * `images`: the runtime images to use from the start (default all). `npm start` starts with
+   * its first job's image only and adds the others with addImages() once they are built; a
+   * language whose image is not added yet answers RESOURCE_UNAVAILABLE (field `language`).
+   */
+  async start(images: readonly RuntimeImage[] = RUNTIME_IMAGES): Promise<void> {
     try {
       await this.docker.ping();
     } catch (err) {
       throw new SandboxError(`no Docker engine answers (${(err as Error).message}); run \`npm run setup-host\` or start Docker`);
     }
-    for (const image of RUNTIME_IMAGES) {
-      try {
-        const info = await this.docker.getImage(runtimeImageTag(image)).inspect();
-        this.imageIds.set(image, `0x${info.Id.replace(/^sha256:/, '')}`);
-      } catch {
-        throw new SandboxError(`runtime image ${runtimeImageTag(image)} is missing; run \`npm run setup-host\` to build it`);
-      }
-    }
+    await this.loadImages(images);
     await this.removeOrphans();
-    const defaults = ResourcesSchema.parse({});
-    const target = this.config.pools.warmPoolSize + this.config.pools.ephemeralPoolSize;
-    const warming: Promise<void>[] = [];
-    for (const language of this.config.pools.prewarmLanguages) {
-      const key = configKey(language, defaults, this.config.limits.isolation.default);
-      this.prewarmKeys.add(key);
-      warming.push(this.fresh.ensure(key, this.spec(language, defaults, this.config.limits.isolation.default), target));
-    }
-    await Promise.all(warming); // ready means the first requests find warm containers
+    await this.prewarm(images); // ready means the first requests find warm containers
     const idle = this.config.pools.idleTimeoutMs;
     this.reaper = setInterval(() => {
       void this.warm.shrink(idle);
@@ -200,6 +190,38 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
       void this.contexts.endIdle(this.config.stateful.contextIdleMs);
     }, Math.min(idle, this.config.stateful.contextIdleMs, 30_000));
     this.reaper.unref();
+  }
+
+  /** Runtime images built after start(): their languages run from now on, and their prewarmed pools are filled. */
+  async addImages(images: readonly RuntimeImage[]): Promise<void> {
+    if (this.stopping) return; // no new pools for an engine being shut down
+    await this.loadImages(images);
+    await this.prewarm(images);
+  }
+
+  private async loadImages(images: readonly RuntimeImage[]): Promise<void> {
+    for (const image of images) {
+      try {
+        const info = await this.docker.getImage(runtimeImageTag(image)).inspect();
+        this.imageIds.set(image, `0x${info.Id.replace(/^sha256:/, '')}`);
+      } catch {
+        throw new SandboxError(`runtime image ${runtimeImageTag(image)} is missing; run \`npm run setup-host\` to build it`);
+      }
+    }
+  }
+
+  /** Fills the pools of the prewarmed languages that run in `images`. */
+  private async prewarm(images: readonly RuntimeImage[]): Promise<void> {
+    const defaults = ResourcesSchema.parse({});
+    const target = this.config.pools.warmPoolSize + this.config.pools.ephemeralPoolSize;
+    const warming: Promise<void>[] = [];
+    for (const language of this.config.pools.prewarmLanguages) {
+      if (!images.includes(IMAGE_OF_LANGUAGE[language])) continue;
+      const key = configKey(language, defaults, this.config.limits.isolation.default);
+      this.prewarmKeys.add(key);
+      warming.push(this.fresh.ensure(key, this.spec(language, defaults, this.config.limits.isolation.default), target));
+    }
+    await Promise.all(warming);
   }
 
   /** Containers left by an engine process that no longer runs (a crash, a kill -9). */
@@ -241,6 +263,8 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
     try {
       if (this.stopping) throw new ShuttingDownError();
       const req = validateRequest(input, this.config.limits);
+      const image = IMAGE_OF_LANGUAGE[req.language];
+      if (!this.imageIds.has(image)) throw new ResourceUnavailableError('language', `the runtime image ${runtimeImageTag(image)} of ${req.language} is not ready yet (still being built, or the engine has not started); try again shortly`);
       if (options.id !== undefined && (typeof options.id !== 'string' || !EXECUTION_ID_PATTERN.test(options.id))) {
         throw new ValidationError('id', 'must be 1 to 128 letters, digits, _, - or . (not starting with .)');
       }

@@ -17,7 +17,6 @@ export const IMAGE_OF_LANGUAGE: Record<Language, RuntimeImage> = {
 export type RuntimeImage = 'python' | 'node' | 'bash' | 'go';
 export const RUNTIME_IMAGES: readonly RuntimeImage[] = ['python', 'node', 'bash', 'go'];
 
-export const BASE_IMAGE = 'faas-base:latest';
 
 /**
  * The tag the runtime images carry: `latest`, or FAAS_IMAGE_TAG so that two checkouts of the
@@ -32,6 +31,36 @@ export function runtimeImageTagSuffix(): string {
 
 export function runtimeImageTag(image: RuntimeImage): string {
   return `faas-${image}:${runtimeImageTagSuffix()}`;
+}
+
+/**
+ * The root filesystems the runtime images are built FROM (scripts/build-images.ts): `base`, a
+ * Debian minbase with what python, javascript and bash need (docker/base/packages.txt; node
+ * itself comes with the node image), and `base-go`, that plus the go toolchain
+ * (docker/base/go.Dockerfile): golang-go is most of the bytes, so only the go image waits for it.
+ */
+export type BaseImage = 'base' | 'base-go';
+export const BASE_OF_IMAGE: Record<RuntimeImage, BaseImage> = { python: 'base', node: 'base', bash: 'base', go: 'base-go' };
+
+/** A base image's name, tagged like the runtime images so a checkout with FAAS_IMAGE_TAG never replaces the shared `latest` base. */
+export function baseImageTag(base: BaseImage): string {
+  return `faas-${base}:${runtimeImageTagSuffix()}`;
+}
+
+/** The language of the first job `npm start` sends through the chain (src/main-stack.ts): its image is the one built before it. */
+export const FIRST_JOB_LANGUAGE: Language = 'python';
+
+/**
+ * The order `npm start` builds the runtime images in: the image of the first job's language
+ * before the engine starts (`first`), the others after the first verified result, in the
+ * background (`later`; the go image last, as it alone needs the larger go base). `npm test`
+ * and `npm run bench` build them all up front.
+ */
+export function runtimeImagePlan(firstLanguages: readonly Language[]): { first: RuntimeImage[]; later: RuntimeImage[] } {
+  const first = RUNTIME_IMAGES.filter((image) => firstLanguages.some((l) => IMAGE_OF_LANGUAGE[l] === image));
+  const later = RUNTIME_IMAGES.filter((image) => !first.includes(image));
+  const bySize = (a: RuntimeImage, b: RuntimeImage) => Number(BASE_OF_IMAGE[a] !== 'base') - Number(BASE_OF_IMAGE[b] !== 'base');
+  return { first: first.sort(bySize), later: later.sort(bySize) };
 }
 
 /** The one recipe of the runtime images (its LANGUAGE build argument picks the language). */

@@ -11,7 +11,8 @@ export { familySeccompProfile } from './seccomp.js';
 export { PROTOCOL_VERSION } from './protocol.js';
 export * from './labels.js';
 export {
-  BASE_IMAGE,
+  BASE_OF_IMAGE,
+  FIRST_JOB_LANGUAGE,
   RUNTIME_IMAGES,
   RUNTIME_DOCKERFILE,
   IMAGE_OF_LANGUAGE,
@@ -21,10 +22,12 @@ export {
   agentFiles,
   runtimeImageTag,
   runtimeImageTagSuffix,
+  runtimeImagePlan,
+  baseImageTag,
   runtimeImageHash,
   hashFiles,
 } from './images.js';
-export type { RuntimeImage } from './images.js';
+export type { RuntimeImage, BaseImage } from './images.js';
 export {
   InstanceManager,
   InstanceSpecSchema,
