@@ -6,7 +6,6 @@ import base64
 import os
 import shutil
 import signal
-import subprocess
 import time
 
 from .common import SOURCE_NAMES, reaped_children
@@ -193,6 +192,8 @@ class Finisher:
             pass
         if ex.language == "bash" and code == 2 and ex.codedir:
             source = os.path.join(ex.codedir, SOURCE_NAMES["bash"])
+            import subprocess  # not at the top: see launch.spawn
+
             try:
                 return subprocess.run(["bash", "-n", source], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=5).returncode != 0
             except (OSError, subprocess.SubprocessError):
