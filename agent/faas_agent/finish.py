@@ -26,6 +26,30 @@ def read_oom_kills():
     return None
 
 
+_pids_current_fd = None
+
+
+def read_pids_current():
+    """Processes in this container's pids cgroup (v1 or v2), or None if unknown. The file is
+    opened once and re-read with pread: it is read after every execution."""
+    global _pids_current_fd
+    if _pids_current_fd is None:
+        for path in ("/sys/fs/cgroup/pids/pids.current", "/sys/fs/cgroup/pids.current"):
+            try:
+                _pids_current_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                break
+            except OSError:
+                continue
+        else:
+            _pids_current_fd = -1
+    if _pids_current_fd < 0:
+        return None
+    try:
+        return int(os.pread(_pids_current_fd, 32, 0))
+    except (OSError, ValueError):
+        return None
+
+
 class Finisher:
     """The agent's part that ends executions and answers for them. (A mixin of the Agent.)"""
 
@@ -69,15 +93,9 @@ class Finisher:
 
     def stray_count_unknown(self):
         """False when the pids cgroup shows no process beyond the known ones (no sweep needed)."""
-        try:
-            with open("/sys/fs/cgroup/pids/pids.current") as f:
-                current = int(f.read())
-        except (OSError, ValueError):
-            try:
-                with open("/sys/fs/cgroup/pids.current") as f:
-                    current = int(f.read())
-            except (OSError, ValueError):
-                return True
+        current = read_pids_current()
+        if current is None:
+            return True
         # docker-init, this agent, the zygote, the spares (ready and on their way); a finished
         # program may still be exiting.
         base = 2 if os.getpid() == 1 else 3  # the agent is PID 1 unless an init runs it

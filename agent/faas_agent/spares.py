@@ -45,6 +45,14 @@ def make_oom_victim():
         pass
 
 
+def hand_over_process():
+    """A spare whose program has arrived becomes an ordinary process: dumpable (sweep_strays
+    finds what it leaves; /proc/self/oom_score_adj is root's while not dumpable) and the OOM
+    killer's first pick."""
+    set_dumpable(True)
+    make_oom_victim()
+
+
 def mark_compile_error(marker):
     if marker:
         try:
@@ -66,20 +74,27 @@ def start_spare(language):
     if pid == 0:
         try:
             os.setsid()
-            # Lift every source above the targets first, so no dup2 clobbers one still needed.
-            srcs = [fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in (in_r, out_w, err_w, ctrl_r, stat_w, prog_w)]
-            for target, fd in enumerate(srcs):  # 0 1 2 stdio, 3 control, 4 status, 5 progress
-                os.dup2(fd, target)
+            srcs = (in_r, out_w, err_w, ctrl_r, stat_w, prog_w)  # to 0 1 2 stdio, 3 control, 4 status, 5 progress
+            if min(srcs) <= PROGRESS_FD:
+                # Lift every source above the targets first, so no dup2 clobbers one still needed.
+                # (In the zygote they are all above already: its own fds take 0-5.)
+                srcs = [fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in srcs]
+            os.dup2(srcs[0], 0)
+            os.dup2(srcs[1], 1)
+            os.dup2(srcs[2], 2)
+            os.dup2(srcs[3], 3)
+            os.dup2(srcs[4], 4)
+            os.dup2(srcs[5], PROGRESS_FD)
             os.closerange(PROGRESS_FD + 1, 65536)
-            set_dumpable(True)  # /proc/self/oom_score_adj is root's while not dumpable
-            make_oom_victim()
+            # A python or bash spare stays as the zygote made it, not dumpable, while it waits
+            # (its pipes are not for other code); it becomes dumpable, and the OOM killer's
+            # first pick (hand_over_process), once its program arrives.
             if language == "python":
-                set_dumpable(False)  # waiting, its pipes are not for other code: dumpable once its program arrives
                 python_spare_main(3, 4)
             elif language == "bash":
-                set_dumpable(False)  # as a python spare: while it waits, its pipes are not for other code
                 bash_spare_main(3, 4)
             else:
+                hand_over_process()
                 for fd in (3, 4, PROGRESS_FD):
                     os.set_inheritable(fd, True)
                 os.chdir(WORK_ROOT)
@@ -117,6 +132,7 @@ def bash_spare_main(ctrl_fd, stat_fd):
     that directory with exactly that environment, as the agent would start it. It sends no
     reports: the zygote's wait4 says how the program ended and what it used."""
     req = read_program(ctrl_fd)
+    hand_over_process()
     os.chdir(req["cwd"])
     os.close(ctrl_fd)
     os.close(stat_fd)
@@ -325,9 +341,9 @@ def python_spare_main(ctrl_fd, stat_fd):
     """In a forked python spare: get ready, wait for the program, run it like `python3 main.py`."""
     # _signal, not signal: the latter's enum conversions cost ~75 page faults per spare.
     _signal.set_wakeup_fd(-1)
-    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE):
+    for sig in (_signal.SIGCHLD, _signal.SIGTERM, _signal.SIGPIPE):
         _signal.signal(sig, _signal.SIG_DFL)
-    _signal.signal(signal.SIGINT, _signal.default_int_handler)
+    _signal.signal(_signal.SIGINT, _signal.default_int_handler)
     if _spare_kit is None:  # forked by the agent (no zygote): make what the zygote would have
         prepare_python_spares()
     # Everything that does not depend on the program is done before the hand-over. The
@@ -341,7 +357,7 @@ def python_spare_main(ctrl_fd, stat_fd):
 
     req = read_program(ctrl_fd, marshal.loads)
     os.close(ctrl_fd)
-    set_dumpable(True)  # the program's processes are ordinary ones (sweep_strays finds what they leave)
+    hand_over_process()
     t = os.times()
     baseline = t.user + t.system  # set-up before the hand-over is not billed
 
