@@ -139,6 +139,7 @@ class Finisher:
         if ex.finished or (ex.status is None and ex.report is None) or ex.open_streams > 0:
             return
         ex.finished = True
+        self.close_program(ex)
         if ex.stdin_fd is not None:
             if self.sel.get_map().get(ex.stdin_fd) is not None:
                 self.sel.unregister(ex.stdin_fd)

@@ -95,6 +95,8 @@ class Execution:
         self.workdir = os.path.join(WORK_ROOT, "run-" + self.id)
         self.codedir = None
         self.stdin_fd = None
+        self.ctrl_fd = None  # a spare's control pipe while its program is still being written
+        self.ctrl_pending = b""
 
 
 class Launcher:
@@ -168,8 +170,9 @@ class Launcher:
         if ex.want_progress:
             self.drain(spare.progress_fd)
         ex.progress_fd = spare.progress_fd
-        os.write(spare.ctrl_w, encode_program(lang, payload))
-        os.close(spare.ctrl_w)
+        ex.ctrl_fd = spare.ctrl_w
+        ex.ctrl_pending = encode_program(lang, payload)
+        self.pump_program(ex)
         ex.stat_fd = spare.stat_r
         ex.stat_buf = spare.stat_buf
         if spare.baseline is not None:
