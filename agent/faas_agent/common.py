@@ -71,13 +71,21 @@ def set_environ(env):
             os.environ[k] = v
 
 
+_prctl = None
+
+
 def set_dumpable(flag):
     """PR_SET_DUMPABLE. A process that holds the host channel or another program's pipes is
     not dumpable: its /proc/<pid>/fd is root's, so user code of the same uid cannot open it."""
+    global _prctl
     try:
-        import ctypes
+        if _prctl is None:
+            # Resolved once (in the agent, before the zygote forks): a spare calls this three
+            # times, and a fresh CDLL each time was allocations, so page faults, in every spare.
+            import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(4, 1 if flag else 0, 0, 0, 0)
+            _prctl = ctypes.CDLL(None, use_errno=True).prctl
+        _prctl(4, 1 if flag else 0, 0, 0, 0)
     except (OSError, AttributeError):
         pass
 

@@ -199,6 +199,8 @@ class Agent(SparePool, Launcher, Streams, Finisher):
                     self.flush_out()
                 elif kind == "in":
                     self.pump_stdin(data)
+                elif kind == "ctrl":
+                    self.pump_program(data)
             if self.execs:
                 self.reap()  # a SIGCHLD can be coalesced with an earlier one
         os.set_blocking(1, True)

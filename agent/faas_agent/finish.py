@@ -6,7 +6,6 @@ import base64
 import os
 import shutil
 import signal
-import subprocess
 import time
 
 from .common import SOURCE_NAMES, reaped_children
@@ -25,6 +24,30 @@ def read_oom_kills():
         except OSError:
             continue
     return None
+
+
+_pids_current_fd = None
+
+
+def read_pids_current():
+    """Processes in this container's pids cgroup (v1 or v2), or None if unknown. The file is
+    opened once and re-read with pread: it is read after every execution."""
+    global _pids_current_fd
+    if _pids_current_fd is None:
+        for path in ("/sys/fs/cgroup/pids/pids.current", "/sys/fs/cgroup/pids.current"):
+            try:
+                _pids_current_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                break
+            except OSError:
+                continue
+        else:
+            _pids_current_fd = -1
+    if _pids_current_fd < 0:
+        return None
+    try:
+        return int(os.pread(_pids_current_fd, 32, 0))
+    except (OSError, ValueError):
+        return None
 
 
 class Finisher:
@@ -70,15 +93,9 @@ class Finisher:
 
     def stray_count_unknown(self):
         """False when the pids cgroup shows no process beyond the known ones (no sweep needed)."""
-        try:
-            with open("/sys/fs/cgroup/pids/pids.current") as f:
-                current = int(f.read())
-        except (OSError, ValueError):
-            try:
-                with open("/sys/fs/cgroup/pids.current") as f:
-                    current = int(f.read())
-            except (OSError, ValueError):
-                return True
+        current = read_pids_current()
+        if current is None:
+            return True
         # docker-init, this agent, the zygote, the spares (ready and on their way); a finished
         # program may still be exiting.
         base = 2 if os.getpid() == 1 else 3  # the agent is PID 1 unless an init runs it
@@ -122,6 +139,7 @@ class Finisher:
         if ex.finished or (ex.status is None and ex.report is None) or ex.open_streams > 0:
             return
         ex.finished = True
+        self.close_program(ex)
         if ex.stdin_fd is not None:
             if self.sel.get_map().get(ex.stdin_fd) is not None:
                 self.sel.unregister(ex.stdin_fd)
@@ -193,6 +211,8 @@ class Finisher:
             pass
         if ex.language == "bash" and code == 2 and ex.codedir:
             source = os.path.join(ex.codedir, SOURCE_NAMES["bash"])
+            import subprocess  # not at the top: see launch.spawn
+
             try:
                 return subprocess.run(["bash", "-n", source], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=5).returncode != 0
             except (OSError, subprocess.SubprocessError):

@@ -3,17 +3,15 @@ spare (python, javascript, typescript) or started for it (bash, go; any language
 terminal). Each execution runs in its own session (process group) in a fresh directory."""
 
 import base64
-import json
 import os
 import re
 import selectors
 import shutil
-import subprocess
 import sys
 import time
 
 from .common import AGENT_DIR, SOURCE_NAMES
-from .spares import CODE_ROOT, EXEC_ENV, SPARE_LANGUAGES, WORK_ROOT, make_oom_victim
+from .spares import CODE_ROOT, EXEC_ENV, SPARE_LANGUAGES, WORK_ROOT, encode_program, make_oom_victim
 from .terminals import make_tty_child, set_terminal_size, terminal_size
 
 AGENT_FILE = os.path.join(AGENT_DIR, "agent.py")
@@ -97,6 +95,8 @@ class Execution:
         self.workdir = os.path.join(WORK_ROOT, "run-" + self.id)
         self.codedir = None
         self.stdin_fd = None
+        self.ctrl_fd = None  # a spare's control pipe while its program is still being written
+        self.ctrl_pending = b""
 
 
 class Launcher:
@@ -170,8 +170,9 @@ class Launcher:
         if ex.want_progress:
             self.drain(spare.progress_fd)
         ex.progress_fd = spare.progress_fd
-        os.write(spare.ctrl_w, json.dumps(payload).encode())
-        os.close(spare.ctrl_w)
+        ex.ctrl_fd = spare.ctrl_w
+        ex.ctrl_pending = encode_program(lang, payload)
+        self.pump_program(ex)
         ex.stat_fd = spare.stat_r
         ex.stat_buf = spare.stat_buf
         if spare.baseline is not None:
@@ -224,6 +225,10 @@ class Launcher:
             child_in, child_out, child_err = in_r, out_w, err_w
             setup = make_oom_victim
         ours = [prog_r] + ([master] if ex.tty is not None else [in_w, out_r, err_r])
+        # Imported here, not at the top: subprocess brings threading, whose fork hook would then
+        # run in every spare the zygote (a fork of this process) forks — ~130 page faults each.
+        import subprocess
+
         try:
             proc = subprocess.Popen(
                 argv,

@@ -12,7 +12,9 @@ sends no report; then wait4() says how it ended.
 import fcntl
 import gc
 import io
+import _signal
 import json
+import marshal
 import os
 import resource  # imported here, once, so spares (forked from the zygote) need not
 import selectors
@@ -43,6 +45,14 @@ def make_oom_victim():
         pass
 
 
+def hand_over_process():
+    """A spare whose program has arrived becomes an ordinary process: dumpable (sweep_strays
+    finds what it leaves; /proc/self/oom_score_adj is root's while not dumpable) and the OOM
+    killer's first pick."""
+    set_dumpable(True)
+    make_oom_victim()
+
+
 def mark_compile_error(marker):
     if marker:
         try:
@@ -64,20 +74,27 @@ def start_spare(language):
     if pid == 0:
         try:
             os.setsid()
-            # Lift every source above the targets first, so no dup2 clobbers one still needed.
-            srcs = [fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in (in_r, out_w, err_w, ctrl_r, stat_w, prog_w)]
-            for target, fd in enumerate(srcs):  # 0 1 2 stdio, 3 control, 4 status, 5 progress
-                os.dup2(fd, target)
+            srcs = (in_r, out_w, err_w, ctrl_r, stat_w, prog_w)  # to 0 1 2 stdio, 3 control, 4 status, 5 progress
+            if min(srcs) <= PROGRESS_FD:
+                # Lift every source above the targets first, so no dup2 clobbers one still needed.
+                # (In the zygote they are all above already: its own fds take 0-5.)
+                srcs = [fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in srcs]
+            os.dup2(srcs[0], 0)
+            os.dup2(srcs[1], 1)
+            os.dup2(srcs[2], 2)
+            os.dup2(srcs[3], 3)
+            os.dup2(srcs[4], 4)
+            os.dup2(srcs[5], PROGRESS_FD)
             os.closerange(PROGRESS_FD + 1, 65536)
-            set_dumpable(True)  # /proc/self/oom_score_adj is root's while not dumpable
-            make_oom_victim()
+            # A python or bash spare stays as the zygote made it, not dumpable, while it waits
+            # (its pipes are not for other code); it becomes dumpable, and the OOM killer's
+            # first pick (hand_over_process), once its program arrives.
             if language == "python":
-                set_dumpable(False)  # waiting, its pipes are not for other code: dumpable once its program arrives
                 python_spare_main(3, 4)
             elif language == "bash":
-                set_dumpable(False)  # as a python spare: while it waits, its pipes are not for other code
                 bash_spare_main(3, 4)
             else:
+                hand_over_process()
                 for fd in (3, 4, PROGRESS_FD):
                     os.set_inheritable(fd, True)
                 os.chdir(WORK_ROOT)
@@ -90,15 +107,23 @@ def start_spare(language):
     return pid, [in_w, out_r, err_r, ctrl_w, stat_r, prog_r]
 
 
-def read_program(ctrl_fd):
-    """A spare's program: the JSON the agent writes on the control pipe, read to its end."""
+def read_program(ctrl_fd, loads=json.loads):
+    """A spare's program: what the agent writes on the control pipe (JSON; marshal for a
+    python spare, see encode_program), read to its end."""
     chunks = []
     while True:
         b = os.read(ctrl_fd, 65536)
         if not b:
             break
         chunks.append(b)
-    return json.loads(b"".join(chunks))
+    return loads(b"".join(chunks))
+
+
+def encode_program(language, payload):
+    """The control pipe's bytes for a spare of this language. A python spare reads marshal:
+    the same interpreter writes and reads it, and unlike json.loads it touches (so copies) few
+    of the zygote's pages in the spare."""
+    return marshal.dumps(payload) if language == "python" else json.dumps(payload).encode()
 
 
 def bash_spare_main(ctrl_fd, stat_fd):
@@ -107,6 +132,7 @@ def bash_spare_main(ctrl_fd, stat_fd):
     that directory with exactly that environment, as the agent would start it. It sends no
     reports: the zygote's wait4 says how the program ended and what it used."""
     req = read_program(ctrl_fd)
+    hand_over_process()
     os.chdir(req["cwd"])
     os.close(ctrl_fd)
     os.close(stat_fd)
@@ -150,6 +176,7 @@ def zygote_main(sock, language):
     sig_r = wake_on_signals()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if language == "python":
+        prepare_python_spares()
         gc.freeze()  # spares share our objects; keep the GC from touching (copying) them
     sel = selectors.DefaultSelector()
     sel.register(sock, selectors.EVENT_READ)
@@ -165,7 +192,8 @@ def zygote_main(sock, language):
                     os._exit(0)  # the agent is gone
                 for _ in range(data.count(b"S")):
                     pid, fds = start_spare(language)
-                    socket.send_fds(sock, [json.dumps({"type": "spare", "pid": pid}).encode()], fds)
+                    # (JSON made by hand: each page the zygote writes between forks is a page fault)
+                    socket.send_fds(sock, [b'{"type":"spare","pid":%d}' % pid], fds)
                     for fd in fds:
                         os.close(fd)
             else:
@@ -175,8 +203,7 @@ def zygote_main(sock, language):
                 except BlockingIOError:
                     pass
                 for pid, status, cpu, maxrss in reaped_children():
-                    msg = {"type": "exit", "pid": pid, "status": status, "cpu": cpu, "maxrss": maxrss}
-                    sock.send(json.dumps(msg).encode())
+                    sock.send(b'{"type":"exit","pid":%d,"status":%d,"cpu":%r,"maxrss":%d}' % (pid, status, cpu, maxrss))
 
 
 class SparePool:
@@ -288,35 +315,61 @@ class SparePool:
                 self.on_child_exit(msg["pid"], msg["status"], msg["cpu"], msg["maxrss"])
 
 
-def python_spare_main(ctrl_fd, stat_fd):
-    """In a forked python spare: get ready, wait for the program, run it like `python3 main.py`."""
-    make_oom_victim()
-    signal.set_wakeup_fd(-1)
-    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE):
-        signal.signal(sig, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+# What every python spare needs before its program arrives and that does not depend on the
+# program: made once, in the zygote (prepare_python_spares), so that each spare only uses its
+# copy. On this kind of VM a page fault costs ~10 µs, and a spare that built these itself
+# wrote (so copied) some 250 pages of the zygote's memory; using them costs a few.
+_spare_kit = None
+
+
+def prepare_python_spares():
+    """In the zygote, before it forks spares: the stdio objects of fds 0-2 (the spare's pipes
+    once dup2'd there; the zygote never uses them), the compiler warmed up, and the
+    environment programs start with (the zygote's own children get theirs explicitly)."""
+    global _spare_kit
     stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
     stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8")
     stderr = io.TextIOWrapper(
         io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8", errors="backslashreplace", line_buffering=True
     )
     compile("pass", "<warm-up>", "exec")  # touch the compiler's pages before the clock starts
-    # Everything that does not depend on the program is done before the hand-over.
     set_environ(EXEC_ENV)
+    _spare_kit = (stdin, stdout, stderr, new_main_module())
+
+
+def python_spare_main(ctrl_fd, stat_fd):
+    """In a forked python spare: get ready, wait for the program, run it like `python3 main.py`."""
+    # _signal, not signal: the latter's enum conversions cost ~75 page faults per spare.
+    _signal.set_wakeup_fd(-1)
+    for sig in (_signal.SIGCHLD, _signal.SIGTERM, _signal.SIGPIPE):
+        _signal.signal(sig, _signal.SIG_DFL)
+    _signal.signal(_signal.SIGINT, _signal.default_int_handler)
+    if _spare_kit is None:  # forked by the agent (no zygote): make what the zygote would have
+        prepare_python_spares()
+    # Everything that does not depend on the program is done before the hand-over. The
+    # zygote's objects stay frozen (gc.unfreeze would write to every one of them and so copy
+    # every page); the program's own objects are collected as usual. Its __main__ is the
+    # zygote's unused one: this process's copy, fresh.
+    stdin, stdout, stderr, main = _spare_kit
     sys.stdin, sys.stdout, sys.stderr = stdin, stdout, stderr
     sys.__stdin__, sys.__stdout__, sys.__stderr__ = stdin, stdout, stderr
-    # The zygote's objects stay frozen (gc.unfreeze would write to every one of them and so
-    # copy every page); the program's own objects are collected as usual.
-    main = new_main_module()
     sys.modules["__main__"] = main
 
-    req = read_program(ctrl_fd)
+    req = read_program(ctrl_fd, marshal.loads)
     os.close(ctrl_fd)
-    set_dumpable(True)  # the program's processes are ordinary ones (sweep_strays finds what they leave)
+    hand_over_process()
     t = os.times()
     baseline = t.user + t.system  # set-up before the hand-over is not billed
 
-    set_environ(req["env"])
+    # os.environ is EXEC_ENV here (the zygote made it so): apply only the difference, without
+    # walking (so decoding) the whole environment as set_environ would.
+    env = req["env"]
+    for k in EXEC_ENV:
+        if k not in env:
+            del os.environ[k]
+    for k, v in env.items():
+        if EXEC_ENV.get(k) != v:
+            os.environ[k] = v
     if req.get("lineBuffered"):
         stdout.reconfigure(line_buffering=True)  # streamed: flush at each line, as on a terminal
     status = run_python_program(main, req["code"], req["source"], req["cwd"], req.get("compileMarker"))

@@ -81,6 +81,34 @@ class Streams:
             os.close(fd)
             ex.progress_fd = None
 
+    def pump_program(self, ex):
+        """Writes a spare's program on its control pipe, then closes it (the spare reads to
+        the end). A program larger than the pipe holds goes on as the spare reads it."""
+        fd = ex.ctrl_fd
+        while ex.ctrl_pending:
+            try:
+                n = os.write(fd, ex.ctrl_pending)
+            except BlockingIOError:
+                break
+            except OSError:  # the spare is gone: its end comes through wait4
+                ex.ctrl_pending = b""
+                break
+            ex.ctrl_pending = ex.ctrl_pending[n:]
+        registered = self.sel.get_map().get(fd) is not None
+        if ex.ctrl_pending:
+            if not registered:
+                self.sel.register(fd, selectors.EVENT_WRITE, ("ctrl", ex))
+            return
+        self.close_program(ex)
+
+    def close_program(self, ex):
+        if ex.ctrl_fd is not None:
+            if self.sel.get_map().get(ex.ctrl_fd) is not None:
+                self.sel.unregister(ex.ctrl_fd)
+            os.close(ex.ctrl_fd)
+            ex.ctrl_fd = None
+            ex.ctrl_pending = b""
+
     def pump_stdin(self, ex):
         fd = ex.stdin_fd
         if fd is None:

@@ -1,0 +1,77 @@
+// What a program handed to a spare gets (agent/faas_agent/spares.py): the zygote prepares the
+// python spare's stdio, environment and __main__ once, and a spare only applies what differs
+// for its program. These check that the program still sees what `python3 main.py` (or
+// `bash main.sh`) started by the agent would: its own variables and nothing of the previous
+// execution's, the agent's progress pipe, a fresh __main__ without threading imported,
+// the OOM killer's first pick once it runs — and a program larger than a pipe holds.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DockerSandboxEngine } from '../../src/sandbox/index.js';
+import { makeEngine, ourContainers } from '../helpers.js';
+
+let engine: DockerSandboxEngine;
+const owner = { owner: 'spare-programs' };
+
+beforeAll(async () => {
+  engine = makeEngine({ FAAS_PREWARM_LANGUAGES: 'python,bash' });
+  await engine.start();
+});
+
+afterAll(async () => {
+  await engine.shutdown();
+  expect(await ourContainers()).toEqual([]);
+});
+
+const python = (code: string, envVars?: Record<string, string>) => engine.execute({ code, language: 'python', mode: 'cached', envVars }, owner);
+
+describe('python spares', () => {
+  it("apply the program's variables over the base environment, and none of the previous execution's", async () => {
+    const show = 'import os, json\nprint(json.dumps({k: os.environ.get(k) for k in ("FIRST", "LANG", "PATH", "HOME", "FAAS_PROGRESS_FD")}))';
+    const first = await python(show, { FIRST: 'one', LANG: 'en_US.UTF-8', FAAS_PROGRESS_FD: '9' });
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout)).toEqual({ FIRST: 'one', LANG: 'en_US.UTF-8', PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/home/sandbox', FAAS_PROGRESS_FD: '5' });
+    for (let i = 0; i < 3; i++) {
+      // Each in a spare of its own: the first one's variables are gone, the base ones back.
+      const next = await python(show);
+      expect(JSON.parse(next.stdout)).toEqual({ FIRST: null, LANG: 'C.UTF-8', PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/home/sandbox', FAAS_PROGRESS_FD: '5' });
+    }
+    const id = await python('import os\nprint(os.environ["FAAS_EXECUTION_ID"] != "")');
+    expect(id.stdout).toBe('True\n');
+  });
+
+  it('start without threading or subprocess imported (as under python3 main.py), with usable stdio and a fresh __main__', async () => {
+    const code = [
+      'import sys',
+      // (imported in the zygote they would cost every spare threading's fork hook)
+      'print(sorted(m for m in ("threading", "subprocess") if m in sys.modules))',
+      'print(__name__, sys.argv[0].endswith("main.py"), "leftover" in globals())',
+      'leftover = 1',
+      'name = sys.stdin.readline().strip()',
+      'print("hello", name)',
+      'print("to stderr", file=sys.stderr)',
+    ].join('\n');
+    for (let i = 0; i < 2; i++) {
+      const r = await engine.execute({ code, language: 'python', mode: 'cached', stdin: `n${i}\n` }, owner);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout).toBe(`[]\n__main__ True False\nhello n${i}\n`);
+      expect(r.stderr).toBe('to stderr\n');
+    }
+  });
+
+  it('are the OOM killer’s first pick once their program runs (python and bash)', async () => {
+    const py = await python('print(open("/proc/self/oom_score_adj").read().strip())');
+    expect(py.stdout).toBe('1000\n');
+    const sh = await engine.execute({ code: 'cat /proc/self/oom_score_adj; cat /proc/$$/oom_score_adj', language: 'bash', mode: 'cached' }, owner);
+    expect(sh.stdout).toBe('1000\n1000\n');
+  });
+
+  it('take a program larger than their control pipe holds (python, bash)', async () => {
+    // ~300 KiB of source: several times a pipe's 64 KiB, written as the spare reads it.
+    const lines = Array.from({ length: 20000 }, (_, i) => `x${i} = ${i}`);
+    const py = await python(`${lines.join('\n')}\nprint(x19999 + 1)`);
+    expect(py.exitCode, py.stderr).toBe(0);
+    expect(py.stdout).toBe('20000\n');
+    const sh = await engine.execute({ code: `${lines.map((l) => l.replace(' = ', '=')).join('\n')}\necho $x19999`, language: 'bash', mode: 'cached' }, owner);
+    expect(sh.exitCode, sh.stderr).toBe(0);
+    expect(sh.stdout).toBe('19999\n');
+  });
+});
