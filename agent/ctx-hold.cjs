@@ -30,7 +30,8 @@ function native() {
 // A full collection before the heap is held: a garbage-collection cycle still in progress (or
 // garbage not yet swept) would otherwise be finished by every copy, each writing to most of
 // the heap's pages and so owning a private copy of them. `gc` from a context of our own: the
-// user's global scope does not get it.
+// user's global scope does not get it. (V8's memory reducer is off in every context's node,
+// node_holder.NODE_FLAGS: armed by this collection, it made each copy collect again.)
 let collect = null;
 function fullGc() {
   if (collect === null) {

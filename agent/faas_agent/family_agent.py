@@ -33,6 +33,7 @@ from .common import SANDBOX_ROOT, encode_frame, hello, log, set_log_name, take_f
 from .confine import NESTED_TOO_DEEP
 from .contexts import fork_context
 from .namespaces import FROZEN, PRIVATE, WORK, not_dumpable
+from .branch_spares import BranchSpares
 from .peers import await_ready, proc_cpu_seconds
 from .snapshot_ops import SnapshotOps
 
@@ -44,6 +45,7 @@ class Family(SnapshotOps):
         self.contexts = {}  # id -> Peer (context server)
         self.context_base = {}  # context id -> the snapshot it was made from
         self.holders = {}  # snapshot id -> Peer (holder; merged snapshots share their base's)
+        self.spares = BranchSpares()  # javascript / typescript branches made ahead, per snapshot
         for d in (PRIVATE, FROZEN, SANDBOX_ROOT + "/tmp", SANDBOX_ROOT + "/home", WORK):
             os.makedirs(d, exist_ok=True)
         os.chmod(SANDBOX_ROOT + "/tmp", 0o1777)
@@ -171,6 +173,7 @@ class Family(SnapshotOps):
 
     def op_drop_snapshot(self, msg):
         sid = msg["snapshot"]
+        self.spares.drop_snapshot(sid)
         with self.lock:
             getattr(self, "tar_cache", {}).pop(sid, None)  # a slice transfer the host gave up
             holder = self.holders.pop(sid, None)

@@ -19,8 +19,13 @@ import socket
 
 NODE = "/usr/bin/node"
 # One thread that runs anything (see ctx-hold.cjs), no SIGUSR1 inspector, no warning about
-# node's type stripping on each typescript run.
-NODE_FLAGS = ["--single-threaded", "--v8-pool-size=0", "--disable-sigusr1", "--disable-warning=ExperimentalWarning"]
+# node's type stripping on each typescript run. No memory reducer: the collection a snapshot
+# makes before holding the heap arms it, and then every copy (each restore and branch), idle,
+# ran two full collections ~10 s after its fork, privately copying ~30-45 MB of the heap each
+# (measured, 100 MB heap) and using the CPU the next branches needed. Set at start: turned off
+# later (v8.setFlagsFromString) it still fired in some copies.
+NODE_FLAGS = ["--single-threaded", "--v8-pool-size=0", "--disable-sigusr1", "--disable-warning=ExperimentalWarning",
+              "--no-memory-reducer"]
 NODE_LANGUAGES = ("javascript", "typescript")
 MEMORY_LANGUAGES = ("python",) + NODE_LANGUAGES
 CONTROL_FD = 4

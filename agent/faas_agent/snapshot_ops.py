@@ -64,13 +64,29 @@ class SnapshotOps:
 
     def op_branch(self, msg):
         """A new context from a snapshot: a fork of its holder, with the holder's memory (python)
-        and the snapshot's files."""
+        and the snapshot's files. A javascript / typescript snapshot's is taken from its spare
+        when one is ready (branch_spares), and the next spare is started."""
         sid, cid = msg["snapshot"], msg["context"]
         holder = self.holder(sid)
         with self.lock:
             if cid in self.contexts:
                 raise ValueError("context %s exists" % cid)
         disk_mb = int(msg.get("diskMb", 256))
+        language = msg.get("language") or holder.language
+        key = (sid, language, disk_mb)
+        made = self.spares.take(key) if self.spares.wanted(language) else None
+        if made is None:
+            made = self.make_branch(holder, sid, language, disk_mb)
+        ctx, has_memory = made
+        with self.lock:
+            self.contexts[cid] = ctx
+            self.context_base[cid] = sid
+        if self.spares.wanted(language):
+            self.spares.refill(key, lambda: self.make_branch(holder, sid, language, disk_mb))
+        return {"hasMemory": has_memory}
+
+    def make_branch(self, holder, sid, language, disk_mb):
+        """A context forked from `holder` with snapshot `sid`'s files: (its Peer, hasMemory)."""
         kinds, ns, release = [], [], None
         if holder.ns:
             # A python snapshot's holder ran user code: the branch's namespaces are made here.
@@ -79,9 +95,9 @@ class SnapshotOps:
             kinds, ns, release = make_namespaces(holder.ns, "branch", lower=os.path.join(FROZEN, sid), disk_mb=disk_mb)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            rep = holder.ask({"op": "branch", "snapshot": sid, "diskMb": disk_mb, "language": msg.get("language"), "ns": kinds},
+            rep = holder.ask({"op": "branch", "snapshot": sid, "diskMb": disk_mb, "language": language, "ns": kinds},
                              fds=[theirs.fileno()] + ns, timeout=60)
-            ctx = await_ready(ours, msg.get("language") or holder.language)
+            ctx = await_ready(ours, language)
         except BaseException:
             ours.close()
             if release is not None:
@@ -93,10 +109,7 @@ class SnapshotOps:
                 os.close(fd)
         if release is not None:
             ctx.releases.append(release)
-        with self.lock:
-            self.contexts[cid] = ctx
-            self.context_base[cid] = sid
-        return {"hasMemory": bool(rep.get("hasMemory"))}
+        return ctx, bool(rep.get("hasMemory"))
 
     def op_files(self, msg):
         """The snapshot's files as a tar (for the host's durable store). With `offset` and

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Language } from '../../src/sandbox/types.js';
 import { DockerSandboxEngine } from '../../src/sandbox/index.js';
-import { makeEngine } from '../helpers.js';
+import { docker, makeEngine, ourContainers } from '../helpers.js';
 
 let engine: DockerSandboxEngine;
 const A = 'owner-a';
@@ -122,6 +122,50 @@ describe('javascript snapshots keep the heap', () => {
     expect(await run(branch1.executionId, 'console.log(data.length)')).toBe('10');
     expect(await run(branch2.executionId, 'console.log(data.length)')).toBe('100001');
     expect(await run(restored.executionId, 'console.log(data.length)')).toBe('100000');
+  });
+});
+
+// The context nodes of one container (docker top, from the host): each runs ctx-runner.cjs.
+async function nodeCount(containerId: string): Promise<number> {
+  const top = (await docker.getContainer(containerId).top({ ps_args: '-eo pid,args' })) as { Processes?: string[][] };
+  return (top.Processes ?? []).filter((p) => (p[1] ?? '').includes('ctx-runner.cjs')).length;
+}
+
+describe('javascript branches made ahead (agent/faas_agent/branch_spares.py)', () => {
+  it('each branch taken from the one made ahead has memory of its own, and the one made ahead ends with its snapshot', async () => {
+    const B = 'owner-spares'; // its own key: a family container of its own, whose processes are counted
+    const before = new Set(await ourContainers());
+    const r = await engine.execute({ language: 'javascript', mode: 'checkpointed', code: SETUP }, { owner: B });
+    expect(r.stdout).toBe('ready\n');
+    const family = (await ourContainers()).filter((c) => !before.has(c));
+    expect(family).toHaveLength(1);
+    const snap = await engine.createSnapshot(B, r.executionId);
+    const runB = async (id: string, code: string) => {
+      const x = await engine.execute({ language: 'javascript', executionId: id, code }, { owner: B });
+      expect(x.stderr).toBe('');
+      return x.stdout.trim();
+    };
+    // The first is made on request; each after it is the one made ahead after the one before.
+    const branches = [];
+    for (let i = 0; i < 4; i++) branches.push(await engine.createBranch(B, snap.id));
+    for (const [i, b] of branches.entries()) {
+      expect(await runB(b.executionId, `console.log(typeof mark, mod.bump(), data.length); globalThis.mark = ${i}; data.length = ${i}`)).toBe('undefined 3 1000');
+    }
+    for (const [i, b] of branches.entries()) expect(await runB(b.executionId, 'console.log(mark, data.length, mod.bump())')).toBe(`${i} ${i} 4`);
+    // nodes: the origin's, the held one, 4 branches', the one made ahead (made in the background)
+    let nodes = 0;
+    for (let t = 0; t < 100 && nodes !== 7; t++) {
+      nodes = await nodeCount(family[0]!);
+      if (nodes !== 7) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(nodes).toBe(7);
+    await engine.deleteSnapshot(B, snap.id);
+    for (let t = 0; t < 100 && nodes !== 5; t++) {
+      await new Promise((res) => setTimeout(res, 100));
+      nodes = await nodeCount(family[0]!);
+    }
+    expect(nodes).toBe(5); // the held node and the one made ahead ended; the branches and the origin go on
+    for (const [i, b] of branches.entries()) expect(await runB(b.executionId, 'console.log(mark)')).toBe(String(i));
   });
 });
 
