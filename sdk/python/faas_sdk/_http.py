@@ -164,7 +164,8 @@ class Transport:
             if 200 <= response.status < 300:
                 return response
             error = error_from_body(response.status, response.body, response.headers)
-            if attempt < self.max_retries and self._may_retry(error, idempotent):
+            body_code = response.body.get("code") if isinstance(response.body, dict) else None
+            if attempt < self.max_retries and self._may_retry(error, idempotent, body_code == error.code):
                 time.sleep(self._delay_for(error, attempt))
                 attempt += 1
                 continue
@@ -196,8 +197,10 @@ class Transport:
             conn.close()
 
     @staticmethod
-    def _may_retry(error: FaaSError, idempotent: bool) -> bool:
-        if error.code in _NOT_STARTED_CODES:
+    def _may_retry(error: FaaSError, idempotent: bool, server_said_so: bool = True) -> bool:
+        # "Not started" only on the server's own word: a code inferred from a bare status (a
+        # proxy's 503 may come after it forwarded the request) does not make a POST safe to resend.
+        if error.code in _NOT_STARTED_CODES and server_said_so:
             return True
         return idempotent and error.status in _RETRY_STATUSES_IDEMPOTENT and error.code != "NOT_IMPLEMENTED"
 

@@ -158,7 +158,10 @@ export class FaaSClient {
       }
       if (status >= 200 && status < 300) return parsed as T;
       const err = errorFromBody(parsed as Partial<ErrorBody> | null, status);
-      const retryable = RETRY_STATUS(status) && (o.idempotent || NOT_RUN_CODES.has(err.code));
+      // "Not started" only on the server's own word: a code inferred from a bare status (a
+      // proxy's 503 may come after it forwarded the request) does not make a POST safe to resend.
+      const serverSaidNotRun = NOT_RUN_CODES.has(err.code) && (parsed as Partial<ErrorBody> | null)?.code === err.code;
+      const retryable = RETRY_STATUS(status) && (o.idempotent || serverSaidNotRun);
       if (attempt < this.maxRetries && retryable) {
         const resetAt = (parsed as { resetAt?: string } | null)?.resetAt;
         if (resetAt && Date.parse(resetAt) > deadline) throw err; // no time left to wait for it
