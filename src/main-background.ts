@@ -78,13 +78,14 @@ export function finishInBackground(o: { engine: DockerSandboxEngine; later: read
   void (async () => {
     if (o.later.length > 0) {
       const t = performance.now();
-      out(`\nbuilding the other runtime images in the background: ${o.later.map(runtimeImageTag).join(', ')} (their languages answer RESOURCE_UNAVAILABLE until then)`);
+      out(`\nbuilding the other runtime images in the background: ${o.later.map(runtimeImageTag).join(', ')} (executions in their languages wait for them)`);
       try {
         await buildRuntimeImages(o.stops);
         if (stopped) return;
         await o.engine.addImages(o.later);
         out(`all runtime images ready (${secondsSince(t)} s after the first result): every language runs`);
       } catch (err) {
+        o.engine.images.giveUp(o.later);
         if (stopped) return; // the build was ended with npm start
         out(`the other runtime images could not be built (${(err as Error).message}); run \`npm run setup-host\` and start again`);
         return;

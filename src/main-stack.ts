@@ -49,6 +49,7 @@ export async function startStack(o: StackOptions): Promise<void> {
   const images = runtimeImagePlan([FIRST_JOB_LANGUAGE]);
   out('starting the sandbox engine (Docker, warm pools)...');
   await engine.start(images.first);
+  engine.images.expect(images.later); // executions in those languages wait for them, not fail
   const stops: Array<() => Promise<void>> = [() => engine.shutdown()];
   const stop = async () => {
     for (const s of stops.reverse()) await s().catch(() => undefined);

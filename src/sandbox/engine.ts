@@ -9,7 +9,7 @@ import Docker from 'dockerode';
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { QueueFullError, ResourceUnavailableError, SandboxError, ShuttingDownError, ValidationError } from '@faas/sdk/errors';
+import { QueueFullError, SandboxError, ShuttingDownError, ValidationError } from '@faas/sdk/errors';
 import { ContextStore, openDatabase } from '../store/index.js';
 import type { Db } from '../store/index.js';
 import { ContextManager, FAMILY_ROLE } from './contexts.js';
@@ -17,6 +17,7 @@ import type { BranchInfo, MergeInfo, MergeStrategy, RestoreInfo, SnapshotInfo } 
 import { SandboxContainer } from './container.js';
 import type { ExecHandlers } from './container.js';
 import { IMAGE_OF_LANGUAGE, RUNTIME_IMAGES, runtimeImageTag } from './images.js';
+import { LoadedImages } from './loaded-images.js';
 import { MANAGED_LABEL, OWNER_PID_LABEL, ROLE_LABEL } from './labels.js';
 import type { RuntimeImage } from './images.js';
 import { allocateSandboxUid, configKey, containerOptions, validateRequest } from './policy.js';
@@ -104,7 +105,8 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
   private reaper: NodeJS.Timeout | null = null;
   private stopping = false;
   private executions = 0;
-  private readonly imageIds = new Map<RuntimeImage, `0x${string}`>();
+  /** The runtime images loaded, and those announced as coming (expectImages). */
+  readonly images = new LoadedImages();
   /** Container removals under way; shutdown waits for them so nothing is left behind. */
   private readonly removals = new Set<Promise<void>>();
   readonly contexts: ContextManager;
@@ -164,7 +166,7 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
   }
 
   imageHash(language: Language): `0x${string}` {
-    const id = this.imageIds.get(IMAGE_OF_LANGUAGE[language]);
+    const id = this.images.id(IMAGE_OF_LANGUAGE[language]);
     if (!id) throw new SandboxError(`the runtime image ${runtimeImageTag(IMAGE_OF_LANGUAGE[language])} is not known to this engine yet (not started, or still being built)`);
     return id;
   }
@@ -203,7 +205,7 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
     for (const image of images) {
       try {
         const info = await this.docker.getImage(runtimeImageTag(image)).inspect();
-        this.imageIds.set(image, `0x${info.Id.replace(/^sha256:/, '')}`);
+        this.images.set(image, `0x${info.Id.replace(/^sha256:/, '')}`);
       } catch {
         throw new SandboxError(`runtime image ${runtimeImageTag(image)} is missing; run \`npm run setup-host\` to build it`);
       }
@@ -249,6 +251,7 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
   }
 
   private spec(language: Language, resources: ExecuteRequest['resources'], isolation: Isolation = 'runc'): ContainerSpec {
+    this.images.require(IMAGE_OF_LANGUAGE[language], language); // families too (restore, branch, merge)
     return {
       isolation,
       image: runtimeImageTag(IMAGE_OF_LANGUAGE[language]),
@@ -264,7 +267,8 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
       if (this.stopping) throw new ShuttingDownError();
       const req = validateRequest(input, this.config.limits);
       const image = IMAGE_OF_LANGUAGE[req.language];
-      if (!this.imageIds.has(image)) throw new ResourceUnavailableError('language', `the runtime image ${runtimeImageTag(image)} of ${req.language} is not ready yet (still being built, or the engine has not started); try again shortly`);
+      // An image still being built (npm start's background build): wait for it, then start over.
+      if (this.images.id(image) === undefined) return this.images.whenLoaded(image, req.language).then(() => this.execute(input, options));
       if (options.id !== undefined && (typeof options.id !== 'string' || !EXECUTION_ID_PATTERN.test(options.id))) {
         throw new ValidationError('id', 'must be 1 to 128 letters, digits, _, - or . (not starting with .)');
       }

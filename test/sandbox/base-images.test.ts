@@ -3,7 +3,7 @@
 // first job's image only takes the others as they are built. Against the images of this
 // checkout's FAAS_IMAGE_TAG, which `npm test`'s set-up built.
 import { execFile } from 'node:child_process';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { DockerSandboxEngine } from '../../src/sandbox/index.js';
 import { baseImageTag, runtimeImageTag } from '../../src/sandbox/index.js';
 import { imageIds, makeEngine, ourContainers } from '../helpers.js';
@@ -51,8 +51,12 @@ describe('an engine started with the first job’s image only', () => {
   let engine: DockerSandboxEngine | undefined;
   const imagesBefore = imageIds();
 
-  afterAll(async () => {
+  afterEach(async () => {
     await engine?.shutdown();
+    engine = undefined;
+  });
+
+  afterAll(async () => {
     expect(await ourContainers()).toEqual([]);
     expect(await imageIds()).toEqual(await imagesBefore);
   });
@@ -72,5 +76,20 @@ describe('an engine started with the first job’s image only', () => {
     const sh = await engine.execute({ code: 'echo hi from $0', language: 'bash', mode: 'cached' });
     expect(sh.stdout).toMatch(/^hi from /);
     expect(engine.imageHash('bash')).toMatch(/^0x[0-9a-f]{64}$/);
+  });
+
+  it('lets an execution in a language whose image is announced as coming wait for it (a chain job during npm start’s background build), and refuses it at once when the build is given up', async () => {
+    engine = makeEngine();
+    await engine.start(['python']);
+    engine.images.expect(['bash', 'go']);
+    let settled = false;
+    const waiting = engine.execute({ code: 'echo waited', language: 'bash', mode: 'cached' }).finally(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(settled).toBe(false); // neither refused nor run: waiting for its image
+    await engine.addImages(['bash']);
+    expect((await waiting).stdout).toBe('waited\n');
+    const goWaits = engine.execute({ code: 'package main\nfunc main() {}', language: 'go', mode: 'cached' });
+    engine.images.giveUp(['go']);
+    await expect(goWaits).rejects.toMatchObject({ code: 'RESOURCE_UNAVAILABLE', field: 'language' });
   });
 });
