@@ -46,13 +46,18 @@ export interface DevboxImageOptions {
   logDir?: string;
 }
 
+/** Build output names host paths (caches, the checkout, temp dirs): a tenant sees their last part only. */
+export function withoutPaths(text: string): string {
+  return text.replace(/(?:\/[\w.@+-]+){2,}\/?/g, (path) => `…/${basename(path)}`);
+}
+
 /** RESOURCE_UNAVAILABLE about the devbox image (field `image`); the build's state goes along in `details`. */
 export class DevboxImageUnavailableError extends ResourceUnavailableError {
   readonly build: Pick<DevboxImageStatus, 'image' | 'state' | 'step' | 'log'>;
   constructor(message: string, s: DevboxImageStatus) {
-    super('image', message);
+    super('image', withoutPaths(message));
     // The log's file name only: a tenant learns nothing of the operator's file system.
-    this.build = { image: s.image, state: s.state, step: s.step, log: basename(s.log) };
+    this.build = { image: s.image, state: s.state, step: s.step === null ? null : withoutPaths(s.step), log: basename(s.log) };
   }
   override toJSON(): ErrorBody {
     const body = super.toJSON();
