@@ -85,6 +85,8 @@ class Streams:
         """Writes a spare's program on its control pipe, then closes it (the spare reads to
         the end). A program larger than the pipe holds goes on as the spare reads it."""
         fd = ex.ctrl_fd
+        if fd is None:  # already closed (the spare went away): nothing left to write
+            return
         while ex.ctrl_pending:
             try:
                 n = os.write(fd, ex.ctrl_pending)
