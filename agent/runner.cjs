@@ -3,7 +3,9 @@
 // (stdin, stdout, the control pipe that will carry the next program and its environment, the
 // status pipe the agent trusts for the exit code) must not be open to the program running now
 // under the same uid through /proc/<pid>/fd, nor its memory through /proc/<pid>/mem. execve
-// left it dumpable; the addon is the one native prctl node has (about a tenth of a ms to load).
+// left it dumpable, and node takes ~50-130 ms (gVisor) to reach this line: a process of the same
+// uid that polls /proc can still open the pipes in that boot window (a known gap: closing it needs
+// spares that are never execve'd, e.g. forked from a non-dumpable node zygote).
 const spareAddon = process.argv[3] === '--spare' ? require('/opt/faas/node-fork/faas_fork.node') : null;
 if (spareAddon) spareAddon.setDumpable(0);
 // A spare node process of the in-sandbox agent (see agent.py).
