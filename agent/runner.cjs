@@ -1,4 +1,13 @@
 'use strict';
+// A spare first makes itself not dumpable, before anything else: while it waits, its pipes
+// (stdin, stdout, the control pipe that will carry the next program and its environment, the
+// status pipe the agent trusts for the exit code) must not be open to the program running now
+// under the same uid through /proc/<pid>/fd, nor its memory through /proc/<pid>/mem. execve
+// left it dumpable, and node takes ~50-130 ms (gVisor) to reach this line: a process of the same
+// uid that polls /proc can still open the pipes in that boot window (a known gap: closing it needs
+// spares that are never execve'd, e.g. forked from a non-dumpable node zygote).
+const spareAddon = process.argv[3] === '--spare' ? require('/opt/faas/node-fork/faas_fork.node') : null;
+if (spareAddon) spareAddon.setDumpable(0);
 // A spare node process of the in-sandbox agent (see agent.py).
 // `runner.cjs LANGUAGE --spare CTRL_FD STAT_FD` boots ahead of time, writes its CPU time so far to STAT_FD (a JSON line: it is ready, and
 // the boot is not billed to the user), then blocks on CTRL_FD until the agent hands it a
@@ -128,6 +137,9 @@ if (direct) {
       chunks.push(Buffer.from(buf.subarray(0, n)));
     }
     fs.closeSync(ctrl);
+    // The program is ours now: an ordinary process again, dumpable, so the agent's sweep finds
+    // what it leaves (as python and bash spares do once their program arrives).
+    spareAddon.setDumpable(1);
     start(JSON.parse(Buffer.concat(chunks).toString('utf8')), stat);
   });
 }

@@ -94,7 +94,12 @@ def start_spare(language):
             elif language == "bash":
                 bash_spare_main(3, 4)
             else:
+                # A node spare: execve makes any process dumpable again, so runner.cjs makes
+                # itself not dumpable as its first act and dumpable once its program arrives.
+                # The OOM choice is made here (it survives execve), for a moment dumpable: while
+                # not, /proc/self/oom_score_adj is root's.
                 hand_over_process()
+                set_dumpable(False)
                 for fd in (3, 4, PROGRESS_FD):
                     os.set_inheritable(fd, True)
                 os.chdir(WORK_ROOT)

@@ -1,0 +1,83 @@
+// Cached javascript / typescript run in a spare: a `node runner.cjs` booted ahead while the
+// owner's previous execution runs, in the same sandbox and under the same uid. While it waits it
+// must not be dumpable (runner.cjs makes itself so first thing; execve had made it dumpable):
+// otherwise execution N could write into the next spare's stdin (fd 0) or status pipe (fd 4) —
+// the bytes outlive N's processes, and N+1 would read injected input and report a forged exit
+// code — or read N+1's program and environment. N tries exactly that and must get EACCES;
+// N+1's output and exit code must be its own.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DockerSandboxEngine } from '../../src/sandbox/index.js';
+import { makeEngine, ourContainers } from '../helpers.js';
+
+let engine: DockerSandboxEngine;
+
+beforeAll(async () => {
+  engine = makeEngine({ FAAS_PREWARM_LANGUAGES: 'javascript' });
+  await engine.start();
+});
+
+afterAll(async () => {
+  await engine.shutdown();
+  expect(await ourContainers()).toEqual([]);
+});
+
+// Every waiting node spare in sight (`node runner.cjs LANGUAGE --spare`), once
+// they have had time to boot: open its stdin and status pipe for writing (and, had that worked,
+// inject a line into each), its control pipe, environment and memory for reading.
+const probe = (ts: boolean) => `
+const fs = require('fs');
+const { O_WRONLY, O_RDONLY, O_NONBLOCK } = fs.constants;
+const found${ts ? ': Record<string, Record<string, string>>' : ''} = {};
+setTimeout(() => {
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(pid) || Number(pid) === process.pid) continue;
+    let cmdline${ts ? ': string' : ''};
+    try { cmdline = fs.readFileSync('/proc/' + pid + '/cmdline', 'utf8'); } catch { continue; }
+    if (!cmdline.includes('runner.cjs') || !cmdline.includes('--spare')) continue;
+    const tried${ts ? ': Record<string, string>' : ''} = {};
+    for (const [file, flags, inject] of [['fd/0', O_WRONLY, 'injected stdin\\n'], ['fd/4', O_WRONLY, '{"exit":0,"cpu":0,"maxrss":0}\\n'], ['fd/3', O_RDONLY, ''], ['environ', O_RDONLY, ''], ['mem', O_RDONLY, '']]${ts ? ' as [string, number, string][]' : ''}) {
+      try {
+        const fd = fs.openSync('/proc/' + pid + '/' + file, flags | O_NONBLOCK);
+        if (inject) fs.writeSync(fd, inject);
+        fs.closeSync(fd);
+        tried[file] = 'opened';
+      } catch (e) {
+        tried[file] = (e${ts ? ' as NodeJS.ErrnoException' : ''}).code ?? String(e);
+      }
+    }
+    found[pid] = tried;
+  }
+  console.log(JSON.stringify(found));
+}, 500);
+`;
+
+// N+1: echoes its own stdin and ends with its own code.
+const victim = (ts: boolean) => `
+const chunks${ts ? ': Buffer[]' : ''} = [];
+process.stdin.on('data', (c${ts ? ': Buffer' : ''}) => chunks.push(c));
+process.stdin.on('end', () => { console.log('own:' + Buffer.concat(chunks).toString()); process.exitCode = 7; });
+`;
+
+describe.each([
+  ['javascript', false],
+  ['typescript', true],
+] as const)('%s spares', (language, ts) => {
+  const owner = { owner: `node-spare-${language}` };
+
+  it('one execution cannot open the waiting spare’s pipes, environment or memory; the next runs as its own', async () => {
+    // Warm the owner's sandbox so spares are waiting beside the probe.
+    await engine.execute({ code: 'console.log(1)', language, mode: 'cached' }, owner);
+    const r = await engine.execute({ code: probe(ts), language, mode: 'cached' }, owner);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const found = JSON.parse(r.stdout) as Record<string, Record<string, string>>;
+    const spares = Object.values(found);
+    expect(spares.length).toBeGreaterThan(0); // it saw a waiting spare: the checks below checked something
+    for (const tried of spares) {
+      expect(tried).toEqual({ 'fd/0': 'EACCES', 'fd/4': 'EACCES', 'fd/3': 'EACCES', environ: 'EACCES', mem: 'EACCES' });
+    }
+    for (let i = 0; i < 3; i++) {
+      const next = await engine.execute({ code: victim(ts), language, mode: 'cached', stdin: `mine ${i}` }, owner);
+      expect(next).toMatchObject({ exitCode: 7, stdout: `own:mine ${i}\n` });
+    }
+  });
+});
