@@ -60,6 +60,10 @@ describe('bash spares', () => {
     // Every process's fd 3 this program can open: a waiting spare's is its control pipe.
     const probe = await bash('n=0; for d in /proc/[0-9]*/fd/3; do case "$d" in /proc/$$/*) continue;; esac; if (printf \'{"cwd":"/","env":{},"source":"/dev/null"}\' > "$d") 2>/dev/null; then n=$((n+1)); fi; done; echo "$n"');
     expect(probe.stdout).toBe('0\n');
+    // And not because there was nothing to find: the processes whose fds it cannot list are the
+    // agent, the zygote and the waiting spare (none dumpable), at least three.
+    const hidden = await bash('u=0; for p in /proc/[0-9]*; do [ "$p" = /proc/$$ ] && continue; ls "$p/fd" >/dev/null 2>&1 || u=$((u+1)); done; echo "$u"');
+    expect(Number(hidden.stdout)).toBeGreaterThanOrEqual(3);
     const next = await bash('echo next');
     expect(next).toMatchObject({ exitCode: 0, stdout: 'next\n' });
   });
