@@ -129,8 +129,15 @@ def resume(stopped):
     forget(stopped)
 
 
-def forget(stopped):
+def forget(stopped, kill=False):
+    """Closes the pidfds; kill: SIGKILL first (a spare dropped unused: a stopped process would
+    not end by itself, and its namespace's init waits for every process in it)."""
     for fd, _pid, _old in stopped:
+        try:
+            if kill:
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+        except OSError:
+            pass  # ended already
         try:
             os.close(fd)
         except OSError:
@@ -190,7 +197,7 @@ class BranchSpares:
                 dropped = spare.dropped
                 spare.done.set()
         if dropped and spare.ctx is not None:
-            forget(getattr(spare.ctx, "stopped", []))
+            forget(getattr(spare.ctx, "stopped", []), kill=True)
             spare.ctx.kill()
 
     def discard(self, spare):
@@ -198,7 +205,7 @@ class BranchSpares:
             spare.dropped = True
             made = spare.done.is_set()
         if made and spare.ctx is not None:
-            forget(getattr(spare.ctx, "stopped", []))
+            forget(getattr(spare.ctx, "stopped", []), kill=True)
             spare.ctx.kill()
 
     def drop_snapshot(self, sid):

@@ -223,7 +223,20 @@ describe('a javascript branch made ahead waits stopped (branch_spares.py)', () =
     await new Promise((res) => setTimeout(res, 1500));
     const t1 = Number(await runC(taken.executionId, 'console.log(ticks)'));
     expect(t1).toBeGreaterThan(t0 + 2);
+    // The next one made ahead (stopped) ends with its snapshot: a stopped process would not by itself.
+    stopped = [];
+    for (let t = 0; t < 100 && stopped.length !== 1; t++) {
+      stopped = (await nodeStates(family[0]!)).filter((n) => n.state.startsWith('T') && n.pid !== spare.pid);
+      if (stopped.length !== 1) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(stopped).toHaveLength(1);
     await engine.deleteSnapshot(C, snap.id);
+    let left = stopped;
+    for (let t = 0; t < 100 && left.length > 0; t++) {
+      await new Promise((res) => setTimeout(res, 100));
+      left = (await nodeStates(family[0]!)).filter((n) => n.pid === stopped[0]!.pid);
+    }
+    expect(left).toEqual([]);
   });
 });
 
