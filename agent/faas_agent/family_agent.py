@@ -173,11 +173,13 @@ class Family(SnapshotOps):
 
     def op_drop_snapshot(self, msg):
         sid = msg["snapshot"]
-        self.spares.drop_snapshot(sid)
         with self.lock:
             getattr(self, "tar_cache", {}).pop(sid, None)  # a slice transfer the host gave up
             holder = self.holders.pop(sid, None)
             shared = holder is not None and any(h is holder for h in self.holders.values())
+        # After the holder is gone: a refill racing with this either sees it gone or made its
+        # spare before this ends them (branch_spares.refill).
+        self.spares.drop_snapshot(sid)
         if holder is not None:
             if shared:
                 holder.ask({"op": "drop", "snapshot": sid}, timeout=60)

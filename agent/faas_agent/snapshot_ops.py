@@ -8,7 +8,7 @@ import socket
 import tarfile
 import traceback
 
-from . import gvisor, gvisor_contexts, node_holder
+from . import branch_spares, gvisor, gvisor_contexts, node_holder
 from .common import log
 from .filetree import diff_manifests, untar
 from .holders import HolderServer
@@ -82,11 +82,16 @@ class SnapshotOps:
             self.contexts[cid] = ctx
             self.context_base[cid] = sid
         if self.spares.wanted(language):
-            self.spares.refill(key, lambda: self.make_branch(holder, sid, language, disk_mb))
+            self.spares.refill(key, lambda: self.make_branch(holder, sid, language, disk_mb, stop=True), lambda: self.holds(sid, holder))
         return {"hasMemory": has_memory}
 
-    def make_branch(self, holder, sid, language, disk_mb):
-        """A context forked from `holder` with snapshot `sid`'s files: (its Peer, hasMemory)."""
+    def holds(self, sid, holder):
+        with self.lock:
+            return self.holders.get(sid) is holder
+
+    def make_branch(self, holder, sid, language, disk_mb, stop=False):
+        """A context forked from `holder` with snapshot `sid`'s files: (its Peer, hasMemory).
+        stop: a branch made ahead, stopped until it is taken (branch_spares.stop)."""
         kinds, ns, release = [], [], None
         if holder.ns:
             # A python snapshot's holder ran user code: the branch's namespaces are made here.
@@ -98,6 +103,8 @@ class SnapshotOps:
             rep = holder.ask({"op": "branch", "snapshot": sid, "diskMb": disk_mb, "language": language, "ns": kinds},
                              fds=[theirs.fileno()] + ns, timeout=60)
             ctx = await_ready(ours, language)
+            if stop and kinds:
+                ctx.stopped = branch_spares.stop(kinds, ns)
         except BaseException:
             ours.close()
             if release is not None:

@@ -1,6 +1,7 @@
 // JavaScript and TypeScript contexts keep their heap in snapshots (node_holder.py, ctx-hold.cjs):
 // restore and branch see the same globals, loaded modules and closures; branches share no
 // mutable memory with each other or their origin. Real engine, real family containers.
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Language } from '../../src/sandbox/types.js';
 import { DockerSandboxEngine } from '../../src/sandbox/index.js';
@@ -166,6 +167,76 @@ describe('javascript branches made ahead (agent/faas_agent/branch_spares.py)', (
     }
     expect(nodes).toBe(5); // the held node and the one made ahead ended; the branches and the origin go on
     for (const [i, b] of branches.entries()) expect(await runB(b.executionId, 'console.log(mark)')).toBe(String(i));
+  });
+});
+
+// Host pid, ps state and CPU seconds (from /proc: utime+stime) of each context node of a container.
+async function nodeStates(containerId: string): Promise<{ pid: number; state: string; cpu: number }[]> {
+  const top = (await docker.getContainer(containerId).top({ ps_args: '-eo pid,stat,args' })) as { Processes?: string[][] };
+  const nodes = (top.Processes ?? []).filter((p) => (p[2] ?? '').includes('ctx-runner.cjs'));
+  return nodes.map((p) => {
+    const pid = Number(p[0]);
+    let cpu = NaN;
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      cpu = (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch { /* ended meanwhile */ }
+    return { pid, state: p[1] ?? '', cpu };
+  });
+}
+
+describe('a javascript branch made ahead waits stopped (branch_spares.py)', () => {
+  it('uses no CPU while it waits, though its snapshot left a busy timer; once taken, its timers run', async () => {
+    const C = 'owner-spares-stopped'; // a family container of its own
+    const before = new Set(await ourContainers());
+    const busy = 'globalThis.ticks = 0; setInterval(() => { ticks++; const t = Date.now(); while (Date.now() - t < 150); }, 200); console.log("ready");';
+    const r = await engine.execute({ language: 'javascript', mode: 'checkpointed', code: busy }, { owner: C });
+    expect(r.stdout).toBe('ready\n');
+    const family = (await ourContainers()).filter((c) => !before.has(c));
+    expect(family).toHaveLength(1);
+    const snap = await engine.createSnapshot(C, r.executionId);
+    const runC = async (id: string, code: string) => {
+      const x = await engine.execute({ language: 'javascript', executionId: id, code }, { owner: C });
+      expect(x.stderr).toBe('');
+      return x.stdout.trim();
+    };
+    await engine.restoreSnapshot(C, snap.id); // made on request; the next is made ahead
+    let stopped: { pid: number; state: string; cpu: number }[] = [];
+    for (let t = 0; t < 100 && stopped.length !== 1; t++) {
+      stopped = (await nodeStates(family[0]!)).filter((n) => n.state.startsWith('T'));
+      if (stopped.length !== 1) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(stopped).toHaveLength(1); // the one made ahead
+    const spare = stopped[0]!;
+    await new Promise((res) => setTimeout(res, 2000)); // its timer would burn ~1.5 s of CPU in this time
+    const later = (await nodeStates(family[0]!)).find((n) => n.pid === spare.pid)!;
+    expect(later.state.startsWith('T')).toBe(true);
+    expect(later.cpu - spare.cpu).toBeLessThan(0.05);
+    const oomScoreAdj = (pid: number) => Number(readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8').trim());
+    expect(oomScoreAdj(spare.pid)).toBe(1000); // the OOM killer's first pick while it waits
+    // Taken by the next restore: it runs again, and so do its timers.
+    const taken = await engine.restoreSnapshot(C, snap.id);
+    const now = (await nodeStates(family[0]!)).find((n) => n.pid === spare.pid)!;
+    expect(now.state.startsWith('T')).toBe(false);
+    expect(oomScoreAdj(spare.pid)).not.toBe(1000);
+    const t0 = Number(await runC(taken.executionId, 'console.log(ticks)'));
+    await new Promise((res) => setTimeout(res, 1500));
+    const t1 = Number(await runC(taken.executionId, 'console.log(ticks)'));
+    expect(t1).toBeGreaterThan(t0 + 2);
+    // The next one made ahead (stopped) ends with its snapshot: a stopped process would not by itself.
+    stopped = [];
+    for (let t = 0; t < 100 && stopped.length !== 1; t++) {
+      stopped = (await nodeStates(family[0]!)).filter((n) => n.state.startsWith('T') && n.pid !== spare.pid);
+      if (stopped.length !== 1) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(stopped).toHaveLength(1);
+    await engine.deleteSnapshot(C, snap.id);
+    let left = stopped;
+    for (let t = 0; t < 100 && left.length > 0; t++) {
+      await new Promise((res) => setTimeout(res, 100));
+      left = (await nodeStates(family[0]!)).filter((n) => n.pid === stopped[0]!.pid);
+    }
+    expect(left).toEqual([]);
   });
 });
 
