@@ -37,7 +37,7 @@ def stop(kinds, ns_fds):
     pidfd (again until a pass finds nothing new: a process forked meanwhile) and hands the
     pidfds back. The init only waits for its release; left running, it ends the namespace (and
     every stopped process in it) when the spare is killed. Returns [(pidfd, pid, oom_score_adj
-    before)]."""
+    before)]; raises when it could not stop them all (make_branch then ends the branch)."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     helper = os.fork()
     if helper == 0:
@@ -72,19 +72,24 @@ def stop(kinds, ns_fds):
         finally:
             os._exit(0)
     theirs.close()
-    pidfds = []
+    pidfds, complete = [], False
     try:
         ours.settimeout(10)
         while True:
             rep, fds, _ = recv_msg(ours)
             pidfds += fds
             if rep is None or rep.get("done"):
+                complete = rep is not None
                 break
     except OSError as e:
         log("a spare could not be stopped: %s" % e)
     finally:
         ours.close()
         os.waitpid(helper, 0)
+    if not complete:
+        # Not a spare that runs unseen: the caller's clean-up ends the whole branch.
+        forget([(fd, None, None) for fd in pidfds], kill=True)
+        raise RuntimeError("the spare's processes could not all be stopped")
     stopped = []
     for fd in pidfds:
         pid = pidfd_pid(fd)
