@@ -23,5 +23,8 @@ describe('an error answer without a usable code', () => {
     expect(refused.message).toContain('HTTP 413');
     expect(errorFromBody(null, 502).code).toBe('INTERNAL_ERROR');
     expect(errorFromBody({ code: 'QUOTA_EXCEEDED', message: 'quota' }, 403).code).toBe('QUOTA_EXCEEDED');
+    // The server's details stay with the typed error.
+    const unavailable = errorFromBody({ code: 'RESOURCE_UNAVAILABLE', message: 'image: building', details: { field: 'image', state: 'building', step: 'npm install' } }, 422);
+    expect(unavailable.details).toEqual({ field: 'image', state: 'building', step: 'npm install' });
   });
 });

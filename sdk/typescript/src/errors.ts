@@ -301,8 +301,10 @@ export function errorFromBody(body: Partial<ErrorBody> | null, status: number): 
     default:
       e = new FaaSError(code, message, body?.details);
   }
-  // The server's message already names the field: keep it as sent.
+  // The server's message already names the field: keep it as sent; and what else the server
+  // said in `details` (a build's state, a quota's limit) stays beside the class's own fields.
   Object.defineProperty(e, 'message', { value: message });
+  if (body?.details && typeof body.details === 'object') Object.defineProperty(e, 'details', { value: { ...body.details, ...e.details } });
   return e;
 }
 
