@@ -70,6 +70,11 @@ export const ConfigEnvSchema = z.object({
   FAAS_FOLLOW: z.enum(['finalized', 'best']).default('finalized'),
   /** Where snapshot files are kept (one tar per content hash); default: beside the database. */
   FAAS_SNAPSHOT_DIR: z.string().min(1).optional(),
+  /** Where the host makes each execution container's socket directory (the direct host <->
+   *  agent channel, instead of Docker's attach relay); `off`: attach only. Used when the
+   *  operator runs as root with a local Docker engine (it must own the directory for the
+   *  sandbox's uid). */
+  FAAS_AGENT_SOCKET_DIR: z.string().min(1).default('/run/faas-agent'),
   /** Contexts one family container (a stateful context and what is branched from it) has room
    *  for: its memory, disk and process limits are this many times the request's. */
   FAAS_FAMILY_CONTEXTS: int(8, 1),
@@ -214,6 +219,8 @@ export interface Config {
     ephemeralPoolSize: number;
   };
   stateful: { snapshotDir: string | null; familyContexts: number; contextIdleMs: number };
+  /** The host directory of the agents' socket directories; null: Docker's attach stream only. */
+  agentSocketDir: string | null;
   /** The instance manager's settings but where its relays listen (the API's host). */
   instances: Omit<InstanceSettings, 'listenHost'>;
   /** Per-key quotas (hostile tenants). */
@@ -274,6 +281,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ephemeralPoolSize: e.FAAS_EPHEMERAL_POOL_SIZE,
     },
     stateful: { snapshotDir: e.FAAS_SNAPSHOT_DIR ?? null, familyContexts: e.FAAS_FAMILY_CONTEXTS, contextIdleMs: e.FAAS_CONTEXT_IDLE_MS },
+    agentSocketDir: e.FAAS_AGENT_SOCKET_DIR === 'off' ? null : e.FAAS_AGENT_SOCKET_DIR,
     exposeDomain: e.FAAS_EXPOSE_DOMAIN,
     instances: {
       image: e.FAAS_INSTANCE_IMAGE,

@@ -24,6 +24,7 @@ import signal
 import time
 import traceback
 
+from . import host_socket
 from .common import SANDBOX_ROOT, encode_frame, hello, log, set_dumpable, take_frames, wake_on_signals
 from .finish import Finisher, read_oom_kills
 from .launch import Launcher
@@ -57,11 +58,19 @@ class Agent(SparePool, Launcher, Streams, Finisher):
         self.waiting = []  # executions that arrived when no spare was ready
         if language in SPARE_LANGUAGES:
             self.start_zygote()
+        # The host channel: stdin/stdout (Docker's attach stream) until the host connects to
+        # our socket, if it gave us one (host_socket.py); then that socket, both ways.
+        self.in_fd, self.out_fd = 0, 1
+        self.host_conn = None
+        self.socket_path = os.environ.get("FAAS_AGENT_SOCKET")
+        self.listener = host_socket.listen(self.socket_path) if self.socket_path else None
         os.set_blocking(0, False)
         os.set_blocking(1, False)
         self.sig_r = wake_on_signals()
         signal.signal(signal.SIGTERM, lambda *_: self.stop())
         self.sel.register(0, selectors.EVENT_READ, ("host", None))
+        if self.listener is not None:
+            self.sel.register(self.listener, selectors.EVENT_READ, ("accept", None))
         self.sel.register(self.sig_r, selectors.EVENT_READ, ("signal", None))
         self.refill_spares()
         # Hello (the host's "ready") waits for the first spares to have booted, so their boot
@@ -78,7 +87,27 @@ class Agent(SparePool, Launcher, Streams, Finisher):
             if sum(1 for sp in self.spares if sp.ready) < SPARES:
                 return
         self.hello_sent = True
-        self.send(hello(self.language))
+        self.send(dict(hello(self.language), socket=self.listener is not None))
+
+    def on_host_connect(self):
+        """The host connected to our socket: from now on every frame goes over it."""
+        self.sel.unregister(self.listener)
+        conn = host_socket.accept_host(self.listener, self.socket_path)
+        self.listener = None
+        if conn is None:
+            self.stop()  # not the host: nothing but the host may ever steer this agent
+            return
+        os.set_blocking(1, True)
+        if self.outbuf:
+            os.write(1, bytes(self.outbuf))  # what was still on its way over stdout goes first
+        self.outbuf.clear()
+        if self.sel.get_map().get(1) is not None:
+            self.sel.unregister(1)
+        self.sel.unregister(0)
+        self.host_conn = conn
+        self.in_fd = self.out_fd = conn.fileno()
+        self.sel.register(self.in_fd, selectors.EVENT_READ, ("host", None))
+        self.send(hello(self.language))  # the host's word that the switch is done
 
     # ---- host channel -------------------------------------------------------------
     def send(self, obj):
@@ -88,22 +117,34 @@ class Agent(SparePool, Launcher, Streams, Finisher):
     def flush_out(self):
         while self.outbuf:
             try:
-                n = os.write(1, self.outbuf)
+                n = os.write(self.out_fd, self.outbuf)
             except BlockingIOError:
+                break
+            except OSError:  # the host is gone
+                self.outbuf.clear()
+                self.stop()
                 break
             del self.outbuf[:n]
         want = bool(self.outbuf)
-        registered = self.sel.get_map().get(1) is not None
-        if want and not registered:
-            self.sel.register(1, selectors.EVENT_WRITE, ("host-out", None))
-        elif not want and registered:
-            self.sel.unregister(1)
+        key = self.sel.get_map().get(self.out_fd)
+        if self.out_fd == self.in_fd:
+            # One socket both ways: it is registered for reading; add or drop writing.
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if want else 0)
+            if key is not None and key.events != events:
+                self.sel.modify(self.out_fd, events, ("host", None))
+            return
+        if want and key is None:
+            self.sel.register(self.out_fd, selectors.EVENT_WRITE, ("host-out", None))
+        elif not want and key is not None:
+            self.sel.unregister(self.out_fd)
 
     def on_host_readable(self):
         try:
-            chunk = os.read(0, READ_CHUNK)
+            chunk = os.read(self.in_fd, READ_CHUNK)
         except BlockingIOError:
             return
+        except OSError:
+            chunk = b""
         if not chunk:
             # The host went away: nothing more will be asked of us.
             self.stop()
@@ -170,14 +211,19 @@ class Agent(SparePool, Launcher, Streams, Finisher):
                 self.maybe_hello()
                 left = max(0.0, self.hello_deadline - time.monotonic())
                 timeout = left if timeout is None else min(timeout, left)
-            for key, _ in self.sel.select(timeout):
+            for key, events in self.sel.select(timeout):
                 # An earlier event of this batch may have closed this fd, and a new pipe may
                 # have taken its number since: act only on keys that are still registered.
                 if self.sel.get_map().get(key.fd) is not key:
                     continue
                 kind, data = key.data
                 if kind == "host":
-                    self.on_host_readable()
+                    if events & selectors.EVENT_WRITE:
+                        self.flush_out()
+                    if events & selectors.EVENT_READ:
+                        self.on_host_readable()
+                elif kind == "accept":
+                    self.on_host_connect()
                 elif kind == "out":
                     self.on_output(key.fd, data[0], data[1])
                 elif kind == "stat":
@@ -203,9 +249,12 @@ class Agent(SparePool, Launcher, Streams, Finisher):
                     self.pump_program(data)
             if self.execs:
                 self.reap()  # a SIGCHLD can be coalesced with an earlier one
-        os.set_blocking(1, True)
+        os.set_blocking(self.out_fd, True)
         if self.outbuf:
-            os.write(1, bytes(self.outbuf))
+            try:
+                os.write(self.out_fd, bytes(self.outbuf))
+            except OSError:
+                pass
 
 
 def main(argv):

@@ -4,12 +4,13 @@
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import type { Duplex } from 'node:stream';
+import type { AgentSocketDir, AgentSocketDirs } from './agent-socket.js';
 import { QuotaExceededError, SandboxError } from '@faas/sdk/errors';
 import { findCpuCounter } from './cgroup.js';
 import type { CpuCounter } from './cgroup.js';
 import { ByteQueue, DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder, PROTOCOL_VERSION } from './protocol.js';
 import type { AgentMessage, AgentResult, ContextOp, ExecMessage, HostMessage } from './protocol.js';
-import type { ProgressEvent } from './types.js';
+import type { ExecuteOptions, ExecutionControl, ProgressEvent } from './types.js';
 
 /** Parses Docker's multiplexed attach/exec stream (8-byte header: stream type, 3 zero bytes, u32 size). */
 export class AttachDemuxer {
@@ -71,6 +72,10 @@ export class SandboxContainer {
   executions = 0;
   /** The container's cgroup CPU counter; null where it cannot be read (then rusage is used). */
   cpu: CpuCounter | null = null;
+  /** Where frames go: the attach stream, or the agent's socket once connected (agent-socket.ts). */
+  private channel: Duplex;
+  /** The socket directory while the agent's socket is being connected to; null after. */
+  private socketDir: { dirs: AgentSocketDirs; dir: AgentSocketDir } | null = null;
 
   private constructor(
     readonly container: Docker.Container,
@@ -79,6 +84,7 @@ export class SandboxContainer {
     private readonly log: Logger,
     maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES,
   ) {
+    this.channel = stream;
     this.decoder = new FrameDecoder(
       (raw, why) => {
         // Logged a few times per container: a hostile agent must not flood the operator's log.
@@ -88,7 +94,9 @@ export class SandboxContainer {
       maxFrameBytes,
     );
     const demux = new AttachDemuxer(
-      (b) => this.onFrames(b),
+      (b) => {
+        if (this.channel === stream) this.onFrames(b);
+      },
       (b) => {
         this.agentLog = (this.agentLog + b.toString()).slice(-4000);
         this.log.debug({ container: this.id, agent: b.toString().trim() }, 'agent log');
@@ -132,9 +140,17 @@ export class SandboxContainer {
   }
 
   /** Creates, attaches and starts a container, and waits for its agent to say hello. */
-  static async start(docker: Docker, options: Docker.ContainerCreateOptions, language: string, log: Logger, maxFrameBytes?: number): Promise<SandboxContainer> {
-    const container = await docker.createContainer(options);
+  static async start(
+    docker: Docker,
+    options: Docker.ContainerCreateOptions,
+    language: string,
+    log: Logger,
+    maxFrameBytes?: number,
+    socket?: { dirs: AgentSocketDirs; dir: AgentSocketDir },
+  ): Promise<SandboxContainer> {
+    let container: Docker.Container | undefined;
     try {
+      container = await docker.createContainer(options);
       // Attach before start so nothing the agent writes is lost.
       const stream = (await container.attach({
         stream: true,
@@ -144,6 +160,7 @@ export class SandboxContainer {
         hijack: true,
       })) as unknown as Duplex;
       const sc = new SandboxContainer(container, stream, language, log, maxFrameBytes);
+      sc.socketDir = socket ?? null;
       const hello = new Promise<void>((resolve, reject) => {
         sc.helloWaiter = { resolve, reject };
       });
@@ -153,14 +170,40 @@ export class SandboxContainer {
       if (sc.closed) sc.cpu?.close(); // it went down meanwhile
       return sc;
     } catch (err) {
-      await container.remove({ force: true }).catch(() => undefined);
+      await container?.remove({ force: true }).catch(() => undefined);
       throw err instanceof SandboxError ? err : new SandboxError(`could not start a sandbox: ${(err as Error).message}`);
+    } finally {
+      if (socket) socket.dirs.remove(socket.dir); // connected or not, it is not needed any more
     }
   }
 
   private send(msg: HostMessage): void {
     if (this.closed) throw new SandboxError(`sandbox ${this.id} is gone`);
-    this.stream.write(encodeFrame(msg));
+    this.channel.write(encodeFrame(msg));
+  }
+
+  /**
+   * The agent listens on its socket (its first hello said so): connect, and take frames from
+   * there on. Its hello over the socket completes the start. Anything else arriving over the
+   * attach stream from now on is not a frame of ours and is dropped.
+   */
+  private async connectSocket(s: { dirs: AgentSocketDirs; dir: AgentSocketDir }): Promise<void> {
+    try {
+      const sock = await s.dirs.connect(s.dir);
+      if (this.closed) {
+        sock.destroy();
+        return;
+      }
+      sock.setNoDelay?.(true);
+      this.channel = sock;
+      sock.on('data', (c: Buffer) => this.onFrames(c));
+      sock.on('end', () => this.onClose());
+      sock.on('close', () => this.onClose());
+      sock.on('error', () => this.onClose());
+    } catch (err) {
+      this.helloWaiter?.reject(new SandboxError(`could not connect to the agent of ${this.id}: ${(err as Error).message}`));
+      this.helloWaiter = null;
+    }
   }
 
   private onFrames(chunk: Buffer): void {
@@ -180,6 +223,11 @@ export class SandboxContainer {
       case 'hello':
         if (msg.version !== PROTOCOL_VERSION) {
           this.helloWaiter?.reject(new SandboxError(`agent speaks protocol v${msg.version}, host v${PROTOCOL_VERSION}: rebuild the images`));
+        } else if (msg.socket === true && this.socketDir && this.channel === this.stream) {
+          const s = this.socketDir;
+          this.socketDir = null;
+          void this.connectSocket(s);
+          return; // the start completes with the hello over the socket
         } else {
           this.helloWaiter?.resolve();
         }
@@ -342,6 +390,7 @@ export class SandboxContainer {
   detach(): void {
     this.onClose();
     this.stream.destroy();
+    if (this.channel !== this.stream) this.channel.destroy();
   }
 
   /** Kills and removes the container. Idempotent; never throws. */
@@ -350,6 +399,7 @@ export class SandboxContainer {
       this.destroying = (async () => {
         this.onClose();
         this.stream.destroy();
+        if (this.channel !== this.stream) this.channel.destroy();
         await this.container.remove({ force: true, v: true }).catch((err: Error & { statusCode?: number }) => {
           if (err.statusCode !== 404 && err.statusCode !== 409) this.log.warn({ err, container: this.id }, 'remove failed');
         });
@@ -357,6 +407,34 @@ export class SandboxContainer {
     }
     return this.destroying;
   }
+}
+
+/** The callbacks an execution asked for, wired to its container; undefined when none. */
+export function execHandlers(c: SandboxContainer, id: string, options: ExecuteOptions): ExecHandlers | undefined {
+  const { onOutput, onStart, onProgress } = options;
+  if (!onOutput && !onStart && !onProgress) return undefined;
+  let onStarted: (() => void) | undefined;
+  if (onStart) {
+    const control: ExecutionControl = {
+      sendInput: (data) => {
+        const b = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+        if (b.length > 0) c.control(id, { type: 'stdin', data: b.toString('base64') });
+      },
+      closeInput: () => c.control(id, { type: 'stdin', eof: true }),
+      resize: (cols, rows) => {
+        const size = (n: number) => Math.min(1000, Math.max(1, Math.trunc(n)));
+        if (Number.isFinite(cols) && Number.isFinite(rows)) c.control(id, { type: 'resize', cols: size(cols), rows: size(rows) });
+      },
+      kill: () => c.control(id, { type: 'kill' }),
+    };
+    let called = false;
+    onStarted = () => {
+      if (called) return;
+      called = true;
+      onStart(control);
+    };
+  }
+  return { onOutput, onStarted, onProgress };
 }
 
 /**

@@ -14,8 +14,8 @@ import { ContextStore, openDatabase } from '../store/index.js';
 import type { Db } from '../store/index.js';
 import { ContextManager, FAMILY_ROLE } from './contexts.js';
 import type { BranchInfo, MergeInfo, MergeStrategy, RestoreInfo, SnapshotInfo } from './snapshot-info.js';
-import { SandboxContainer } from './container.js';
-import type { ExecHandlers } from './container.js';
+import { AgentSocketDirs } from './agent-socket.js';
+import { execHandlers, SandboxContainer } from './container.js';
 import { IMAGE_OF_LANGUAGE, RUNTIME_IMAGES, runtimeImageTag } from './images.js';
 import { LoadedImages } from './loaded-images.js';
 import { MANAGED_LABEL, OWNER_PID_LABEL, ROLE_LABEL } from './labels.js';
@@ -25,7 +25,7 @@ import type { ContainerSpec } from './policy.js';
 import { FreshPool, WarmPool } from './pools.js';
 import type { AgentResult, ExecMessage } from './protocol.js';
 import { EXECUTION_ID_PATTERN, ResourcesSchema } from './types.js';
-import type { ExecuteOptions, ExecuteRequest, ExecuteRequestInput, ExecuteResult, ExecutionControl, Isolation, Language, Owner } from './types.js';
+import type { ExecuteOptions, ExecuteRequest, ExecuteRequestInput, ExecuteResult, Isolation, Language, Owner } from './types.js';
 
 const STATEFUL_MODES: ReadonlySet<string> = new Set(['checkpointed', 'branched', 'persistent']);
 
@@ -109,6 +109,8 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
   readonly images = new LoadedImages();
   /** Container removals under way; shutdown waits for them so nothing is left behind. */
   private readonly removals = new Set<Promise<void>>();
+  /** Execution containers' direct channels (agent-socket.ts); null: attach streams only. */
+  private readonly agentSockets: AgentSocketDirs | null;
   readonly contexts: ContextManager;
   /** Without a state given, contexts live only as long as this engine (a throw-away store). */
   private readonly ownState: { dir: string | null } | null;
@@ -141,8 +143,16 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
       maxFrameBytes: config.limits.maxFrameBytes,
     });
     this.queue = new PQueue({ concurrency: config.queue.concurrency });
+    this.agentSockets = AgentSocketDirs.open(config.agentSocketDir, config.dockerHost);
     this.fresh = new FreshPool(
-      (spec) => SandboxContainer.start(this.docker, containerOptions({ ...spec, uid: allocateSandboxUid() }), spec.language, this.log, config.limits.maxFrameBytes),
+      async (spec) => {
+        const uid = allocateSandboxUid();
+        // gVisor keeps the attach stream (a host socket through its gofer is not set up here).
+        const dirs = spec.isolation === 'gvisor' ? null : this.agentSockets;
+        const socket = dirs ? { dirs, dir: dirs.make(uid) } : undefined;
+        const options = containerOptions({ ...spec, uid, agentSocketDir: socket?.dir.hostDir });
+        return SandboxContainer.start(this.docker, options, spec.language, this.log, config.limits.maxFrameBytes, socket);
+      },
       log,
       // Configurations nobody prewarmed (any key can ask for many) keep no more started
       // containers waiting, in all, than can run at once.
@@ -334,40 +344,12 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
     return msg;
   }
 
-  /** The callbacks an execution asked for, wired to its container; undefined when none. */
-  private handlers(c: SandboxContainer, id: string, options: ExecuteOptions): ExecHandlers | undefined {
-    const { onOutput, onStart, onProgress } = options;
-    if (!onOutput && !onStart && !onProgress) return undefined;
-    let onStarted: (() => void) | undefined;
-    if (onStart) {
-      const control: ExecutionControl = {
-        sendInput: (data) => {
-          const b = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-          if (b.length > 0) c.control(id, { type: 'stdin', data: b.toString('base64') });
-        },
-        closeInput: () => c.control(id, { type: 'stdin', eof: true }),
-        resize: (cols, rows) => {
-          const size = (n: number) => Math.min(1000, Math.max(1, Math.trunc(n)));
-          if (Number.isFinite(cols) && Number.isFinite(rows)) c.control(id, { type: 'resize', cols: size(cols), rows: size(rows) });
-        },
-        kill: () => c.control(id, { type: 'kill' }),
-      };
-      let called = false;
-      onStarted = () => {
-        if (called) return;
-        called = true;
-        onStart(control);
-      };
-    }
-    return { onOutput, onStarted, onProgress };
-  }
-
   private async runIn(c: SandboxContainer, msg: ExecMessage, options: ExecuteOptions): Promise<ExecuteResult> {
     const t0 = performance.now();
     const cpu0 = c.cpu?.read() ?? null;
     let r: AgentResult;
     try {
-      r = await c.exec(msg, this.handlers(c, msg.id, options));
+      r = await c.exec(msg, execHandlers(c, msg.id, options));
     } catch (err) {
       // The sandbox as a whole went down: say why when the kernel or the clock did it.
       const timedOut = err instanceof SandboxError && err.details?.timedOut === true;
@@ -432,6 +414,7 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
     // Work already accepted runs to its end; new work is refused with SHUTTING_DOWN.
     await this.queue.onIdle();
     await Promise.all([this.warm.drain(), this.fresh.drain(), ...this.removals]);
+    this.agentSockets?.close();
     if (this.ownState) {
       // A throw-away store: nothing could find these contexts again.
       await this.contexts.purge();

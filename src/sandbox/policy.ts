@@ -9,6 +9,7 @@ import { ExecuteRequestSchema } from './types.js';
 import type { ExecuteRequest, ExecuteRequestInput, Isolation, Language, Resources } from './types.js';
 import { MANAGED_LABEL } from './labels.js';
 import { familySeccompProfile } from './seccomp.js';
+import { AGENT_SOCKET_MOUNT, AGENT_SOCKET_PATH } from './agent-socket.js';
 
 /** The unprivileged user of instances, and of a sandbox given no uid of its own (nobody:nogroup). */
 export const SANDBOX_USER = '65534:65534';
@@ -118,6 +119,8 @@ export interface ContainerSpec {
    * more than one request may ask for (issue 13).
    */
   family?: { contexts: number; maxMemoryMb: number; maxDiskMb: number; maxPids: number };
+  /** An execution container's socket directory on the host (agent-socket.ts), mounted for its agent. */
+  agentSocketDir?: string;
 }
 
 /** Memory (MiB), disk (MiB) and process limits of a container: a family's are capped. */
@@ -157,7 +160,9 @@ export function containerOptions(spec: ContainerSpec): Docker.ContainerCreateOpt
     User: gvisorFamily ? '0:0' : spec.uid === undefined ? SANDBOX_USER : `${spec.uid}:${spec.uid}`,
     WorkingDir: '/sandbox',
     Env: ['FAAS_IN_SANDBOX=1', 'HOME=/home/sandbox', 'LANG=C.UTF-8', 'PATH=/usr/local/bin:/usr/bin:/bin', 'PYTHONDONTWRITEBYTECODE=1',
-      ...(gvisorFamily ? ['FAAS_FAMILY_ISOLATION=gvisor'] : [])],
+      ...(gvisorFamily ? ['FAAS_FAMILY_ISOLATION=gvisor'] : []),
+      ...(spec.agentSocketDir ? [`FAAS_AGENT_SOCKET=${AGENT_SOCKET_PATH}`] : []),
+      `FAAS_CPU_CORES=${spec.resources.cpuCores}`],
     Labels: { [MANAGED_LABEL]: 'true', ...spec.labels },
     AttachStdin: true,
     AttachStdout: true,
@@ -178,6 +183,7 @@ export function containerOptions(spec: ContainerSpec): Docker.ContainerCreateOpt
       NanoCpus: Math.round(spec.resources.cpuCores * 1e9),
       // The only writable place: /tmp, HOME and the work root live here (see docker/runtime/Dockerfile).
       Tmpfs: { '/sandbox': `rw,exec,nosuid,nodev,size=${limits.diskMb}m,uid=${uid},gid=${uid},mode=0755` },
+      ...(spec.agentSocketDir ? { Binds: [`${spec.agentSocketDir}:${AGENT_SOCKET_MOUNT}:rw`] } : {}),
       ShmSize: 16 * 1024 * 1024,
       Ulimits: [{ Name: 'nofile', Soft: 4096, Hard: 4096 }],
       // The agent is PID 1 (it reaps orphans of user code, and is not dumpable): docker-init

@@ -1,0 +1,124 @@
+// The direct host <-> agent channel (src/sandbox/agent-socket.ts, agent/faas_agent/host_socket.py):
+// an execution container's agent listens on a socket in a directory the host made for it, takes
+// the host's one connection, and the directory is gone before any user code runs — so user code
+// finds nothing there, cannot write to the host through the mount, and cannot reach the agent.
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OWNER_PID_LABEL } from '../../src/sandbox/index.js';
+import type { DockerSandboxEngine } from '../../src/sandbox/index.js';
+import { docker, makeEngine, ourContainers } from '../helpers.js';
+
+const ROOT = '/tmp/faas-agent-socket-test';
+let engine: DockerSandboxEngine;
+let attachOnly: DockerSandboxEngine;
+
+beforeAll(async () => {
+  engine = makeEngine({ FAAS_AGENT_SOCKET_DIR: ROOT });
+  attachOnly = makeEngine({ FAAS_AGENT_SOCKET_DIR: 'off', FAAS_PREWARM_LANGUAGES: '' });
+  await Promise.all([engine.start(), attachOnly.start()]);
+});
+
+afterAll(async () => {
+  await Promise.all([engine.shutdown(), attachOnly.shutdown()]);
+  expect(await ourContainers()).toEqual([]);
+  expect(readdirSync(ROOT)).toEqual([]); // this process's directory went at shutdown
+  rmSync(ROOT, { recursive: true });
+});
+
+const py = (e: DockerSandboxEngine, code: string, owner: string) => e.execute({ code, language: 'python', mode: 'cached' }, { owner });
+
+describe('agent socket', () => {
+  it('is gone before user code runs: nothing in the mount, no file can be made there, no agent to connect to', async () => {
+    const r = await py(
+      engine,
+      [
+        'import os, socket',
+        'print(os.listdir("/run/faas-agent"))',
+        'try:',
+        '    open("/run/faas-agent/fill", "w").write("x" * 4096)',
+        '    print("wrote")',
+        'except OSError as e:',
+        '    print("write", e.errno)',
+        's = socket.socket(socket.AF_UNIX)',
+        'try:',
+        '    s.connect("/run/faas-agent/agent.sock")',
+        '    print("connected")',
+        'except OSError as e:',
+        '    print("connect", e.errno)',
+      ].join('\n'),
+      'sock-a',
+    );
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toBe('[]\nwrite 2\nconnect 2\n'); // ENOENT both: the directory itself is removed
+    // On the host: no container directory is left under this process's once its containers are
+    // up (each goes as its agent is connected; a pool refill may be starting one right now).
+    let left = readdirSync(`${ROOT}/${process.pid}`);
+    for (let i = 0; i < 50 && left.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = readdirSync(`${ROOT}/${process.pid}`);
+    }
+    expect(left).toEqual([]);
+  });
+
+  it('carries every frame: executions, streaming and stdin work over it, many in a row', async () => {
+    for (let i = 0; i < 20; i++) {
+      const r = await py(engine, `print(${i} * 2)`, 'sock-b');
+      expect(r.stdout).toBe(`${i * 2}\n`);
+    }
+    const chunks: string[] = [];
+    const s = await engine.execute(
+      { code: 'import sys\nfor line in sys.stdin: print(line.strip().upper(), flush=True)', language: 'python', mode: 'cached', stdin: 'a\nb\n' },
+      { owner: 'sock-b', onOutput: (_s, c) => chunks.push(c.toString()) },
+    );
+    expect(s.stdout).toBe('A\nB\n');
+    expect(chunks.join('')).toBe('A\nB\n');
+  });
+
+  it('is what the agent talks over (one more socket than an agent on the attach stream holds)', async () => {
+    await py(engine, 'print(1)', 'sock-c');
+    await py(attachOnly, 'print(1)', 'sock-c');
+    await new Promise((r) => setTimeout(r, 1500)); // pool refills started meanwhile are up
+    const counts: number[] = [];
+    const list = await docker.listContainers({ filters: { label: [`${OWNER_PID_LABEL}=${process.pid}`] } });
+    for (const c of list) {
+      const info = await docker.getContainer(c.Id).inspect();
+      const env = info.Config.Env;
+      const pid = info.State.Pid;
+      const n = readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+        try {
+          return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
+        } catch {
+          return false;
+        }
+      }).length;
+      counts.push(env.some((v) => v.startsWith('FAAS_AGENT_SOCKET=')) ? n * 100 : n);
+    }
+    // With the socket: the zygote's socket pair end and the host's connection; without: the pair end.
+    expect(counts.filter((n) => n >= 100).every((n) => n === 200)).toBe(true);
+    expect(counts.filter((n) => n < 100).every((n) => n === 1)).toBe(true);
+    expect(counts.some((n) => n >= 100) && counts.some((n) => n < 100)).toBe(true);
+  });
+
+  it('the agent takes no connection from inside its own PID namespace (run by the host python, same namespace)', () => {
+    const agentDir = fileURLToPath(new URL('../../agent', import.meta.url));
+    const out = execFileSync(
+      'python3',
+      [
+        '-c',
+        [
+          'import os, socket, tempfile',
+          'from faas_agent import host_socket',
+          'path = os.path.join(tempfile.mkdtemp(), "agent.sock")',
+          'l = host_socket.listen(path)',
+          'c = socket.socket(socket.AF_UNIX); c.connect(path)',
+          'import selectors; sel = selectors.DefaultSelector(); sel.register(l, selectors.EVENT_READ); sel.select(5)',
+          'print(host_socket.accept_host(l, path), os.path.exists(path), l.fileno())',
+        ].join('\n'),
+      ],
+      { cwd: agentDir, encoding: 'utf8', timeout: 30_000 },
+    ).trim();
+    expect(out).toBe('None False -1'); // refused, socket removed, listener closed
+  });
+});
