@@ -14,9 +14,18 @@ const DOCKER_DAEMONS = /^(dockerd|containerd|containerd-shim.*|runc|docker-init|
 export interface CpuSample {
   /** ms of CPU, cumulative, for each part. */
   host: number;
+  docker: Map<string, number>;
+  sandboxes: number;
+  machine: number;
+}
+
+/** A stretch's split: ms of CPU per part. */
+export interface CpuSplit {
+  host: number;
   docker: number;
   sandboxes: number;
   machine: number;
+  other: number;
 }
 
 /** Busy CPU time of the whole machine so far, in ms (user+nice+system+irq+softirq+steal). */
@@ -35,9 +44,9 @@ function statTicks(pid: string, withChildren: boolean): number {
   }
 }
 
-/** dockerd, containerd and the shims, with what they waited for (runc, exec'd helpers). */
-function dockerDaemonsMs(): number {
-  let ticks = 0;
+/** dockerd, containerd and the shims, with what they waited for (runc, exec'd helpers): ms by pid. */
+function dockerDaemonsMs(): Map<string, number> {
+  const byPid = new Map<string, number>();
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     let comm: string;
@@ -48,9 +57,20 @@ function dockerDaemonsMs(): number {
     }
     // A shim's children are the containers' init processes, still alive while we sample, so
     // its cutime is runc's and helpers' time, not the sandboxes'.
-    if (DOCKER_DAEMONS.test(comm)) ticks += statTicks(pid, true);
+    if (DOCKER_DAEMONS.test(comm)) byPid.set(`${pid} ${comm}`, statTicks(pid, true) * TICK_MS);
   }
-  return ticks * TICK_MS;
+  return byPid;
+}
+
+/**
+ * CPU of the daemons between two readings, per process: one that ended meanwhile (the shim of
+ * a removed container) takes its whole past out of a plain sum, so only processes alive at
+ * the second reading count — what one that ended used meanwhile falls to `other`.
+ */
+function daemonsDelta(a: Map<string, number>, b: Map<string, number>): number {
+  let ms = 0;
+  for (const [pid, v] of b) ms += v - (a.get(pid) ?? 0);
+  return ms;
 }
 
 function cgroupCpuMs(id: string): number {
@@ -90,8 +110,54 @@ export async function ownSandboxIds(docker: Docker): Promise<string[]> {
   return list.map((c) => c.Id);
 }
 
-export function cpuSplitPerExec(a: CpuSample, b: CpuSample, n: number): CpuSample & { other: number } {
-  const d = (k: keyof CpuSample) => (b[k] - a[k]) / n;
-  const split = { host: d('host'), docker: d('docker'), sandboxes: d('sandboxes'), machine: d('machine') };
+export function cpuSplitPerExec(a: CpuSample, b: CpuSample, n: number): CpuSplit {
+  const d = (k: 'host' | 'sandboxes' | 'machine') => (b[k] - a[k]) / n;
+  const split = { host: d('host'), docker: daemonsDelta(a.docker, b.docker) / n, sandboxes: d('sandboxes'), machine: d('machine') };
   return { ...split, other: split.machine - split.host - split.docker - split.sandboxes };
+}
+
+/** CPU of one container's processes by role, ms, cumulative: the agent (its PID 1), the zygote
+ *  (the agent's child that forks spares) and the programs (the zygote's ended children: each
+ *  spare's whole life, program included, counted when the zygote reaps it). */
+export interface RoleSample {
+  agent: number;
+  zygote: number;
+  programs: number;
+}
+
+function cgroupProcs(id: string): string[] {
+  for (const p of [join('/sys/fs/cgroup/pids/docker', id, 'cgroup.procs'), join('/sys/fs/cgroup/system.slice', `docker-${id}.scope`, 'cgroup.procs'), join('/sys/fs/cgroup/docker', id, 'cgroup.procs')]) {
+    try {
+      return readFileSync(p, 'utf8').split('\n').filter(Boolean);
+    } catch {
+      /* next layout */
+    }
+  }
+  return [];
+}
+
+/** Per role, summed over the given containers (read on the host through /proc). */
+export function sampleRoles(sandboxIds: readonly string[]): RoleSample {
+  const out: RoleSample = { agent: 0, zygote: 0, programs: 0 };
+  for (const id of sandboxIds) {
+    const procs = new Map<string, { ppid: string; self: number; children: number }>();
+    for (const pid of cgroupProcs(id)) {
+      try {
+        const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+        procs.set(pid, { ppid: f[1]!, self: (Number(f[11]) + Number(f[12])) * TICK_MS, children: (Number(f[13]) + Number(f[14])) * TICK_MS });
+      } catch {
+        /* ended meanwhile */
+      }
+    }
+    const agent = [...procs].find(([, p]) => !procs.has(p.ppid));
+    if (!agent) continue;
+    out.agent += agent[1].self;
+    for (const [, p] of procs) {
+      if (p.ppid !== agent[0]) continue;
+      out.zygote += p.self;
+      out.programs += p.children;
+    }
+  }
+  return out;
 }

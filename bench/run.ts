@@ -10,7 +10,7 @@ import { createLogger } from '../src/log.js';
 import { DockerSandboxEngine, runtimeImageTag } from '../src/sandbox/index.js';
 import type { ExecuteRequestInput } from '../src/sandbox/index.js';
 import { benchChain } from './chain.js';
-import { cpuSplitPerExec, ownSandboxIds, sampleCpu } from './cpu-split.js';
+import { cpuSplitPerExec, ownSandboxIds, sampleCpu, sampleRoles } from './cpu-split.js';
 import { docker, dockerExec, dockerRun, SANDBOXED } from './docker.js';
 import { benchEvm } from './evm.js';
 import { benchGateway } from './gateway.js';
@@ -64,6 +64,7 @@ async function benchEngine(): Promise<void> {
   const ids = await ownSandboxIds(docker);
   let done = 0;
   const cpu0 = sampleCpu(ids);
+  const roles0 = sampleRoles(ids);
   const until = performance.now() + 5000;
   const t0 = performance.now();
   await Promise.all(
@@ -76,6 +77,8 @@ async function benchEngine(): Promise<void> {
   );
   const perS = done / ((performance.now() - t0) / 1000);
   const split = cpuSplitPerExec(cpu0, sampleCpu(ids), done);
+  const roles1 = sampleRoles(ids);
+  const role = (k: 'agent' | 'zygote' | 'programs') => (roles1[k] - roles0[k]) / done;
   results.cached_exec_per_s = Math.round(perS);
   results.cached_cpu_ms_per_exec = r2(split.machine);
   results.cached_cpu_ms_host = r2(split.host);
@@ -85,8 +88,14 @@ async function benchEngine(): Promise<void> {
   say(`  cached_exec_per_s                    ${perS.toFixed(0)} executions/s (${done} in 5 s, ${ids.length} containers)`);
   say(`  cached_cpu_ms_per_exec               ${results.cached_cpu_ms_per_exec} ms of machine CPU per execution (all processes), of which:`);
   say(`    cached_cpu_ms_host                 ${results.cached_cpu_ms_host} this node process (engine, protocol, dockerode)`);
-  say(`    cached_cpu_ms_docker               ${results.cached_cpu_ms_docker} dockerd, containerd, shims (the attach stream relay)`);
-  say(`    cached_cpu_ms_sandbox              ${results.cached_cpu_ms_sandbox} inside the sandboxes (agent + programs; program alone ≈ fork_print_cpu_ms below)`);
+  say(`    cached_cpu_ms_docker               ${results.cached_cpu_ms_docker} dockerd, containerd, shims (alive at the end of the stretch)`);
+  say(`    cached_cpu_ms_sandbox              ${results.cached_cpu_ms_sandbox} inside the sandboxes (agent + programs; program alone ≈ fork_print_cpu_ms below), by process:`);
+  results.cached_cpu_ms_agent_process = r2(role('agent'));
+  results.cached_cpu_ms_zygote = r2(role('zygote'));
+  results.cached_cpu_ms_programs = r2(role('programs'));
+  say(`      cached_cpu_ms_agent_process      ${results.cached_cpu_ms_agent_process} the agent (frames, pipes, results)`);
+  say(`      cached_cpu_ms_zygote             ${results.cached_cpu_ms_zygote} the zygote (the fork of each spare, its own copy-on-write faults)`);
+  say(`      cached_cpu_ms_programs           ${results.cached_cpu_ms_programs} the spares, each whole life: set-up, the program, its exit`);
   say(`    cached_cpu_ms_other                ${results.cached_cpu_ms_other} the rest (kernel, interrupts, other processes on the machine)`);
 
   // The floor under a fresh process per execution, measured inside a sandbox: CPU of a

@@ -162,6 +162,10 @@ class Launcher:
         else:
             ex.codedir = os.path.join(CODE_ROOT, ex.id)
             source = os.path.join(ex.codedir, SOURCE_NAMES[lang])
+        if lang == "python":
+            # A python spare's environment is EXEC_ENV already: send only the difference (each
+            # object the spare decodes is a page it may have to copy).
+            env = {"set": {k: v for k, v in env.items() if EXEC_ENV.get(k) != v}, "unset": [k for k in EXEC_ENV if k not in env]}
         payload = {"cwd": ex.workdir, "env": env, "code": code, "source": source, "compileMarker": compile_marker(ex.id)}
         if ex.stream:
             payload["lineBuffered"] = True  # streamed output arrives line by line, as on a terminal

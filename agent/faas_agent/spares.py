@@ -150,6 +150,10 @@ def bash_spare_main(ctrl_fd, stat_fd):
     reports: the zygote's wait4 says how the program ended and what it used."""
     req = read_program(ctrl_fd)
     hand_over_process()
+    # Python ignores these at start-up; a shell the agent starts (subprocess) has them back at
+    # their defaults, so `yes | head -1` ends `yes` by SIGPIPE.
+    for sig in (_signal.SIGPIPE, _signal.SIGXFSZ):
+        _signal.signal(sig, _signal.SIG_DFL)
     os.chdir(req["cwd"])
     os.close(ctrl_fd)
     os.close(stat_fd)
@@ -186,18 +190,46 @@ class Spare:
             pass
 
 
+def pidfds_work():
+    """Whether this kernel (and sandbox: gVisor has none) gives pidfds."""
+    try:
+        fd = os.pidfd_open(os.getpid())
+    except (AttributeError, OSError):
+        return False
+    os.close(fd)
+    return True
+
+
 def zygote_main(sock, language):
     """The zygote: a lean copy of the agent that only forks spares, so the agent itself never
     pays for a fork on its request path (and the forks run on another core). It sends each
-    spare's pipe ends to the agent over `sock` (SCM_RIGHTS) and reports how spares end."""
-    sig_r = wake_on_signals()
+    spare's pipe ends to the agent over `sock` (SCM_RIGHTS) and reports how spares end.
+
+    Where pidfds work, the zygote learns of a spare's end from the spare's pidfd, not from
+    SIGCHLD, so it needs no signal handler: it puts the signals as a program starts with (as
+    `python3 main.py` or bash would have them) once, and a spare inherits them rather than
+    setting them itself — each spare's own set-up is pages it copies."""
+    global _signals_set
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    use_pidfds = pidfds_work()
+    if use_pidfds:
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _signals_set = True
+        sig_r = None
+    else:
+        sig_r = wake_on_signals()
     if language == "python":
         prepare_python_spares()
+        if use_pidfds:
+            install_spare_kit()
         gc.freeze()  # spares share our objects; keep the GC from touching (copying) them
     sel = selectors.DefaultSelector()
     sel.register(sock, selectors.EVENT_READ)
-    sel.register(sig_r, selectors.EVENT_READ)
+    if sig_r is not None:
+        sel.register(sig_r, selectors.EVENT_READ)
     while True:
         for key, _ in sel.select():
             if key.fileobj is sock:
@@ -209,18 +241,27 @@ def zygote_main(sock, language):
                     os._exit(0)  # the agent is gone
                 for _ in range(data.count(b"S")):
                     pid, fds = start_spare(language)
+                    if use_pidfds:
+                        try:
+                            sel.register(os.pidfd_open(pid), selectors.EVENT_READ, pid)
+                        except OSError:  # gone already: reaped by the next one's wake-up
+                            pass
                     # (JSON made by hand: each page the zygote writes between forks is a page fault)
                     socket.send_fds(sock, [b'{"type":"spare","pid":%d}' % pid], fds)
                     for fd in fds:
                         os.close(fd)
+                continue
+            if key.data is not None:  # a spare's pidfd: that spare has ended
+                sel.unregister(key.fileobj)
+                os.close(key.fileobj)
             else:
                 try:
                     while os.read(sig_r, 512):
                         pass
                 except BlockingIOError:
                     pass
-                for pid, status, cpu, maxrss in reaped_children():
-                    sock.send(b'{"type":"exit","pid":%d,"status":%d,"cpu":%r,"maxrss":%d}' % (pid, status, cpu, maxrss))
+            for pid, status, cpu, maxrss in reaped_children():
+                sock.send(b'{"type":"exit","pid":%d,"status":%d,"cpu":%r,"maxrss":%d}' % (pid, status, cpu, maxrss))
 
 
 class SparePool:
@@ -337,6 +378,17 @@ class SparePool:
 # copy. On this kind of VM a page fault costs ~10 µs, and a spare that built these itself
 # wrote (so copied) some 250 pages of the zygote's memory; using them costs a few.
 _spare_kit = None
+# The zygote put the signals as a program starts with (zygote_main): spares leave them be.
+_signals_set = False
+
+
+def install_spare_kit():
+    """The kit's stdio and __main__ as sys's: in the zygote where it can (so a spare inherits
+    them), else in each spare. The zygote itself never uses sys's streams (it logs to fd 2)."""
+    stdin, stdout, stderr, main = _spare_kit
+    sys.stdin, sys.stdout, sys.stderr = stdin, stdout, stderr
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = stdin, stdout, stderr
+    sys.modules["__main__"] = main
 
 
 def prepare_python_spares():
@@ -356,21 +408,22 @@ def prepare_python_spares():
 
 def python_spare_main(ctrl_fd, stat_fd):
     """In a forked python spare: get ready, wait for the program, run it like `python3 main.py`."""
-    # _signal, not signal: the latter's enum conversions cost ~75 page faults per spare.
-    _signal.set_wakeup_fd(-1)
-    for sig in (_signal.SIGCHLD, _signal.SIGTERM, _signal.SIGPIPE):
-        _signal.signal(sig, _signal.SIG_DFL)
-    _signal.signal(_signal.SIGINT, _signal.default_int_handler)
+    if not _signals_set:
+        # Forked by the agent, or a zygote without pidfds: signals as a program starts with.
+        # (_signal, not signal: the latter's enum conversions cost ~75 page faults per spare.)
+        _signal.set_wakeup_fd(-1)
+        for sig in (_signal.SIGCHLD, _signal.SIGTERM, _signal.SIGPIPE):
+            _signal.signal(sig, _signal.SIG_DFL)
+        _signal.signal(_signal.SIGINT, _signal.default_int_handler)
     if _spare_kit is None:  # forked by the agent (no zygote): make what the zygote would have
         prepare_python_spares()
     # Everything that does not depend on the program is done before the hand-over. The
     # zygote's objects stay frozen (gc.unfreeze would write to every one of them and so copy
     # every page); the program's own objects are collected as usual. Its __main__ is the
     # zygote's unused one: this process's copy, fresh.
-    stdin, stdout, stderr, main = _spare_kit
-    sys.stdin, sys.stdout, sys.stderr = stdin, stdout, stderr
-    sys.__stdin__, sys.__stdout__, sys.__stderr__ = stdin, stdout, stderr
-    sys.modules["__main__"] = main
+    if sys.modules.get("__main__") is not _spare_kit[3]:
+        install_spare_kit()
+    stdout, main = _spare_kit[1], _spare_kit[3]
 
     req = read_program(ctrl_fd, marshal.loads)
     os.close(ctrl_fd)
@@ -378,15 +431,13 @@ def python_spare_main(ctrl_fd, stat_fd):
     t = os.times()
     baseline = t.user + t.system  # set-up before the hand-over is not billed
 
-    # os.environ is EXEC_ENV here (the zygote made it so): apply only the difference, without
-    # walking (so decoding) the whole environment as set_environ would.
+    # os.environ is EXEC_ENV here (the zygote made it so): the agent sent only the difference
+    # (launch.hand_to_spare), applied without walking (so decoding) the whole environment.
     env = req["env"]
-    for k in EXEC_ENV:
-        if k not in env:
-            del os.environ[k]
-    for k, v in env.items():
-        if EXEC_ENV.get(k) != v:
-            os.environ[k] = v
+    for k in env["unset"]:
+        del os.environ[k]
+    for k, v in env["set"].items():
+        os.environ[k] = v
     if req.get("lineBuffered"):
         stdout.reconfigure(line_buffering=True)  # streamed: flush at each line, as on a terminal
     status = run_python_program(main, req["code"], req["source"], req["cwd"], req.get("compileMarker"))

@@ -20,7 +20,7 @@ export interface AgentSocketDir {
 }
 
 /**
- * Makes and removes the per-container directories under `root/<this pid>/`. Null from
+ * Makes and removes the per-container directories under `root/<this pid>-<random>/`. Null from
  * `open` when the host cannot give a directory to a sandbox uid (not root, a remote Docker
  * engine): then containers talk over the attach stream, as before.
  */
@@ -33,8 +33,9 @@ export class AgentSocketDirs {
     try {
       mkdirSync(root, { recursive: true, mode: 0o711 });
       sweepDeadOwners(root);
-      const dir = join(root, String(process.pid));
-      mkdirSync(dir, { recursive: true, mode: 0o711 });
+      // One directory per engine (a process may run several): `<pid>-<random>`.
+      const dir = join(root, `${process.pid}-${randomBytes(6).toString('hex')}`);
+      mkdirSync(dir, { mode: 0o711 });
       return new AgentSocketDirs(dir);
     } catch {
       return null;
@@ -83,16 +84,21 @@ export class AgentSocketDirs {
     rmSync(d.hostDir, { recursive: true, force: true });
   }
 
-  /** Removes this process's directory (at shutdown). */
+  /** Where this engine's container directories are made. */
+  get path(): string {
+    return this.dir;
+  }
+
+  /** Removes this engine's directory (at shutdown). */
   close(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
-/** Directories of operator processes that are gone (a crash leaves them behind). */
+/** Directories of operator processes that are gone (a crash leaves them behind); `<pid>-…`. */
 function sweepDeadOwners(root: string): void {
   for (const name of readdirSync(root)) {
-    const pid = Number(name);
+    const pid = Number(name.split('-')[0]);
     if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue;
     try {
       process.kill(pid, 0);

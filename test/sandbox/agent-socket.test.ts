@@ -54,10 +54,12 @@ describe('agent socket', () => {
     expect(r.stdout).toBe('[]\nwrite 2\nconnect 2\n'); // ENOENT both: the directory itself is removed
     // On the host: no container directory is left under this process's once its containers are
     // up (each goes as its agent is connected; a pool refill may be starting one right now).
-    let left = readdirSync(`${ROOT}/${process.pid}`);
+    const mine = readdirSync(ROOT).filter((d) => d.startsWith(`${process.pid}-`));
+    expect(mine).toHaveLength(1); // this engine's
+    let left = readdirSync(`${ROOT}/${mine[0]}`);
     for (let i = 0; i < 50 && left.length > 0; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      left = readdirSync(`${ROOT}/${process.pid}`);
+      left = readdirSync(`${ROOT}/${mine[0]}`);
     }
     expect(left).toEqual([]);
   });
@@ -99,6 +101,17 @@ describe('agent socket', () => {
     expect(counts.filter((n) => n >= 100).every((n) => n === 200)).toBe(true);
     expect(counts.filter((n) => n < 100).every((n) => n === 1)).toBe(true);
     expect(counts.some((n) => n >= 100) && counts.some((n) => n < 100)).toBe(true);
+  });
+
+  it('engines of one process keep directories of their own: one shutting down leaves the other working', async () => {
+    const other = makeEngine({ FAAS_AGENT_SOCKET_DIR: ROOT, FAAS_PREWARM_LANGUAGES: '' });
+    await other.start();
+    expect((await py(other, 'print(2)', 'sock-d')).stdout).toBe('2\n');
+    await other.shutdown();
+    // A never-used container is started for an ephemeral run: its directory is made now.
+    const r = await engine.execute({ code: 'print(3)', language: 'python', mode: 'ephemeral' }, { owner: 'sock-d' });
+    expect(r.stdout).toBe('3\n');
+    expect(readdirSync(ROOT).filter((d) => d.startsWith(`${process.pid}-`))).toHaveLength(1);
   });
 
   it('the agent takes no connection from inside its own PID namespace (run by the host python, same namespace)', () => {

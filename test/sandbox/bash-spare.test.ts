@@ -45,6 +45,14 @@ describe('bash spares', () => {
     expect(pwd).toMatch(/^\/sandbox\/work\/run-/); // /workspace links there; bash reports the directory itself, as when the agent starts it
   });
 
+  it('a pipeline ends as in a shell the agent starts: SIGPIPE and SIGXFSZ at their defaults, not ignored as python has them', async () => {
+    const r = await bash('yes | head -1; echo "${PIPESTATUS[@]}"; awk \'/^SigIgn/ {print $2}\' /proc/$$/status');
+    const [y, status, ignored] = r.stdout.trim().split('\n');
+    expect([y, status, r.stderr]).toEqual(['y', '141 0', '']);
+    const mask = BigInt(`0x${ignored}`);
+    for (const sig of [13n, 25n]) expect((mask >> (sig - 1n)) & 1n).toBe(0n); // SIGPIPE, SIGXFSZ
+  });
+
   it('runs in a spare forked ahead of time, not a fork of the agent, execution after execution', async () => {
     const outs = [];
     for (let i = 0; i < 12; i++) {
