@@ -58,19 +58,19 @@ class Agent(SparePool, Launcher, Streams, Finisher):
         self.waiting = []  # executions that arrived when no spare was ready
         if language in SPARE_LANGUAGES:
             self.start_zygote()
-        # The host channel: stdin/stdout (Docker's attach stream) until the host connects to
-        # our socket, if it gave us one (host_socket.py); then that socket, both ways.
-        self.in_fd, self.out_fd = 0, 1
-        self.host_conn = None
-        self.socket_path = os.environ.get("FAAS_AGENT_SOCKET")
-        self.listener = host_socket.listen(self.socket_path) if self.socket_path else None
-        os.set_blocking(0, False)
-        os.set_blocking(1, False)
+        # The host channel: the host's socket if it gave us one and it answers (host_socket.py;
+        # connected after the zygote is forked, so no fork of ours holds it), both ways; else
+        # stdin/stdout (Docker's attach stream).
+        path = os.environ.get("FAAS_AGENT_SOCKET")
+        self.host_conn = host_socket.connect(path) if path else None
+        self.in_fd = self.out_fd = self.host_conn.fileno() if self.host_conn is not None else None
+        if self.host_conn is None:
+            self.in_fd, self.out_fd = 0, 1
+            os.set_blocking(0, False)
+            os.set_blocking(1, False)
         self.sig_r = wake_on_signals()
         signal.signal(signal.SIGTERM, lambda *_: self.stop())
-        self.sel.register(0, selectors.EVENT_READ, ("host", None))
-        if self.listener is not None:
-            self.sel.register(self.listener, selectors.EVENT_READ, ("accept", None))
+        self.sel.register(self.in_fd, selectors.EVENT_READ, ("host", None))
         self.sel.register(self.sig_r, selectors.EVENT_READ, ("signal", None))
         self.refill_spares()
         # Hello (the host's "ready") waits for the first spares to have booted, so their boot
@@ -87,27 +87,7 @@ class Agent(SparePool, Launcher, Streams, Finisher):
             if sum(1 for sp in self.spares if sp.ready) < SPARES:
                 return
         self.hello_sent = True
-        self.send(dict(hello(self.language), socket=self.listener is not None))
-
-    def on_host_connect(self):
-        """The host connected to our socket: from now on every frame goes over it."""
-        self.sel.unregister(self.listener)
-        conn = host_socket.accept_host(self.listener, self.socket_path)
-        self.listener = None
-        if conn is None:
-            self.stop()  # not the host: nothing but the host may ever steer this agent
-            return
-        os.set_blocking(1, True)
-        if self.outbuf:
-            os.write(1, bytes(self.outbuf))  # what was still on its way over stdout goes first
-        self.outbuf.clear()
-        if self.sel.get_map().get(1) is not None:
-            self.sel.unregister(1)
-        self.sel.unregister(0)
-        self.host_conn = conn
-        self.in_fd = self.out_fd = conn.fileno()
-        self.sel.register(self.in_fd, selectors.EVENT_READ, ("host", None))
-        self.send(hello(self.language))  # the host's word that the switch is done
+        self.send(hello(self.language))
 
     # ---- host channel -------------------------------------------------------------
     def send(self, obj):
@@ -222,8 +202,6 @@ class Agent(SparePool, Launcher, Streams, Finisher):
                         self.flush_out()
                     if events & selectors.EVENT_READ:
                         self.on_host_readable()
-                elif kind == "accept":
-                    self.on_host_connect()
                 elif kind == "out":
                     self.on_output(key.fd, data[0], data[1])
                 elif kind == "stat":

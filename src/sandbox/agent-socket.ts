@@ -1,92 +1,104 @@
-// The direct host <-> agent channel of an execution container: a unix socket the agent listens
-// on in a directory the host made for that container alone (bind-mounted at
+// The direct host <-> agent channel of an execution container: a unix socket the host listens
+// on in a directory of its own for that container (root's, mounted read-only at
 // AGENT_SOCKET_MOUNT). Frames otherwise cross Docker's attach relay (dockerd, containerd-shim
-// and their fifos, several process hops each way; measured here ≈ 2 ms per round trip on an
-// idle machine); over the socket they take one. The agent side is agent/faas_agent/host_socket.py.
-import { chownSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
-import type { Socket } from 'node:net';
+// and their fifos, several process hops each way; measured here: a paced round trip 0.69 vs
+// 1.0-1.2 ms); over the socket they take one. The agent (agent/faas_agent/host_socket.py)
+// connects once as it starts, before any user code runs; the first connection is taken, the
+// listener closed and the socket and directory removed. The container never has anything of
+// the host's that it can write to: the mount is read-only, and the socket file is the host's.
+import { chmodSync, chownSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
 
 /** Where the directory is mounted in the container, and the socket's name in it. */
 export const AGENT_SOCKET_MOUNT = '/run/faas-agent';
 export const AGENT_SOCKET_PATH = `${AGENT_SOCKET_MOUNT}/agent.sock`;
+/** sun_path holds 107 bytes and a NUL; our names under the root take 40. */
+const MAX_ROOT_LENGTH = 107 - 40;
+/** A crashed operator's directories go once this old (another operator's live ones are younger). */
+const STALE_MS = 60 * 60_000;
 
-/** One container's socket directory on the host. */
-export interface AgentSocketDir {
+/** One container's listening socket on the host, until its agent connects. */
+export interface AgentSocket {
   hostDir: string;
-  uid: number;
+  /** The agent's connection (the first one made); rejects if the listener fails. */
+  connection: Promise<Socket>;
+  /** Stops listening and removes the socket and directory (idempotent). */
+  close(): void;
 }
 
 /**
- * Makes and removes the per-container directories under `root/<this pid>-<random>/`. Null from
- * `open` when the host cannot give a directory to a sandbox uid (not root, a remote Docker
- * engine): then containers talk over the attach stream, as before.
+ * Makes the per-container listening sockets under `root/<pid>-<random>/`. Null from `open`
+ * when the host cannot give a socket to a sandbox uid (not root, a remote Docker engine, a
+ * root path too long for a socket, or not writable): then containers talk over the attach
+ * stream, as before.
  */
 export class AgentSocketDirs {
-  private constructor(private readonly dir: string) {}
+  private constructor(private readonly dir: string, private readonly log: Logger) {}
 
-  static open(root: string | null, dockerHost: string | undefined): AgentSocketDirs | null {
-    if (!root || process.getuid?.() !== 0) return null;
-    if (dockerHost && !dockerHost.startsWith('unix://')) return null; // the engine must see our files
+  static open(root: string | null, dockerHost: string | undefined, log: Logger): AgentSocketDirs | null {
+    const off = (why: string) => {
+      log.info({ root, why }, 'direct agent channel off: frames go over the attach stream');
+      return null;
+    };
+    if (!root) return null;
+    if (process.getuid?.() !== 0) return off('the operator is not root (it must give each socket to a sandbox uid)');
+    if (dockerHost && !dockerHost.startsWith('unix://')) return off('the Docker engine is remote');
+    if (root.length > MAX_ROOT_LENGTH) return off(`the path is over ${MAX_ROOT_LENGTH} characters (a socket path holds 107)`);
     try {
       mkdirSync(root, { recursive: true, mode: 0o711 });
-      sweepDeadOwners(root);
+      sweepStale(root);
       // One directory per engine (a process may run several): `<pid>-<random>`.
       const dir = join(root, `${process.pid}-${randomBytes(6).toString('hex')}`);
       mkdirSync(dir, { mode: 0o711 });
-      return new AgentSocketDirs(dir);
-    } catch {
-      return null;
+      return new AgentSocketDirs(dir, log);
+    } catch (err) {
+      return off((err as Error).message);
     }
   }
 
-  /** A fresh directory only `uid` (the container's sandbox user) can write to. */
-  make(uid: number): AgentSocketDir {
+  /** A socket only `uid` (the container's sandbox user) may connect to, listening now. */
+  async listen(uid: number): Promise<AgentSocket> {
     const hostDir = join(this.dir, randomBytes(9).toString('base64url'));
-    mkdirSync(hostDir, { mode: 0o700 });
-    chownSync(hostDir, uid, uid);
-    return { hostDir, uid };
-  }
-
-  /**
-   * Connects to the agent's socket. The directory is the container's: the socket must be a
-   * socket of its uid (not a link to one of the host's) — checked before connecting, and only
-   * ever done before any user code has run there.
-   */
-  connect(d: AgentSocketDir, timeoutMs = 5_000): Promise<Socket> {
-    const path = join(d.hostDir, 'agent.sock');
-    const st = lstatSync(path);
-    if (!st.isSocket() || st.uid !== d.uid) return Promise.reject(new Error(`${path} is not the agent's socket`));
-    return new Promise((resolve, reject) => {
-      const s = connect(path);
-      const timer = setTimeout(() => {
-        s.destroy();
-        reject(new Error(`no connection to ${path} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      s.once('connect', () => {
-        clearTimeout(timer);
+    mkdirSync(hostDir, { mode: 0o711 });
+    const path = join(hostDir, 'agent.sock');
+    const server: Server = createServer({ pauseOnConnect: true });
+    const close = () => {
+      server.close();
+      try {
+        unlinkSync(path);
+      } catch {
+        /* not made, or gone */
+      }
+      try {
+        rmdirSync(hostDir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn({ err, hostDir }, 'could not remove an agent socket directory');
+      }
+    };
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(path, () => resolve());
+      });
+      chownSync(path, uid, uid);
+      chmodSync(path, 0o600);
+    } catch (err) {
+      close();
+      throw err;
+    }
+    const connection = new Promise<Socket>((resolve, reject) => {
+      server.once('connection', (s) => {
+        close(); // one connection, ever: the agent's, made before any user code ran
         resolve(s);
       });
-      s.once('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
+      server.once('error', reject);
     });
-  }
-
-  /**
-   * Removes a container's directory. Once removed (the agent took its one connection), the
-   * container's mount of it refuses new entries: nothing can be written to the host there.
-   */
-  remove(d: AgentSocketDir): void {
-    rmSync(d.hostDir, { recursive: true, force: true });
-  }
-
-  /** Where this engine's container directories are made. */
-  get path(): string {
-    return this.dir;
+    connection.catch(() => undefined); // the caller may be gone by then
+    return { hostDir, connection, close };
   }
 
   /** Removes this engine's directory (at shutdown). */
@@ -95,12 +107,16 @@ export class AgentSocketDirs {
   }
 }
 
-/** Directories of operator processes that are gone (a crash leaves them behind); `<pid>-…`. */
-function sweepDeadOwners(root: string): void {
+/** Directories of operator processes that are gone (a crash leaves them behind): `<pid>-…`,
+ *  the pid not alive here and the directory untouched for an hour (an operator in another PID
+ *  namespace sharing the root has a pid this one cannot see). */
+function sweepStale(root: string): void {
+  const now = Date.now();
   for (const name of readdirSync(root)) {
     const pid = Number(name.split('-')[0]);
     if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue;
     try {
+      if (now - statSync(join(root, name)).mtimeMs < STALE_MS) continue;
       process.kill(pid, 0);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(root, name), { recursive: true, force: true });

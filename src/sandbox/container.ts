@@ -4,7 +4,8 @@
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import type { Duplex } from 'node:stream';
-import type { AgentSocketDir, AgentSocketDirs } from './agent-socket.js';
+import type { AgentSocket } from './agent-socket.js';
+import type { Socket } from 'node:net';
 import { QuotaExceededError, SandboxError } from '@faas/sdk/errors';
 import { findCpuCounter } from './cgroup.js';
 import type { CpuCounter } from './cgroup.js';
@@ -52,7 +53,8 @@ interface Pending extends ExecHandlers {
 export const MAX_PROGRESS_MESSAGE = 1000;
 
 export class SandboxContainer {
-  private readonly decoder: FrameDecoder;
+  private decoder: FrameDecoder;
+  private readonly maxFrameBytes: number;
   private invalidFrames = 0;
   /** Why the channel was ended by the host (an oversized frame), for the pending callers. */
   private fatal: SandboxError | null = null;
@@ -74,8 +76,6 @@ export class SandboxContainer {
   cpu: CpuCounter | null = null;
   /** Where frames go: the attach stream, or the agent's socket once connected (agent-socket.ts). */
   private channel: Duplex;
-  /** The socket directory while the agent's socket is being connected to; null after. */
-  private socketDir: { dirs: AgentSocketDirs; dir: AgentSocketDir } | null = null;
 
   private constructor(
     readonly container: Docker.Container,
@@ -85,14 +85,8 @@ export class SandboxContainer {
     maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES,
   ) {
     this.channel = stream;
-    this.decoder = new FrameDecoder(
-      (raw, why) => {
-        // Logged a few times per container: a hostile agent must not flood the operator's log.
-        if (++this.invalidFrames <= 5) this.log.warn({ container: this.id, frame: raw.slice(0, 300), why: why.slice(0, 300) }, 'dropped an invalid frame from the agent');
-        else if (this.invalidFrames === 6) this.log.warn({ container: this.id }, 'more invalid frames from the agent; dropping them without a word');
-      },
-      maxFrameBytes,
-    );
+    this.maxFrameBytes = maxFrameBytes;
+    this.decoder = this.newDecoder();
     const demux = new AttachDemuxer(
       (b) => {
         if (this.channel === stream) this.onFrames(b);
@@ -106,6 +100,17 @@ export class SandboxContainer {
     stream.on('end', () => this.onClose());
     stream.on('close', () => this.onClose());
     stream.on('error', () => this.onClose());
+  }
+
+  private newDecoder(): FrameDecoder {
+    return new FrameDecoder(
+      (raw, why) => {
+        // Logged a few times per container: a hostile agent must not flood the operator's log.
+        if (++this.invalidFrames <= 5) this.log.warn({ container: this.id, frame: raw.slice(0, 300), why: why.slice(0, 300) }, 'dropped an invalid frame from the agent');
+        else if (this.invalidFrames === 6) this.log.warn({ container: this.id }, 'more invalid frames from the agent; dropping them without a word');
+      },
+      this.maxFrameBytes,
+    );
   }
 
   get id(): string {
@@ -146,7 +151,7 @@ export class SandboxContainer {
     language: string,
     log: Logger,
     maxFrameBytes?: number,
-    socket?: { dirs: AgentSocketDirs; dir: AgentSocketDir },
+    socket?: AgentSocket,
   ): Promise<SandboxContainer> {
     let container: Docker.Container | undefined;
     try {
@@ -160,7 +165,8 @@ export class SandboxContainer {
         hijack: true,
       })) as unknown as Duplex;
       const sc = new SandboxContainer(container, stream, language, log, maxFrameBytes);
-      sc.socketDir = socket ?? null;
+      // The agent connects to its socket, if it has one, before it says hello (over it).
+      socket?.connection.then((s) => sc.useSocket(s), () => undefined);
       const hello = new Promise<void>((resolve, reject) => {
         sc.helloWaiter = { resolve, reject };
       });
@@ -173,7 +179,7 @@ export class SandboxContainer {
       await container?.remove({ force: true }).catch(() => undefined);
       throw err instanceof SandboxError ? err : new SandboxError(`could not start a sandbox: ${(err as Error).message}`);
     } finally {
-      if (socket) socket.dirs.remove(socket.dir); // connected or not, it is not needed any more
+      socket?.close(); // connected or not, it is not needed any more
     }
   }
 
@@ -182,28 +188,21 @@ export class SandboxContainer {
     this.channel.write(encodeFrame(msg));
   }
 
-  /**
-   * The agent listens on its socket (its first hello said so): connect, and take frames from
-   * there on. Its hello over the socket completes the start. Anything else arriving over the
-   * attach stream from now on is not a frame of ours and is dropped.
-   */
-  private async connectSocket(s: { dirs: AgentSocketDirs; dir: AgentSocketDir }): Promise<void> {
-    try {
-      const sock = await s.dirs.connect(s.dir);
-      if (this.closed) {
-        sock.destroy();
-        return;
-      }
-      sock.setNoDelay?.(true);
-      this.channel = sock;
-      sock.on('data', (c: Buffer) => this.onFrames(c));
-      sock.on('end', () => this.onClose());
-      sock.on('close', () => this.onClose());
-      sock.on('error', () => this.onClose());
-    } catch (err) {
-      this.helloWaiter?.reject(new SandboxError(`could not connect to the agent of ${this.id}: ${(err as Error).message}`));
-      this.helloWaiter = null;
+  /** The agent connected to its socket: frames go both ways over it from now on (anything
+   *  arriving over the attach stream's stdout after this is not a frame of ours). */
+  private useSocket(sock: Socket): void {
+    if (this.closed) {
+      sock.destroy();
+      return;
     }
+    sock.setNoDelay?.(true);
+    this.channel = sock;
+    this.decoder = this.newDecoder();
+    sock.on('data', (c: Buffer) => this.onFrames(c));
+    sock.on('end', () => this.onClose());
+    sock.on('close', () => this.onClose());
+    sock.on('error', () => this.onClose());
+    sock.resume();
   }
 
   private onFrames(chunk: Buffer): void {
@@ -223,11 +222,6 @@ export class SandboxContainer {
       case 'hello':
         if (msg.version !== PROTOCOL_VERSION) {
           this.helloWaiter?.reject(new SandboxError(`agent speaks protocol v${msg.version}, host v${PROTOCOL_VERSION}: rebuild the images`));
-        } else if (msg.socket === true && this.socketDir && this.channel === this.stream) {
-          const s = this.socketDir;
-          this.socketDir = null;
-          void this.connectSocket(s);
-          return; // the start completes with the hello over the socket
         } else {
           this.helloWaiter?.resolve();
         }

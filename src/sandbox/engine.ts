@@ -143,14 +143,14 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
       maxFrameBytes: config.limits.maxFrameBytes,
     });
     this.queue = new PQueue({ concurrency: config.queue.concurrency });
-    this.agentSockets = AgentSocketDirs.open(config.agentSocketDir, config.dockerHost);
+    this.agentSockets = AgentSocketDirs.open(config.agentSocketDir, config.dockerHost, log);
     this.fresh = new FreshPool(
       async (spec) => {
         const uid = allocateSandboxUid();
         // gVisor keeps the attach stream (a host socket through its gofer is not set up here).
         const dirs = spec.isolation === 'gvisor' ? null : this.agentSockets;
-        const socket = dirs ? { dirs, dir: dirs.make(uid) } : undefined;
-        const options = containerOptions({ ...spec, uid, agentSocketDir: socket?.dir.hostDir });
+        const socket = dirs ? await dirs.listen(uid).catch((err: Error) => void this.log.warn({ err: err.message }, 'no agent socket: attach stream')) : undefined;
+        const options = containerOptions({ ...spec, uid, agentSocketDir: socket?.hostDir });
         return SandboxContainer.start(this.docker, options, spec.language, this.log, config.limits.maxFrameBytes, socket);
       },
       log,

@@ -183,7 +183,9 @@ export function containerOptions(spec: ContainerSpec): Docker.ContainerCreateOpt
       NanoCpus: Math.round(spec.resources.cpuCores * 1e9),
       // The only writable place: /tmp, HOME and the work root live here (see docker/runtime/Dockerfile).
       Tmpfs: { '/sandbox': `rw,exec,nosuid,nodev,size=${limits.diskMb}m,uid=${uid},gid=${uid},mode=0755` },
-      ...(spec.agentSocketDir ? { Binds: [`${spec.agentSocketDir}:${AGENT_SOCKET_MOUNT}:rw`] } : {}),
+      // Read-only: the container connects to the host's socket there and can write nothing
+      // (`Mounts`, not `Binds`: a missing source is an error, not a directory made for it).
+      ...(spec.agentSocketDir ? { Mounts: [{ Type: 'bind' as const, Source: spec.agentSocketDir, Target: AGENT_SOCKET_MOUNT, ReadOnly: true }] } : {}),
       ShmSize: 16 * 1024 * 1024,
       Ulimits: [{ Name: 'nofile', Soft: 4096, Hard: 4096 }],
       // The agent is PID 1 (it reaps orphans of user code, and is not dumpable): docker-init

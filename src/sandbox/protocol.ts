@@ -87,8 +87,6 @@ export const HelloSchema = z.object({
   version: z.number(),
   language: z.string(),
   pid: z.number(),
-  /** The agent listens on its host socket (agent-socket.ts): the host connects, then hears hello again there. */
-  socket: z.boolean().optional(),
 });
 export const ResultSchema = z.object({
   type: z.literal('result'),

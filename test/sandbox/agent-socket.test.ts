@@ -1,10 +1,9 @@
 // The direct host <-> agent channel (src/sandbox/agent-socket.ts, agent/faas_agent/host_socket.py):
-// an execution container's agent listens on a socket in a directory the host made for it, takes
-// the host's one connection, and the directory is gone before any user code runs — so user code
-// finds nothing there, cannot write to the host through the mount, and cannot reach the agent.
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readlinkSync, rmSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+// the host listens on a socket in a directory of its own per container (mounted read-only), the
+// agent connects as it starts, the host takes that one connection and removes socket and
+// directory before any user code runs — so user code finds nothing there, can store nothing on
+// the host through the mount, and cannot reach the agent or the host.
+import { existsSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OWNER_PID_LABEL } from '../../src/sandbox/index.js';
 import type { DockerSandboxEngine } from '../../src/sandbox/index.js';
@@ -30,17 +29,24 @@ afterAll(async () => {
 const py = (e: DockerSandboxEngine, code: string, owner: string) => e.execute({ code, language: 'python', mode: 'cached' }, { owner });
 
 describe('agent socket', () => {
-  it('is gone before user code runs: nothing in the mount, no file can be made there, no agent to connect to', async () => {
+  it('leaves user code nothing: the mount is read-only and empty, nothing can be stored there (O_TMPFILE too), no socket to reach', async () => {
     const r = await py(
       engine,
       [
         'import os, socket',
-        'print(os.listdir("/run/faas-agent"))',
         'try:',
-        '    open("/run/faas-agent/fill", "w").write("x" * 4096)',
-        '    print("wrote")',
+        '    print(os.listdir("/run/faas-agent"))',
         'except OSError as e:',
-        '    print("write", e.errno)',
+        '    print("list", e.errno)',
+        'for how in ("file", "tmpfile"):',
+        '    try:',
+        '        if how == "file":',
+        '            open("/run/faas-agent/fill", "w").write("x" * 4096)',
+        '        else:',
+        '            os.write(os.open("/run/faas-agent", os.O_TMPFILE | os.O_RDWR, 0o600), b"x" * 4096)',
+        '        print(how, "written")',
+        '    except OSError as e:',
+        '        print(how, e.errno)',
         's = socket.socket(socket.AF_UNIX)',
         'try:',
         '    s.connect("/run/faas-agent/agent.sock")',
@@ -51,9 +57,10 @@ describe('agent socket', () => {
       'sock-a',
     );
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stdout).toBe('[]\nwrite 2\nconnect 2\n'); // ENOENT both: the directory itself is removed
-    // On the host: no container directory is left under this process's once its containers are
-    // up (each goes as its agent is connected; a pool refill may be starting one right now).
+    // The directory is root's (0711: not even listable) on a read-only mount, and it is gone.
+    expect(r.stdout).toMatch(/^(list 13|\[\])\nfile (2|13|30)\ntmpfile (13|30)\nconnect 2\n$/); // ENOENT, EACCES or EROFS; O_TMPFILE refused; ENOENT
+    // On the host: no container directory is left once its containers are up (each goes as its
+    // agent connects; a pool refill may be starting one right now).
     const mine = readdirSync(ROOT).filter((d) => d.startsWith(`${process.pid}-`));
     expect(mine).toHaveLength(1); // this engine's
     let left = readdirSync(`${ROOT}/${mine[0]}`);
@@ -114,24 +121,14 @@ describe('agent socket', () => {
     expect(readdirSync(ROOT).filter((d) => d.startsWith(`${process.pid}-`))).toHaveLength(1);
   });
 
-  it('the agent takes no connection from inside its own PID namespace (run by the host python, same namespace)', () => {
-    const agentDir = fileURLToPath(new URL('../../agent', import.meta.url));
-    const out = execFileSync(
-      'python3',
-      [
-        '-c',
-        [
-          'import os, socket, tempfile',
-          'from faas_agent import host_socket',
-          'path = os.path.join(tempfile.mkdtemp(), "agent.sock")',
-          'l = host_socket.listen(path)',
-          'c = socket.socket(socket.AF_UNIX); c.connect(path)',
-          'import selectors; sel = selectors.DefaultSelector(); sel.register(l, selectors.EVENT_READ); sel.select(5)',
-          'print(host_socket.accept_host(l, path), os.path.exists(path), l.fileno())',
-        ].join('\n'),
-      ],
-      { cwd: agentDir, encoding: 'utf8', timeout: 30_000 },
-    ).trim();
-    expect(out).toBe('None False -1'); // refused, socket removed, listener closed
+  it('falls back to the attach stream where a socket cannot be had (a root path too long for a socket address)', async () => {
+    const e = makeEngine({ FAAS_AGENT_SOCKET_DIR: `${ROOT}/${'x'.repeat(80)}`, FAAS_PREWARM_LANGUAGES: '' });
+    await e.start();
+    try {
+      expect((await py(e, 'print(4)', 'sock-e')).stdout).toBe('4\n');
+      expect(existsSync(`${ROOT}/${'x'.repeat(80)}`)).toBe(false);
+    } finally {
+      await e.shutdown();
+    }
   });
 });
