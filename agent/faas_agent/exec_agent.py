@@ -58,9 +58,10 @@ class Agent(SparePool, Launcher, Streams, Finisher):
         self.waiting = []  # executions that arrived when no spare was ready
         if language in SPARE_LANGUAGES:
             self.start_zygote()
-        # The host channel: the host's socket if it gave us one and it answers (host_socket.py;
-        # connected after the zygote is forked, so no fork of ours holds it), both ways; else
-        # stdin/stdout (Docker's attach stream).
+        # The host channel: the host's socket if it gave us one and it answers (host_socket.py),
+        # both ways; else stdin/stdout (Docker's attach stream). No process of user code holds
+        # it: the zygote closed fds 3 and up, a spare (from the zygote, or from us once the
+        # zygote is gone) keeps only 0-5, spawned programs get close_fds.
         path = os.environ.get("FAAS_AGENT_SOCKET")
         self.host_conn = host_socket.connect(path) if path else None
         self.in_fd = self.out_fd = self.host_conn.fileno() if self.host_conn is not None else None

@@ -6,7 +6,7 @@
 // connects once as it starts, before any user code runs; the first connection is taken, the
 // listener closed and the socket and directory removed. The container never has anything of
 // the host's that it can write to: the mount is read-only, and the socket file is the host's.
-import { chmodSync, chownSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
@@ -16,8 +16,10 @@ import type { Logger } from 'pino';
 /** Where the directory is mounted in the container, and the socket's name in it. */
 export const AGENT_SOCKET_MOUNT = '/run/faas-agent';
 export const AGENT_SOCKET_PATH = `${AGENT_SOCKET_MOUNT}/agent.sock`;
-/** sun_path holds 107 bytes and a NUL; our names under the root take 40. */
-const MAX_ROOT_LENGTH = 107 - 40;
+/** sun_path holds 107 bytes and a NUL. */
+const MAX_SOCKET_PATH = 107;
+/** What a container's socket adds to the engine's directory: `/<12 chars>/agent.sock`. */
+const SOCKET_SUFFIX = 1 + 12 + '/agent.sock'.length;
 /** A crashed operator's directories go once this old (another operator's live ones are younger). */
 const STALE_MS = 60 * 60_000;
 
@@ -47,13 +49,17 @@ export class AgentSocketDirs {
     if (!root) return null;
     if (process.getuid?.() !== 0) return off('the operator is not root (it must give each socket to a sandbox uid)');
     if (dockerHost && !dockerHost.startsWith('unix://')) return off('the Docker engine is remote');
-    if (root.length > MAX_ROOT_LENGTH) return off(`the path is over ${MAX_ROOT_LENGTH} characters (a socket path holds 107)`);
     try {
-      mkdirSync(root, { recursive: true, mode: 0o711 });
+      mkdirSync(root, { recursive: true, mode: 0o700 });
+      // Everything under it is made, chowned and removed as root: it must be root's alone (a
+      // directory another user could write to would let them swap in links to host files).
+      const st = lstatSync(root);
+      if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0) return off('the directory is not root-owned and closed to others');
       sweepStale(root);
       // One directory per engine (a process may run several): `<pid>-<random>`.
       const dir = join(root, `${process.pid}-${randomBytes(6).toString('hex')}`);
-      mkdirSync(dir, { mode: 0o711 });
+      if (Buffer.byteLength(dir) + SOCKET_SUFFIX > MAX_SOCKET_PATH) return off(`socket paths there would be over ${MAX_SOCKET_PATH} bytes`);
+      mkdirSync(dir, { mode: 0o700 });
       return new AgentSocketDirs(dir, log);
     } catch (err) {
       return off((err as Error).message);
@@ -62,8 +68,11 @@ export class AgentSocketDirs {
 
   /** A socket only `uid` (the container's sandbox user) may connect to, listening now. */
   async listen(uid: number): Promise<AgentSocket> {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 }); // back if a sweep took it
     const hostDir = join(this.dir, randomBytes(9).toString('base64url'));
-    mkdirSync(hostDir, { mode: 0o711 });
+    // 0700 until the socket is the container's; then 0711: its uid needs to pass through this
+    // one directory (the mount's root), not its parents (the mount is made by the engine).
+    mkdirSync(hostDir, { mode: 0o700 });
     const path = join(hostDir, 'agent.sock');
     const server: Server = createServer({ pauseOnConnect: true });
     const close = () => {
@@ -86,6 +95,7 @@ export class AgentSocketDirs {
       });
       chownSync(path, uid, uid);
       chmodSync(path, 0o600);
+      chmodSync(hostDir, 0o711);
     } catch (err) {
       close();
       throw err;

@@ -154,6 +154,7 @@ export class SandboxContainer {
     socket?: AgentSocket,
   ): Promise<SandboxContainer> {
     let container: Docker.Container | undefined;
+    let sc: SandboxContainer | undefined;
     try {
       container = await docker.createContainer(options);
       // Attach before start so nothing the agent writes is lost.
@@ -164,19 +165,22 @@ export class SandboxContainer {
         stderr: true,
         hijack: true,
       })) as unknown as Duplex;
-      const sc = new SandboxContainer(container, stream, language, log, maxFrameBytes);
+      const started = new SandboxContainer(container, stream, language, log, maxFrameBytes);
+      sc = started;
       // The agent connects to its socket, if it has one, before it says hello (over it).
-      socket?.connection.then((s) => sc.useSocket(s), () => undefined);
+      socket?.connection.then((s) => started.useSocket(s), () => undefined);
       const hello = new Promise<void>((resolve, reject) => {
-        sc.helloWaiter = { resolve, reject };
+        started.helloWaiter = { resolve, reject };
       });
       await container.start();
-      await withTimeout(hello, 30_000, () => new SandboxError(`agent in container ${sc.id} did not start: ${sc.agentLog}`));
-      sc.cpu = findCpuCounter(container.id);
-      if (sc.closed) sc.cpu?.close(); // it went down meanwhile
-      return sc;
+      await withTimeout(hello, 30_000, () => new SandboxError(`agent in container ${started.id} did not start: ${started.agentLog}`));
+      started.cpu = findCpuCounter(container.id);
+      if (started.closed) started.cpu?.close(); // it went down meanwhile
+      return started;
     } catch (err) {
-      await container?.remove({ force: true }).catch(() => undefined);
+      // Its channels too (a socket connected late, the attach stream), not only the container.
+      if (sc) await sc.destroy();
+      else await container?.remove({ force: true }).catch(() => undefined);
       throw err instanceof SandboxError ? err : new SandboxError(`could not start a sandbox: ${(err as Error).message}`);
     } finally {
       socket?.close(); // connected or not, it is not needed any more

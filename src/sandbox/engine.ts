@@ -110,7 +110,7 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
   /** Container removals under way; shutdown waits for them so nothing is left behind. */
   private readonly removals = new Set<Promise<void>>();
   /** Execution containers' direct channels (agent-socket.ts); null: attach streams only. */
-  private readonly agentSockets: AgentSocketDirs | null;
+  private agentSockets: AgentSocketDirs | null;
   readonly contexts: ContextManager;
   /** Without a state given, contexts live only as long as this engine (a throw-away store). */
   private readonly ownState: { dir: string | null } | null;
@@ -150,8 +150,18 @@ export class DockerSandboxEngine implements SandboxEngine, SnapshotEngine {
         // gVisor keeps the attach stream (a host socket through its gofer is not set up here).
         const dirs = spec.isolation === 'gvisor' ? null : this.agentSockets;
         const socket = dirs ? await dirs.listen(uid).catch((err: Error) => void this.log.warn({ err: err.message }, 'no agent socket: attach stream')) : undefined;
-        const options = containerOptions({ ...spec, uid, agentSocketDir: socket?.hostDir });
-        return SandboxContainer.start(this.docker, options, spec.language, this.log, config.limits.maxFrameBytes, socket);
+        try {
+          const options = containerOptions({ ...spec, uid, agentSocketDir: socket?.hostDir });
+          return await SandboxContainer.start(this.docker, options, spec.language, this.log, config.limits.maxFrameBytes, socket);
+        } catch (err) {
+          socket?.close();
+          // A Docker engine that cannot see our directory (the operator in a container of its
+          // own, a rootless engine) refuses the mount: attach streams from now on.
+          if (!socket || !/mount|bind source/i.test((err as Error).message)) throw err;
+          this.log.warn({ err: (err as Error).message }, 'the Docker engine cannot mount agent sockets: attach streams from now on');
+          this.agentSockets = null;
+          return SandboxContainer.start(this.docker, containerOptions({ ...spec, uid }), spec.language, this.log, config.limits.maxFrameBytes);
+        }
       },
       log,
       // Configurations nobody prewarmed (any key can ask for many) keep no more started

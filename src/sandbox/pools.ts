@@ -54,6 +54,7 @@ export class FreshPool {
     let c: SandboxContainer | undefined;
     while ((c = e.ready.shift())) {
       if (c.alive) break;
+      void c.destroy(); // its channel went down: the container (maybe still running) goes too
     }
     this.refill(key);
     if (c) return c;

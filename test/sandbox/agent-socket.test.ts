@@ -3,7 +3,7 @@
 // agent connects as it starts, the host takes that one connection and removes socket and
 // directory before any user code runs — so user code finds nothing there, can store nothing on
 // the host through the mount, and cannot reach the agent or the host.
-import { existsSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OWNER_PID_LABEL } from '../../src/sandbox/index.js';
 import type { DockerSandboxEngine } from '../../src/sandbox/index.js';
@@ -126,9 +126,25 @@ describe('agent socket', () => {
     await e.start();
     try {
       expect((await py(e, 'print(4)', 'sock-e')).stdout).toBe('4\n');
-      expect(existsSync(`${ROOT}/${'x'.repeat(80)}`)).toBe(false);
+      expect(readdirSync(`${ROOT}/${'x'.repeat(80)}`)).toEqual([]); // nothing made there
     } finally {
       await e.shutdown();
+      rmSync(`${ROOT}/${'x'.repeat(80)}`, { recursive: true, force: true });
+    }
+  });
+
+  it('uses no root another user could write to (it would let them swap in links to host files): attach stream instead', async () => {
+    const open = `${ROOT}-open`;
+    mkdirSync(open, { mode: 0o777 });
+    chmodSync(open, 0o777);
+    const e = makeEngine({ FAAS_AGENT_SOCKET_DIR: open, FAAS_PREWARM_LANGUAGES: '' });
+    await e.start();
+    try {
+      expect((await py(e, 'print(5)', 'sock-f')).stdout).toBe('5\n');
+      expect(readdirSync(open)).toEqual([]);
+    } finally {
+      await e.shutdown();
+      rmSync(open, { recursive: true, force: true });
     }
   });
 });
