@@ -64,8 +64,9 @@ class Agent(SparePool, Launcher, Streams, Finisher):
         # zygote is gone) keeps only 0-5, spawned programs get close_fds.
         path = os.environ.get("FAAS_AGENT_SOCKET")
         self.host_conn = host_socket.connect(path) if path else None
-        self.in_fd = self.out_fd = self.host_conn.fileno() if self.host_conn is not None else None
-        if self.host_conn is None:
+        if self.host_conn is not None:
+            self.in_fd = self.out_fd = self.host_conn.fileno()
+        else:
             self.in_fd, self.out_fd = 0, 1
             os.set_blocking(0, False)
             os.set_blocking(1, False)

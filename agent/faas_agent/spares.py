@@ -35,7 +35,7 @@ PROGRESS_FD = 5  # in spares; a program started per execution gets the number in
 EXEC_ENV = dict(BASE_ENV, FAAS_PROGRESS_FD=str(PROGRESS_FD))
 
 
-def node_spare_flags():
+def _node_spare_flags():
     """A container of at most one core (its CPU quota; the default) runs node spares without
     V8's helper threads: there they cannot add speed, only burn the quota in bursts — a spare
     booting on several threads after one execution got the container throttled for tens of ms
@@ -45,6 +45,9 @@ def node_spare_flags():
     except ValueError:
         cores = 1.0
     return ["--single-threaded"] if cores <= 1 else []
+
+
+NODE_SPARE_FLAGS = _node_spare_flags()
 
 
 def make_oom_victim():
@@ -116,7 +119,7 @@ def start_spare(language):
                     os.set_inheritable(fd, True)
                 os.chdir(WORK_ROOT)
                 runner = os.path.join(AGENT_DIR, "runner.cjs")
-                os.execve("/usr/bin/node", ["node"] + node_spare_flags() + [runner, language, "--spare", "3", "4"], EXEC_ENV)
+                os.execve("/usr/bin/node", ["node"] + NODE_SPARE_FLAGS + [runner, language, "--spare", "3", "4"], EXEC_ENV)
         finally:
             os._exit(70)
     for fd in (ctrl_r, stat_w, in_r, out_w, err_w, prog_w):
@@ -223,8 +226,6 @@ def zygote_main(sock, language):
         sig_r = wake_on_signals()
     if language == "python":
         prepare_python_spares()
-        if use_pidfds:
-            install_spare_kit()
         gc.freeze()  # spares share our objects; keep the GC from touching (copying) them
     sel = selectors.DefaultSelector()
     sel.register(sock, selectors.EVENT_READ)
@@ -382,19 +383,12 @@ _spare_kit = None
 _signals_set = False
 
 
-def install_spare_kit():
-    """The kit's stdio and __main__ as sys's: in the zygote where it can (so a spare inherits
-    them), else in each spare. The zygote itself never uses sys's streams (it logs to fd 2)."""
-    stdin, stdout, stderr, main = _spare_kit
-    sys.stdin, sys.stdout, sys.stderr = stdin, stdout, stderr
-    sys.__stdin__, sys.__stdout__, sys.__stderr__ = stdin, stdout, stderr
-    sys.modules["__main__"] = main
-
-
 def prepare_python_spares():
     """In the zygote, before it forks spares: the stdio objects of fds 0-2 (the spare's pipes
-    once dup2'd there; the zygote never uses them), the compiler warmed up, and the
-    environment programs start with (the zygote's own children get theirs explicitly)."""
+    once dup2'd there), made sys's with a fresh __main__ (the zygote never uses sys's streams:
+    it logs to fd 2 directly), the compiler warmed up, and the environment programs start with
+    (the zygote's own children get theirs explicitly). In a spare the agent forked (no zygote),
+    the same, in the spare."""
     global _spare_kit
     stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
     stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8")
@@ -403,7 +397,11 @@ def prepare_python_spares():
     )
     compile("pass", "<warm-up>", "exec")  # touch the compiler's pages before the clock starts
     set_environ(EXEC_ENV)
-    _spare_kit = (stdin, stdout, stderr, new_main_module())
+    main = new_main_module()
+    sys.stdin, sys.stdout, sys.stderr = stdin, stdout, stderr
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = stdin, stdout, stderr
+    sys.modules["__main__"] = main
+    _spare_kit = (stdout, main)
 
 
 def python_spare_main(ctrl_fd, stat_fd):
@@ -421,9 +419,7 @@ def python_spare_main(ctrl_fd, stat_fd):
     # zygote's objects stay frozen (gc.unfreeze would write to every one of them and so copy
     # every page); the program's own objects are collected as usual. Its __main__ is the
     # zygote's unused one: this process's copy, fresh.
-    if sys.modules.get("__main__") is not _spare_kit[3]:
-        install_spare_kit()
-    stdout, main = _spare_kit[1], _spare_kit[3]
+    stdout, main = _spare_kit
 
     req = read_program(ctrl_fd, marshal.loads)
     os.close(ctrl_fd)
