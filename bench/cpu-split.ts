@@ -34,13 +34,16 @@ export function machineBusyMs(): number {
   return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + (f[7] ?? 0)) * TICK_MS;
 }
 
-function statTicks(pid: string, withChildren: boolean): number {
+/** A process's parent and CPU in ms (its own; its reaped children's), from /proc/<pid>/stat;
+ *  null if it ended between the listing and the read. */
+function procStat(pid: string): { ppid: string; self: number; children: number } | null {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ').map(Number); // fields from #3 (state) on
-    return f[11]! + f[12]! + (withChildren ? f[13]! + f[14]! : 0); // utime stime cutime cstime
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' '); // fields from #3 (state) on
+    // ppid; utime stime; cutime cstime
+    return { ppid: f[1]!, self: (Number(f[11]) + Number(f[12])) * TICK_MS, children: (Number(f[13]) + Number(f[14])) * TICK_MS };
   } catch {
-    return 0; // it ended between the listing and the read
+    return null;
   }
 }
 
@@ -57,7 +60,8 @@ function dockerDaemonsMs(): Map<string, number> {
     }
     // A shim's children are the containers' init processes, still alive while we sample, so
     // its cutime is runc's and helpers' time, not the sandboxes'.
-    if (DOCKER_DAEMONS.test(comm)) byPid.set(`${pid} ${comm}`, statTicks(pid, true) * TICK_MS);
+    const st = DOCKER_DAEMONS.test(comm) ? procStat(pid) : null;
+    if (st) byPid.set(`${pid} ${comm}`, st.self + st.children);
   }
   return byPid;
 }
@@ -142,13 +146,8 @@ export function sampleRoles(sandboxIds: readonly string[]): RoleSample {
   for (const id of sandboxIds) {
     const procs = new Map<string, { ppid: string; self: number; children: number }>();
     for (const pid of cgroupProcs(id)) {
-      try {
-        const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-        procs.set(pid, { ppid: f[1]!, self: (Number(f[11]) + Number(f[12])) * TICK_MS, children: (Number(f[13]) + Number(f[14])) * TICK_MS });
-      } catch {
-        /* ended meanwhile */
-      }
+      const st = procStat(pid);
+      if (st) procs.set(pid, st);
     }
     const agent = [...procs].find(([, p]) => !procs.has(p.ppid));
     if (!agent) continue;

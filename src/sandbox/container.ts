@@ -97,9 +97,14 @@ export class SandboxContainer {
       },
     );
     stream.on('data', (c: Buffer) => demux.push(c));
-    stream.on('end', () => this.onClose());
-    stream.on('close', () => this.onClose());
-    stream.on('error', () => this.onClose());
+    this.closeWith(stream);
+  }
+
+  /** Either channel ending (the attach stream: the container; the socket: the agent) ends this sandbox. */
+  private closeWith(ch: Duplex): void {
+    ch.on('end', () => this.onClose());
+    ch.on('close', () => this.onClose());
+    ch.on('error', () => this.onClose());
   }
 
   private newDecoder(): FrameDecoder {
@@ -203,9 +208,7 @@ export class SandboxContainer {
     this.channel = sock;
     this.decoder = this.newDecoder();
     sock.on('data', (c: Buffer) => this.onFrames(c));
-    sock.on('end', () => this.onClose());
-    sock.on('close', () => this.onClose());
-    sock.on('error', () => this.onClose());
+    this.closeWith(sock);
     sock.resume();
   }
 
