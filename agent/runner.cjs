@@ -144,6 +144,7 @@ if (direct) {
   process.env.FAAS_WARM_UP = '1';
   delete process.env.FAAS_WARM_UP;
   Module._nodeModulePaths(process.cwd());
+  isEsm(TS_WARM_UP); // its regular expressions compile on first use
   process.resourceUsage();
   JSON.parse(JSON.stringify({ source: 'main.js', code: '', cwd: '/', env: { A: 'b' } }));
   if (language === 'typescript') stripTypes(TS_WARM_UP, 'warm-up.ts');
@@ -163,6 +164,7 @@ if (direct) {
       const n = fs.readSync(ctrl, buf, 0, buf.length, null);
       if (n === 0) break;
       chunks.push(Buffer.from(buf.subarray(0, n)));
+      if (buf[n - 1] === 0x0a) break; // the program is one JSON line: no read to wait for the end
     }
     fs.closeSync(ctrl);
     // The program is ours now: an ordinary process again, dumpable, so the agent's sweep finds

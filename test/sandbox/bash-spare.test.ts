@@ -1,7 +1,9 @@
-// Cached bash runs in a spare (a fork of the zygote, not dumpable while it waits, that becomes
-// `bash main.sh` when its program arrives): the program must see exactly what the agent would
-// have started — its variables verbatim (nothing in them evaluated), stdin, its own directory, a
-// fresh SHLVL — and the agent must not fork itself per execution.
+// Cached bash runs in a spare: a bash started ahead of time from an execute-only copy (so not
+// dumpable while it waits) that sources its program once it arrives (agent/faas_agent/bash_spares.py).
+// The program must see what `bash main.sh` started by the agent would — its variables verbatim
+// (nothing in them evaluated), stdin, its own directory, a fresh SHLVL, `$0` and BASH_SOURCE —
+// variables bash reads at start-up must work as they would there, and the agent must not fork
+// itself per execution.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DockerSandboxEngine } from '../../src/sandbox/index.js';
 import { makeEngine, ourContainers } from '../helpers.js';
@@ -51,6 +53,21 @@ describe('bash spares', () => {
     expect([y, status, r.stderr]).toEqual(['y', '141 0', '']);
     const mask = BigInt(`0x${ignored}`);
     for (const sig of [13n, 25n]) expect((mask >> (sig - 1n)) & 1n).toBe(0n); // SIGPIPE, SIGXFSZ
+  });
+
+  it('runs in a bash started before its program arrived, named as `bash main.sh` would name it', async () => {
+    const r = await bash('readlink /proc/$$/exe; echo "$0" "${BASH_SOURCE[0]}" | grep -c "^/tmp/.faas/[^/]*/main.sh /tmp/.faas/[^/]*/main.sh$"; f() { echo "line $LINENO"; }; f; nosuch');
+    expect(r.stdout.split('\n').slice(0, 3)).toEqual(['/opt/faas-runtime/bash', '1', 'line 1']);
+    expect(r.stderr).toMatch(/^\/tmp\/\.faas\/[^/]+\/main\.sh: line 1: nosuch: command not found\n$/);
+    expect(r.exitCode).toBe(127);
+  });
+
+  it('variables bash itself reads at start-up work as with `bash main.sh`: such a program gets a bash of its own', async () => {
+    await bash('printf \'echo "from BASH_ENV"\\n\' > /tmp/env.sh');
+    const r = await bash('echo "lvl $SHLVL"; readlink /proc/$$/exe', { envVars: { BASH_ENV: '/tmp/env.sh', SHLVL: '4' } });
+    expect(r.stdout).toBe('from BASH_ENV\nlvl 5\n/usr/bin/bash\n');
+    const plain = await bash('echo "${FOO}"; readlink /proc/$$/exe', { envVars: { FOO: 'bar' } });
+    expect(plain.stdout).toBe('bar\n/opt/faas-runtime/bash\n');
   });
 
   it('runs in a spare forked ahead of time, not a fork of the agent, execution after execution', async () => {

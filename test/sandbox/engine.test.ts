@@ -220,6 +220,23 @@ describe('cached mode', () => {
     const ps = await engine.execute({ code: 'ps -eo args | grep -c "^sleep 30" || true', language: 'bash', mode: 'cached' }, { owner: 'carol' });
     expect(ps.stdout.trim()).toBe('0');
   });
+
+  it('kills what a python or node program left running, with or without its output pipes, once its answer has gone', async () => {
+    // A spare's exit report can come before its children end: with the pipes still held the
+    // group is killed first (so they close), without them the answer goes first, then the kill.
+    const py = 'import subprocess as s\nfor held in (True, False):\n    s.Popen(["sleep", "302" if held else "303"], **({} if held else dict(stdout=s.DEVNULL, stderr=s.DEVNULL)))\nprint("started")';
+    const js = 'const { spawn } = require("child_process");\nspawn("sleep", ["304"], { stdio: "inherit" }).unref();\nspawn("sleep", ["305"], { stdio: "ignore" }).unref();\nconsole.log("started")';
+    const count = {
+      python: 'import subprocess\nprint(subprocess.run("ps -eo args | grep -c \'^sleep 30\' || true", shell=True, capture_output=True, text=True).stdout.strip())',
+      javascript: 'console.log(require("child_process").execSync("ps -eo args | grep -c \'^sleep 30\' || true").toString().trim())',
+    };
+    for (const [language, code] of [['python', py], ['javascript', js]] as const) {
+      const r = await engine.execute({ code, language, mode: 'cached' }, { owner: 'dave' });
+      expect([r.stdout, r.exitCode]).toEqual(['started\n', 0]);
+      const ps = await engine.execute({ code: count[language], language, mode: 'cached' }, { owner: 'dave' }); // the same container
+      expect(ps.stdout).toBe('0\n');
+    }
+  });
 });
 
 describe('go in a cached container', () => {
