@@ -4,9 +4,8 @@
 // forks), and the rest of the machine (kernel, interrupts, anything else running).
 // cgroup v1 (`cpuacct.usage`) or v2 (`cpu.stat` usage_usec); Linux only.
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { OWNER_PID_LABEL } from '../src/sandbox/index.js';
+import { cgroupFileCandidates, findCpuCounter, OWNER_PID_LABEL } from '../src/sandbox/index.js';
 
 const TICK_MS = 10; // USER_HZ = 100 on Linux
 const DOCKER_DAEMONS = /^(dockerd|containerd|containerd-shim.*|runc|docker-init|docker-proxy)$/;
@@ -77,24 +76,15 @@ function daemonsDelta(a: Map<string, number>, b: Map<string, number>): number {
   return ms;
 }
 
+/** A container's CPU so far, ms, from its cgroup as the engine reads it (0 when it cannot be read). */
 function cgroupCpuMs(id: string): number {
-  const v1 = ['cpuacct', 'cpu,cpuacct', 'cpuacct,cpu'].flatMap((m) => [join('/sys/fs/cgroup', m, 'docker', id, 'cpuacct.usage'), join('/sys/fs/cgroup', m, 'system.slice', `docker-${id}.scope`, 'cpuacct.usage')]);
-  for (const p of v1) {
-    try {
-      return Number(readFileSync(p, 'utf8')) / 1e6;
-    } catch {
-      /* next layout */
-    }
+  const counter = findCpuCounter(id);
+  if (!counter) return 0;
+  try {
+    return (counter.read() ?? 0) * 1e3;
+  } finally {
+    counter.close();
   }
-  for (const p of [join('/sys/fs/cgroup', 'system.slice', `docker-${id}.scope`, 'cpu.stat'), join('/sys/fs/cgroup', 'docker', id, 'cpu.stat')]) {
-    try {
-      const m = /usage_usec (\d+)/.exec(readFileSync(p, 'utf8'));
-      if (m) return Number(m[1]) / 1e3;
-    } catch {
-      /* next layout */
-    }
-  }
-  return 0;
 }
 
 /** One reading of every counter; subtract two readings to get a stretch's split. */
@@ -130,7 +120,7 @@ export interface RoleSample {
 }
 
 function cgroupProcs(id: string): string[] {
-  for (const p of [join('/sys/fs/cgroup/pids/docker', id, 'cgroup.procs'), join('/sys/fs/cgroup/system.slice', `docker-${id}.scope`, 'cgroup.procs'), join('/sys/fs/cgroup/docker', id, 'cgroup.procs')]) {
+  for (const { path: p } of cgroupFileCandidates(id, 'cgroup.procs', ['pids'])) {
     try {
       return readFileSync(p, 'utf8').split('\n').filter(Boolean);
     } catch {

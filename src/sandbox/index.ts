@@ -9,6 +9,9 @@ export { validateRequest, validationErrorFrom, configKey, containerOptions } fro
 export type { ContainerSpec } from './policy.js';
 export { familySeccompProfile } from './seccomp.js';
 export { PROTOCOL_VERSION } from './protocol.js';
+// The bench reads containers' cgroups as the engine does.
+export { cgroupFileCandidates, findCpuCounter } from './cgroup.js';
+export type { CpuCounter } from './cgroup.js';
 export * from './labels.js';
 export {
   BASE_OF_IMAGE,
