@@ -1,11 +1,10 @@
 'use strict';
-// A spare first makes itself not dumpable, before anything else: while it waits, its pipes
-// (stdin, stdout, the control pipe that will carry the next program and its environment, the
-// status pipe the agent trusts for the exit code) must not be open to the program running now
-// under the same uid through /proc/<pid>/fd, nor its memory through /proc/<pid>/mem. execve
-// left it dumpable, and node takes ~50-130 ms (gVisor) to reach this line: a process of the same
-// uid that polls /proc can still open the pipes in that boot window (a known gap: closing it needs
-// spares that are never execve'd, e.g. forked from a non-dumpable node zygote).
+// A spare is not dumpable while it waits: its pipes (stdin, stdout, the control pipe that will
+// carry the next program and its environment, the status pipe the agent trusts for the exit
+// code) must not be open to the program running now under the same uid through /proc/<pid>/fd,
+// nor its memory through /proc/<pid>/mem. The agent execs it from an execute-only copy of node,
+// which the kernel starts not dumpable; where the runtime cannot run that copy (gVisor) it gets
+// the plain binary, dumpable until this line (~50-130 ms): so it makes itself not dumpable first.
 const spareAddon = process.argv[3] === '--spare' ? require('/opt/faas/node-fork/faas_fork.node') : null;
 if (spareAddon) spareAddon.setDumpable(0);
 // A spare node process of the in-sandbox agent (see agent.py).
@@ -170,6 +169,7 @@ if (direct) {
     // The program is ours now: an ordinary process again, dumpable, so the agent's sweep finds
     // what it leaves (as python and bash spares do once their program arrives).
     spareAddon.setDumpable(1);
+    process.execPath = '/usr/bin/node'; // what child_process.fork() starts: the ordinary binary
     start(JSON.parse(Buffer.concat(chunks).toString('utf8')), stat);
   });
 }

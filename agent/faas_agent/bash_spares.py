@@ -19,7 +19,7 @@ import json
 import os
 import re
 
-from .common import hand_over_process, set_dumpable
+from .common import hand_over_process
 
 # Staged into the bash image by scripts/node-runtime.ts (docker/runtime/Dockerfile).
 BASH_COPY = "/opt/faas-runtime/bash"  # /bin/bash, mode 0111
@@ -35,17 +35,18 @@ def probe(env):
     if not (os.path.exists(BASH_COPY) and os.path.exists(HANDOVER_BUILTIN)):
         return False
     try:
-        pid = os.posix_spawn(BASH_COPY, ["bash", "-c", "enable -f %s faas_handover && faas_handover" % HANDOVER_BUILTIN], env)
+        # Runs it, and it is not dumpable there (`check`): the kernel enforced the execute-only mode.
+        pid = os.posix_spawn(BASH_COPY, ["bash", "-c", "enable -f %s faas_handover && faas_handover check" % HANDOVER_BUILTIN], env)
         PRESTARTED = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
     except OSError:
         PRESTARTED = False
     return PRESTARTED
 
-# The spare's script (`bash -c`): say it has booted (its CPU so far, `times`, on the status
+# The spare's script (`bash -c`): make sure it is not dumpable, say it has booted (its CPU so far, `times`, on the status
 # pipe, so its start is not billed), wait for the prelude (NUL-ended) on the control pipe,
 # close both pipes, become dumpable, apply the prelude, run the program as a sourced file.
 BOOT = (
-    "enable -f %s faas_handover || exit 70\n"
+    "enable -f %s faas_handover && faas_handover check || exit 70\n"
     "times >&4\n"
     'IFS= read -r -d "" __faas_prelude <&3 || exit 70\n'
     "exec 3<&- 4>&-\n"
@@ -67,10 +68,18 @@ SPECIAL = frozenset(
 )
 
 
+# A waiting bash reads its prelude a byte at a time (`read` on a pipe): beyond this many bytes
+# of variables a program gets a bash of its own (which refuses values over 128 KiB, as execve does).
+MAX_PRELUDE_VARS = 4096
+
+
 def fits(user_env):
     """Whether a program with these variables (the request's own) may run in a bash spare: any
     may where spares exec bash once the program arrives (an image without the execute-only copy)."""
-    return not PRESTARTED or all(NAME.match(k) and k not in SPECIAL and not k.startswith("BASH") for k in user_env)
+    if not PRESTARTED:
+        return True
+    size = sum(len(k) + len(v) for k, v in user_env.items())
+    return size <= MAX_PRELUDE_VARS and all(NAME.match(k) and k not in SPECIAL and not k.startswith("BASH") for k in user_env)
 
 
 def quote(value):
@@ -91,7 +100,10 @@ def prelude(cwd, env, spare_env, source):
     lines += ["unset -v %s" % k for k in spare_env if k not in env]
     lines += ["export %s=%s" % (k, quote(v)) for k, v in env.items() if spare_env.get(k) != v]
     lines += ["BASH_ARGV0=%s" % quote(source), "unset BASH_EXECUTION_STRING"]
-    return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape") + b"\0"
+    text = "\n".join(lines) + "\n"
+    if "\0" in text:  # the host refuses NUL in variables; a NUL here would end the prelude early
+        raise ValueError("NUL in a variable")
+    return text.encode("utf-8", "surrogateescape") + b"\0"
 
 
 def parse_times(line):
@@ -112,10 +124,9 @@ def spare_main(ctrl_fd, stat_fd, last_fd, work_root, env):
     for sig in (_signal.SIGPIPE, _signal.SIGXFSZ):
         _signal.signal(sig, _signal.SIG_DFL)
     if PRESTARTED:
-        # Not dumpable from the execve on (an execute-only binary). The OOM choice is made
-        # first, for a moment dumpable (while not, /proc/self/oom_score_adj is root's).
-        hand_over_process()
-        set_dumpable(False)
+        # Not dumpable at any moment with its pipes: not before the execve (as the zygote made
+        # it), not after (an execute-only binary; BOOT checks). Its OOM preference is the
+        # zygote's, inherited (common.OOM_INHERITED); a spare the agent forks has none.
         for fd in range(last_fd + 1):
             os.set_inheritable(fd, True)
         os.chdir(work_root)

@@ -100,12 +100,18 @@ def make_oom_victim():
         pass
 
 
+# True in the zygote once it made itself the OOM killer's first pick (before any user code
+# runs): its spares inherit that, so they need not set it (and never become dumpable early to).
+OOM_INHERITED = False
+
+
 def hand_over_process():
     """A spare whose program has arrived becomes an ordinary process: dumpable (sweep_strays
     finds what it leaves; /proc/self/oom_score_adj is root's while not dumpable) and the OOM
     killer's first pick."""
     set_dumpable(True)
-    make_oom_victim()
+    if not OOM_INHERITED:
+        make_oom_victim()
 
 
 def reaped_children():

@@ -29,7 +29,7 @@ from . import bash_spares, host_socket
 from .common import SANDBOX_ROOT, encode_frame, hello, log, set_dumpable, take_frames, wake_on_signals
 from .finish import Finisher, read_oom_kills
 from .launch import Launcher
-from .spares import CODE_ROOT, EXEC_ENV, SPARE_LANGUAGES, SPARES, WORK_ROOT, SparePool, python_direct_main
+from .spares import CODE_ROOT, EXEC_ENV, SPARE_LANGUAGES, SPARES, WORK_ROOT, SparePool, probe_node_spare, python_direct_main
 from .streams import READ_CHUNK, Streams
 from .terminals import set_terminal_size, terminal_size
 
@@ -59,6 +59,8 @@ class Agent(SparePool, Launcher, Streams, Finisher):
         self.waiting = []  # executions that arrived when no spare was ready
         if language == "bash":
             bash_spares.probe(EXEC_ENV)
+        elif language in ("javascript", "typescript"):
+            probe_node_spare()
         if language in SPARE_LANGUAGES:
             self.start_zygote()
         # The host channel: the host's socket if it gave us one and it answers (host_socket.py),

@@ -72,7 +72,11 @@ class Finisher:
                 self.refill_spares()
             return
         if ex.finished:
-            return  # already answered from its own exit report
+            # Answered from its own exit report, when it may still have been exiting (so one
+            # process more was allowed for): look again now that it is gone.
+            if not self.execs and self.stray_count_unknown(0):
+                self.sweep_strays()
+            return
         ex.status = (status, cpu, maxrss_kb)
         self.kill_group(ex.pid)
         self.maybe_finish(ex)
@@ -91,15 +95,16 @@ class Finisher:
         except OSError:
             pass
 
-    def stray_count_unknown(self):
-        """False when the pids cgroup shows no process beyond the known ones (no sweep needed)."""
+    def stray_count_unknown(self, exiting):
+        """False when the pids cgroup shows no process beyond the known ones (no sweep needed):
+        docker-init, this agent, the zygote, the spares (ready and on their way), and `exiting`
+        programs that reported their end but are not reaped yet. (A reaped program is no
+        allowance: that place would hide a process that escaped its group.)"""
         current = read_pids_current()
         if current is None:
             return True
-        # docker-init, this agent, the zygote, the spares (ready and on their way); a finished
-        # program may still be exiting.
         base = 2 if os.getpid() == 1 else 3  # the agent is PID 1 unless an init runs it
-        return current > base + len(self.spares) + self.spares_requested + 1
+        return current > base + len(self.spares) + self.spares_requested + exiting
 
     def sweep_strays(self):
         """Kill processes that escaped their execution's process group (setsid, double fork).
@@ -192,7 +197,7 @@ class Finisher:
         # Clean-up and the next spare come after the answer, off its critical path: first
         # whatever the program left in its process group (after a report it is still exiting).
         self.kill_group(ex.pid)
-        if not self.execs and self.stray_count_unknown():
+        if not self.execs and self.stray_count_unknown(1 if ex.status is None else 0):
             self.sweep_strays()
         try:
             os.rmdir(ex.workdir)  # the common case: the program left its directory empty

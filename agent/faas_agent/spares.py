@@ -24,8 +24,8 @@ import socket
 import sys
 import traceback
 
-from . import bash_spares
-from .common import AGENT_DIR, BASE_ENV, hand_over_process, log, new_main_module, reaped_children, run_as_main, set_dumpable, set_environ, wake_on_signals
+from . import bash_spares, common
+from .common import AGENT_DIR, BASE_ENV, hand_over_process, make_oom_victim, log, new_main_module, reaped_children, run_as_main, set_dumpable, set_environ, wake_on_signals
 
 WORK_ROOT = os.environ.get("FAAS_WORK_ROOT", "/workspace")
 CODE_ROOT = os.environ.get("FAAS_CODE_ROOT", "/tmp/.faas")
@@ -55,6 +55,26 @@ def _node_spare_flags():
 
 
 NODE_SPARE_FLAGS = _node_spare_flags()
+# Staged into the node image (docker/runtime/Dockerfile): node, mode 0111.
+NODE_SPARE_COPY = "/opt/faas-runtime/node-spare"
+_node_binary = "/usr/bin/node"
+
+
+def probe_node_spare():
+    """Node spares start from the execute-only copy where this runtime runs it (gVisor refuses to
+    execute a file its user cannot read): a process exec'd from it is not dumpable from its first
+    instruction, so its pipes are never open to other code of the same uid. Tried once, in the
+    agent, before the zygote is forked."""
+    global _node_binary
+    if not os.path.exists(NODE_SPARE_COPY):
+        return
+    try:
+        quiet = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)]
+        pid = os.posix_spawn(NODE_SPARE_COPY, ["node", "--version"], EXEC_ENV, file_actions=quiet)
+        if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0:
+            _node_binary = NODE_SPARE_COPY
+    except OSError:
+        pass
 
 
 def mark_compile_error(marker):
@@ -99,17 +119,16 @@ def start_spare(language):
             elif language == "bash":
                 bash_spares.spare_main(3, 4, PROGRESS_FD, WORK_ROOT, EXEC_ENV)
             else:
-                # A node spare: execve makes any process dumpable again, so runner.cjs makes
-                # itself not dumpable as its first act and dumpable once its program arrives.
-                # The OOM choice is made here (it survives execve), for a moment dumpable: while
-                # not, /proc/self/oom_score_adj is root's.
-                hand_over_process()
-                set_dumpable(False)
+                # A node spare: exec'd from an execute-only copy of node where the runtime runs
+                # one (probe_node_spare), so not dumpable from the execve on; runner.cjs also
+                # makes itself not dumpable as its first act (closing what is left of the boot
+                # window where the plain binary must be used: gVisor), and dumpable once its
+                # program arrives. Its OOM preference is the zygote's, inherited.
                 for fd in (3, 4, PROGRESS_FD):
                     os.set_inheritable(fd, True)
                 os.chdir(WORK_ROOT)
                 runner = os.path.join(AGENT_DIR, "runner.cjs")
-                os.execve("/usr/bin/node", ["node"] + NODE_SPARE_FLAGS + [runner, language, "--spare", "3", "4"], EXEC_ENV)
+                os.execve(_node_binary, ["node"] + NODE_SPARE_FLAGS + [runner, language, "--spare", "3", "4"], EXEC_ENV)
         finally:
             os._exit(70)
     for fd in (ctrl_r, stat_w, in_r, out_w, err_w, prog_w):
@@ -192,6 +211,13 @@ def zygote_main(sock, language):
     `python3 main.py` or bash would have them) once, and a spare inherits them rather than
     setting them itself — each spare's own set-up is pages it copies."""
     global _signals_set
+    # The OOM killer's first pick, inherited by every spare (they must not turn dumpable, even
+    # for a moment with their pipes in place, to set it). Here, at the agent's start, no user
+    # code runs yet; while not dumpable, /proc/self/oom_score_adj is root's.
+    set_dumpable(True)
+    make_oom_victim()
+    set_dumpable(False)
+    common.OOM_INHERITED = True
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     use_pidfds = pidfds_work()
     if use_pidfds:

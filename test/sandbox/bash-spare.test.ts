@@ -68,6 +68,9 @@ describe('bash spares', () => {
     expect(r.stdout).toBe('from BASH_ENV\nlvl 5\n/usr/bin/bash\n');
     const plain = await bash('echo "${FOO}"; readlink /proc/$$/exe', { envVars: { FOO: 'bar' } });
     expect(plain.stdout).toBe('bar\n/opt/faas-runtime/bash\n');
+    // A waiting bash reads its prelude a byte at a time: large values go to a bash of their own.
+    const big = await bash('echo "${#BIG}"; readlink /proc/$$/exe', { envVars: { BIG: 'x'.repeat(5000) } });
+    expect(big.stdout).toBe('5000\n/usr/bin/bash\n');
   });
 
   it('runs in a spare forked ahead of time, not a fork of the agent, execution after execution', async () => {

@@ -224,8 +224,10 @@ describe('cached mode', () => {
   it('kills what a python or node program left running, with or without its output pipes, once its answer has gone', async () => {
     // A spare's exit report can come before its children end: with the pipes still held the
     // group is killed first (so they close), without them the answer goes first, then the kill.
-    const py = 'import subprocess as s\nfor held in (True, False):\n    s.Popen(["sleep", "302" if held else "303"], **({} if held else dict(stdout=s.DEVNULL, stderr=s.DEVNULL)))\nprint("started")';
-    const js = 'const { spawn } = require("child_process");\nspawn("sleep", ["304"], { stdio: "inherit" }).unref();\nspawn("sleep", ["305"], { stdio: "ignore" }).unref();\nconsole.log("started")';
+    // And one that left its session (setsid -f): found by the agent's sweep once the program is
+    // reaped, even when it answered from its exit report before.
+    const py = 'import subprocess as s\nfor held in (True, False):\n    s.Popen(["sleep", "302" if held else "303"], **({} if held else dict(stdout=s.DEVNULL, stderr=s.DEVNULL)))\ns.run("setsid -f sleep 306 >/dev/null 2>&1 </dev/null", shell=True)\nprint("started")';
+    const js = 'const { spawn, execSync } = require("child_process");\nspawn("sleep", ["304"], { stdio: "inherit" }).unref();\nspawn("sleep", ["305"], { stdio: "ignore" }).unref();\nexecSync("setsid -f sleep 307 >/dev/null 2>&1 </dev/null");\nconsole.log("started")';
     const count = {
       python: 'import subprocess\nprint(subprocess.run("ps -eo args | grep -c \'^sleep 30\' || true", shell=True, capture_output=True, text=True).stdout.strip())',
       javascript: 'console.log(require("child_process").execSync("ps -eo args | grep -c \'^sleep 30\' || true").toString().trim())',

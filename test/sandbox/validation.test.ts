@@ -38,6 +38,7 @@ const cases: Array<[string, Record<string, unknown>, string, string]> = [
   ['code over 1 MiB', { code: 'a'.repeat((1 << 20) + 1), language: 'python' }, 'VALIDATION_ERROR', 'code'],
   ['a bad env var name', { ...ok, envVars: { '1BAD': 'x' } }, 'VALIDATION_ERROR', 'envVars["1BAD"]'],
   ['an env var name with "="', { ...ok, envVars: { 'A=B': 'x' } }, 'VALIDATION_ERROR', 'envVars["A=B"]'],
+  ['an env var value with a lone surrogate', { ...ok, envVars: { A: 'x\ud800y' } }, 'VALIDATION_ERROR', 'envVars.A'],
   ['a file name with ..', { ...ok, files: { '../escape.txt': 'x' } }, 'VALIDATION_ERROR', 'files["../escape.txt"]'],
   ['a nested file name with ..', { ...ok, files: { 'a/../../b': 'x' } }, 'VALIDATION_ERROR', 'files["a/../../b"]'],
   ['an absolute file name', { ...ok, files: { '/etc/passwd': 'x' } }, 'VALIDATION_ERROR', 'files["/etc/passwd"]'],

@@ -18,6 +18,8 @@ export type Isolation = z.infer<typeof IsolationSchema>;
 export const MAX_CODE_BYTES = 1 << 20;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /** A relative path inside the working directory: no absolute paths, no `..`, no NUL. */
 export function fileNameProblem(name: string): string | null {
   if (name.length === 0) return 'must not be empty';
@@ -60,7 +62,11 @@ export const ExecuteRequestSchema = z
     envVars: z
       .record(
         z.string().regex(ENV_NAME, 'environment variable names are letters, digits and _, not starting with a digit'),
-        z.string().refine((v) => !v.includes('\0'), 'must not contain NUL'),
+        z
+          .string()
+          .refine((v) => !v.includes('\0'), 'must not contain NUL')
+          // A process's environment is bytes: a lone UTF-16 surrogate has no encoding there.
+          .refine((v) => !LONE_SURROGATE.test(v), 'must be well-formed Unicode (a lone surrogate cannot be passed to a process)'),
       )
       .default({}),
     files: z
