@@ -20,6 +20,7 @@ const vm = require('vm');
 
 const language = process.argv[2] || 'javascript';
 const direct = process.argv[3] === '--direct';
+const PUBLIC_NODE = (() => { try { return fs.realpathSync('/usr/bin/node'); } catch { return process.execPath; } })();
 
 // typescript: node's own type stripping, in transform mode so enums, namespaces and parameter
 // properties work too; types are not checked (as with a transpiler), no compiler is loaded.
@@ -86,7 +87,7 @@ function run(source, code, cwd, env, marker) {
     }
     file = source.replace(/\.ts$/, '.js');
   }
-  process.argv = [process.argv[0], file];
+  process.argv = [direct ? process.argv[0] : PUBLIC_NODE, file];
   if (esm) {
     // ES modules load from a file: write it in the private code directory the agent named.
     file = file.replace(/\.js$/, '.mjs');
@@ -169,7 +170,9 @@ if (direct) {
     // The program is ours now: an ordinary process again, dumpable, so the agent's sweep finds
     // what it leaves (as python and bash spares do once their program arrives).
     spareAddon.setDumpable(1);
-    process.execPath = '/usr/bin/node'; // what child_process.fork() starts: the ordinary binary
+    // This spare may run from the execute-only copy: a program sees (and child_process.fork()
+    // starts) the node that `node main.js` would be, the binary /usr/bin/node leads to.
+    process.execPath = PUBLIC_NODE;
     start(JSON.parse(Buffer.concat(chunks).toString('utf8')), stat);
   });
 }

@@ -15,11 +15,10 @@ What differs from `bash main.sh` (README): `FUNCNAME` ends in `source` rather th
 """
 
 import _signal
-import json
 import os
 import re
 
-from .common import hand_over_process
+from .common import hand_over_process, read_program
 
 # Staged into the bash image by scripts/node-runtime.ts (docker/runtime/Dockerfile).
 BASH_COPY = "/opt/faas-runtime/bash"  # /bin/bash, mode 0111
@@ -64,7 +63,7 @@ SPECIAL = frozenset(
     "GLOBIGNORE GLOBSORT GROUPS HISTCMD HISTCONTROL HISTFILE HISTFILESIZE HISTIGNORE HISTSIZE "
     "HISTTIMEFORMAT HOSTFILE HOSTNAME HOSTTYPE IFS IGNOREEOF INPUTRC LINENO LINES MACHTYPE MAIL "
     "MAILCHECK MAILPATH OLDPWD OPTERR OPTIND OSTYPE POSIXLY_CORRECT PPID PROMPT_COMMAND PS0 PS1 PS2 "
-    "PS3 PS4 PWD RANDOM SECONDS SHELLOPTS SHLVL SRANDOM TMOUT UID _".split()
+    "PS3 PS4 PWD RANDOM SECONDS SHELLOPTS SHLVL SRANDOM TMOUT UID _ DIRSTACK PIPESTATUS".split()
 )
 
 
@@ -79,7 +78,7 @@ def fits(user_env):
     if not PRESTARTED:
         return True
     size = sum(len(k) + len(v) for k, v in user_env.items())
-    return size <= MAX_PRELUDE_VARS and all(NAME.match(k) and k not in SPECIAL and not k.startswith("BASH") for k in user_env)
+    return size <= MAX_PRELUDE_VARS and all(NAME.match(k) and k not in SPECIAL and not k.startswith(("BASH", "__faas_")) for k in user_env)
 
 
 def quote(value):
@@ -131,15 +130,9 @@ def spare_main(ctrl_fd, stat_fd, last_fd, work_root, env):
             os.set_inheritable(fd, True)
         os.chdir(work_root)
         os.execve(BASH_COPY, ["bash", "-c", BOOT, "bash"], env)
-    chunks = []
-    while True:
-        chunk = os.read(ctrl_fd, 65536)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    req = json.loads(b"".join(chunks))
+    req = read_program(ctrl_fd)
+    os.close(ctrl_fd)  # before it turns dumpable: the status pipe is the agent's word on the end
+    os.close(stat_fd)
     hand_over_process()
     os.chdir(req["cwd"])
-    os.close(ctrl_fd)
-    os.close(stat_fd)
     os.execve("/bin/bash", ["bash", req["source"]], req["env"])

@@ -114,6 +114,18 @@ def hand_over_process():
         make_oom_victim()
 
 
+def read_program(ctrl_fd, loads=json.loads):
+    """A spare's program: what the agent writes on the control pipe (JSON; marshal for a
+    python spare, see encode_program), read to its end."""
+    chunks = []
+    while True:
+        b = os.read(ctrl_fd, 65536)
+        if not b:
+            break
+        chunks.append(b)
+    return loads(b"".join(chunks))
+
+
 def reaped_children():
     """The children that have ended, without waiting: (pid, status, cpu seconds, maxrss KiB) each,
     from wait4 (the kernel's account, whatever the child said of itself)."""

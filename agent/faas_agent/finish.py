@@ -70,6 +70,10 @@ class Finisher:
                     self.sel.unregister(dead[0].stat_r)
                 dead[0].discard()
                 self.refill_spares()
+                # (Killed by a program? Then it was counted as alive when that program's end was
+                # checked for strays: look again.)
+                if not self.execs and self.stray_count_unknown(0):
+                    self.sweep_strays()
             return
         if ex.finished:
             # Answered from its own exit report, when it may still have been exiting (so one
@@ -103,7 +107,9 @@ class Finisher:
         current = read_pids_current()
         if current is None:
             return True
-        base = 2 if os.getpid() == 1 else 3  # the agent is PID 1 unless an init runs it
+        base = 1 if os.getpid() == 1 else 2  # the agent is PID 1 unless an init runs it
+        if self.zygote is not None:  # (go containers have none; it may have been killed)
+            base += 1
         return current > base + len(self.spares) + self.spares_requested + exiting
 
     def sweep_strays(self):
@@ -116,8 +122,10 @@ class Finisher:
         uid = os.getuid()
         keep = {os.getpid(), 1, self.zygote_pid}
         keep.update(s.pid for s in self.spares)
-        if self.spares_requested:
-            return  # a spare is being born; it is not in our list yet
+        # The zygote's children are spares (some being born, not in our list yet) and programs,
+        # each the leader of its own group: never strays (a stray that left its group is
+        # reparented to us, PID 1).
+        zygote = self.zygote_pid if self.zygote is not None else None
         live_groups = {ex.pid for ex in self.execs.values()}
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
@@ -133,7 +141,7 @@ class Finisher:
                 state, ppid, pgid = fields[0], int(fields[1]), int(fields[2])
             except (OSError, IndexError, ValueError):
                 continue
-            if state == "Z" or pgid in live_groups or pid in live_groups or ppid == 0:
+            if state == "Z" or pgid in live_groups or pid in live_groups or ppid == 0 or ppid == zygote:
                 continue
             try:
                 os.kill(pid, signal.SIGKILL)

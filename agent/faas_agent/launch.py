@@ -11,7 +11,7 @@ import sys
 import time
 
 from . import bash_spares
-from .common import AGENT_DIR, SOURCE_NAMES, make_oom_victim
+from .common import AGENT_DIR, SOURCE_NAMES
 from .spares import CODE_ROOT, EXEC_ENV, SPARE_LANGUAGES, WORK_ROOT, encode_program
 from .terminals import make_tty_child, set_terminal_size, terminal_size
 
@@ -234,7 +234,7 @@ class Launcher:
             out_r, out_w = os.pipe()
             err_r, err_w = os.pipe()
             child_in, child_out, child_err = in_r, out_w, err_w
-            setup = make_oom_victim
+            setup = None
         ours = [prog_r] + ([master] if ex.tty is not None else [in_w, out_r, err_r])
         # Imported here, not at the top: subprocess brings threading, whose fork hook would then
         # run in every spare the zygote (a fork of this process) forks — ~130 page faults each.
@@ -260,6 +260,14 @@ class Launcher:
             for fd in {child_in, child_out, child_err, prog_w}:
                 os.close(fd)
         proc.returncode = 0  # reaped by the agent with wait4 (for its rusage), not by Popen
+        # The OOM killer's first pick. Not in the child before its execve: it is not dumpable
+        # there (nor may it become so: it still holds every fd of ours), so the file is root's;
+        # once exec'd (Popen has seen it) it is dumpable and the file ours to write.
+        try:
+            with open("/proc/%d/oom_score_adj" % proc.pid, "w") as f:
+                f.write("1000")
+        except OSError:
+            pass  # gone already
         os.set_blocking(prog_r, False)
         ex.progress_fd = prog_r
         if ex.tty is not None:

@@ -25,7 +25,7 @@ import sys
 import traceback
 
 from . import bash_spares, common
-from .common import AGENT_DIR, BASE_ENV, hand_over_process, make_oom_victim, log, new_main_module, reaped_children, run_as_main, set_dumpable, set_environ, wake_on_signals
+from .common import AGENT_DIR, BASE_ENV, hand_over_process, log, make_oom_victim, new_main_module, read_program, reaped_children, run_as_main, set_dumpable, set_environ, wake_on_signals
 
 WORK_ROOT = os.environ.get("FAAS_WORK_ROOT", "/workspace")
 CODE_ROOT = os.environ.get("FAAS_CODE_ROOT", "/tmp/.faas")
@@ -134,18 +134,6 @@ def start_spare(language):
     for fd in (ctrl_r, stat_w, in_r, out_w, err_w, prog_w):
         os.close(fd)
     return pid, [in_w, out_r, err_r, ctrl_w, stat_r, prog_r]
-
-
-def read_program(ctrl_fd, loads=json.loads):
-    """A spare's program: what the agent writes on the control pipe (JSON; marshal for a
-    python spare, see encode_program), read to its end."""
-    chunks = []
-    while True:
-        b = os.read(ctrl_fd, 65536)
-        if not b:
-            break
-        chunks.append(b)
-    return loads(b"".join(chunks))
 
 
 def encode_program(language, payload):
@@ -325,6 +313,7 @@ class SparePool:
                 self.sel.unregister(self.zygote)
             self.zygote.close()
         self.zygote = None
+        self.zygote_pid = None  # (reaped by us as any child; its pid may be reused)
         self.spares_requested = 0
 
     def add_spare(self, spare):

@@ -191,7 +191,8 @@ class Streams:
                     continue
                 if "baseline" in rec:
                     ex.cpu_baseline = float(rec["baseline"])
-                elif "exit" in rec and ex.report is None and not ex.timed_out and not ex.killed:
+                elif "exit" in rec and ex.report is None and not ex.timed_out and not ex.killed and ex.language != "bash":
+                    # (bash sends no exit report: its end comes from wait4 only)
                     ex.report = rec
                     # The program is ending. If something it left behind still holds its
                     # pipes, end it now so they close; else the answer goes first

@@ -4,8 +4,6 @@ merged), not in a spare; `resize` frames set its size (SIGWINCH reaches the prog
 import fcntl
 import struct
 
-from .common import make_oom_victim
-
 
 def terminal_size(spec):
     """(cols, rows) from an exec's or resize's numbers, each kept within 1..1000."""
@@ -25,7 +23,6 @@ def make_tty_child():
     its controlling terminal, so Ctrl-C, SIGWINCH and job control work as on a terminal."""
     import termios
 
-    make_oom_victim()
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 

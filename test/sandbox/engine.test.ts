@@ -221,6 +221,26 @@ describe('cached mode', () => {
     expect(ps.stdout.trim()).toBe('0');
   });
 
+  it('kills a process that left its session even after a program killed the zygote (the count of known processes follows)', async () => {
+    const owner = 'erin';
+    const killZygote = 'import os\nfor p in os.listdir("/proc"):\n    if p.isdigit() and int(p) != os.getpid():\n        try:\n            st = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()\n            cmd = open(f"/proc/{p}/cmdline", "rb").read()\n        except OSError:\n            continue\n        if st[1] == "1" and b"agent.py" in cmd:\n            os.kill(int(p), 9)\n            print("killed")\n            break';
+    const k = await engine.execute({ code: killZygote, language: 'python', mode: 'cached' }, { owner });
+    expect(k.stdout).toBe('killed\n');
+    await engine.execute({ code: 'import subprocess\nsubprocess.run("setsid -f sleep 308 >/dev/null 2>&1 </dev/null", shell=True)', language: 'python', mode: 'cached' }, { owner });
+    const ps = await engine.execute({ code: 'import subprocess\nprint(subprocess.run("ps -eo args | grep -c \'^sleep 308\' || true", shell=True, capture_output=True, text=True).stdout.strip())', language: 'python', mode: 'cached' }, { owner });
+    expect(ps.stdout).toBe('0\n');
+  });
+
+  it('makes every program the OOM killer\'s first pick, in a spare or started for it; node programs see the node `node main.js` runs', async () => {
+    const adj = 'cat /proc/$$/oom_score_adj';
+    for (const envVars of [{}, { SHLVL: '3' }] as Record<string, string>[]) { // a spare; a bash of its own (SHLVL is bash's)
+      expect((await engine.execute({ code: adj, language: 'bash', mode: 'cached', envVars }, { owner: 'frank' })).stdout).toBe('1000\n');
+    }
+    expect((await engine.execute({ code: 'print(open("/proc/self/oom_score_adj").read().strip())', language: 'python', mode: 'cached' }, { owner: 'frank' })).stdout).toBe('1000\n');
+    const js = await engine.execute({ code: 'console.log(require("fs").readFileSync("/proc/self/oom_score_adj", "utf8").trim(), process.execPath, process.argv[0])', language: 'javascript', mode: 'cached' }, { owner: 'frank' });
+    expect(js.stdout).toBe('1000 /opt/faas-runtime/node /opt/faas-runtime/node\n');
+  });
+
   it('kills what a python or node program left running, with or without its output pipes, once its answer has gone', async () => {
     // A spare's exit report can come before its children end: with the pipes still held the
     // group is killed first (so they close), without them the answer goes first, then the kill.
