@@ -6,8 +6,9 @@
 // ordinary process again, dumpable, as a spare's program is elsewhere (so the agent's sweep finds
 // what it leaves). `faas_handover check` instead succeeds only while the process is not dumpable:
 // the spare checks that before it says it is ready (a runtime that ran the execute-only copy but
-// left it dumpable gets no waiting spares). Built at image-build time (scripts/node-runtime.ts) with the host's gcc; it
-// needs no header of bash: the builtin table's layout has been the same since bash 4.
+// left it dumpable gets no waiting spares). Built at image-build time (scripts/node-runtime.ts)
+// with the host's gcc; it needs no header of bash: the builtin table's layout has been the same
+// since bash 4.
 #include <string.h>
 #include <sys/prctl.h>
 

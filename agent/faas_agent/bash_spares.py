@@ -41,9 +41,10 @@ def probe(env):
         PRESTARTED = False
     return PRESTARTED
 
-# The spare's script (`bash -c`): make sure it is not dumpable, say it has booted (its CPU so far, `times`, on the status
-# pipe, so its start is not billed), wait for the prelude (NUL-ended) on the control pipe,
-# close both pipes, become dumpable, apply the prelude, run the program as a sourced file.
+# The spare's script (`bash -c`): make sure it is not dumpable, say it has booted (its CPU so
+# far, `times`, on the status pipe, so its start is not billed), wait for the prelude
+# (NUL-ended) on the control pipe, close both pipes, become dumpable, apply the prelude, run
+# the program as a sourced file.
 BOOT = (
     "enable -f %s faas_handover && faas_handover check || exit 70\n"
     "times >&4\n"

@@ -72,14 +72,12 @@ class Finisher:
                 self.refill_spares()
                 # (Killed by a program? Then it was counted as alive when that program's end was
                 # checked for strays: look again.)
-                if not self.execs and self.stray_count_unknown(0):
-                    self.sweep_strays()
+                self.sweep_if_strays()
             return
         if ex.finished:
             # Answered from its own exit report, when it may still have been exiting (so one
             # process more was allowed for): look again now that it is gone.
-            if not self.execs and self.stray_count_unknown(0):
-                self.sweep_strays()
+            self.sweep_if_strays()
             return
         ex.status = (status, cpu, maxrss_kb)
         self.kill_group(ex.pid)
@@ -98,6 +96,11 @@ class Finisher:
             os.kill(ex.pid, signal.SIGKILL)
         except OSError:
             pass
+
+    def sweep_if_strays(self, exiting=0):
+        """Between executions, sweep when the count says there may be a stray."""
+        if not self.execs and self.stray_count_unknown(exiting):
+            self.sweep_strays()
 
     def stray_count_unknown(self, exiting):
         """False when the pids cgroup shows no process beyond the known ones (no sweep needed):
@@ -205,8 +208,7 @@ class Finisher:
         # Clean-up and the next spare come after the answer, off its critical path: first
         # whatever the program left in its process group (after a report it is still exiting).
         self.kill_group(ex.pid)
-        if not self.execs and self.stray_count_unknown(1 if ex.status is None else 0):
-            self.sweep_strays()
+        self.sweep_if_strays(exiting=1 if ex.status is None else 0)
         try:
             os.rmdir(ex.workdir)  # the common case: the program left its directory empty
         except OSError:
