@@ -232,9 +232,11 @@ describe('cached mode', () => {
   });
 
   it('makes every program the OOM killer\'s first pick, in a spare or started for it; node programs see the node `node main.js` runs', async () => {
-    const adj = 'cat /proc/$$/oom_score_adj';
-    for (const envVars of [{}, { SHLVL: '3' }] as Record<string, string>[]) { // a spare; a bash of its own (SHLVL is bash's)
-      expect((await engine.execute({ code: adj, language: 'bash', mode: 'cached', envVars }, { owner: 'frank' })).stdout).toBe('1000\n');
+    // A spare has it from its start; a bash of its own (SHLVL is bash's) gets it from the agent
+    // just after its exec (so read it a moment later).
+    for (const [envVars, code] of [[{}, 'cat /proc/$$/oom_score_adj'], [{ SHLVL: '3' }, 'sleep 0.2; cat /proc/$$/oom_score_adj']] as [Record<string, string>, string][]) {
+      const r = await engine.execute({ code, language: 'bash', mode: 'cached', envVars }, { owner: 'frank' });
+      expect(r.stdout, JSON.stringify(envVars)).toBe('1000\n');
     }
     expect((await engine.execute({ code: 'print(open("/proc/self/oom_score_adj").read().strip())', language: 'python', mode: 'cached' }, { owner: 'frank' })).stdout).toBe('1000\n');
     const js = await engine.execute({ code: 'console.log(require("fs").readFileSync("/proc/self/oom_score_adj", "utf8").trim(), process.execPath, process.argv[0])', language: 'javascript', mode: 'cached' }, { owner: 'frank' });
