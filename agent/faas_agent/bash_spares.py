@@ -18,7 +18,7 @@ import _signal
 import os
 import re
 
-from .common import hand_over_process, read_program
+from .common import hand_over_process, read_program, runs_ok
 
 # Staged into the bash image by scripts/node-runtime.ts (docker/runtime/Dockerfile).
 BASH_COPY = "/opt/faas-runtime/bash"  # /bin/bash, mode 0111
@@ -33,12 +33,8 @@ def probe(env):
     global PRESTARTED
     if not (os.path.exists(BASH_COPY) and os.path.exists(HANDOVER_BUILTIN)):
         return False
-    try:
-        # Runs it, and it is not dumpable there (`check`): the kernel enforced the execute-only mode.
-        pid = os.posix_spawn(BASH_COPY, ["bash", "-c", "enable -f %s faas_handover && faas_handover check" % HANDOVER_BUILTIN], env)
-        PRESTARTED = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
-    except OSError:
-        PRESTARTED = False
+    # Runs it, and it is not dumpable there (`check`): the kernel enforced the execute-only mode.
+    PRESTARTED = runs_ok(BASH_COPY, ["bash", "-c", "enable -f %s faas_handover && faas_handover check" % HANDOVER_BUILTIN], env)
     return PRESTARTED
 
 # The spare's script (`bash -c`): make sure it is not dumpable, say it has booted (its CPU so

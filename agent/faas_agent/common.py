@@ -114,6 +114,17 @@ def hand_over_process():
         make_oom_victim()
 
 
+def runs_ok(path, argv, env):
+    """Whether `path` runs here and exits 0 (output discarded): how the agent learns once whether
+    the runtime executes a file its user cannot read (gVisor does not)."""
+    try:
+        quiet = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)]
+        pid = os.posix_spawn(path, argv, env, file_actions=quiet)
+        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    except OSError:
+        return False
+
+
 def read_program(ctrl_fd, loads=json.loads):
     """A spare's program: what the agent writes on the control pipe (JSON; marshal for a
     python spare, see encode_program), read to its end."""

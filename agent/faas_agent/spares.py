@@ -25,7 +25,7 @@ import sys
 import traceback
 
 from . import bash_spares, common
-from .common import AGENT_DIR, BASE_ENV, hand_over_process, log, make_oom_victim, new_main_module, read_program, reaped_children, run_as_main, set_dumpable, set_environ, wake_on_signals
+from .common import AGENT_DIR, BASE_ENV, hand_over_process, log, make_oom_victim, new_main_module, read_program, reaped_children, run_as_main, runs_ok, set_dumpable, set_environ, wake_on_signals
 
 WORK_ROOT = os.environ.get("FAAS_WORK_ROOT", "/workspace")
 CODE_ROOT = os.environ.get("FAAS_CODE_ROOT", "/tmp/.faas")
@@ -66,15 +66,8 @@ def probe_node_spare():
     instruction, so its pipes are never open to other code of the same uid. Tried once, in the
     agent, before the zygote is forked."""
     global _node_binary
-    if not os.path.exists(NODE_SPARE_COPY):
-        return
-    try:
-        quiet = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)]
-        pid = os.posix_spawn(NODE_SPARE_COPY, ["node", "--version"], EXEC_ENV, file_actions=quiet)
-        if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0:
-            _node_binary = NODE_SPARE_COPY
-    except OSError:
-        pass
+    if os.path.exists(NODE_SPARE_COPY) and runs_ok(NODE_SPARE_COPY, ["node", "--version"], EXEC_ENV):
+        _node_binary = NODE_SPARE_COPY
 
 
 def mark_compile_error(marker):
