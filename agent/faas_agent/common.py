@@ -12,6 +12,13 @@ import sys
 import traceback
 import types
 
+try:
+    # A spare's hot path in C (agent/native/_native.c), in the images that have spares (python
+    # spares need it; the zygote's loop has a Python twin for where pidfds are missing).
+    from . import _native as native
+except ImportError:
+    native = None
+
 AGENT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # /opt/faas in the images
 
 with open(os.path.join(AGENT_DIR, "protocol.json"), encoding="utf-8") as _f:

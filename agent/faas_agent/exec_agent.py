@@ -25,11 +25,11 @@ import signal
 import time
 import traceback
 
-from . import bash_spares, host_socket
+from . import bash_spares, host_socket, python_spares
 from .common import SANDBOX_ROOT, encode_frame, hello, log, set_dumpable, take_frames, wake_on_signals
 from .finish import Finisher, read_oom_kills
 from .launch import Launcher
-from .spares import CODE_ROOT, EXEC_ENV, SPARE_LANGUAGES, SPARES, WORK_ROOT, SparePool, probe_node_spare, python_direct_main
+from .spares import CODE_ROOT, EXEC_ENV, SPARE_LANGUAGES, SPARES, WORK_ROOT, SparePool, probe_node_spare
 from .streams import READ_CHUNK, Streams
 from .terminals import set_terminal_size, terminal_size
 
@@ -247,7 +247,7 @@ def main(argv):
     language = os.environ.get("FAAS_LANGUAGE", "python")
     args = argv[1:]
     if args[:1] == ["--run-python"]:
-        python_direct_main(args[1], args[2], args[3] if len(args) > 3 else None)
+        python_spares.direct_main(args[1], args[2], args[3] if len(args) > 3 else None)
         return
     if "--language" in args:
         language = args[args.index("--language") + 1]

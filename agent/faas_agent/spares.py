@@ -12,20 +12,17 @@ sends no report; then wait4() says how it ended.
 
 import fcntl
 import gc
-import io
-import _signal
 import json
 import marshal
 import os
-import resource  # imported here, once, so spares (forked from the zygote) need not
 import selectors
 import signal
 import socket
 import sys
 import traceback
 
-from . import bash_spares, common
-from .common import AGENT_DIR, BASE_ENV, hand_over_process, log, make_oom_victim, new_main_module, read_program, reaped_children, run_as_main, runs_ok, set_dumpable, set_environ, wake_on_signals
+from . import bash_spares, common, python_spares
+from .common import AGENT_DIR, BASE_ENV, log, make_oom_victim, reaped_children, runs_ok, set_dumpable, wake_on_signals
 
 WORK_ROOT = os.environ.get("FAAS_WORK_ROOT", "/workspace")
 CODE_ROOT = os.environ.get("FAAS_CODE_ROOT", "/tmp/.faas")
@@ -70,14 +67,6 @@ def probe_node_spare():
         _node_binary = NODE_SPARE_COPY
 
 
-def mark_compile_error(marker):
-    if marker:
-        try:
-            open(marker, "w").close()
-        except OSError:
-            pass
-
-
 def start_spare(language):
     """Starts a spare; returns (pid, [stdin_w, stdout_r, stderr_r, ctrl_w, stat_r, progress_r])
     — the caller's ends of its pipes. Runs in the zygote (or, as a fallback, in the agent)."""
@@ -103,30 +92,36 @@ def start_spare(language):
             os.dup2(srcs[4], 4)
             os.dup2(srcs[5], PROGRESS_FD)
             os.closerange(PROGRESS_FD + 1, 65536)
-            # A python or bash spare stays as the zygote made it, not dumpable, while it waits
-            # (its pipes are not for other code; a bash exec'd ahead of time is not dumpable
-            # either: bash_spares.py); it becomes dumpable, and the OOM killer's first pick
-            # (hand_over_process), once its program arrives.
-            if language == "python":
-                python_spare_main(3, 4)
-            elif language == "bash":
-                bash_spares.spare_main(3, 4, PROGRESS_FD, WORK_ROOT, EXEC_ENV)
-            else:
-                # A node spare: exec'd from an execute-only copy of node where the runtime runs
-                # one (probe_node_spare), so not dumpable from the execve on; runner.cjs also
-                # makes itself not dumpable as its first act (closing what is left of the boot
-                # window where the plain binary must be used: gVisor), and dumpable once its
-                # program arrives. Its OOM preference is the zygote's, inherited.
-                for fd in (3, 4, PROGRESS_FD):
-                    os.set_inheritable(fd, True)
-                os.chdir(WORK_ROOT)
-                runner = os.path.join(AGENT_DIR, "runner.cjs")
-                os.execve(_node_binary, ["node"] + NODE_SPARE_FLAGS + [runner, language, "--spare", "3", "4"], EXEC_ENV)
+            become_spare(language)
         finally:
             os._exit(70)
     for fd in (ctrl_r, stat_w, in_r, out_w, err_w, prog_w):
         os.close(fd)
     return pid, [in_w, out_r, err_r, ctrl_w, stat_r, prog_r]
+
+
+def become_spare(language):
+    """In a new spare whose fds 0-5 are its pipes (stdin, stdout, stderr, control, status,
+    progress) and nothing else: becomes the language's spare; never returns."""
+    # A python or bash spare stays as the zygote made it, not dumpable, while it waits (its
+    # pipes are not for other code; a bash exec'd ahead of time is not dumpable either:
+    # bash_spares.py); it becomes dumpable once its program arrives (python: _native's
+    # take_program; bash: its builtin), the OOM killer's first pick from the zygote's start.
+    if language == "python":
+        python_spares.spare_main(3, 4, EXEC_ENV)
+    elif language == "bash":
+        bash_spares.spare_main(3, 4, PROGRESS_FD, WORK_ROOT, EXEC_ENV)
+    else:
+        # A node spare: exec'd from an execute-only copy of node where the runtime runs one
+        # (probe_node_spare), so not dumpable from the execve on; runner.cjs also makes itself
+        # not dumpable as its first act (closing what is left of the boot window where the
+        # plain binary must be used: gVisor), and dumpable once its program arrives. Its OOM
+        # preference is the zygote's, inherited.
+        for fd in (3, 4, PROGRESS_FD):
+            os.set_inheritable(fd, True)
+        os.chdir(WORK_ROOT)
+        runner = os.path.join(AGENT_DIR, "runner.cjs")
+        os.execve(_node_binary, ["node"] + NODE_SPARE_FLAGS + [runner, language, "--spare", "3", "4"], EXEC_ENV)
 
 
 def encode_program(language, payload):
@@ -182,6 +177,12 @@ def pidfds_work():
     return True
 
 
+def rehearsal_payload():
+    """What the zygote's rehearsal spare runs (see zygote_main): a program as the agent hands it
+    one (launch.hand_to_spare), whose output goes nowhere."""
+    return {"cwd": WORK_ROOT, "env": {"set": {}, "unset": []}, "code": "print()", "source": os.path.join(WORK_ROOT, "main.py"), "compileMarker": None}
+
+
 def zygote_main(sock, language):
     """The zygote: a lean copy of the agent that only forks spares, so the agent itself never
     pays for a fork on its request path (and the forks run on another core). It sends each
@@ -190,8 +191,10 @@ def zygote_main(sock, language):
     Where pidfds work, the zygote learns of a spare's end from the spare's pidfd, not from
     SIGCHLD, so it needs no signal handler: it puts the signals as a program starts with (as
     `python3 main.py` or bash would have them) once, and a spare inherits them rather than
-    setting them itself — each spare's own set-up is pages it copies."""
-    global _signals_set
+    setting them itself — each spare's own set-up is pages it copies. There its loop is C
+    (common.native, where the image has it: the same loop in Python wrote, so copied, tens of
+    the zygote's pages between one fork and the next); elsewhere (gVisor: no pidfds) it is the
+    Python loop below."""
     # The OOM killer's first pick, inherited by every spare (they must not turn dumpable, even
     # for a moment with their pipes in place, to set it). Here, at the agent's start, no user
     # code runs yet; while not dumpable, /proc/self/oom_score_adj is root's.
@@ -206,13 +209,32 @@ def zygote_main(sock, language):
         for sig in (signal.SIGCHLD, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        _signals_set = True
+        python_spares.signals_set_by_zygote()
         sig_r = None
     else:
         sig_r = wake_on_signals()
     if language == "python":
-        prepare_python_spares()
-        gc.freeze()  # spares share our objects; keep the GC from touching (copying) them
+        python_spares.prepare(EXEC_ENV)
+    gc.freeze()  # spares share our objects; keep the GC from touching (copying) them
+    # (3.11, the images' python: the C loop calls PyOS_AfterFork_Child alone, which later
+    # pythons' import lock does not allow without PyOS_BeforeFork.)
+    if use_pidfds and common.native is not None and sys.version_info[:2] == (3, 11):
+        if language == "python":
+            # The pages a python spare touches, learned from one that runs `print()` before we
+            # serve (no user code runs yet): each spare after it maps them right after its
+            # fork, in a few madvise calls, rather than one page fault at a time (_native.c).
+            learned = common.native.rehearse(encode_program("python", rehearsal_payload()))
+            if learned is None:  # (in the rehearsal spare)
+                try:
+                    become_spare(language)
+                finally:
+                    os._exit(70)
+            log("python spares will map %d pages up front" % learned)
+        common.native.zygote_loop(sock.fileno())  # returns only in a new spare, its fds 0-5 in place
+        try:
+            become_spare(language)
+        finally:
+            os._exit(70)
     sel = selectors.DefaultSelector()
     sel.register(sock, selectors.EVENT_READ)
     if sig_r is not None:
@@ -221,7 +243,7 @@ def zygote_main(sock, language):
         for key, _ in sel.select():
             if key.fileobj is sock:
                 try:
-                    data = sock.recv(64)
+                    data = sock.recv(65536)  # (one message of 'S's: a shorter buffer would cut it)
                 except InterruptedError:
                     continue
                 if not data:
@@ -363,117 +385,3 @@ class SparePool:
                 self.add_spare(Spare(msg["pid"], fds, self.language))
             elif msg["type"] == "exit":
                 self.on_child_exit(msg["pid"], msg["status"], msg["cpu"], msg["maxrss"])
-
-
-# What every python spare needs before its program arrives and that does not depend on the
-# program: made once, in the zygote (prepare_python_spares), so that each spare only uses its
-# copy. On this kind of VM a page fault costs ~10 µs, and a spare that built these itself
-# wrote (so copied) some 250 pages of the zygote's memory; using them costs a few.
-_spare_kit = None
-# The zygote put the signals as a program starts with (zygote_main): spares leave them be.
-_signals_set = False
-
-
-def prepare_python_spares():
-    """In the zygote, before it forks spares: the stdio objects of fds 0-2 (the spare's pipes
-    once dup2'd there), made sys's with a fresh __main__ (the zygote never uses sys's streams:
-    it logs to fd 2 directly), the compiler warmed up, and the environment programs start with
-    (the zygote's own children get theirs explicitly). In a spare the agent forked (no zygote),
-    the same, in the spare."""
-    global _spare_kit
-    stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
-    stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8")
-    stderr = io.TextIOWrapper(
-        io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8", errors="backslashreplace", line_buffering=True
-    )
-    compile("pass", "<warm-up>", "exec")  # touch the compiler's pages before the clock starts
-    set_environ(EXEC_ENV)
-    main = new_main_module()
-    sys.stdin, sys.stdout, sys.stderr = stdin, stdout, stderr
-    sys.__stdin__, sys.__stdout__, sys.__stderr__ = stdin, stdout, stderr
-    sys.modules["__main__"] = main
-    _spare_kit = (stdout, main)
-
-
-def python_spare_main(ctrl_fd, stat_fd):
-    """In a forked python spare: get ready, wait for the program, run it like `python3 main.py`."""
-    if not _signals_set:
-        # Forked by the agent, or a zygote without pidfds: signals as a program starts with.
-        # (_signal, not signal: the latter's enum conversions cost ~75 page faults per spare.)
-        _signal.set_wakeup_fd(-1)
-        for sig in (_signal.SIGCHLD, _signal.SIGTERM, _signal.SIGPIPE):
-            _signal.signal(sig, _signal.SIG_DFL)
-        _signal.signal(_signal.SIGINT, _signal.default_int_handler)
-    if _spare_kit is None:  # forked by the agent (no zygote): make what the zygote would have
-        prepare_python_spares()
-    # Everything that does not depend on the program is done before the hand-over. The
-    # zygote's objects stay frozen (gc.unfreeze would write to every one of them and so copy
-    # every page); the program's own objects are collected as usual. Its __main__ is the
-    # zygote's unused one: this process's copy, fresh.
-    stdout, main = _spare_kit
-
-    req = read_program(ctrl_fd, marshal.loads)
-    os.close(ctrl_fd)
-    hand_over_process()
-    t = os.times()
-    baseline = t.user + t.system  # set-up before the hand-over is not billed
-
-    # os.environ is EXEC_ENV here (the zygote made it so): the agent sent only the difference
-    # (launch.hand_to_spare), applied without walking (so decoding) the whole environment.
-    env = req["env"]
-    for k in env["unset"]:
-        del os.environ[k]
-    for k, v in env["set"].items():
-        os.environ[k] = v
-    if req.get("lineBuffered"):
-        stdout.reconfigure(line_buffering=True)  # streamed: flush at each line, as on a terminal
-    status = run_python_program(main, req["code"], req["source"], req["cwd"], req.get("compileMarker"))
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            pass
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime - baseline
-    report = b'{"exit":%d,"cpu":%f,"maxrss":%d}\n' % (status, cpu, max(me.ru_maxrss, kids.ru_maxrss))
-    # Close our ends of the output pipes first, so the agent has all output when it reads the report.
-    os.close(1)
-    os.close(2)
-    # From here on only our exit is left: let the agent (woken by the report) go first rather
-    # than wait on this CPU while the kernel tears this process down.
-    try:
-        os.nice(19)
-    except OSError:
-        pass
-    try:
-        os.write(stat_fd, report)
-    except OSError:
-        pass
-    os._exit(status)
-
-
-def run_python_program(main, code, source, cwd, marker=None):
-    """Runs code as `python3 main.py` would in cwd (main: a fresh __main__ module); returns
-    its exit status. A syntax error (the program never ran) leaves the compile marker."""
-    os.chdir(cwd)
-    sys.argv = [source]
-    sys.path[0] = cwd
-    main.__file__ = source
-    status, compile_error, _ = run_as_main(code, source, main.__dict__)
-    if compile_error:
-        mark_compile_error(marker)
-    return status
-
-
-def python_direct_main(path, source, marker=None):
-    """`agent.py --run-python FILE SOURCE`: runs the code in FILE as a spare runs a program
-    (named SOURCE, in the current directory), in this fresh interpreter — for a program on a
-    terminal, which a spare cannot give it."""
-    with open(path, encoding="utf-8") as f:
-        code = f.read()
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    main = new_main_module()
-    sys.modules["__main__"] = main
-    status = run_python_program(main, code, source, os.getcwd(), marker)
-    sys.exit(status)  # the interpreter's own exit: flushes, runs atexit, joins threads

@@ -4,8 +4,10 @@
 // `bash main.sh`) started by the agent would: its own variables and nothing of the previous
 // execution's, the agent's progress pipe, a fresh __main__ without threading imported,
 // the OOM killer's first pick once it runs — and a program larger than a pipe holds.
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DockerSandboxEngine } from '../../src/sandbox/index.js';
+import { loadConfig } from '../../src/config.js';
+import { DockerSandboxEngine } from '../../src/sandbox/index.js';
 import { makeEngine, ourContainers } from '../helpers.js';
 
 let engine: DockerSandboxEngine;
@@ -73,5 +75,28 @@ describe('python spares', () => {
     const sh = await engine.execute({ code: `${lines.map((l) => l.replace(' = ', '=')).join('\n')}\necho $x19999`, language: 'bash', mode: 'cached' }, owner);
     expect(sh.exitCode, sh.stderr).toBe(0);
     expect(sh.stdout).toBe('19999\n');
+  });
+});
+
+describe('the zygote (agent/native/_native.c)', () => {
+  it('forks python spares from its C loop, each mapping up front the pages its rehearsal spare touched', async () => {
+    // The agent's stderr reaches the engine's log at debug level.
+    const agentLines: string[] = [];
+    const log = pino({ level: 'debug' }, { write: (line: string) => void agentLines.push(String((JSON.parse(line) as { agent?: string }).agent ?? '')) });
+    const own = new DockerSandboxEngine(loadConfig({ FAAS_PREWARM_LANGUAGES: 'python' }), log);
+    await own.start();
+    try {
+      for (let i = 0; i < 3; i++) {
+        const r = await own.execute({ code: `print(${i})`, language: 'python', mode: 'cached' }, { owner: 'zygote-rehearsal' });
+        expect([r.stdout, r.exitCode]).toEqual([`${i}\n`, 0]);
+      }
+      const learned = agentLines.join('\n').match(/python spares will map (\d+) pages up front/);
+      expect(learned, agentLines.join('\n').slice(-2000)).not.toBeNull();
+      // What a spare touches from its fork to its program's end: ~170 pages written and the
+      // interpreter's code it runs, measured.
+      expect(Number(learned![1])).toBeGreaterThan(50);
+    } finally {
+      await own.shutdown();
+    }
   });
 });

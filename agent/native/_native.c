@@ -1,0 +1,485 @@
+// faas_agent._native: the hot path of a spare's life in C, for the zygote and python spares
+// (agent/faas_agent/spares.py, python_spares.py; pure-Python equivalents remain for where it
+// is not there).
+//
+// Why C: after a fork, every page a process writes is a copy-on-write fault, and on this kind
+// of VM a fault costs 10-30 µs (a trap out of the guest; the same pages populated in one
+// madvise cost ~1 µs each). Python writes a page for nearly every object it touches (reference
+// counts). Measured in the python image, faults per spare: the zygote's Python loop wrote 25-90
+// of its pages between one fork and the next (this loop: ~2); a spare's Python path from its
+// fork to its program took ~320 (setsid and the dup2s ~27, reading the program ~35, a ctypes
+// prctl to become dumpable ~90, its report ~17).
+//
+// zygote_loop(sock): the zygote's loop. For each 'S' read from the agent's socket it makes a
+// spare's six pipes, forks, and sends the agent {"type":"spare","pid":N} with its pipe ends
+// (SCM_RIGHTS); when a spare's pidfd says it ended, it reaps every ended child and sends
+// {"type":"exit","pid":N,"status":S,"cpu":SECONDS,"maxrss":KIB} (S: the raw wait status). It
+// returns 0 only in a new spare, whose fds 0-5 are then its stdin, stdout, stderr, control,
+// status and progress pipes and nothing else is open; in the zygote it returns only by raising
+// OSError (the zygote then dies and the agent forks spares itself). The agent gone (end of
+// file) ends the zygote. Needs pidfds (not under gVisor: there the Python loop runs).
+//
+// take_program(fd): in a spare, reads its control pipe to the end, closes it, and makes the
+// process dumpable (it was not while it waited: its pipes were not for other code); returns
+// the bytes. The CPU used so far is noted: set-up before the hand-over is not billed.
+//
+// finish(stat_fd, status): a python spare's end once its program ran and its streams were
+// flushed: its report {"exit":S,"cpu":SECONDS,"maxrss":KIB} (CPU since the hand-over,
+// children included) on the status pipe after closing stdout and stderr (so the agent has all
+// output when the report wakes it) and lowering its priority (the agent goes first), then
+// _exit(status). Never returns.
+#define PY_SSIZE_T_CLEAN
+#define Py_LIMITED_API 0x030B0000
+#include <Python.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define N_PIPES 6
+#define FIRST_FREE_FD 6  // a spare's fds 0-5 are its pipes
+#define SOCK_TAG UINT64_MAX
+
+// By a spare's fd 0-5 (stdin, stdout, stderr, control, status, progress): whether the spare
+// gets the pipe's read end (the agent keeps the other end).
+static const int spare_gets_read_end[N_PIPES] = {1, 0, 0, 1, 0, 0};
+
+// snprintf's length as what is in the buffer (without its NUL), whatever it says.
+static size_t clamp(int len, size_t size) { return len < 0 ? 0 : (size_t)len >= size ? size - 1 : (size_t)len; }
+
+static int send_msg(int sock, const char *msg, size_t len, const int *fds, int nfds) {
+  struct iovec iov = {.iov_base = (void *)msg, .iov_len = len};
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * N_PIPES)];
+    struct cmsghdr align;
+  } control;
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+  if (nfds > 0) {
+    memset(&control, 0, sizeof control);
+    mh.msg_control = control.buf;
+    mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+  }
+  for (;;) {
+    if (sendmsg(sock, &mh, MSG_NOSIGNAL) >= 0) return 0;
+    if (errno != EINTR) return -1;
+  }
+}
+
+// In the new spare: its pipe ends to fds 0-5, everything else closed, in a new session; the
+// spare ends (70, as a failed Python spare) if any step fails rather than run with an fd of the
+// zygote's in place (fds 0-2 are the agent's; same-uid code can lower the zygote's fd limit).
+static void arrange_spare_fds(int *ends) {
+  if (setsid() < 0) _exit(70);
+  for (int i = 0; i < N_PIPES; i++) {
+    if (ends[i] < FIRST_FREE_FD && (ends[i] = fcntl(ends[i], F_DUPFD, 16)) < 0) _exit(70);  // above every target first
+  }
+  for (int i = 0; i < N_PIPES; i++) {
+    if (dup2(ends[i], i) != i) _exit(70);
+  }
+  if (syscall(SYS_close_range, FIRST_FREE_FD, ~0U, 0) == 0) return;  // (the epoll fd and pidfds among them)
+  struct rlimit nofile;  // a kernel or seccomp profile without close_range: one by one
+  if (getrlimit(RLIMIT_NOFILE, &nofile) < 0) _exit(70);
+  rlim_t top = nofile.rlim_max == RLIM_INFINITY || nofile.rlim_max > (1 << 20) ? (1 << 20) : nofile.rlim_max;
+  for (rlim_t fd = FIRST_FREE_FD; fd < top; fd++) close((int)fd);
+}
+
+// The pages a python spare touches, learned once by a rehearsal (rehearse): each new spare maps
+// them right after its fork in one madvise per run of pages, instead of one fault each as it
+// goes (measured in the python image: a fault 14-23 µs, a page populated ~1-5 µs). Two kinds:
+// pages it writes (its own copies: MADV_POPULATE_WRITE) and pages of read-only files it reads,
+// the interpreter's code above all (fork does not copy their page-table entries, so a child
+// faults them in again: MADV_POPULATE_READ).
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+#define MAX_HOT_RANGES 1024
+#define MAX_HOT_PAGES 8192  // 32 MiB of 4 KiB pages: far above what a spare touches (~170 written, ~800 read)
+static uint64_t PAGE = 4096;  // (sysconf's, at module start)
+#define MAX_MAPPINGS 1024
+
+struct hot_range {
+  uint64_t start, length, advice;  // bytes; MADV_POPULATE_WRITE or MADV_POPULATE_READ
+};
+static struct hot_range hot[MAX_HOT_RANGES];
+static int n_hot;
+static int rehearsing;  // in the rehearsal: finish reports the pages touched, not an exit
+
+static void populate_hot_pages(void) {
+  for (int i = 0; i < n_hot; i++) madvise((void *)(uintptr_t)hot[i].start, (size_t)hot[i].length, (int)hot[i].advice);
+}
+
+// Which advice populates a mapping with these permissions and this path, or 0 for none:
+// private writable memory is written, read-only files are read; the rest is left alone.
+static int advice_for(const char *perms, const char *path) {
+  if (perms[0] == 'r' && perms[1] == 'w' && perms[3] == 'p') return MADV_POPULATE_WRITE;
+  if (perms[0] == 'r' && perms[1] == '-' && path[0] == '/') return MADV_POPULATE_READ;
+  return 0;
+}
+
+struct mapping {
+  uint64_t lo, hi;
+  int advice;
+};
+
+struct mappings {
+  struct mapping m[MAX_MAPPINGS];
+  int n;
+};
+
+// The mappings of this process worth populating (advice_for), from /proc/self/maps.
+static void read_mappings(struct mappings *out) {
+  out->n = 0;
+  FILE *maps = fopen("/proc/self/maps", "re");
+  if (!maps) return;
+  char line[4096];
+  while (out->n < MAX_MAPPINGS && fgets(line, sizeof line, maps)) {
+    unsigned long lo, hi;
+    char perms[8];
+    int path_at = 0;
+    if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &path_at) >= 3 && strlen(perms) == 4) {
+      int advice = advice_for(perms, path_at > 0 ? line + path_at : "");
+      if (advice) out->m[out->n++] = (struct mapping){.lo = lo, .hi = hi, .advice = advice};
+    }
+    if (!strchr(line, '\n')) {  // (a longer line: skip its rest)
+      int c;
+      while ((c = fgetc(maps)) != EOF && c != '\n') {
+      }
+    }
+  }
+  fclose(maps);
+}
+
+struct page_scan {
+  int pagemap, out, ranges;
+  uint64_t start, end, advice;  // the run being built
+};
+
+static void flush_run(struct page_scan *scan) {
+  if (scan->end > scan->start && scan->ranges < MAX_HOT_RANGES) {
+    struct hot_range rec = {.start = scan->start, .length = scan->end - scan->start, .advice = scan->advice};
+    if (write(scan->out, &rec, sizeof rec) == (ssize_t)sizeof rec) scan->ranges++;
+  }
+  scan->start = scan->end = 0;
+}
+
+// The pages of a mapping this process touched, as runs written to scan->out: for writable
+// memory its own copies (present and exclusively mapped: pagemap bits 63 and 56), for files
+// the pages in its page table (present).
+static void scan_mapping(struct page_scan *scan, const struct mapping *m) {
+  uint64_t entries[512];
+  scan->advice = (uint64_t)m->advice;
+  for (uint64_t a = m->lo; a < m->hi;) {
+    size_t n = (size_t)((m->hi - a) / PAGE);
+    if (n > 512) n = 512;
+    ssize_t got = pread(scan->pagemap, entries, n * 8, (off_t)(a / PAGE * 8));
+    if (got <= 0) break;
+    for (size_t i = 0; i < (size_t)got / 8; i++, a += PAGE) {
+      int touched = (entries[i] >> 63) & 1;
+      if (m->advice == MADV_POPULATE_WRITE) touched = touched && ((entries[i] >> 56) & 1);
+      if (touched) {
+        if (scan->end != a) {
+          flush_run(scan);
+          scan->start = a;
+        }
+        scan->end = a + PAGE;
+      }
+    }
+  }
+  flush_run(scan);
+}
+
+// In the rehearsal, at its end: the pages it touched, to the zygote.
+static void report_pages_touched(int out) {
+  static struct mappings mine;  // (static: 24 KiB)
+  read_mappings(&mine);
+  // Our own pagemap is root's while we are not dumpable: dumpable only to open it.
+  prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+  int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  if (pagemap < 0) return;
+  struct page_scan scan = {.pagemap = pagemap, .out = out};
+  for (int i = 0; i < mine.n; i++) scan_mapping(&scan, &mine.m[i]);
+  close(pagemap);
+}
+
+// In the zygote: keeps the runs the rehearsal reported that lie in one of our own mappings of
+// the same kind (whatever else the pipe carried is dropped), up to MAX_HOT_PAGES; returns the
+// pages kept.
+static long keep_hot_pages(const struct hot_range *recs, size_t n) {
+  static struct mappings mine;
+  read_mappings(&mine);
+  long pages = 0;
+  n_hot = 0;
+  for (size_t i = 0; i < n && n_hot < MAX_HOT_RANGES; i++) {
+    struct hot_range r = recs[i];
+    if (r.length == 0 || r.start % PAGE || r.length % PAGE || r.start + r.length < r.start) continue;
+    if ((uint64_t)pages + r.length / PAGE > MAX_HOT_PAGES) continue;
+    int inside = 0;
+    for (int j = 0; j < mine.n && !inside; j++) {
+      inside = r.advice == (uint64_t)mine.m[j].advice && r.start >= mine.m[j].lo && r.start + r.length <= mine.m[j].hi;
+    }
+    if (!inside) continue;
+    hot[n_hot++] = r;
+    pages += (long)(r.length / PAGE);
+  }
+  return pages;
+}
+
+// Forks one spare. Returns 0 in the spare, 1 in the zygote once the agent has it, -1 on failure.
+static int start_spare(int sock, int ep) {
+  int p[N_PIPES][2], mine[N_PIPES], theirs[N_PIPES], made = 0;
+  for (; made < N_PIPES; made++) {
+    if (pipe2(p[made], O_CLOEXEC) < 0) goto fail;
+    mine[made] = p[made][spare_gets_read_end[made] ? 1 : 0];
+    theirs[made] = p[made][spare_gets_read_end[made] ? 0 : 1];
+  }
+  pid_t pid = fork();
+  if (pid < 0) goto fail;
+  if (pid == 0) {
+    populate_hot_pages();
+    PyOS_AfterFork_Child();  // what os.fork does in the child (the GIL, locks, at-fork hooks)
+    arrange_spare_fds(theirs);
+    return 0;
+  }
+  for (int i = 0; i < N_PIPES; i++) close(theirs[i]);
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pidfd >= 0) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint32_t)pidfd};
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, pidfd, &ev) < 0) close(pidfd);
+  }  // (no pidfd: gone already, reaped at the next one's wake-up)
+  char msg[64];
+  int len = snprintf(msg, sizeof msg, "{\"type\":\"spare\",\"pid\":%d}", (int)pid);
+  int sent = send_msg(sock, msg, clamp(len, sizeof msg), mine, N_PIPES);
+  for (int i = 0; i < N_PIPES; i++) close(mine[i]);
+  if (sent < 0) _exit(0);  // the agent is gone
+  return 1;
+fail:;
+  int saved = errno;
+  for (int i = 0; i < made; i++) {
+    close(p[i][0]);
+    close(p[i][1]);
+  }
+  errno = saved;
+  return -1;
+}
+
+static double seconds(struct timeval t) { return (double)t.tv_sec + (double)t.tv_usec / 1e6; }
+
+static double cpu_at_hand_over;  // in a spare: its CPU when its program arrived (take_program)
+
+static void report_ended(int sock) {
+  for (;;) {
+    int status;
+    struct rusage ru;
+    pid_t pid = wait4(-1, &status, WNOHANG, &ru);
+    if (pid <= 0) return;
+    char msg[128];
+    int len = snprintf(msg, sizeof msg, "{\"type\":\"exit\",\"pid\":%d,\"status\":%d,\"cpu\":%.6f,\"maxrss\":%ld}",
+                       (int)pid, status, seconds(ru.ru_utime) + seconds(ru.ru_stime), ru.ru_maxrss);
+    if (send_msg(sock, msg, clamp(len, sizeof msg), NULL, 0) < 0) _exit(0);  // the agent is gone
+  }
+}
+
+// rehearse(program): in the zygote, before it serves: forks a spare that runs `program` (the
+// control pipe's bytes for a python spare) with its output discarded and, at its end (finish),
+// reports the pages it touched instead of an exit; keeps them for every spare after (see `hot`).
+// Returns None in that rehearsal spare (its fds 0-5 in place: the caller makes it a python
+// spare), the number of pages learned in the zygote. No user code runs yet when it does.
+static PyObject *rehearse(PyObject *self, PyObject *args) {
+  (void)self;
+  const char *program;
+  Py_ssize_t len;
+  if (!PyArg_ParseTuple(args, "y#", &program, &len)) return NULL;
+  // Whatever fails here, spares still work, only without pages mapped up front: 0 is returned.
+  int ctrl[2] = {-1, -1}, stat[2] = {-1, -1};
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0 || pipe2(ctrl, O_CLOEXEC) < 0 || pipe2(stat, O_CLOEXEC) < 0 || len > 65536) {
+    int fds[] = {null, ctrl[0], ctrl[1], stat[0], stat[1]};
+    for (int i = 0; i < 5; i++) {
+      if (fds[i] >= 0) close(fds[i]);
+    }
+    return PyLong_FromLong(0);
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    PyOS_AfterFork_Child();
+    rehearsing = 1;
+    int ends[N_PIPES] = {null, null, null, ctrl[0], stat[1], null};
+    arrange_spare_fds(ends);
+    Py_RETURN_NONE;
+  }
+  close(null);
+  close(ctrl[0]);
+  close(stat[1]);
+  // The program fits the pipe's buffer (64 KiB: checked above), so this write does not wait on
+  // the rehearsal; a rehearsal gone already fails it with EPIPE, not SIGPIPE (ignored meanwhile).
+  struct sigaction ignore = {.sa_handler = SIG_IGN}, before;
+  sigaction(SIGPIPE, &ignore, &before);
+  for (Py_ssize_t off = 0; pid > 0 && off < len;) {
+    ssize_t put = write(ctrl[1], program + off, (size_t)(len - off));
+    if (put < 0 && errno != EINTR) break;
+    if (put > 0) off += put;
+  }
+  close(ctrl[1]);
+  sigaction(SIGPIPE, &before, NULL);
+  static struct hot_range recs[MAX_HOT_RANGES];
+  size_t got = 0;
+  struct pollfd report = {.fd = stat[0], .events = POLLIN};
+  while (pid > 0 && got < sizeof recs) {  // at most 10 s: it runs `print()`
+    int ready = poll(&report, 1, 10000);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) {
+      got = 0;  // (timed out: nothing learned)
+      kill(pid, SIGKILL);
+      break;
+    }
+    ssize_t r = read(stat[0], (char *)recs + got, sizeof recs - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += (size_t)r;
+  }
+  close(stat[0]);
+  while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+  }
+  return PyLong_FromLong(keep_hot_pages(recs, got / sizeof recs[0]));
+}
+
+static PyObject *zygote_loop(PyObject *self, PyObject *args) {
+  (void)self;
+  int sock;
+  if (!PyArg_ParseTuple(args, "i", &sock)) return NULL;
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) return PyErr_SetFromErrno(PyExc_OSError);
+  struct epoll_event ev = {.events = EPOLLIN, .data.u64 = SOCK_TAG};
+  if (epoll_ctl(ep, EPOLL_CTL_ADD, sock, &ev) < 0) goto fail;
+  struct epoll_event events[16];
+  char buf[64];
+  for (;;) {
+    int n = epoll_wait(ep, events, 16, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      goto fail;
+    }
+    int ended = 0;
+    for (int i = 0; i < n; i++) {
+      if (events[i].data.u64 != SOCK_TAG) {  // a spare's pidfd: that spare has ended
+        int pidfd = (int)events[i].data.u64;
+        epoll_ctl(ep, EPOLL_CTL_DEL, pidfd, NULL);
+        close(pidfd);
+        ended = 1;
+        continue;
+      }
+      // One message of 'S's, one per spare wanted (MSG_TRUNC: its whole length, however long).
+      ssize_t got = recv(sock, buf, sizeof buf, MSG_TRUNC);
+      if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (got <= 0) _exit(0);  // the agent is gone
+      for (ssize_t j = 0; j < got; j++) {
+        if (j < (ssize_t)sizeof buf && buf[j] != 'S') continue;
+        int r = start_spare(sock, ep);
+        if (r == 0) return PyLong_FromLong(0);  // a new spare (its epoll fd closed with the rest)
+        if (r < 0) goto fail;
+      }
+    }
+    if (ended) report_ended(sock);
+  }
+fail:;
+  int saved = errno;
+  close(ep);
+  errno = saved;
+  return PyErr_SetFromErrno(PyExc_OSError);
+}
+
+static PyObject *take_program(PyObject *self, PyObject *args) {
+  (void)self;
+  int fd;
+  if (!PyArg_ParseTuple(args, "i", &fd)) return NULL;
+  size_t cap = 1 << 16, len = 0;
+  char *buf = PyMem_Malloc(cap);
+  if (!buf) return PyErr_NoMemory();
+  for (;;) {
+    if (len == cap) {
+      char *bigger = PyMem_Realloc(buf, cap * 2);
+      if (!bigger) {
+        PyMem_Free(buf);
+        return PyErr_NoMemory();
+      }
+      buf = bigger;
+      cap *= 2;
+    }
+    ssize_t got = read(fd, buf + len, cap - len);
+    if (got == 0) break;
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      PyMem_Free(buf);
+      return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    len += (size_t)got;
+  }
+  close(fd);
+  if (len > 0 && !rehearsing) prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);  // (nothing came: the agent dropped us)
+  struct rusage me;
+  getrusage(RUSAGE_SELF, &me);
+  cpu_at_hand_over = seconds(me.ru_utime) + seconds(me.ru_stime);
+  PyObject *program = PyBytes_FromStringAndSize(buf, (Py_ssize_t)len);
+  PyMem_Free(buf);
+  return program;
+}
+
+static PyObject *finish(PyObject *self, PyObject *args) {
+  (void)self;
+  int stat_fd, status;
+  if (!PyArg_ParseTuple(args, "ii", &stat_fd, &status)) return NULL;
+  if (rehearsing) {
+    report_pages_touched(stat_fd);
+    _exit(0);
+  }
+  struct rusage me, kids;
+  getrusage(RUSAGE_SELF, &me);
+  getrusage(RUSAGE_CHILDREN, &kids);
+  double cpu = seconds(me.ru_utime) + seconds(me.ru_stime) + seconds(kids.ru_utime) + seconds(kids.ru_stime) - cpu_at_hand_over;
+  char report[128];
+  int len = snprintf(report, sizeof report, "{\"exit\":%d,\"cpu\":%f,\"maxrss\":%ld}\n", status, cpu,
+                     me.ru_maxrss > kids.ru_maxrss ? me.ru_maxrss : kids.ru_maxrss);
+  close(1);
+  close(2);
+  if (nice(19) < 0) errno = 0;  // (lowering never fails; the result is not needed)
+  while (write(stat_fd, report, clamp(len, sizeof report)) < 0 && errno == EINTR) {
+  }
+  _exit(status);
+}
+
+static PyMethodDef methods[] = {
+    {"zygote_loop", zygote_loop, METH_VARARGS, "The zygote's loop; returns 0 only in a new spare."},
+    {"rehearse", rehearse, METH_VARARGS, "In the zygote: learns the pages a python spare writes; returns None in the rehearsal spare."},
+    {"take_program", take_program, METH_VARARGS, "A spare's program, read to the end of its control pipe; the spare is then dumpable."},
+    {"finish", finish, METH_VARARGS, "A python spare's report and exit."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", NULL, -1, methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__native(void) {
+  long page = sysconf(_SC_PAGESIZE);
+  if (page > 0) PAGE = (uint64_t)page;
+  return PyModule_Create(&module);
+}
