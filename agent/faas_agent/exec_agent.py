@@ -25,7 +25,7 @@ import signal
 import time
 import traceback
 
-from . import bash_spares, host_socket, python_spares
+from . import bash_spares, common, host_socket, python_spares
 from .common import SANDBOX_ROOT, encode_frame, hello, log, set_dumpable, take_frames, wake_on_signals
 from .finish import Finisher, read_oom_kills
 from .launch import Launcher
@@ -61,6 +61,9 @@ class Agent(SparePool, Launcher, Streams, Finisher):
             bash_spares.probe(EXEC_ENV)
         elif language in ("javascript", "typescript"):
             probe_node_spare()
+        if language == "python" and common.native is None:
+            # (python spares run their hand-over in it: without it every spare would die)
+            raise RuntimeError("this image lacks the agent's native module (faas_agent/_native*.so): rebuild it with scripts/build-images.ts")
         if language in SPARE_LANGUAGES:
             self.start_zygote()
         # The host channel: the host's socket if it gave us one and it answers (host_socket.py),

@@ -1,6 +1,7 @@
 // faas_agent._native: the hot path of a spare's life in C, for the zygote and python spares
-// (agent/faas_agent/spares.py, python_spares.py; pure-Python equivalents remain for where it
-// is not there).
+// (agent/faas_agent/spares.py, python_spares.py). Python spares need it (the agent refuses to
+// start a python sandbox without it); the zygote's loop has a Python twin for where pidfds are
+// missing (gVisor).
 //
 // Why C: after a fork, every page a process writes is a copy-on-write fault, and on this kind
 // of VM a fault costs 10-30 µs (a trap out of the guest; the same pages populated in one
@@ -93,11 +94,10 @@ static void arrange_spare_fds(int *ends) {
   for (int i = 0; i < N_PIPES; i++) {
     if (dup2(ends[i], i) != i) _exit(70);
   }
-  if (syscall(SYS_close_range, FIRST_FREE_FD, ~0U, 0) == 0) return;  // (the epoll fd and pidfds among them)
-  struct rlimit nofile;  // a kernel or seccomp profile without close_range: one by one
-  if (getrlimit(RLIMIT_NOFILE, &nofile) < 0) _exit(70);
-  rlim_t top = nofile.rlim_max == RLIM_INFINITY || nofile.rlim_max > (1 << 20) ? (1 << 20) : nofile.rlim_max;
-  for (rlim_t fd = FIRST_FREE_FD; fd < top; fd++) close((int)fd);
+  // Everything else (the zygote's epoll fd and pidfds among them): glibc's closefrom is
+  // close_range, or else every fd /proc/self/fd lists (aborting if it cannot), not bounded by
+  // RLIMIT_NOFILE, which same-uid code can lower.
+  closefrom(FIRST_FREE_FD);
 }
 
 // The pages a python spare touches, learned once by a rehearsal (rehearse): each new spare maps
@@ -192,7 +192,7 @@ static void scan_mapping(struct page_scan *scan, const struct mapping *m) {
     size_t n = (size_t)((m->hi - a) / PAGE);
     if (n > 512) n = 512;
     ssize_t got = pread(scan->pagemap, entries, n * 8, (off_t)(a / PAGE * 8));
-    if (got <= 0) break;
+    if (got < 8) break;
     for (size_t i = 0; i < (size_t)got / 8; i++, a += PAGE) {
       int touched = (entries[i] >> 63) & 1;
       if (m->advice == MADV_POPULATE_WRITE) touched = touched && ((entries[i] >> 56) & 1);
@@ -389,12 +389,13 @@ static PyObject *zygote_loop(PyObject *self, PyObject *args) {
         ended = 1;
         continue;
       }
-      // One message of 'S's, one per spare wanted (MSG_TRUNC: its whole length, however long).
+      // One message from the agent (only it holds the other end): 'S' once per spare wanted;
+      // its length is the count (MSG_TRUNC: the whole length, however long), at most 4096.
       ssize_t got = recv(sock, buf, sizeof buf, MSG_TRUNC);
       if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
       if (got <= 0) _exit(0);  // the agent is gone
+      if (got > 4096) got = 4096;
       for (ssize_t j = 0; j < got; j++) {
-        if (j < (ssize_t)sizeof buf && buf[j] != 'S') continue;
         int r = start_spare(sock, ep);
         if (r == 0) return PyLong_FromLong(0);  // a new spare (its epoll fd closed with the rest)
         if (r < 0) goto fail;

@@ -7,8 +7,8 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { DockerSandboxEngine } from '../../src/sandbox/index.js';
-import { makeEngine, ourContainers } from '../helpers.js';
+import { DockerSandboxEngine, MANAGED_LABEL, OWNER_PID_LABEL, runtimeImageTag } from '../../src/sandbox/index.js';
+import { docker, makeEngine, ourContainers } from '../helpers.js';
 
 let engine: DockerSandboxEngine;
 const owner = { owner: 'spare-programs' };
@@ -97,6 +97,27 @@ describe('the zygote (agent/native/_native.c)', () => {
       expect(Number(learned![1])).toBeGreaterThan(50);
     } finally {
       await own.shutdown();
+    }
+  });
+
+  it('is needed by a python sandbox: without its native module the agent refuses to start, and says why', async () => {
+    // An empty /opt/faas-runtime over the image's: the module's link in faas_agent dangles.
+    const c = await docker.createContainer({
+      Image: runtimeImageTag('python'),
+      Cmd: ['python3', '/opt/faas/agent.py'],
+      User: '65534:65534',
+      Labels: { [MANAGED_LABEL]: 'true', [OWNER_PID_LABEL]: String(process.pid) },
+      NetworkDisabled: true,
+      HostConfig: { NetworkMode: 'none', CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'], Tmpfs: { '/opt/faas-runtime': '', '/sandbox': 'size=16m,uid=65534,gid=65534,mode=0755' } },
+    });
+    try {
+      await c.start();
+      const { StatusCode } = (await c.wait()) as { StatusCode: number };
+      const logs = (await c.logs({ stdout: true, stderr: true })).toString();
+      expect(StatusCode).not.toBe(0);
+      expect(logs).toContain("this image lacks the agent's native module");
+    } finally {
+      await c.remove({ force: true });
     }
   });
 });
