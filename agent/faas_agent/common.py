@@ -9,6 +9,7 @@ import os
 import signal
 import struct
 import sys
+import time
 import traceback
 import types
 
@@ -105,6 +106,34 @@ def make_oom_victim():
         os.close(fd)
     except OSError:
         pass
+
+
+def make_child_oom_victim(pid):
+    """make_oom_victim for a child the agent just started (Popen returned: its execve is past the
+    point of no return). Not done in the child before its execve: it is not dumpable there (nor
+    may it become so: it still holds every fd of ours), so the file is root's. The kernel closes
+    the exec-error pipe Popen waits on a moment before it makes the new program dumpable, and a
+    waking agent often runs in that moment (most of the time on a loaded 2-CPU machine): then
+    the file is still root's, and yielding once lets the exec finish. Bounded (~0.1 s) for a
+    program the kernel keeps not dumpable."""
+    for attempt in range(200):
+        try:
+            fd = os.open("/proc/%d/oom_score_adj" % pid, os.O_WRONLY)
+        except PermissionError:
+            if attempt < 4:
+                os.sched_yield()
+            else:
+                time.sleep(0.0005)
+            continue
+        except OSError:
+            return  # gone already
+        try:
+            os.write(fd, b"1000")
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        return
 
 
 # True in the zygote once it made itself the OOM killer's first pick (before any user code

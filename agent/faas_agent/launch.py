@@ -11,7 +11,7 @@ import sys
 import time
 
 from . import bash_spares
-from .common import AGENT_DIR, SOURCE_NAMES
+from .common import AGENT_DIR, SOURCE_NAMES, make_child_oom_victim
 from .spares import CODE_ROOT, EXEC_ENV, SPARE_LANGUAGES, WORK_ROOT, encode_program
 from .terminals import make_tty_child, set_terminal_size, terminal_size
 
@@ -260,14 +260,7 @@ class Launcher:
             for fd in {child_in, child_out, child_err, prog_w}:
                 os.close(fd)
         proc.returncode = 0  # reaped by the agent with wait4 (for its rusage), not by Popen
-        # The OOM killer's first pick. Not in the child before its execve: it is not dumpable
-        # there (nor may it become so: it still holds every fd of ours), so the file is root's;
-        # once exec'd (Popen has seen it) it is dumpable and the file ours to write.
-        try:
-            with open("/proc/%d/oom_score_adj" % proc.pid, "w") as f:
-                f.write("1000")
-        except OSError:
-            pass  # gone already
+        make_child_oom_victim(proc.pid)
         os.set_blocking(prog_r, False)
         ex.progress_fd = prog_r
         if ex.tty is not None:
