@@ -150,3 +150,19 @@ export function sampleRoles(sandboxIds: readonly string[]): RoleSample {
   }
   return out;
 }
+
+/** Waits (up to maxMs) until Docker's daemons use under 3% of a CPU over a second: the
+ *  sections before a stretch leave containers being removed and pools refilled, work that is
+ *  not the stretch's. Returns the ms waited. */
+export async function waitForDockerQuiet(maxMs = 15000): Promise<number> {
+  const t0 = performance.now();
+  const total = () => [...dockerDaemonsMs().values()].reduce((a, b) => a + b, 0);
+  let before = total();
+  while (performance.now() - t0 < maxMs) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = total();
+    if (now - before < 30) break;
+    before = now;
+  }
+  return performance.now() - t0;
+}
