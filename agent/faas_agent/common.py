@@ -113,13 +113,18 @@ def make_child_oom_victim(pid):
     point of no return). Not done in the child before its execve: it is not dumpable there (nor
     may it become so: it still holds every fd of ours), so the file is root's. The kernel closes
     the exec-error pipe Popen waits on a moment before it makes the new program dumpable, and a
-    waking agent often runs in that moment (most of the time on a loaded 2-CPU machine): then
-    the file is still root's, and yielding once lets the exec finish. Bounded (~0.1 s) for a
-    program the kernel keeps not dumpable."""
-    for attempt in range(200):
+    waking agent often runs in that moment (9 tries in 10 in a probe container): then
+    the file is still root's, and yielding once lets the exec finish. Bounded (~10 ms: the agent
+    waits meanwhile) for a program that is not dumpable for good."""
+    for attempt in range(24):
         try:
             fd = os.open("/proc/%d/oom_score_adj" % pid, os.O_WRONLY)
         except PermissionError:
+            try:
+                if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                    return  # ended already (its file is root's until it is reaped)
+            except ChildProcessError:
+                return
             if attempt < 4:
                 os.sched_yield()
             else:
