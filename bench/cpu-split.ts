@@ -151,18 +151,20 @@ export function sampleRoles(sandboxIds: readonly string[]): RoleSample {
   return out;
 }
 
-/** Waits (up to maxMs) until Docker's daemons use under 3% of a CPU over a second: the
- *  sections before a stretch leave containers being removed and pools refilled, work that is
- *  not the stretch's. Returns the ms waited. */
-export async function waitForDockerQuiet(maxMs = 15000): Promise<number> {
+/** Waits (up to maxMs) until Docker's daemons use under 3% of a CPU over each of two seconds
+ *  in a row: the sections before a stretch leave containers being removed and pools refilled,
+ *  work that is not the stretch's. Per process (daemonsDelta: a shim that ended meanwhile must
+ *  not take its whole past out of the sum). Returns the ms waited and whether it got quiet. */
+export async function waitForDockerQuiet(maxMs = 15000): Promise<{ waitedMs: number; quiet: boolean }> {
   const t0 = performance.now();
-  const total = () => [...dockerDaemonsMs().values()].reduce((a, b) => a + b, 0);
-  let before = total();
+  let before = dockerDaemonsMs();
+  let quietSeconds = 0;
   while (performance.now() - t0 < maxMs) {
     await new Promise((r) => setTimeout(r, 1000));
-    const now = total();
-    if (now - before < 30) break;
+    const now = dockerDaemonsMs();
+    quietSeconds = daemonsDelta(before, now) < 30 ? quietSeconds + 1 : 0;
     before = now;
+    if (quietSeconds >= 2) return { waitedMs: performance.now() - t0, quiet: true };
   }
-  return performance.now() - t0;
+  return { waitedMs: performance.now() - t0, quiet: false };
 }

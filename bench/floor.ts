@@ -1,9 +1,10 @@
 // The floor under a fresh process per execution, measured inside a sandbox: CPU of a python
-// fork() + _exit(), and of a fork that runs print(1) first — once alone, and once in as many
-// sandboxes at a time as the throughput stretch has callers. On this kind of VM every process
-// is charged more CPU for the same work while both vCPUs are busy (measured: a fork that
-// prints costs 4.8 ms alone, 9.0 ms with four at once), so the stretch, which keeps both busy,
-// is compared with both floors.
+// fork() + _exit(), and of a fork that runs print(1) first — once alone, and once with one
+// probe per CPU at a time. On this kind of VM a process is charged more CPU for the same work
+// while every vCPU is busy (measured with the zygote's spares' floor: 4.8 ms alone, 6.7-7.2 with
+// two at once, 8.8-9.2 with four), so the throughput stretch, which keeps every CPU busy, is
+// set beside both. One probe per CPU, not one per caller: more would add the probes'
+// time-slicing to the floor.
 import type { DockerSandboxEngine } from '../src/sandbox/index.js';
 
 const PROBE = [
