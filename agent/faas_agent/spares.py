@@ -10,6 +10,7 @@ result does not wait for the kernel to tear the process down. A program killed b
 sends no report; then wait4() says how it ended.
 """
 
+import errno
 import fcntl
 import gc
 import json
@@ -70,13 +71,16 @@ def probe_node_spare():
 def start_spare(language):
     """Starts a spare; returns (pid, [stdin_w, stdout_r, stderr_r, ctrl_w, stat_r, progress_r])
     — the caller's ends of its pipes. Runs in the zygote (or, as a fallback, in the agent)."""
-    ctrl_r, ctrl_w = os.pipe()
-    stat_r, stat_w = os.pipe()
-    in_r, in_w = os.pipe()
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    prog_r, prog_w = os.pipe()
-    pid = os.fork()
+    made = []
+    try:  # (short of fds or processes: nothing left open, the zygote tries again later)
+        for _ in range(6):
+            made.extend(os.pipe())
+        pid = os.fork()
+    except OSError:
+        for fd in made:
+            os.close(fd)
+        raise
+    ctrl_r, ctrl_w, stat_r, stat_w, in_r, in_w, out_r, out_w, err_r, err_w, prog_r, prog_w = made
     if pid == 0:
         try:
             os.setsid()
@@ -239,8 +243,10 @@ def zygote_main(sock, language):
     sel.register(sock, selectors.EVENT_READ)
     if sig_r is not None:
         sel.register(sig_r, selectors.EVENT_READ)
+    owed = 0  # spares asked for and not sent yet (a fork short of a resource is tried again, as in _native.c)
+    failing = False
     while True:
-        for key, _ in sel.select():
+        for key, _ in sel.select(0.1 if owed else None):
             if key.fileobj is sock:
                 try:
                     data = sock.recv(65536)  # (one message of 'S's: a shorter buffer would cut it)
@@ -248,17 +254,7 @@ def zygote_main(sock, language):
                     continue
                 if not data:
                     os._exit(0)  # the agent is gone
-                for _ in range(data.count(b"S")):
-                    pid, fds = start_spare(language)
-                    if use_pidfds:
-                        try:
-                            sel.register(os.pidfd_open(pid), selectors.EVENT_READ, pid)
-                        except OSError:  # gone already: reaped by the next one's wake-up
-                            pass
-                    # (JSON made by hand: each page the zygote writes between forks is a page fault)
-                    socket.send_fds(sock, [b'{"type":"spare","pid":%d}' % pid], fds)
-                    for fd in fds:
-                        os.close(fd)
+                owed = min(owed + data.count(b"S"), 4096)
                 continue
             if key.data is not None:  # a spare's pidfd: that spare has ended
                 sel.unregister(key.fileobj)
@@ -271,6 +267,29 @@ def zygote_main(sock, language):
                     pass
             for pid, status, cpu, maxrss in reaped_children():
                 sock.send(b'{"type":"exit","pid":%d,"status":%d,"cpu":%r,"maxrss":%d}' % (pid, status, cpu, maxrss))
+        while owed:
+            try:
+                pid, fds = start_spare(language)
+            except OSError as e:
+                if e.errno not in (errno.EAGAIN, errno.ENOMEM, errno.EMFILE, errno.ENFILE):
+                    raise
+                if not failing:
+                    log("zygote: cannot fork a spare for now (out of processes, memory or fds); trying again")
+                failing = True
+                break
+            if failing:
+                log("zygote: forking spares again")
+            failing = False
+            owed -= 1
+            if use_pidfds:
+                try:
+                    sel.register(os.pidfd_open(pid), selectors.EVENT_READ, pid)
+                except OSError:  # gone already: reaped by the next one's wake-up
+                    pass
+            # (JSON made by hand: each page the zygote writes between forks is a page fault)
+            socket.send_fds(sock, [b'{"type":"spare","pid":%d}' % pid], fds)
+            for fd in fds:
+                os.close(fd)
 
 
 class SparePool:

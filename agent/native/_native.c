@@ -364,6 +364,19 @@ static PyObject *rehearse(PyObject *self, PyObject *args) {
   return PyLong_FromLong(keep_hot_pages(recs, got / sizeof recs[0]));
 }
 
+// A fork that failed for want of a resource (the sandbox's pids limit, the uid's RLIMIT_NPROC,
+// memory, fds: a program's fork bomb, or same-uid code lowering our limits with prlimit) is
+// tried again later, when a spare ends or every RETRY_MS: the zygote stays, and the spares owed
+// to the agent come once the resource is back (the agent holds executions until then).
+#define RETRY_MS 100
+
+static int out_of_resources(int err) { return err == EAGAIN || err == ENOMEM || err == EMFILE || err == ENFILE; }
+
+static void say(const char *line) {
+  ssize_t ignored = write(2, line, strlen(line));
+  (void)ignored;
+}
+
 static PyObject *zygote_loop(PyObject *self, PyObject *args) {
   (void)self;
   int sock;
@@ -374,8 +387,10 @@ static PyObject *zygote_loop(PyObject *self, PyObject *args) {
   if (epoll_ctl(ep, EPOLL_CTL_ADD, sock, &ev) < 0) goto fail;
   struct epoll_event events[16];
   char buf[64];
+  long owed = 0;  // spares the agent asked for and has not got yet
+  int failing = 0;
   for (;;) {
-    int n = epoll_wait(ep, events, 16, -1);
+    int n = epoll_wait(ep, events, 16, owed > 0 ? RETRY_MS : -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       goto fail;
@@ -390,18 +405,27 @@ static PyObject *zygote_loop(PyObject *self, PyObject *args) {
         continue;
       }
       // One message from the agent (only it holds the other end): 'S' once per spare wanted;
-      // its length is the count (MSG_TRUNC: the whole length, however long), at most 4096.
+      // its length is the count (MSG_TRUNC: the whole length, however long), at most 4096 owed.
       ssize_t got = recv(sock, buf, sizeof buf, MSG_TRUNC);
       if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
       if (got <= 0) _exit(0);  // the agent is gone
-      if (got > 4096) got = 4096;
-      for (ssize_t j = 0; j < got; j++) {
-        int r = start_spare(sock, ep);
-        if (r == 0) return PyLong_FromLong(0);  // a new spare (its epoll fd closed with the rest)
-        if (r < 0) goto fail;
-      }
+      owed += got;
+      if (owed > 4096) owed = 4096;
     }
     if (ended) report_ended(sock);
+    while (owed > 0) {
+      int r = start_spare(sock, ep);
+      if (r == 0) return PyLong_FromLong(0);  // a new spare (its epoll fd closed with the rest)
+      if (r < 0) {
+        if (!out_of_resources(errno)) goto fail;
+        if (!failing) say("[agent] zygote: cannot fork a spare for now (out of processes, memory or fds); trying again\n");
+        failing = 1;
+        break;
+      }
+      if (failing) say("[agent] zygote: forking spares again\n");
+      failing = 0;
+      owed--;
+    }
   }
 fail:;
   int saved = errno;

@@ -100,6 +100,34 @@ describe('the zygote (agent/native/_native.c)', () => {
     }
   });
 
+  it('stays when a fork fails for want of processes (same-uid code lowered its RLIMIT_NPROC), and forks again once it can', async () => {
+    const agentLines: string[] = [];
+    const log = pino({ level: 'debug' }, { write: (line: string) => void agentLines.push(String((JSON.parse(line) as { agent?: string }).agent ?? '')) });
+    const own = new DockerSandboxEngine(loadConfig({ FAAS_PREWARM_LANGUAGES: 'python' }), log);
+    await own.start();
+    const run = async (code: string) => {
+      const r = await own.execute({ code, language: 'python', mode: 'cached' }, { owner: 'zygote-eagain' });
+      expect(r.exitCode, r.stderr).toBe(0);
+      return r.stdout.trim();
+    };
+    try {
+      // A spare's parent is the zygote. After the refill for this execution has been forked,
+      // the zygote may fork no more (the uid has processes already): the next refill fails.
+      const [zygote, hard] = (await run('import os, resource, time\nz = os.getppid()\ntime.sleep(0.3)\nhard = resource.prlimit(z, resource.RLIMIT_NPROC)[1]\nresource.prlimit(z, resource.RLIMIT_NPROC, (1, hard))\nprint(z, hard)')).split(' ');
+      // A spare made before takes this one; its refill fails meanwhile; then the limit is back.
+      expect(await run(`import os, resource, time\ntime.sleep(0.5)\nresource.prlimit(${zygote}, resource.RLIMIT_NPROC, (${hard}, ${hard}))\nprint(os.getppid())`)).toBe(zygote);
+      const parents: string[] = [];
+      for (let i = 0; i < 4; i++) parents.push(await run('import os\nprint(os.getppid())'));
+      expect(parents).toEqual([zygote, zygote, zygote, zygote]); // (an agent-forked spare's parent is 1)
+      const said = agentLines.join('\n');
+      expect(said, said.slice(-2000)).toContain('zygote: cannot fork a spare for now');
+      expect(said).toContain('zygote: forking spares again');
+      expect(said).not.toContain('zygote is gone');
+    } finally {
+      await own.shutdown();
+    }
+  });
+
   it('is needed by a python sandbox: without its native module the agent refuses to start, and says why', async () => {
     // An empty /opt/faas-runtime over the image's: the module's link in faas_agent dangles.
     const c = await docker.createContainer({
