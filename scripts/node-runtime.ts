@@ -23,9 +23,10 @@ export async function stageRuntimeExtra(root: string, language: Language): Promi
     writeFileSync(join(stage, '.none'), '');
     return [`${dir}/.none`];
   }
-  // Every image with spares: their hot path in C (agent/native/_native.c), a Python extension
+  // Every image with spares: their hot path in C (agent/native/_native.c and hot_pages.c), a Python extension
   // module of the stable ABI (any python3 >= 3.11 headers build it for the image's 3.11).
-  await compile(join(root, 'agent/native/_native.c'), join(stage, NATIVE_MODULE), ['-I', await pythonIncludeDir()], "the agent's native module");
+  const nativeSources = ['_native.c', 'hot_pages.c'].map((f) => join(root, 'agent/native', f));
+  await compile(nativeSources, join(stage, NATIVE_MODULE), ['-I', await pythonIncludeDir()], "the agent's native module");
   const native = `${dir}/${NATIVE_MODULE}`;
   if (language === 'bash') {
     // The builtin a waiting bash spare calls once its program arrives (agent/bash-spare/handover.c).
@@ -54,10 +55,10 @@ async function pythonIncludeDir(): Promise<string> {
   return dir;
 }
 
-/** A shared object from one C file, with the host's gcc (the host and the images are both Debian bookworm). */
-async function compile(source: string, out: string, flags: string[], what: string): Promise<void> {
+/** A shared object from C files, with the host's gcc (the host and the images are both Debian bookworm). */
+async function compile(sources: string | string[], out: string, flags: string[], what: string): Promise<void> {
   try {
-    await run('gcc', ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-Werror', ...flags, '-o', out, source]);
+    await run('gcc', ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-Werror', ...flags, '-o', out, ...[sources].flat()]);
   } catch (err) {
     throw new Error(`${what} did not compile (gcc is needed on the host): ${(err as Error).message}`);
   }

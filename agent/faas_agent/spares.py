@@ -20,6 +20,7 @@ import selectors
 import signal
 import socket
 import sys
+import time
 import traceback
 
 from . import bash_spares, common, python_spares
@@ -244,7 +245,7 @@ def zygote_main(sock, language):
     if sig_r is not None:
         sel.register(sig_r, selectors.EVENT_READ)
     owed = 0  # spares asked for and not sent yet (a fork short of a resource is tried again, as in _native.c)
-    failing = False
+    failing_since = None
     while True:
         for key, _ in sel.select(0.1 if owed else None):
             if key.fileobj is sock:
@@ -267,19 +268,25 @@ def zygote_main(sock, language):
                     pass
             for pid, status, cpu, maxrss in reaped_children():
                 sock.send(b'{"type":"exit","pid":%d,"status":%d,"cpu":%r,"maxrss":%d}' % (pid, status, cpu, maxrss))
+        if owed:  # (reap first: a spare's pid is what the next fork may need)
+            for pid, status, cpu, maxrss in reaped_children():
+                sock.send(b'{"type":"exit","pid":%d,"status":%d,"cpu":%r,"maxrss":%d}' % (pid, status, cpu, maxrss))
         while owed:
             try:
                 pid, fds = start_spare(language)
             except OSError as e:
                 if e.errno not in (errno.EAGAIN, errno.ENOMEM, errno.EMFILE, errno.ENFILE):
                     raise
-                if not failing:
+                if failing_since is None:
                     log("zygote: cannot fork a spare for now (out of processes, memory or fds); trying again")
-                failing = True
+                    failing_since = time.monotonic()
+                elif time.monotonic() - failing_since > 10:
+                    log("zygote: no fork for 10 s; ending (the agent forks spares itself)")
+                    raise
                 break
-            if failing:
+            if failing_since is not None:
                 log("zygote: forking spares again")
-            failing = False
+            failing_since = None
             owed -= 1
             if use_pidfds:
                 try:

@@ -33,6 +33,8 @@
 #define Py_LIMITED_API 0x030B0000
 #include <Python.h>
 
+#include "hot_pages.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -41,12 +43,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define N_PIPES 6
@@ -100,150 +102,7 @@ static void arrange_spare_fds(int *ends) {
   closefrom(FIRST_FREE_FD);
 }
 
-// The pages a python spare touches, learned once by a rehearsal (rehearse): each new spare maps
-// them right after its fork in one madvise per run of pages, instead of one fault each as it
-// goes (measured in the python image: a fault 14-23 µs, a page populated ~1-5 µs). Two kinds:
-// pages it writes (its own copies: MADV_POPULATE_WRITE) and pages of read-only files it reads,
-// the interpreter's code above all (fork does not copy their page-table entries, so a child
-// faults them in again: MADV_POPULATE_READ).
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
-#endif
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-#define MAX_HOT_RANGES 1024
-#define MAX_HOT_PAGES 8192  // 32 MiB of 4 KiB pages: far above what a spare touches (~170 written, ~800 read)
-static uint64_t PAGE = 4096;  // (sysconf's, at module start)
-#define MAX_MAPPINGS 1024
-
-struct hot_range {
-  uint64_t start, length, advice;  // bytes; MADV_POPULATE_WRITE or MADV_POPULATE_READ
-};
-static struct hot_range hot[MAX_HOT_RANGES];
-static int n_hot;
 static int rehearsing;  // in the rehearsal: finish reports the pages touched, not an exit
-
-static void populate_hot_pages(void) {
-  for (int i = 0; i < n_hot; i++) madvise((void *)(uintptr_t)hot[i].start, (size_t)hot[i].length, (int)hot[i].advice);
-}
-
-// Which advice populates a mapping with these permissions and this path, or 0 for none:
-// private writable memory is written, read-only files are read; the rest is left alone.
-static int advice_for(const char *perms, const char *path) {
-  if (perms[0] == 'r' && perms[1] == 'w' && perms[3] == 'p') return MADV_POPULATE_WRITE;
-  if (perms[0] == 'r' && perms[1] == '-' && path[0] == '/') return MADV_POPULATE_READ;
-  return 0;
-}
-
-struct mapping {
-  uint64_t lo, hi;
-  int advice;
-};
-
-struct mappings {
-  struct mapping m[MAX_MAPPINGS];
-  int n;
-};
-
-// The mappings of this process worth populating (advice_for), from /proc/self/maps.
-static void read_mappings(struct mappings *out) {
-  out->n = 0;
-  FILE *maps = fopen("/proc/self/maps", "re");
-  if (!maps) return;
-  char line[4096];
-  while (out->n < MAX_MAPPINGS && fgets(line, sizeof line, maps)) {
-    unsigned long lo, hi;
-    char perms[8];
-    int path_at = 0;
-    if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &path_at) >= 3 && strlen(perms) == 4) {
-      int advice = advice_for(perms, path_at > 0 ? line + path_at : "");
-      if (advice) out->m[out->n++] = (struct mapping){.lo = lo, .hi = hi, .advice = advice};
-    }
-    if (!strchr(line, '\n')) {  // (a longer line: skip its rest)
-      int c;
-      while ((c = fgetc(maps)) != EOF && c != '\n') {
-      }
-    }
-  }
-  fclose(maps);
-}
-
-struct page_scan {
-  int pagemap, out, ranges;
-  uint64_t start, end, advice;  // the run being built
-};
-
-static void flush_run(struct page_scan *scan) {
-  if (scan->end > scan->start && scan->ranges < MAX_HOT_RANGES) {
-    struct hot_range rec = {.start = scan->start, .length = scan->end - scan->start, .advice = scan->advice};
-    if (write(scan->out, &rec, sizeof rec) == (ssize_t)sizeof rec) scan->ranges++;
-  }
-  scan->start = scan->end = 0;
-}
-
-// The pages of a mapping this process touched, as runs written to scan->out: for writable
-// memory its own copies (present and exclusively mapped: pagemap bits 63 and 56), for files
-// the pages in its page table (present).
-static void scan_mapping(struct page_scan *scan, const struct mapping *m) {
-  uint64_t entries[512];
-  scan->advice = (uint64_t)m->advice;
-  for (uint64_t a = m->lo; a < m->hi;) {
-    size_t n = (size_t)((m->hi - a) / PAGE);
-    if (n > 512) n = 512;
-    ssize_t got = pread(scan->pagemap, entries, n * 8, (off_t)(a / PAGE * 8));
-    if (got < 8) break;
-    for (size_t i = 0; i < (size_t)got / 8; i++, a += PAGE) {
-      int touched = (entries[i] >> 63) & 1;
-      if (m->advice == MADV_POPULATE_WRITE) touched = touched && ((entries[i] >> 56) & 1);
-      if (touched) {
-        if (scan->end != a) {
-          flush_run(scan);
-          scan->start = a;
-        }
-        scan->end = a + PAGE;
-      }
-    }
-  }
-  flush_run(scan);
-}
-
-// In the rehearsal, at its end: the pages it touched, to the zygote.
-static void report_pages_touched(int out) {
-  static struct mappings mine;  // (static: 24 KiB)
-  read_mappings(&mine);
-  // Our own pagemap is root's while we are not dumpable: dumpable only to open it.
-  prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-  int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  if (pagemap < 0) return;
-  struct page_scan scan = {.pagemap = pagemap, .out = out};
-  for (int i = 0; i < mine.n; i++) scan_mapping(&scan, &mine.m[i]);
-  close(pagemap);
-}
-
-// In the zygote: keeps the runs the rehearsal reported that lie in one of our own mappings of
-// the same kind (whatever else the pipe carried is dropped), up to MAX_HOT_PAGES; returns the
-// pages kept.
-static long keep_hot_pages(const struct hot_range *recs, size_t n) {
-  static struct mappings mine;
-  read_mappings(&mine);
-  long pages = 0;
-  n_hot = 0;
-  for (size_t i = 0; i < n && n_hot < MAX_HOT_RANGES; i++) {
-    struct hot_range r = recs[i];
-    if (r.length == 0 || r.start % PAGE || r.length % PAGE || r.start + r.length < r.start) continue;
-    if ((uint64_t)pages + r.length / PAGE > MAX_HOT_PAGES) continue;
-    int inside = 0;
-    for (int j = 0; j < mine.n && !inside; j++) {
-      inside = r.advice == (uint64_t)mine.m[j].advice && r.start >= mine.m[j].lo && r.start + r.length <= mine.m[j].hi;
-    }
-    if (!inside) continue;
-    hot[n_hot++] = r;
-    pages += (long)(r.length / PAGE);
-  }
-  return pages;
-}
 
 // Forks one spare. Returns 0 in the spare, 1 in the zygote once the agent has it, -1 on failure.
 static int start_spare(int sock, int ep) {
@@ -367,8 +226,17 @@ static PyObject *rehearse(PyObject *self, PyObject *args) {
 // A fork that failed for want of a resource (the sandbox's pids limit, the uid's RLIMIT_NPROC,
 // memory, fds: a program's fork bomb, or same-uid code lowering our limits with prlimit) is
 // tried again later, when a spare ends or every RETRY_MS: the zygote stays, and the spares owed
-// to the agent come once the resource is back (the agent holds executions until then).
+// to the agent come once the resource is back (the agent holds executions until then). After
+// GIVE_UP_MS of nothing but failures (a hard limit lowered for good) it ends, as it did at the
+// first failure before: the agent then forks spares itself.
 #define RETRY_MS 100
+#define GIVE_UP_MS 10000
+
+static long long now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 static int out_of_resources(int err) { return err == EAGAIN || err == ENOMEM || err == EMFILE || err == ENFILE; }
 
@@ -388,7 +256,7 @@ static PyObject *zygote_loop(PyObject *self, PyObject *args) {
   struct epoll_event events[16];
   char buf[64];
   long owed = 0;  // spares the agent asked for and has not got yet
-  int failing = 0;
+  long long failing_since = 0;  // 0: the last fork worked
   for (;;) {
     int n = epoll_wait(ep, events, 16, owed > 0 ? RETRY_MS : -1);
     if (n < 0) {
@@ -412,18 +280,25 @@ static PyObject *zygote_loop(PyObject *self, PyObject *args) {
       owed += got;
       if (owed > 4096) owed = 4096;
     }
-    if (ended) report_ended(sock);
+    // (Also on a retry's wake-up: a spare without a pidfd, one pidfd_open could not make, is
+    // reaped only here, and its pid is what the next fork needs.)
+    if (ended || owed > 0) report_ended(sock);
     while (owed > 0) {
       int r = start_spare(sock, ep);
       if (r == 0) return PyLong_FromLong(0);  // a new spare (its epoll fd closed with the rest)
       if (r < 0) {
         if (!out_of_resources(errno)) goto fail;
-        if (!failing) say("[agent] zygote: cannot fork a spare for now (out of processes, memory or fds); trying again\n");
-        failing = 1;
+        if (!failing_since) {
+          say("[agent] zygote: cannot fork a spare for now (out of processes, memory or fds); trying again\n");
+          failing_since = now_ms();
+        } else if (now_ms() - failing_since > GIVE_UP_MS) {
+          say("[agent] zygote: no fork for 10 s; ending (the agent forks spares itself)\n");
+          goto fail;
+        }
         break;
       }
-      if (failing) say("[agent] zygote: forking spares again\n");
-      failing = 0;
+      if (failing_since) say("[agent] zygote: forking spares again\n");
+      failing_since = 0;
       owed--;
     }
   }
@@ -504,7 +379,6 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", NULL, -1, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__native(void) {
-  long page = sysconf(_SC_PAGESIZE);
-  if (page > 0) PAGE = (uint64_t)page;
+  hot_pages_init();
   return PyModule_Create(&module);
 }

@@ -111,10 +111,10 @@ describe('the zygote (agent/native/_native.c)', () => {
       return r.stdout.trim();
     };
     try {
-      // A spare's parent is the zygote. After the refill for this execution has been forked,
-      // the zygote may fork no more (the uid has processes already): the next refill fails.
-      const [zygote, hard] = (await run('import os, resource, time\nz = os.getppid()\ntime.sleep(0.3)\nhard = resource.prlimit(z, resource.RLIMIT_NPROC)[1]\nresource.prlimit(z, resource.RLIMIT_NPROC, (1, hard))\nprint(z, hard)')).split(' ');
-      // A spare made before takes this one; its refill fails meanwhile; then the limit is back.
+      // A spare's parent is the zygote. From here it may fork no more (the uid has processes
+      // already): the refill the agent asks for once this execution has answered fails.
+      const [zygote, hard] = (await run('import os, resource\nz = os.getppid()\nhard = resource.prlimit(z, resource.RLIMIT_NPROC)[1]\nresource.prlimit(z, resource.RLIMIT_NPROC, (1, hard))\nprint(z, hard)')).split(' ');
+      // The other spare made before takes this one while the zygote tries again; then the limit is back.
       expect(await run(`import os, resource, time\ntime.sleep(0.5)\nresource.prlimit(${zygote}, resource.RLIMIT_NPROC, (${hard}, ${hard}))\nprint(os.getppid())`)).toBe(zygote);
       const parents: string[] = [];
       for (let i = 0; i < 4; i++) parents.push(await run('import os\nprint(os.getppid())'));
@@ -127,6 +127,31 @@ describe('the zygote (agent/native/_native.c)', () => {
       await own.shutdown();
     }
   });
+
+  it('ends after 10 s of failed forks (a hard limit lowered for good), and the agent forks spares itself', async () => {
+    const agentLines: string[] = [];
+    const log = pino({ level: 'debug' }, { write: (line: string) => void agentLines.push(String((JSON.parse(line) as { agent?: string }).agent ?? '')) });
+    const own = new DockerSandboxEngine(loadConfig({ FAAS_PREWARM_LANGUAGES: 'python' }), log);
+    await own.start();
+    const run = async (code: string) => {
+      const r = await own.execute({ code, language: 'python', mode: 'cached', resources: { timeoutMs: 60_000 } }, { owner: 'zygote-stuck' });
+      expect(r.exitCode, r.stderr).toBe(0);
+      return r.stdout.trim();
+    };
+    try {
+      await run('import os, resource\nresource.prlimit(os.getppid(), resource.RLIMIT_NPROC, (1, 1))');
+      // The second spare made before serves the next; the one after waits for the agent's own.
+      const parents: string[] = [];
+      for (let i = 0; i < 3; i++) parents.push(await run('import os\nprint(os.getppid())'));
+      expect(parents.slice(1)).toEqual(['1', '1']); // forked by the agent (PID 1)
+      const said = agentLines.join('\n');
+      expect(said, said.slice(-2000)).toContain('zygote: cannot fork a spare for now');
+      expect(said).toContain('zygote: no fork for 10 s');
+      expect(said).toContain('zygote is gone');
+    } finally {
+      await own.shutdown();
+    }
+  }, 60_000);
 
   it('is needed by a python sandbox: without its native module the agent refuses to start, and says why', async () => {
     // An empty /opt/faas-runtime over the image's: the module's link in faas_agent dangles.
