@@ -3,6 +3,8 @@
 // start a python sandbox without it); the zygote's loop has a Python twin for where pidfds are
 // missing (gVisor).
 //
+// The pages a spare maps up front after its fork are hot_pages.c's.
+//
 // Why C: after a fork, every page a process writes is a copy-on-write fault, and on this kind
 // of VM a fault costs 10-30 µs (a trap out of the guest; the same pages populated in one
 // madvise cost ~1 µs each). Python writes a page for nearly every object it touches (reference
@@ -17,8 +19,10 @@
 // {"type":"exit","pid":N,"status":S,"cpu":SECONDS,"maxrss":KIB} (S: the raw wait status). It
 // returns 0 only in a new spare, whose fds 0-5 are then its stdin, stdout, stderr, control,
 // status and progress pipes and nothing else is open; in the zygote it returns only by raising
-// OSError (the zygote then dies and the agent forks spares itself). The agent gone (end of
-// file) ends the zygote. Needs pidfds (not under gVisor: there the Python loop runs).
+// OSError (the zygote then dies and the agent forks spares itself): at once on an error it
+// cannot wait out, after 10 s of failed forks on one it can (out of processes, memory or
+// fds). The agent gone (end of file) ends the zygote. Needs pidfds (not under gVisor: there
+// the Python loop runs).
 //
 // take_program(fd): in a spare, reads its control pipe to the end, closes it, and makes the
 // process dumpable (it was not while it waited: its pipes were not for other code); returns
