@@ -78,20 +78,28 @@ describe('python spares', () => {
   });
 });
 
+/** An engine of its own whose log keeps what its agents say (their stderr reaches the engine's
+ *  log at debug level); `run` executes python for one owner and returns its stdout. */
+async function engineHearingAgents(owner: string) {
+  const agentLines: string[] = [];
+  const log = pino({ level: 'debug' }, { write: (line: string) => void agentLines.push(String((JSON.parse(line) as { agent?: string }).agent ?? '')) });
+  const own = new DockerSandboxEngine(loadConfig({ FAAS_PREWARM_LANGUAGES: 'python' }), log);
+  await own.start();
+  const run = async (code: string) => {
+    const r = await own.execute({ code, language: 'python', mode: 'cached', resources: { timeoutMs: 60_000 } }, { owner });
+    expect(r.exitCode, r.stderr).toBe(0);
+    return r.stdout.trim();
+  };
+  return { own, run, said: () => agentLines.join('\n') };
+}
+
 describe('the zygote (agent/native/_native.c)', () => {
   it('forks python spares from its C loop, each mapping up front the pages its rehearsal spare touched', async () => {
-    // The agent's stderr reaches the engine's log at debug level.
-    const agentLines: string[] = [];
-    const log = pino({ level: 'debug' }, { write: (line: string) => void agentLines.push(String((JSON.parse(line) as { agent?: string }).agent ?? '')) });
-    const own = new DockerSandboxEngine(loadConfig({ FAAS_PREWARM_LANGUAGES: 'python' }), log);
-    await own.start();
+    const { own, run, said } = await engineHearingAgents('zygote-rehearsal');
     try {
-      for (let i = 0; i < 3; i++) {
-        const r = await own.execute({ code: `print(${i})`, language: 'python', mode: 'cached' }, { owner: 'zygote-rehearsal' });
-        expect([r.stdout, r.exitCode]).toEqual([`${i}\n`, 0]);
-      }
-      const learned = agentLines.join('\n').match(/python spares will map (\d+) pages up front/);
-      expect(learned, agentLines.join('\n').slice(-2000)).not.toBeNull();
+      for (let i = 0; i < 3; i++) expect(await run(`print(${i})`)).toBe(String(i));
+      const learned = said().match(/python spares will map (\d+) pages up front/);
+      expect(learned, said().slice(-2000)).not.toBeNull();
       // What a spare touches from its fork to its program's end: ~170 pages written and the
       // interpreter's code it runs, measured.
       expect(Number(learned![1])).toBeGreaterThan(50);
@@ -101,15 +109,7 @@ describe('the zygote (agent/native/_native.c)', () => {
   });
 
   it('stays when a fork fails for want of processes (same-uid code lowered its RLIMIT_NPROC), and forks again once it can', async () => {
-    const agentLines: string[] = [];
-    const log = pino({ level: 'debug' }, { write: (line: string) => void agentLines.push(String((JSON.parse(line) as { agent?: string }).agent ?? '')) });
-    const own = new DockerSandboxEngine(loadConfig({ FAAS_PREWARM_LANGUAGES: 'python' }), log);
-    await own.start();
-    const run = async (code: string) => {
-      const r = await own.execute({ code, language: 'python', mode: 'cached' }, { owner: 'zygote-eagain' });
-      expect(r.exitCode, r.stderr).toBe(0);
-      return r.stdout.trim();
-    };
+    const { own, run, said } = await engineHearingAgents('zygote-eagain');
     try {
       // A spare's parent is the zygote. From here it may fork no more (the uid has processes
       // already): the refill the agent asks for once this execution has answered fails.
@@ -119,35 +119,25 @@ describe('the zygote (agent/native/_native.c)', () => {
       const parents: string[] = [];
       for (let i = 0; i < 4; i++) parents.push(await run('import os\nprint(os.getppid())'));
       expect(parents).toEqual([zygote, zygote, zygote, zygote]); // (an agent-forked spare's parent is 1)
-      const said = agentLines.join('\n');
-      expect(said, said.slice(-2000)).toContain('zygote: cannot fork a spare for now');
-      expect(said).toContain('zygote: forking spares again');
-      expect(said).not.toContain('zygote is gone');
+      expect(said(), said().slice(-2000)).toContain('zygote: cannot fork a spare for now');
+      expect(said()).toContain('zygote: forking spares again');
+      expect(said()).not.toContain('zygote is gone');
     } finally {
       await own.shutdown();
     }
   });
 
   it('ends after 10 s of failed forks (a hard limit lowered for good), and the agent forks spares itself', async () => {
-    const agentLines: string[] = [];
-    const log = pino({ level: 'debug' }, { write: (line: string) => void agentLines.push(String((JSON.parse(line) as { agent?: string }).agent ?? '')) });
-    const own = new DockerSandboxEngine(loadConfig({ FAAS_PREWARM_LANGUAGES: 'python' }), log);
-    await own.start();
-    const run = async (code: string) => {
-      const r = await own.execute({ code, language: 'python', mode: 'cached', resources: { timeoutMs: 60_000 } }, { owner: 'zygote-stuck' });
-      expect(r.exitCode, r.stderr).toBe(0);
-      return r.stdout.trim();
-    };
+    const { own, run, said } = await engineHearingAgents('zygote-stuck');
     try {
       await run('import os, resource\nresource.prlimit(os.getppid(), resource.RLIMIT_NPROC, (1, 1))');
       // The second spare made before serves the next; the one after waits for the agent's own.
       const parents: string[] = [];
       for (let i = 0; i < 3; i++) parents.push(await run('import os\nprint(os.getppid())'));
       expect(parents.slice(1)).toEqual(['1', '1']); // forked by the agent (PID 1)
-      const said = agentLines.join('\n');
-      expect(said, said.slice(-2000)).toContain('zygote: cannot fork a spare for now');
-      expect(said).toContain('zygote: no fork for 10 s');
-      expect(said).toContain('zygote is gone');
+      expect(said(), said().slice(-2000)).toContain('zygote: cannot fork a spare for now');
+      expect(said()).toContain('zygote: no fork for 10 s');
+      expect(said()).toContain('zygote is gone');
     } finally {
       await own.shutdown();
     }
