@@ -246,6 +246,11 @@ def zygote_main(sock, language):
         sel.register(sig_r, selectors.EVENT_READ)
     owed = 0  # spares asked for and not sent yet (a fork short of a resource is tried again, as in _native.c)
     failing_since = None
+
+    def report_ended():
+        for pid, status, cpu, maxrss in reaped_children():
+            sock.send(b'{"type":"exit","pid":%d,"status":%d,"cpu":%r,"maxrss":%d}' % (pid, status, cpu, maxrss))
+
     while True:
         for key, _ in sel.select(0.1 if owed else None):
             if key.fileobj is sock:
@@ -266,11 +271,9 @@ def zygote_main(sock, language):
                         pass
                 except BlockingIOError:
                     pass
-            for pid, status, cpu, maxrss in reaped_children():
-                sock.send(b'{"type":"exit","pid":%d,"status":%d,"cpu":%r,"maxrss":%d}' % (pid, status, cpu, maxrss))
-        if owed:  # (reap first: a spare's pid is what the next fork may need)
-            for pid, status, cpu, maxrss in reaped_children():
-                sock.send(b'{"type":"exit","pid":%d,"status":%d,"cpu":%r,"maxrss":%d}' % (pid, status, cpu, maxrss))
+            report_ended()
+        if failing_since is not None:  # (before a retry: a spare's pid is what the fork may need)
+            report_ended()
         while owed:
             try:
                 pid, fds = start_spare(language)

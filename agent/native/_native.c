@@ -284,9 +284,9 @@ static PyObject *zygote_loop(PyObject *self, PyObject *args) {
       owed += got;
       if (owed > 4096) owed = 4096;
     }
-    // (Also on a retry's wake-up: a spare without a pidfd, one pidfd_open could not make, is
-    // reaped only here, and its pid is what the next fork needs.)
-    if (ended || owed > 0) report_ended(sock);
+    // (Also before a retry: a spare without a pidfd, one pidfd_open could not make, is reaped
+    // only here, and its pid is what the fork may need.)
+    if (ended || failing_since) report_ended(sock);
     while (owed > 0) {
       int r = start_spare(sock, ep);
       if (r == 0) return PyLong_FromLong(0);  // a new spare (its epoll fd closed with the rest)
