@@ -102,8 +102,8 @@ async function benchEngine(): Promise<void> {
   say(`      cached_cpu_ms_programs           ${results.cached_cpu_ms_programs} the spares, each whole life: set-up, the program, its exit`);
   say(`    cached_cpu_ms_other                ${results.cached_cpu_ms_other} the rest (kernel, interrupts, other processes on the machine)`);
 
-  // The floor under a fresh process per execution (bench/floor.ts): alone, and under the
-  // stretch's load (as many probes at once as it has callers).
+  // The floor under a fresh process per execution (bench/floor.ts): alone, and with every CPU
+  // busy as in the stretch (one probe per CPU at once).
   const floor = await measureForkFloor(engine);
   const loaded = await measureForkFloor(engine, cpus().length);
   results.fork_exit_cpu_ms = r2(floor.bare);
