@@ -197,6 +197,9 @@ class Agent(SparePool, Launcher, Streams, Finisher):
     def run(self):
         while not self.stopping:
             timeout = self.check_deadlines()
+            paced = self.pace_boots()  # (an execution's yield to it may have ended)
+            if paced is not None:
+                timeout = paced if timeout is None else min(timeout, paced)
             if not self.hello_sent:
                 self.maybe_hello()
                 left = max(0.0, self.hello_deadline - time.monotonic())

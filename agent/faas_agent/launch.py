@@ -93,6 +93,7 @@ class Execution:
         self.killed = False
         self.finished = False
         self.started = time.monotonic()
+        self.runs_since = self.started  # None while its spare still boots (SparePool.pace_boots)
         self.deadline = self.started + self.timeout_ms / 1000.0
         self.workdir = os.path.join(WORK_ROOT, "run-" + self.id)
         self.codedir = None
@@ -154,10 +155,14 @@ class Launcher:
         self.pump_stdin(ex)
         if ex.notify_start:
             self.send({"type": "started", "id": ex.id, "pid": pid})
+        self.pace_boots()  # booting spares wait while it starts
 
     def hand_to_spare(self, ex, lang, code, env):
         """Gives the program to the next spare; returns (pid, stdin, stdout, stderr)."""
         spare = self.spares.pop(0)
+        if not spare.ready:
+            spare.hold(False)  # (it may be held: it runs this program once booted)
+            ex.runs_since = None
         # The program runs from memory; the source name is what tracebacks show. For node
         # it lies in a private code directory, which the runner creates only if it must
         # write the file (ES modules load from disk).

@@ -36,6 +36,13 @@ PROGRESS_FD = 5  # in spares; a program started per execution gets the number in
 EXEC_ENV = dict(BASE_ENV, FAAS_PROGRESS_FD=str(PROGRESS_FD))
 
 
+def _cpu_cores():
+    try:
+        return float(os.environ.get("FAAS_CPU_CORES", "1"))
+    except ValueError:
+        return 1.0
+
+
 def _node_spare_flags():
     """Node spares compile every function as they load it (`--no-lazy`): what a program's start
     and end go through in runner.cjs is then compiled before the program arrives, not on its
@@ -46,14 +53,20 @@ def _node_spare_flags():
     threads: there they cannot add speed, only burn the quota in bursts — a spare booting on
     several threads after one execution got the container throttled for tens of ms during the
     next (measured: 17 of 63 periods throttled over 25 paced TypeScript runs)."""
-    try:
-        cores = float(os.environ.get("FAAS_CPU_CORES", "1"))
-    except ValueError:
-        cores = 1.0
-    return ["--no-lazy"] + (["--single-threaded"] if cores <= 1 else [])
+    return ["--no-lazy"] + (["--single-threaded"] if _cpu_cores() <= 1 else [])
 
 
 NODE_SPARE_FLAGS = _node_spare_flags()
+# A node spare's boot costs 100-250 ms of CPU (typescript: its type stripper's WebAssembly),
+# one per execution. In a container of at most one core, a boot running on the other CPU beside
+# an execution used up the quota early in its period, and the whole container (the execution
+# too) waited out the rest: cached typescript paced 250 ms apart took 4-75 ms (p50 15-30 ms,
+# 79 of 95 periods throttled) where it takes ~5 ms alone. There, node spares boot one at a
+# time, and are held (SIGSTOP) while an execution's program is in its first BOOT_YIELD_S (or
+# waits for its own spare's boot): a short program runs alone; a long one shares the core with
+# them as before (pace_boots).
+PACE_NODE_BOOTS = _cpu_cores() <= 1
+BOOT_YIELD_S = 0.02
 # Staged into the node image (docker/runtime/Dockerfile): node, mode 0111.
 NODE_SPARE_COPY = "/opt/faas-runtime/node-spare"
 _node_binary = "/usr/bin/node"
@@ -159,6 +172,16 @@ class Spare:
         self.ready = language == "python" or (language == "bash" and not bash_spares.PRESTARTED)
         self.baseline = None
         self.stat_buf = b""
+        self.held = False  # stopped mid-boot (SparePool.pace_boots)
+
+    def hold(self, held):
+        """Stops or continues this spare's boot."""
+        if held != self.held:
+            self.held = held
+            try:
+                os.kill(self.pid, signal.SIGSTOP if held else signal.SIGCONT)
+            except OSError:
+                pass
 
     def discard(self):
         for fd in (self.ctrl_w, self.stat_r, self.stdin_fd, self.stdout_fd, self.stderr_fd, self.progress_fd):
@@ -369,6 +392,30 @@ class SparePool:
         while self.waiting and self.spares:
             msg = self.waiting.pop(0)
             self.handle(msg)
+        self.pace_boots()
+
+    def pace_boots(self):
+        """Where node spares are paced (PACE_NODE_BOOTS): the first booting spare runs, unless
+        an execution is in its first BOOT_YIELD_S; every other booting spare is held. Returns
+        the seconds until that changes on its own (an execution's yield ends), or None."""
+        if not PACE_NODE_BOOTS or self.language not in ("javascript", "typescript"):
+            return None
+        now = time.monotonic()
+        starting = False
+        until = None
+        for ex in self.execs.values():
+            if ex.runs_since is None:  # its spare is still booting: that boot goes first
+                starting = True
+            elif now < ex.runs_since + BOOT_YIELD_S:
+                starting = True
+                left = ex.runs_since + BOOT_YIELD_S - now
+                until = left if until is None else min(until, left)
+        one_runs = starting  # (while an execution starts, none does)
+        for spare in self.spares:
+            if not spare.ready:
+                spare.hold(one_runs)
+                one_runs = True
+        return until
 
     def on_spare_stat(self, spare):
         """A node spare or a waiting bash that has not run anything yet reports it has booted
@@ -395,6 +442,7 @@ class SparePool:
         # Booted (or dead: then on_child_exit drops it); what comes next is the program's.
         self.sel.unregister(spare.stat_r)
         self.maybe_hello()
+        self.pace_boots()  # the next one boots
 
     def on_zygote(self):
         while self.zygote is not None:

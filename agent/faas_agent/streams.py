@@ -12,6 +12,7 @@ import json
 import math
 import os
 import selectors
+import time
 
 from .bash_spares import parse_times
 from .terminals import end_of_input
@@ -191,6 +192,9 @@ class Streams:
                     continue
                 if "baseline" in rec:
                     ex.cpu_baseline = float(rec["baseline"])
+                    if ex.runs_since is None:  # its spare has booted: the program starts now
+                        ex.runs_since = time.monotonic()
+                        self.pace_boots()
                 elif "exit" in rec and ex.report is None and not ex.timed_out and not ex.killed and ex.language != "bash":
                     # (bash sends no exit report: its end comes from wait4 only)
                     ex.report = rec

@@ -81,3 +81,44 @@ describe.each([
     }
   });
 });
+
+// In a sandbox of at most one core, a node spare's boot (100-250 ms of CPU) beside a short
+// execution used up the container's CPU quota early in the period, and the execution waited out
+// the rest (agent/faas_agent/spares.py, PACE_NODE_BOOTS). Booting spares are held (stopped)
+// while an execution is in its first moments, and boot once it has run a while. The probe runs
+// right after another execution, whose replacement spare is then booting: it looks for a
+// stopped process at its start, and again 200 ms later.
+const stoppedProbe = `
+const fs = require('fs');
+function stopped() {
+  let n = 0;
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(pid) || Number(pid) === process.pid) continue;
+    try {
+      const stat = fs.readFileSync('/proc/' + pid + '/stat', 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('T')) n++;
+    } catch { /* gone */ }
+  }
+  return n;
+}
+const t = Date.now();
+let held = 0;
+while (!held && Date.now() - t < 10) held = stopped();
+setTimeout(() => console.log(JSON.stringify({ held, later: stopped() })), 200);
+`;
+
+describe.each(['javascript', 'typescript'] as const)('%s spares booting beside an execution', (language) => {
+  const owner = { owner: `node-boots-${language}` };
+
+  it('wait while it starts, and boot once it has run a while', async () => {
+    await engine.execute({ code: 'console.log(1)', language, mode: 'cached' }, owner);
+    await engine.execute({ code: 'console.log(2)', language, mode: 'cached' }, owner);
+    const r = await engine.execute({ code: stoppedProbe, language, mode: 'cached' }, owner);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const seen = JSON.parse(r.stdout) as { held: number; later: number };
+    expect(seen.held).toBeGreaterThan(0);
+    expect(seen.later).toBe(0);
+    // The held spare booted: the next executions run as usual.
+    for (let i = 0; i < 3; i++) expect((await engine.execute({ code: `console.log(${i})`, language, mode: 'cached' }, owner)).stdout).toBe(`${i}\n`);
+  });
+});
