@@ -93,7 +93,9 @@ class Execution:
         self.killed = False
         self.finished = False
         self.started = time.monotonic()
-        self.runs_since = self.started  # None while its spare still boots (SparePool.pace_boots)
+        # When its program started (after the hand-over); None while a node spare it was handed
+        # still boots (SparePool.pace_boots).
+        self.runs_since = self.started
         self.deadline = self.started + self.timeout_ms / 1000.0
         self.workdir = os.path.join(WORK_ROOT, "run-" + self.id)
         self.codedir = None
@@ -143,6 +145,9 @@ class Launcher:
         ex.pid = pid
         self.execs[ex.id] = ex
         self.by_pid[pid] = ex
+        if ex.runs_since is not None:
+            ex.runs_since = time.monotonic()
+        self.pace_boots()  # booting spares wait while it starts
         for name, fd in (("stdout", out_fd), ("stderr", err_fd)):
             if fd is None:  # a terminal has one stream
                 continue
@@ -155,14 +160,14 @@ class Launcher:
         self.pump_stdin(ex)
         if ex.notify_start:
             self.send({"type": "started", "id": ex.id, "pid": pid})
-        self.pace_boots()  # booting spares wait while it starts
 
     def hand_to_spare(self, ex, lang, code, env):
         """Gives the program to the next spare; returns (pid, stdin, stdout, stderr)."""
         spare = self.spares.pop(0)
-        if not spare.ready:
-            spare.hold(False)  # (it may be held: it runs this program once booted)
-            ex.runs_since = None
+        # Held by us, or stopped by an earlier program (same uid): it runs this one.
+        spare.hold(False)
+        if spare.booting() and lang in ("javascript", "typescript"):
+            ex.runs_since = None  # (its boot report says when the program starts)
         # The program runs from memory; the source name is what tracebacks show. For node
         # it lies in a private code directory, which the runner creates only if it must
         # write the file (ES modules load from disk).

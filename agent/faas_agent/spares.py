@@ -65,7 +65,7 @@ NODE_SPARE_FLAGS = _node_spare_flags()
 # time, and are held (SIGSTOP) while an execution's program is in its first BOOT_YIELD_S (or
 # waits for its own spare's boot): a short program runs alone; a long one shares the core with
 # them as before (pace_boots).
-PACE_NODE_BOOTS = _cpu_cores() <= 1
+PACED_SPARES = _cpu_cores() <= 1
 BOOT_YIELD_S = 0.02
 # Staged into the node image (docker/runtime/Dockerfile): node, mode 0111.
 NODE_SPARE_COPY = "/opt/faas-runtime/node-spare"
@@ -172,16 +172,22 @@ class Spare:
         self.ready = language == "python" or (language == "bash" and not bash_spares.PRESTARTED)
         self.baseline = None
         self.stat_buf = b""
-        self.held = False  # stopped mid-boot (SparePool.pace_boots)
+        self.held = False  # stopped mid-boot by us (SparePool.pace_boots)
+        self.ended = False  # its status pipe closed before it booted: it died, not reaped yet
+
+    def booting(self):
+        return not self.ready and not self.ended
 
     def hold(self, held):
-        """Stops or continues this spare's boot."""
-        if held != self.held:
-            self.held = held
-            try:
-                os.kill(self.pid, signal.SIGSTOP if held else signal.SIGCONT)
-            except OSError:
-                pass
+        """Stops this spare's boot, or lets it go on. Continuing is sent every time: a program
+        (same uid) may have stopped it behind our back."""
+        if held and self.held:
+            return
+        self.held = held
+        try:
+            os.kill(self.pid, signal.SIGSTOP if held else signal.SIGCONT)
+        except OSError:
+            pass
 
     def discard(self):
         for fd in (self.ctrl_w, self.stat_r, self.stdin_fd, self.stdout_fd, self.stderr_fd, self.progress_fd):
@@ -361,6 +367,8 @@ class SparePool:
             return
         if self.zygote is not None:
             try:
+                # (A program of the same uid may have stopped it: it forks the next spares.)
+                os.kill(self.zygote_pid, signal.SIGCONT)
                 self.zygote.send(b"S" * missing)
                 self.spares_requested += missing
                 return
@@ -395,10 +403,14 @@ class SparePool:
         self.pace_boots()
 
     def pace_boots(self):
-        """Where node spares are paced (PACE_NODE_BOOTS): the first booting spare runs, unless
-        an execution is in its first BOOT_YIELD_S; every other booting spare is held. Returns
-        the seconds until that changes on its own (an execution's yield ends), or None."""
-        if not PACE_NODE_BOOTS or self.language not in ("javascript", "typescript"):
+        """Where node spares are paced (PACED_SPARES): the first booting spare runs, unless
+        an execution's program is in its first BOOT_YIELD_S or waits for its own spare's boot;
+        every other booting spare is held. Returns the seconds until that changes on its own
+        (an execution's yield ends), or None."""
+        if not PACED_SPARES or self.language not in ("javascript", "typescript"):
+            return None
+        booting = [spare for spare in self.spares if spare.booting()]
+        if not booting:
             return None
         now = time.monotonic()
         starting = False
@@ -410,11 +422,11 @@ class SparePool:
                 starting = True
                 left = ex.runs_since + BOOT_YIELD_S - now
                 until = left if until is None else min(until, left)
-        one_runs = starting  # (while an execution starts, none does)
-        for spare in self.spares:
-            if not spare.ready:
-                spare.hold(one_runs)
-                one_runs = True
+        for i, spare in enumerate(booting):
+            if starting or i > 0:
+                spare.hold(True)
+            elif spare.held:
+                spare.hold(False)
         return until
 
     def on_spare_stat(self, spare):
@@ -439,6 +451,9 @@ class SparePool:
             except (ValueError, TypeError, KeyError):
                 pass
             spare.ready = True
+            spare.hold(False)  # (held just now, its report unread: it runs when it has a program)
+        else:
+            spare.ended = True
         # Booted (or dead: then on_child_exit drops it); what comes next is the program's.
         self.sel.unregister(spare.stat_r)
         self.maybe_hello()

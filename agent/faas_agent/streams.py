@@ -40,6 +40,19 @@ def parse_progress(line):
     return min(100.0, max(0.0, percent)), message[:MAX_PROGRESS_MESSAGE]
 
 
+def number(v):
+    """A finite JSON number (not a bool)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def exit_report(rec):
+    """A spare's exit report {exit, cpu, maxrss} with the types the result needs, or None."""
+    code, cpu, maxrss = rec.get("exit"), rec.get("cpu", 0.0), rec.get("maxrss", 0)
+    if not (isinstance(code, int) and not isinstance(code, bool) and number(cpu) and number(maxrss)):
+        return None
+    return {"exit": code, "cpu": float(cpu), "maxrss": float(maxrss)}
+
+
 class Streams:
     """The agent's part that moves an execution's bytes. (A mixin of the Agent.)"""
 
@@ -190,14 +203,22 @@ class Streams:
                         except ValueError:
                             pass
                     continue
+                # (The program holds this pipe too: what it writes there is its own affair, and a
+                # line that is not a report is ignored rather than let end the agent.)
+                if not isinstance(rec, dict):
+                    continue
                 if "baseline" in rec:
-                    ex.cpu_baseline = float(rec["baseline"])
+                    if number(rec["baseline"]):
+                        ex.cpu_baseline = float(rec["baseline"])
                     if ex.runs_since is None:  # its spare has booted: the program starts now
                         ex.runs_since = time.monotonic()
                         self.pace_boots()
                 elif "exit" in rec and ex.report is None and not ex.timed_out and not ex.killed and ex.language != "bash":
                     # (bash sends no exit report: its end comes from wait4 only)
-                    ex.report = rec
+                    report = exit_report(rec)
+                    if report is None:
+                        continue
+                    ex.report = report
                     # The program is ending. If something it left behind still holds its
                     # pipes, end it now so they close; else the answer goes first
                     # (maybe_finish ends the group after it): a SIGKILL wakes every thread
