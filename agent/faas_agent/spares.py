@@ -1,5 +1,7 @@
 """Spares: ready interpreters that each run one program (python: forked from the zygote;
-javascript / typescript: `node runner.cjs` booted ahead of time; bash: a bash started ahead of
+javascript / typescript: forked from a node zygote, `node runner.cjs --zygote`, that booted
+once (where pidfds work and node runs single-threaded; elsewhere `node runner.cjs --spare`
+booted ahead of time, each); bash: a bash started ahead of
 time that sources its program (bash_spares.py) or, where that cannot run, a fork of the zygote
 that becomes `bash SOURCE` once its program arrives), and the zygote that forks them off the
 agent's request path.
@@ -44,7 +46,11 @@ def _cpu_cores():
 
 
 def _node_spare_flags():
-    """Node spares compile every function as they load it (`--no-lazy`): what a program's start
+    """No SIGUSR1 inspector: a program (same uid) could otherwise signal a waiting spare, or the
+    node zygote (then every fork after it), to open a debugger on 127.0.0.1:9229 and reach into
+    the next execution through it.
+
+    Node spares compile every function as they load it (`--no-lazy`): what a program's start
     and end go through in runner.cjs is then compiled before the program arrives, not on its
     clock (measured in the node image, program written → exit report: 2.0-2.2 → 1.4 ms for
     javascript, 2.2-2.3 → 1.5-1.7 ms for typescript; boot unchanged, 53-66 ms).
@@ -53,7 +59,7 @@ def _node_spare_flags():
     threads: there they cannot add speed, only burn the quota in bursts — a spare booting on
     several threads after one execution got the container throttled for tens of ms during the
     next (measured: 17 of 63 periods throttled over 25 paced TypeScript runs)."""
-    return ["--no-lazy"] + (["--single-threaded"] if _cpu_cores() <= 1 else [])
+    return ["--no-lazy", "--disable-sigusr1"] + (["--single-threaded"] if _cpu_cores() <= 1 else [])
 
 
 NODE_SPARE_FLAGS = _node_spare_flags()
@@ -217,6 +223,39 @@ def rehearsal_payload():
     return {"cwd": WORK_ROOT, "env": {"set": {}, "unset": []}, "code": "print()", "source": os.path.join(WORK_ROOT, "main.py"), "compileMarker": None}
 
 
+def exec_node_zygote(sock, language):
+    """Becomes the node zygote (runner.cjs --zygote): a node booted once, whose forks are the
+    spares (a spare then costs its sandbox 20-35 ms of CPU, where its own boot cost 100-250 ms).
+    Its fds 0-5 are all open (/dev/null but the agent's stderr on 2 and the socket on 3), so
+    node's own fds lie above the six a spare's pipes take. Exec'd like a spare, from the
+    execute-only copy (probe_node_spare): not dumpable from its first instruction."""
+    if _node_binary != NODE_SPARE_COPY:
+        return  # (from the plain binary it would be dumpable, its socket open, until runner.cjs's first line)
+    try:
+        null = os.open("/dev/null", os.O_RDWR)
+        if null <= 5:  # (above the targets: a dup2 onto itself would leave it close-on-exec)
+            null = fcntl.fcntl(null, fcntl.F_DUPFD_CLOEXEC, 16)
+        os.dup2(sock.fileno(), 3)
+        # Not the agent's fds 0-1 (maybe its host channel): /dev/null; 2 stays its log.
+        for fd in (0, 1, 4, 5):
+            os.dup2(null, fd)
+        try:
+            os.fstat(2)
+        except OSError:
+            os.dup2(null, 2)
+        for fd in range(6):
+            os.set_inheritable(fd, True)
+        os.chdir(WORK_ROOT)
+        runner = os.path.join(AGENT_DIR, "runner.cjs")
+        # No memory reducer: armed in the zygote, its timer fired in every spare forked after it
+        # (~8 s on): each then ran a full collection during its program, copying most of the
+        # heap (cached typescript paced 250 ms apart: 5.5-6.4 ms, then 30-34 ms for every run).
+        flags = NODE_SPARE_FLAGS + ["--no-memory-reducer"]
+        os.execve(_node_binary, ["node"] + flags + [runner, language, "--zygote", "3"], EXEC_ENV)
+    except OSError as e:
+        log("node zygote could not start (%s): spares boot on their own" % e)
+
+
 def zygote_main(sock, language):
     """The zygote: a lean copy of the agent that only forks spares, so the agent itself never
     pays for a fork on its request path (and the forks run on another core). It sends each
@@ -247,6 +286,9 @@ def zygote_main(sock, language):
         sig_r = None
     else:
         sig_r = wake_on_signals()
+    if use_pidfds and language in ("javascript", "typescript") and "--single-threaded" in NODE_SPARE_FLAGS:
+        # (A node with V8's helper threads running cannot be forked safely: elsewhere spares boot.)
+        exec_node_zygote(sock, language)  # returns only if node could not be started
     if language == "python":
         python_spares.prepare(EXEC_ENV)
     gc.freeze()  # spares share our objects; keep the GC from touching (copying) them

@@ -2,6 +2,8 @@
 // a snapshot (see node_holder.py and ctx-hold.cjs): fork() the process, the child entering
 // namespaces the agent made (their fds passed over a unix socket) with no capabilities, and
 // its libuv loop re-created; receive fds over that socket; wait for a child; leave at once.
+// And the node zygote of cached javascript / typescript spares (runner.cjs --zygote): the
+// python zygote's loop (agent/native/zygote.c), each spare a fork of a node that has booted.
 // Built at image-build time (scripts/build-images.ts) against the headers of the node in the
 // image. Node must run with V8's background work off (--single-threaded): the helper threads
 // node still starts are idle then, and the child of fork() has only the calling thread.
@@ -20,8 +22,13 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <signal.h>
 #include <node_api.h>
 #include <uv.h>
+
+#include "hot_pages.h"
+#include "zygote.h"
 
 #define MAX_FDS 16
 
@@ -271,7 +278,120 @@ static napi_value GetPid(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static uv_loop_t *zygote_uv_loop;
+
+// Whether fd is a pidfd (the zygote's, one per spare it watches).
+static int is_pidfd(int fd) {
+  char path[64], link[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(path, link, sizeof link - 1);
+  if (n < 0) return 0;
+  link[n] = 0;
+  return strcmp(link, "anon_inode:[pidfd]") == 0;
+}
+
+// A new node spare, right after its fork (zygote_serve): its libuv loop re-created (while the
+// old fds are still open, so what libuv closes is its own), in a new session, its pipe ends
+// as fds 0-5 (the zygote's 0-5 were all open: libuv's fds lie above), and the zygote's own fds
+// closed: its socket, its epoll fd and every pidfd. (Not closefrom, as for python: libuv's
+// fds, and the signal pipe libuv re-made in glibc's at-fork hook, must stay.)
+static void node_spare_setup(int *ends, int sock, int ep) {
+  populate_hot_pages();  // (what the rehearsal wrote: one madvise per run, not a fault per page)
+  if (uv_loop_fork(zygote_uv_loop) != 0) _exit(70);
+  if (setsid() < 0) _exit(70);
+  for (int i = 0; i < N_PIPES; i++) {
+    if (ends[i] < FIRST_FREE_FD) _exit(70);  // (cannot be: 0-5 were open in the zygote)
+    if (dup2(ends[i], i) != i) _exit(70);
+  }
+  for (int i = 0; i < N_PIPES; i++) close(ends[i]);
+  if (sock >= FIRST_FREE_FD) close(sock);  // (below, one of the spare's fds replaced it)
+  if (ep >= FIRST_FREE_FD) close(ep);
+  DIR *fds = opendir("/proc/self/fd");
+  if (!fds) _exit(70);
+  int pidfds[256], n = 0;
+  for (struct dirent *e; (e = readdir(fds)) != NULL;) {
+    int fd = atoi(e->d_name);
+    if (fd >= FIRST_FREE_FD && fd != dirfd(fds) && is_pidfd(fd)) {
+      if (n == 256) _exit(70);
+      pidfds[n++] = fd;
+    }
+  }
+  closedir(fds);
+  for (int i = 0; i < n; i++) close(pidfds[i]);
+}
+
+static int event_loop_of(napi_env env) {
+  if (napi_get_uv_event_loop(env, &zygote_uv_loop) != napi_ok || zygote_uv_loop == NULL) {
+    napi_throw_error(env, NULL, "no event loop");
+    return -1;
+  }
+  inherit_all_mappings();  // (V8 allocates nothing while C runs: no JavaScript runs)
+  return 0;
+}
+
+// rehearse(program): in a node zygote, before it serves (zygote_rehearse): a rehearsal spare
+// runs `program` (a Buffer: a spare's control pipe bytes) and reports the pages it touched
+// (reportPagesTouched) instead of an exit. Returns null in the rehearsal spare (fds 0-5 in
+// place), the pages learned in the zygote.
+static napi_value Rehearse(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  void *data = NULL;
+  size_t len = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "rehearse(buffer)");
+    return NULL;
+  }
+  if (event_loop_of(env) != 0) return NULL;
+  long learned = 0;
+  napi_value result;
+  if (zygote_rehearse((const char *)data, len, node_spare_setup, &learned)) {
+    napi_get_null(env, &result);
+  } else {
+    napi_create_int64(env, learned, &result);
+  }
+  return result;
+}
+
+// reportPagesTouched(fd): the rehearsal spare's end: the pages it touched, to the zygote.
+static napi_value ReportPagesTouched(napi_env env, napi_callback_info info) {
+  report_pages_touched(first_int_arg(env, info, -1));
+  return NULL;
+}
+
+// zygoteLoop(sock): in a node zygote, the zygote's loop; returns 0 only in a new spare (its fds
+// 0-5 its pipes); throws in the zygote when it must end (the agent then starts spares itself).
+static napi_value ZygoteLoop(napi_env env, napi_callback_info info) {
+  int sock = first_int_arg(env, info, -1);
+  if (event_loop_of(env) != 0) return NULL;
+  if (zygote_serve(sock, node_spare_setup) != 0) return throw_errno(env, "zygote");
+  napi_value zero;
+  napi_create_int32(env, 0, &zero);
+  return zero;
+}
+
+static volatile sig_atomic_t crash_exit_code;
+static void exit_on_crash(int sig) {
+  (void)sig;
+  _exit(crash_exit_code);
+}
+
+// exitOnCrash(code): in a forked spare whose program ended with an uncaught exception: node
+// prints it and then tears itself down, which in a fork ends in SIGSEGV (its platform's threads
+// exist only in the zygote); from here such a crash is an _exit(code) instead.
+static napi_value ExitOnCrash(napi_env env, napi_callback_info info) {
+  crash_exit_code = first_int_arg(env, info, 1);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = exit_on_crash;
+  sigaction(SIGSEGV, &sa, NULL);
+  sigaction(SIGBUS, &sa, NULL);
+  return NULL;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
+  hot_pages_init();
   napi_property_descriptor props[] = {
       {"forkInto", NULL, ForkInto, NULL, NULL, NULL, napi_default, NULL},
       {"recvMsg", NULL, RecvMsg, NULL, NULL, NULL, napi_default, NULL},
@@ -280,6 +400,10 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"exitNow", NULL, ExitNow, NULL, NULL, NULL, napi_default, NULL},
       {"getPid", NULL, GetPid, NULL, NULL, NULL, napi_default, NULL},
       {"reapChildren", NULL, ReapChildren, NULL, NULL, NULL, napi_default, NULL},
+      {"zygoteLoop", NULL, ZygoteLoop, NULL, NULL, NULL, napi_default, NULL},
+      {"rehearse", NULL, Rehearse, NULL, NULL, NULL, napi_default, NULL},
+      {"reportPagesTouched", NULL, ReportPagesTouched, NULL, NULL, NULL, napi_default, NULL},
+      {"exitOnCrash", NULL, ExitOnCrash, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

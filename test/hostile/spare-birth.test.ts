@@ -58,7 +58,7 @@ describe('the birth of a spare', () => {
     const run = (code: string) => engine.execute({ code, language: 'javascript', mode: 'cached' }, { owner: 'birth-node' });
     await run('console.log(1)');
     const forged = JSON.stringify({ cwd: '/tmp', env: {}, source: '/tmp/evil.js', code: "console.log('FORGED')" }) + '\n';
-    const attack = await run(`console.log(require('child_process').execFileSync('python3', ['-c', ${JSON.stringify(race('--spare', forged))}]).toString().trim())`);
+    const attack = await run(`console.log(require('child_process').execFileSync('python3', ['-c', ${JSON.stringify(race('runner.cjs', forged))}]).toString().trim())`);
     const [killed, opened] = attack.stdout.trim().split(' ').map(Number);
     expect(killed).toBeGreaterThanOrEqual(1);
     expect(opened).toBe(0);

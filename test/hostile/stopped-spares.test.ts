@@ -19,19 +19,24 @@ afterAll(async () => {
 });
 
 // Stops every process of the sandbox it can signal (all but itself; the agent is PID 1 of its
-// namespace, which ignores SIGSTOP from inside it) and prints how many.
+// namespace, which ignores SIGSTOP from inside it) once the zygote and the next spare are there
+// (a spare is forked or booted after the previous execution), and prints how many.
 const stopAll = {
-  python: `import os, signal
+  python: `import os, signal, time
+others = lambda: [int(p) for p in os.listdir('/proc') if p.isdigit() and int(p) not in (os.getpid(), 1)]
+until = time.time() + 5
+while len(others()) < 2 and time.time() < until: time.sleep(0.01)  # the zygote and the next spare
 n = 0
-for p in os.listdir('/proc'):
-    if p.isdigit() and int(p) not in (os.getpid(), 1):
-        try: os.kill(int(p), signal.SIGSTOP); n += 1
-        except OSError: pass
+for p in others():
+    try: os.kill(p, signal.SIGSTOP); n += 1
+    except OSError: pass
 print(n)
 `,
-  javascript: `let n = 0;
-for (const p of require('fs').readdirSync('/proc')) {
-  if (!/^[0-9]+$/.test(p) || Number(p) === process.pid || p === '1') continue;
+  javascript: `const others = () => require('fs').readdirSync('/proc').filter((p) => /^[0-9]+$/.test(p) && Number(p) !== process.pid && p !== '1');
+const until = Date.now() + 5000;
+while (others().length < 2 && Date.now() < until) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10); // the zygote and the next spare
+let n = 0;
+for (const p of others()) {
   try { process.kill(Number(p), 'SIGSTOP'); n++; } catch { /* gone */ }
 }
 console.log(n);
@@ -73,4 +78,20 @@ describe.each(['python', 'javascript'] as const)('%s', (language) => {
     const next = await engine.execute({ code: hello[language](7), language, mode: 'cached' }, owner);
     expect(next).toMatchObject({ exitCode: 0, stdout: '7\n' });
   });
+});
+
+// SIGUSR1 starts node's inspector unless node runs with --disable-sigusr1: sent to the node
+// zygote (every fork after it would start one) or to a waiting spare, it would open a debugger
+// on 127.0.0.1:9229 that a program still running could drive into the next execution.
+it('javascript: SIGUSR1 to the zygote and the spares opens no debugger for the next executions', async () => {
+  const owner = { owner: 'sigusr1-node' };
+  const run = (code: string) => engine.execute({ code, language: 'javascript', mode: 'cached' }, owner);
+  await run('console.log(0)');
+  const signalled = await run(stopAll.javascript.replace("'SIGSTOP'", "'SIGUSR1'"));
+  expect(Number(signalled.stdout)).toBeGreaterThan(1);
+  const probe = `require('net').connect(9229, '127.0.0.1').on('connect', () => { console.log('open'); process.exit(0); }).on('error', (e) => console.log(e.code));`;
+  for (let i = 0; i < 3; i++) {
+    const next = await run(probe);
+    expect(next).toMatchObject({ exitCode: 0, stdout: 'ECONNREFUSED\n', stderr: '' });
+  }
 });

@@ -21,7 +21,8 @@ afterAll(async () => {
   expect(await ourContainers()).toEqual([]);
 });
 
-// Every waiting node spare in sight (`node runner.cjs LANGUAGE --spare`), once
+// Every waiting node spare in sight (`node runner.cjs LANGUAGE --spare`, or forked by the node
+// zygote `node runner.cjs LANGUAGE --zygote`, which is probed too), once
 // they have had time to boot: open its stdin and status pipe for writing (and, had that worked,
 // inject a line into each), its control pipe, environment and memory for reading.
 const probe = (ts: boolean) => `
@@ -33,7 +34,7 @@ setTimeout(() => {
     if (!/^[0-9]+$/.test(pid) || Number(pid) === process.pid) continue;
     let cmdline${ts ? ': string' : ''};
     try { cmdline = fs.readFileSync('/proc/' + pid + '/cmdline', 'utf8'); } catch { continue; }
-    if (!cmdline.includes('runner.cjs') || !cmdline.includes('--spare')) continue;
+    if (!cmdline.includes('runner.cjs') || !(cmdline.includes('--spare') || cmdline.includes('--zygote'))) continue;
     const tried${ts ? ': Record<string, string>' : ''} = {};
     for (const [file, flags, inject] of [['fd/0', O_WRONLY, 'injected stdin\\n'], ['fd/4', O_WRONLY, '{"exit":0,"cpu":0,"maxrss":0}\\n'], ['fd/3', O_RDONLY, ''], ['environ', O_RDONLY, ''], ['mem', O_RDONLY, '']]${ts ? ' as [string, number, string][]' : ''}) {
       try {
@@ -120,5 +121,49 @@ describe.each(['javascript', 'typescript'] as const)('%s spares booting beside a
     expect(seen.later).toBe(0);
     // The held spare booted: the next executions run as usual.
     for (let i = 0; i < 3; i++) expect((await engine.execute({ code: `console.log(${i})`, language, mode: 'cached' }, owner)).stdout).toBe(`${i}\n`);
+  });
+});
+
+// Node spares are forks of a node zygote that booted once (runner.cjs --zygote; where pidfds
+// work and V8 runs single-threaded): what node keeps per process must still be the spare's own,
+// and a fork must end as `node main.js` would, whatever way its program ends.
+describe.each(['javascript', 'typescript'] as const)('%s spares forked from the node zygote', (language) => {
+  const owner = { owner: `node-zygote-${language}` };
+  const run = (code: string) => engine.execute({ code, language, mode: 'cached' }, owner);
+
+  it('are forks of it, with their own pid, their own random numbers (Math.random, crypto), and no fd of the zygote', async () => {
+    const show = `const fs = require('fs');
+const parent = fs.readFileSync('/proc/' + process.ppid + '/cmdline', 'utf8').split('\\0');
+const links = fs.readdirSync('/proc/self/fd').map((f) => { try { return fs.readlinkSync('/proc/self/fd/' + f); } catch { return ''; } });
+console.log(JSON.stringify({
+  forked: parent.includes('--zygote'),
+  pid: process.pid === Number(fs.readlinkSync('/proc/self')),
+  random: Math.random(),
+  bytes: require('crypto').randomBytes(8).toString('hex'),
+  zygoteFds: links.filter((l) => l.startsWith('socket:') || l.includes('pidfd')),
+}));`;
+    const seen = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await run(show);
+      expect(r.exitCode, r.stderr).toBe(0);
+      seen.push(JSON.parse(r.stdout) as { forked: boolean; pid: boolean; random: number; bytes: string; zygoteFds: string[] });
+    }
+    for (const s of seen) expect(s).toMatchObject({ forked: true, pid: true, zygoteFds: [] });
+    expect(new Set(seen.map((s) => s.random)).size).toBe(3);
+    expect(new Set(seen.map((s) => s.bytes)).size).toBe(3);
+  });
+
+  it('end as node would: exit codes, exit listeners, an uncaught exception with its trace, a signal', async () => {
+    expect(await run('console.log("a")')).toMatchObject({ exitCode: 0, stdout: 'a\n' });
+    expect(await run('process.on("exit", (c) => console.log("listener", c)); console.log("b"); process.exit(3)')).toMatchObject({ exitCode: 3, stdout: 'b\nlistener 3\n' });
+    expect(await run('process.exitCode = 5; console.log("c")')).toMatchObject({ exitCode: 5, stdout: 'c\n' });
+    const thrown = await run('console.log("d"); setTimeout(() => { throw new Error("boom") }, 1)');
+    expect(thrown).toMatchObject({ exitCode: 1, stdout: "d\n" });
+    expect(thrown.stderr).toContain('Error: boom');
+    expect(thrown.stderr).toContain('Node.js v');
+    const killed = await run('process.kill(process.pid, "SIGTERM"); setTimeout(() => {}, 5000)');
+    expect(killed).toMatchObject({ exitCode: 143, timedOut: false });
+    const child = await run('console.log(require("child_process").execFileSync("node", ["-e", "console.log(process.argv.length, typeof process.pid)"]).toString().trim())');
+    expect(child).toMatchObject({ exitCode: 0, stdout: '1 number\n' });
   });
 });
