@@ -217,7 +217,7 @@ function freshSeed() {
 if (direct) {
   run(process.argv[4], fs.readFileSync(process.argv[4], 'utf8'), null, null, process.argv[5]);
 } else if (process.argv[3] === '--zygote') {
-  // Its fds 0-5 must all be open (spares.exec_node_zygote): node's own lie above the six a
+  // Its fds 0-5 must all be open (node_spares.exec_zygote): node's own lie above the six a
   // spare's pipes take over. The zygote never touches process.stdout or stderr: each spare
   // makes its own once forked, from modules loaded here. Node finishes its own start-up after
   // the main module: by the first setImmediate it is done, and each spare copies a booted node.

@@ -25,11 +25,11 @@ import signal
 import time
 import traceback
 
-from . import bash_spares, common, host_socket, python_spares
+from . import bash_spares, common, host_socket, node_spares, python_spares
 from .common import SANDBOX_ROOT, encode_frame, hello, log, set_dumpable, take_frames, wake_on_signals
 from .finish import Finisher, read_oom_kills
 from .launch import Launcher
-from .spares import CODE_ROOT, EXEC_ENV, SPARE_LANGUAGES, SPARES, WORK_ROOT, SparePool, probe_node_spare
+from .spares import CODE_ROOT, EXEC_ENV, SPARE_LANGUAGES, SPARES, WORK_ROOT, SparePool
 from .streams import READ_CHUNK, Streams
 from .terminals import set_terminal_size, terminal_size
 
@@ -60,7 +60,7 @@ class Agent(SparePool, Launcher, Streams, Finisher):
         if language == "bash":
             bash_spares.probe(EXEC_ENV)
         elif language in ("javascript", "typescript"):
-            probe_node_spare()
+            node_spares.probe(EXEC_ENV)
         if language == "python" and common.native is None:
             # (python spares run their hand-over in it: without it every spare would die)
             raise RuntimeError("this image lacks the agent's native module (faas_agent/_native*.so): rebuild it with scripts/build-images.ts")

@@ -25,8 +25,8 @@ import sys
 import time
 import traceback
 
-from . import bash_spares, common, python_spares
-from .common import AGENT_DIR, BASE_ENV, log, make_oom_victim, reaped_children, runs_ok, set_dumpable, wake_on_signals
+from . import bash_spares, common, node_spares, python_spares
+from .common import BASE_ENV, log, make_oom_victim, reaped_children, set_dumpable, wake_on_signals
 
 WORK_ROOT = os.environ.get("FAAS_WORK_ROOT", "/workspace")
 CODE_ROOT = os.environ.get("FAAS_CODE_ROOT", "/tmp/.faas")
@@ -38,54 +38,6 @@ PROGRESS_FD = 5  # in spares; a program started per execution gets the number in
 EXEC_ENV = dict(BASE_ENV, FAAS_PROGRESS_FD=str(PROGRESS_FD))
 
 
-def _cpu_cores():
-    try:
-        return float(os.environ.get("FAAS_CPU_CORES", "1"))
-    except ValueError:
-        return 1.0
-
-
-def _node_spare_flags():
-    """No SIGUSR1 inspector: a program (same uid) could otherwise signal a waiting spare, or the
-    node zygote (then every fork after it), to open a debugger on 127.0.0.1:9229 and reach into
-    the next execution through it.
-
-    Node spares compile every function as they load it (`--no-lazy`): what a program's start
-    and end go through in runner.cjs is then compiled before the program arrives, not on its
-    clock (measured in the node image, program written → exit report: 2.0-2.2 → 1.4 ms for
-    javascript, 2.2-2.3 → 1.5-1.7 ms for typescript; boot unchanged, 53-66 ms).
-
-    A container of at most one core (its CPU quota; the default) runs them without V8's helper
-    threads: there they cannot add speed, only burn the quota in bursts — a spare booting on
-    several threads after one execution got the container throttled for tens of ms during the
-    next (measured: 17 of 63 periods throttled over 25 paced TypeScript runs)."""
-    return ["--no-lazy", "--disable-sigusr1"] + (["--single-threaded"] if _cpu_cores() <= 1 else [])
-
-
-NODE_SPARE_FLAGS = _node_spare_flags()
-# A node spare's boot costs 100-250 ms of CPU (typescript: its type stripper's WebAssembly),
-# one per execution. In a container of at most one core, a boot running on the other CPU beside
-# an execution used up the quota early in its period, and the whole container (the execution
-# too) waited out the rest: cached typescript paced 250 ms apart took 4-75 ms (p50 15-30 ms,
-# 79 of 95 periods throttled) where it takes ~5 ms alone. There, node spares boot one at a
-# time, and are held (SIGSTOP) while an execution's program is in its first BOOT_YIELD_S (or
-# waits for its own spare's boot): a short program runs alone; a long one shares the core with
-# them as before (pace_boots).
-PACED_SPARES = _cpu_cores() <= 1
-BOOT_YIELD_S = 0.02
-# Staged into the node image (docker/runtime/Dockerfile): node, mode 0111.
-NODE_SPARE_COPY = "/opt/faas-runtime/node-spare"
-_node_binary = "/usr/bin/node"
-
-
-def probe_node_spare():
-    """Node spares start from the execute-only copy where this runtime runs it (gVisor refuses to
-    execute a file its user cannot read): a process exec'd from it is not dumpable from its first
-    instruction, so its pipes are never open to other code of the same uid. Tried once, in the
-    agent, before the zygote is forked."""
-    global _node_binary
-    if os.path.exists(NODE_SPARE_COPY) and runs_ok(NODE_SPARE_COPY, ["node", "--version"], EXEC_ENV):
-        _node_binary = NODE_SPARE_COPY
 
 
 def start_spare(language):
@@ -137,15 +89,13 @@ def become_spare(language):
         bash_spares.spare_main(3, 4, PROGRESS_FD, WORK_ROOT, EXEC_ENV)
     else:
         # A node spare: exec'd from an execute-only copy of node where the runtime runs one
-        # (probe_node_spare), so not dumpable from the execve on; runner.cjs also makes itself
+        # (node_spares.probe), so not dumpable from the execve on; runner.cjs also makes itself
         # not dumpable as its first act (closing what is left of the boot window where the
         # plain binary must be used: gVisor), and dumpable once its program arrives. Its OOM
         # preference is the zygote's, inherited.
         for fd in (3, 4, PROGRESS_FD):
             os.set_inheritable(fd, True)
-        os.chdir(WORK_ROOT)
-        runner = os.path.join(AGENT_DIR, "runner.cjs")
-        os.execve(_node_binary, ["node"] + NODE_SPARE_FLAGS + [runner, language, "--spare", "3", "4"], EXEC_ENV)
+        node_spares.exec_spare(language, WORK_ROOT, EXEC_ENV)
 
 
 def encode_program(language, payload):
@@ -223,39 +173,6 @@ def rehearsal_payload():
     return {"cwd": WORK_ROOT, "env": {"set": {}, "unset": []}, "code": "print()", "source": os.path.join(WORK_ROOT, "main.py"), "compileMarker": None}
 
 
-def exec_node_zygote(sock, language):
-    """Becomes the node zygote (runner.cjs --zygote): a node booted once, whose forks are the
-    spares (a spare then costs its sandbox 20-35 ms of CPU, where its own boot cost 100-250 ms).
-    Its fds 0-5 are all open (/dev/null but the agent's stderr on 2 and the socket on 3), so
-    node's own fds lie above the six a spare's pipes take. Exec'd like a spare, from the
-    execute-only copy (probe_node_spare): not dumpable from its first instruction."""
-    if _node_binary != NODE_SPARE_COPY:
-        return  # (from the plain binary it would be dumpable, its socket open, until runner.cjs's first line)
-    try:
-        null = os.open("/dev/null", os.O_RDWR)
-        if null <= 5:  # (above the targets: a dup2 onto itself would leave it close-on-exec)
-            null = fcntl.fcntl(null, fcntl.F_DUPFD_CLOEXEC, 16)
-        os.dup2(sock.fileno(), 3)
-        # Not the agent's fds 0-1 (maybe its host channel): /dev/null; 2 stays its log.
-        for fd in (0, 1, 4, 5):
-            os.dup2(null, fd)
-        try:
-            os.fstat(2)
-        except OSError:
-            os.dup2(null, 2)
-        for fd in range(6):
-            os.set_inheritable(fd, True)
-        os.chdir(WORK_ROOT)
-        runner = os.path.join(AGENT_DIR, "runner.cjs")
-        # No memory reducer: armed in the zygote, its timer fired in every spare forked after it
-        # (~8 s on): each then ran a full collection during its program, copying most of the
-        # heap (cached typescript paced 250 ms apart: 5.5-6.4 ms, then 30-34 ms for every run).
-        flags = NODE_SPARE_FLAGS + ["--no-memory-reducer"]
-        os.execve(_node_binary, ["node"] + flags + [runner, language, "--zygote", "3"], EXEC_ENV)
-    except OSError as e:
-        log("node zygote could not start (%s): spares boot on their own" % e)
-
-
 def zygote_main(sock, language):
     """The zygote: a lean copy of the agent that only forks spares, so the agent itself never
     pays for a fork on its request path (and the forks run on another core). It sends each
@@ -286,9 +203,9 @@ def zygote_main(sock, language):
         sig_r = None
     else:
         sig_r = wake_on_signals()
-    if use_pidfds and language in ("javascript", "typescript") and "--single-threaded" in NODE_SPARE_FLAGS:
+    if use_pidfds and language in ("javascript", "typescript") and node_spares.SINGLE_THREADED:
         # (A node with V8's helper threads running cannot be forked safely: elsewhere spares boot.)
-        exec_node_zygote(sock, language)  # returns only if node could not be started
+        node_spares.exec_zygote(sock.fileno(), language, WORK_ROOT, EXEC_ENV)  # returns only if node could not start
     if language == "python":
         python_spares.prepare(EXEC_ENV)
     gc.freeze()  # spares share our objects; keep the GC from touching (copying) them
@@ -445,11 +362,11 @@ class SparePool:
         self.pace_boots()
 
     def pace_boots(self):
-        """Where node spares are paced (PACED_SPARES): the first booting spare runs, unless
+        """Where node spares are paced (node_spares.PACED): the first booting spare runs, unless
         an execution's program is in its first BOOT_YIELD_S or waits for its own spare's boot;
         every other booting spare is held. Returns the seconds until that changes on its own
         (an execution's yield ends), or None."""
-        if not PACED_SPARES or self.language not in ("javascript", "typescript"):
+        if not node_spares.PACED or self.language not in ("javascript", "typescript"):
             return None
         booting = [spare for spare in self.spares if spare.booting()]
         if not booting:
@@ -460,9 +377,9 @@ class SparePool:
         for ex in self.execs.values():
             if ex.runs_since is None:  # its spare is still booting: that boot goes first
                 starting = True
-            elif now < ex.runs_since + BOOT_YIELD_S:
+            elif now < ex.runs_since + node_spares.BOOT_YIELD_S:
                 starting = True
-                left = ex.runs_since + BOOT_YIELD_S - now
+                left = ex.runs_since + node_spares.BOOT_YIELD_S - now
                 until = left if until is None else min(until, left)
         for i, spare in enumerate(booting):
             if starting or i > 0:

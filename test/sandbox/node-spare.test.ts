@@ -112,13 +112,19 @@ describe.each(['javascript', 'typescript'] as const)('%s spares booting beside a
   const owner = { owner: `node-boots-${language}` };
 
   it('wait while it starts, and boot once it has run a while', async () => {
+    // A forked spare is ready 20-35 ms after its fork: the probe may start after that, so the
+    // scene is played up to 8 times; some run must see the replacement held, and none may see
+    // a spare still stopped 200 ms on.
     await engine.execute({ code: 'console.log(1)', language, mode: 'cached' }, owner);
-    await engine.execute({ code: 'console.log(2)', language, mode: 'cached' }, owner);
-    const r = await engine.execute({ code: stoppedProbe, language, mode: 'cached' }, owner);
-    expect(r.exitCode, r.stderr).toBe(0);
-    const seen = JSON.parse(r.stdout) as { held: number; later: number };
-    expect(seen.held).toBeGreaterThan(0);
-    expect(seen.later).toBe(0);
+    const runs: { held: number; later: number }[] = [];
+    while (runs.length < 8 && !runs.some((x) => x.held > 0)) {
+      await engine.execute({ code: 'console.log(2)', language, mode: 'cached' }, owner);
+      const r = await engine.execute({ code: stoppedProbe, language, mode: 'cached' }, owner);
+      expect(r.exitCode, r.stderr).toBe(0);
+      runs.push(JSON.parse(r.stdout) as { held: number; later: number });
+    }
+    expect(runs.some((x) => x.held > 0)).toBe(true);
+    for (const x of runs) expect(x.later).toBe(0);
     // The held spare booted: the next executions run as usual.
     for (let i = 0; i < 3; i++) expect((await engine.execute({ code: `console.log(${i})`, language, mode: 'cached' }, owner)).stdout).toBe(`${i}\n`);
   });
