@@ -230,7 +230,7 @@ if (direct) {
   // collected by every spare, each writing (so copying) most of the heap's pages (measured on
   // a host: a spare's CPU before its program 53-61 → 20-36 ms). `gc` from a context of our own.
   require('v8').setFlagsFromString('--expose-gc');
-  require('vm').runInNewContext('gc')();
+  vm.runInNewContext('gc')();
   setImmediate(() => {
     try {
       // The pages a spare touches from its fork to its end, learned from one that runs a

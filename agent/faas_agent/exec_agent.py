@@ -197,7 +197,10 @@ class Agent(SparePool, Launcher, Streams, Finisher):
     def run(self):
         while not self.stopping:
             timeout = self.check_deadlines()
-            paced = self.pace_boots()  # (an execution's yield to it may have ended)
+            # Each turn, after whatever the last one changed (a spare came, booted or died, an
+            # execution ended or its yield to booting spares did); start_exec also holds them
+            # at once, before its program runs.
+            paced = self.pace_boots()
             if paced is not None:
                 timeout = paced if timeout is None else min(timeout, paced)
             if not self.hello_sent:

@@ -70,7 +70,6 @@ class Finisher:
                     self.sel.unregister(dead[0].stat_r)
                 dead[0].discard()
                 self.refill_spares()
-                self.pace_boots()
                 # (Killed by a program? Then it was counted as alive when that program's end was
                 # checked for strays: look again.)
                 self.sweep_if_strays()
@@ -217,7 +216,6 @@ class Finisher:
         if ex.codedir:
             shutil.rmtree(ex.codedir, ignore_errors=True)
         self.refill_spares()
-        self.pace_boots()
 
     def compile_failed(self, ex, code):
         """Whether the program failed to compile: its runner left the marker, or (bash, which

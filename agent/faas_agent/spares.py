@@ -359,7 +359,6 @@ class SparePool:
         while self.waiting and self.spares:
             msg = self.waiting.pop(0)
             self.handle(msg)
-        self.pace_boots()
 
     def pace_boots(self):
         """Where node spares are paced (node_spares.PACED): the first booting spare runs, unless
@@ -416,7 +415,6 @@ class SparePool:
         # Booted (or dead: then on_child_exit drops it); what comes next is the program's.
         self.sel.unregister(spare.stat_r)
         self.maybe_hello()
-        self.pace_boots()  # the next one boots
 
     def on_zygote(self):
         while self.zygote is not None:

@@ -212,7 +212,6 @@ class Streams:
                         ex.cpu_baseline = float(rec["baseline"])
                     if ex.runs_since is None:  # its spare has booted: the program starts now
                         ex.runs_since = time.monotonic()
-                        self.pace_boots()
                 elif "exit" in rec and ex.report is None and not ex.timed_out and not ex.killed and ex.language != "bash":
                     # (bash sends no exit report: its end comes from wait4 only)
                     report = exit_report(rec)
