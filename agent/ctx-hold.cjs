@@ -27,19 +27,8 @@ function native() {
   return addon;
 }
 
-// A full collection before the heap is held: a garbage-collection cycle still in progress (or
-// garbage not yet swept) would otherwise be finished by every copy, each writing to most of
-// the heap's pages and so owning a private copy of them. `gc` from a context of our own: the
-// user's global scope does not get it. (V8's memory reducer is off in every context's node,
-// node_holder.NODE_FLAGS: armed by this collection, it made each copy collect again.)
-let collect = null;
-function fullGc() {
-  if (collect === null) {
-    require('node:v8').setFlagsFromString('--expose-gc');
-    collect = require('node:vm').runInNewContext('gc');
-  }
-  collect();
-}
+// What the heap must have collected before it is held (ctx-heap.cjs).
+const heap = require('./ctx-heap.cjs');
 
 function busyThreads() {
   const busy = [];
@@ -83,7 +72,7 @@ function hold() {
   const a = native();
   let busy;
   try {
-    fullGc();
+    heap.prepareHold();
     busy = busyThreads();
   } catch (e) {
     busy = [`unknown (${e && e.message})`];

@@ -19,6 +19,9 @@ const repFd = Number(process.argv[2]);
 // typescript: node's own type stripping (enums and namespaces transformed too), no compiler.
 const language = process.argv[3] || 'javascript';
 const { stripTypeScriptTypes } = require('node:module');
+const heap = require('./ctx-heap.cjs');
+// From node:timers, not the global scope, where a program may have replaced them.
+const { setTimeout, clearTimeout } = require('node:timers');
 
 class ExitSignal extends Error {
   constructor(code) {
@@ -90,6 +93,17 @@ process.on('unhandledRejection', late);
 const rl = readline.createInterface({ input: process.stdin });
 const queue = [];
 let busy = false;
+// After a program that grew the heap a lot, a full collection while the context idles, so a
+// snapshot soon after need not make it (ctx-heap.cjs). A request that comes first cancels it.
+const IDLE_COLLECT_MS = 200;
+let idleCollect = null;
+function collectWhenIdle() {
+  if (queue.length > 0 || !heap.worthIdleCollect()) return;
+  idleCollect = setTimeout(() => {
+    idleCollect = null;
+    if (!busy && queue.length === 0) heap.collect();
+  }, IDLE_COLLECT_MS);
+}
 async function next() {
   if (busy || queue.length === 0) return;
   busy = true;
@@ -109,15 +123,21 @@ async function next() {
   // ---- end jsmem hook ----
   let reply;
   try {
+    heap.noteRun();
     reply = await run(req);
   } catch (e) {
     reply = { exit: 1, error: String(e) };
   }
   fs.writeSync(repFd, `${JSON.stringify(reply)}\n`);
   busy = false;
+  collectWhenIdle();
   void next();
 }
 rl.on('line', (line) => {
+  if (idleCollect !== null) {
+    clearTimeout(idleCollect);
+    idleCollect = null;
+  }
   queue.push(JSON.parse(line));
   void next();
 });

@@ -37,9 +37,26 @@ export async function benchJsSnapshots(pace: number): Promise<void> {
     const ctx = base.executionId;
 
     const snaps: string[] = [];
-    const snapshot = record('js_snapshot', await timeIt(10, pace, async () => void snaps.push((await engine.createSnapshot(OWNER, ctx)).id)));
+    const snapMs = await timeIt(10, pace, async () => void snaps.push((await engine.createSnapshot(OWNER, ctx)).id));
+    const snapshot = record('js_snapshot', snapMs);
+    // The first comes straight after the set-up, which grew the heap: it collects the heap in full
+    // first (agent/ctx-heap.cjs); the others find it unchanged.
+    results.js_snapshot_first_ms = r2(snapMs[0]!);
+    say(`  js_snapshot_first_ms                 ${results.js_snapshot_first_ms} ms (straight after the set-up)`);
     const snap = snaps[0]!;
     for (const s of snaps.slice(1)) await engine.deleteSnapshot(OWNER, s);
+    // Each a pace after a program that added ~5 MB to the heap (a young-generation collection first).
+    const afterRun: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await run(ctx, 'globalThis.more = globalThis.more || []; more.push(Array.from({ length: 50000 }, (_, i) => ({ i, s: "m-" + i })))');
+      await sleep(pace);
+      const t = performance.now();
+      const s = await engine.createSnapshot(OWNER, ctx);
+      afterRun.push(performance.now() - t);
+      await engine.deleteSnapshot(OWNER, s.id);
+      await sleep(pace);
+    }
+    const snapshotAfterRun = record('js_snapshot_after_run', afterRun);
     const restore = record('js_restore', await timeIt(10, pace, async () => void (await engine.restoreSnapshot(OWNER, snap))));
     const branchMs = await timeIt(20, pace, async () => void (await engine.createBranch(OWNER, snap)));
     const branch = record('js_branch', branchMs);
@@ -84,7 +101,7 @@ export async function benchJsSnapshots(pace: number): Promise<void> {
     say('targets (issue 16)');
     const target = (ok: boolean, text: string) => say(`  [${ok ? 'met' : 'MISSED'}] ${text}`);
     target(branch < 250, `js createBranch p50 < 250 ms: ${branch.toFixed(2)} ms (aim < 50 ms)`);
-    target(snapshot < 300, `js createSnapshot p50 < 300 ms (100 MB heap): ${snapshot.toFixed(2)} ms`);
+    target(snapshot < 300, `js createSnapshot p50 < 300 ms (100 MB heap): ${snapshot.toFixed(2)} ms (after a small program: ${snapshotAfterRun.toFixed(2)} ms)`);
     target(restore < 250, `js restoreSnapshot p50 < 250 ms (100 MB heap): ${restore.toFixed(2)} ms`);
     target(results.js_heavy_init_speedup >= 10, `js restore-and-run ≥ 10× faster than the set-up: ${results.js_heavy_init_speedup}×`);
   } finally {

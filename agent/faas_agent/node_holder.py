@@ -23,9 +23,12 @@ NODE = "/usr/bin/node"
 # makes before holding the heap arms it, and then every copy (each restore and branch), idle,
 # ran two full collections ~10 s after its fork, privately copying ~30-45 MB of the heap each
 # (measured, 100 MB heap) and using the CPU the next branches needed. Set at start: turned off
-# later (v8.setFlagsFromString) it still fired in some copies.
+# later (v8.setFlagsFromString) it still fired in some copies. No incremental marking: a marking
+# cycle is then never in progress between programs, which a snapshot's copies would each finish
+# (privately copying the heap), so a snapshot needs no full collection unless the heap grew a lot
+# (ctx-heap.cjs); a full collection is one pause instead (one thread does all of it either way).
 NODE_FLAGS = ["--single-threaded", "--v8-pool-size=0", "--disable-sigusr1", "--disable-warning=ExperimentalWarning",
-              "--no-memory-reducer"]
+              "--no-memory-reducer", "--no-incremental-marking"]
 NODE_LANGUAGES = ("javascript", "typescript")
 MEMORY_LANGUAGES = ("python",) + NODE_LANGUAGES
 CONTROL_FD = 4
