@@ -15,6 +15,10 @@
 
 const v8 = require('node:v8');
 const { PerformanceObserver, constants, performance } = require('node:perf_hooks');
+// Taken now: a program can replace what the shared module objects hold (its own context only).
+const { getHeapStatistics, setFlagsFromString } = v8;
+const { runInNewContext } = require('node:vm');
+const now = performance.now.bind(performance);
 
 // Growth of the heap in use since the last full collection that calls for another: a quarter,
 // and 16 MiB at least (less is left to V8's own schedule).
@@ -42,14 +46,14 @@ let gc = null;
 function collector() {
   if (gc === null) {
     // `gc` from a context of our own: the user's global scope does not get it.
-    v8.setFlagsFromString('--expose-gc');
-    gc = require('node:vm').runInNewContext('gc');
+    setFlagsFromString('--expose-gc');
+    gc = runInNewContext('gc');
   }
   return gc;
 }
 
 function used() {
-  return v8.getHeapStatistics().used_heap_size;
+  return getHeapStatistics().used_heap_size;
 }
 
 function grownMuch() {
@@ -60,7 +64,7 @@ function grownMuch() {
 /** A full collection. */
 function collect() {
   collector()();
-  ownUntil = performance.now();
+  ownUntil = now();
   cleanUsed = used();
   ranSinceCollect = false;
   majorSinceCollect = false;

@@ -98,10 +98,16 @@ let busy = false;
 const IDLE_COLLECT_MS = 200;
 let idleCollect = null;
 function collectWhenIdle() {
-  if (queue.length > 0 || !heap.worthIdleCollect()) return;
+  try {
+    if (queue.length > 0 || !heap.worthIdleCollect()) return;
+  } catch {
+    return; // (what it reads was replaced by a program: the snapshot collects instead)
+  }
   idleCollect = setTimeout(() => {
     idleCollect = null;
-    if (!busy && queue.length === 0) heap.collect();
+    try {
+      if (!busy && queue.length === 0) heap.collect();
+    } catch { /* as above */ }
   }, IDLE_COLLECT_MS);
 }
 async function next() {
