@@ -127,6 +127,7 @@ function hold() {
       continue;
     }
     if (child === 0) {
+      heap.noteCopy();
       // A copy: node's own teardown would wait for the helper threads only its origin has.
       process.on('exit', (code) => a.exitNow(typeof code === 'number' ? code : 0));
       a.setDumpable(1); // as a context's node started by exec is (only the held heap is not)
@@ -136,4 +137,4 @@ function hold() {
   }
 }
 
-module.exports = { hold, pid };
+module.exports = Object.freeze({ hold, pid });

@@ -19,9 +19,11 @@ const repFd = Number(process.argv[2]);
 // typescript: node's own type stripping (enums and namespaces transformed too), no compiler.
 const language = process.argv[3] || 'javascript';
 const { stripTypeScriptTypes } = require('node:module');
+// Loaded before any program runs (not from require.cache at the first snapshot, which a program can reach).
 const heap = require('./ctx-heap.cjs');
+const holder = require('./ctx-hold.cjs');
 // From node:timers, not the global scope, where a program may have replaced them.
-const { setTimeout, clearTimeout } = require('node:timers');
+const { setTimeout, clearTimeout, setImmediate: onCheck } = require('node:timers');
 
 class ExitSignal extends Error {
   constructor(code) {
@@ -98,6 +100,8 @@ let busy = false;
 const IDLE_COLLECT_MS = 200;
 let idleCollect = null;
 function collectWhenIdle() {
+  if (idleCollect !== null) clearTimeout(idleCollect);
+  idleCollect = null;
   try {
     if (queue.length > 0 || !heap.worthIdleCollect()) return;
   } catch {
@@ -116,11 +120,13 @@ async function next() {
   const req = queue.shift();
   // ---- jsmem hook: a snapshot keeps this heap (ctx-hold.cjs) ----
   if (req.op === 'hold') {
-    const hold = require('./ctx-hold.cjs');
+    // One turn of the loop's check phase first: the entries of collections made earlier in this
+    // turn (a timer's) arrive there, and ctx-heap decides by them.
+    await new Promise((resolve) => onCheck(resolve));
     const cwd = process.cwd(); // a fork enters another mount namespace, at its root
-    if (hold.hold() === 'forked') {
+    if (holder.hold() === 'forked') {
       process.chdir(cwd);
-      fs.writeSync(repFd, `${JSON.stringify({ type: 'node-ready', pid: hold.pid() })}\n`);
+      fs.writeSync(repFd, `${JSON.stringify({ type: 'node-ready', pid: holder.pid() })}\n`);
     }
     busy = false;
     void next();

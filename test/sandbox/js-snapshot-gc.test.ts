@@ -1,6 +1,7 @@
 // When a javascript context's node collects its heap for a snapshot (agent/ctx-heap.cjs): a full
 // collection only when the heap grew a lot since the last one (then also ahead of time, while the
-// context idles), a young-generation one after smaller programs, none when nothing changed. Seen
+// context idles, unless the node is a copy), a young-generation one after smaller programs, none
+// when nothing changed. Seen
 // from the context itself: a GC observer its own program installed counts full collections, and
 // `used_heap_size` says whether garbage was left. Real engine, real family containers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -86,5 +87,19 @@ describe('a javascript snapshot collects the heap only as much as it must', () =
     const [majors, usedLater] = await report(id);
     expect(majors).toBeGreaterThanOrEqual(1);
     expect(usedLater).toBeLessThan(base + 10);
+  });
+
+  it('a copy (a restore) that grew a lot does not collect while it idles (that would copy its whole inherited heap); its own snapshot then does', async () => {
+    const id = await context();
+    const [, base] = await report(id);
+    const snap = await engine.createSnapshot(A, id);
+    const copy = (await engine.restoreSnapshot(A, snap.id)).executionId;
+    expect(await run(copy, GARBAGE)).toBe('dropped');
+    await new Promise((r) => setTimeout(r, 1000));
+    const [, usedIdle] = await report(copy);
+    expect(usedIdle).toBeGreaterThan(base + 20);
+    const again = await engine.restoreSnapshot(A, (await engine.createSnapshot(A, copy)).id);
+    const [, usedThen] = await report(again.executionId);
+    expect(usedThen).toBeLessThan(base + 10);
   });
 });
