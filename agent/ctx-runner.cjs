@@ -99,9 +99,12 @@ let busy = false;
 // snapshot soon after need not make it (ctx-heap.cjs). A request that comes first cancels it.
 const IDLE_COLLECT_MS = 200;
 let idleCollect = null;
-function collectWhenIdle() {
+function cancelIdleCollect() {
   if (idleCollect !== null) clearTimeout(idleCollect);
   idleCollect = null;
+}
+function collectWhenIdle() {
+  cancelIdleCollect();
   try {
     if (queue.length > 0 || !heap.worthIdleCollect()) return;
   } catch {
@@ -146,10 +149,7 @@ async function next() {
   void next();
 }
 rl.on('line', (line) => {
-  if (idleCollect !== null) {
-    clearTimeout(idleCollect);
-    idleCollect = null;
-  }
+  cancelIdleCollect();
   queue.push(JSON.parse(line));
   void next();
 });
