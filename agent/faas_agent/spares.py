@@ -222,7 +222,7 @@ def zygote_main(sock, language):
                     become_spare(language)
                 finally:
                     os._exit(70)
-            log("python spares will map %d pages up front" % learned)
+            log("python spares will map %d pages up front, %d of them only read" % learned)
         common.native.zygote_loop(sock.fileno())  # returns only in a new spare, its fds 0-5 in place
         try:
             become_spare(language)

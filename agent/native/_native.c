@@ -72,8 +72,8 @@ static void python_spare_setup(int *ends, int sock, int ep) {
 // control pipe's bytes for a python spare) with its output discarded and, at its end (finish),
 // reports the pages it touched instead of an exit; the zygote keeps them for every spare after
 // (zygote_rehearse, hot_pages.c). Returns None in that rehearsal spare (its fds 0-5 in place:
-// the caller makes it a python spare), the number of pages learned in the zygote. No user code
-// runs yet when it does.
+// the caller makes it a python spare), in the zygote (pages learned, of which pages of writable
+// memory only read). No user code runs yet when it does.
 static PyObject *rehearse(PyObject *self, PyObject *args) {
   (void)self;
   const char *program;
@@ -84,7 +84,7 @@ static PyObject *rehearse(PyObject *self, PyObject *args) {
     rehearsing = 1;
     Py_RETURN_NONE;
   }
-  return PyLong_FromLong(learned);
+  return Py_BuildValue("(ll)", learned, hot_pages_read_only());
 }
 
 static PyObject *zygote_loop(PyObject *self, PyObject *args) {
@@ -123,6 +123,7 @@ static PyObject *take_program(PyObject *self, PyObject *args) {
   }
   close(fd);
   if (len > 0 && !rehearsing) prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);  // (nothing came: the agent dropped us)
+  if (len > 0 && rehearsing) trace_reads_begin();  // (learns what a program's run reads)
   struct rusage me;
   getrusage(RUSAGE_SELF, &me);
   cpu_at_hand_over = seconds(me.ru_utime) + seconds(me.ru_stime);

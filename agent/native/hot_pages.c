@@ -16,6 +16,14 @@
 // pages it writes (its own copies: MADV_POPULATE_WRITE) and pages of read-only files it reads,
 // the interpreter's code above all (fork does not copy their page-table entries, so a child
 // faults them in again: MADV_POPULATE_READ).
+// A third kind, learned in python rehearsals only (trace_reads_begin): pages of private writable
+// memory the rehearsal read but did not write. A fork copies their page-table entries, so no
+// fault shows, yet on this VM (shadow paging) a process's first access to each page still costs
+// the hypervisor ~3-6 µs; each new spare reads them once before its program comes (TOUCH_READ),
+// as it reads the pages it populated, so that cost is off the request's path. Only the pages a
+// rehearsal used: touching every page a spare inherits doubled a spare's CPU (probe, 8.2 →
+// 16.7 ms), touching these moves what the program would have paid anyway.
+#define TOUCH_READ 0x7401
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
 #endif
@@ -28,9 +36,20 @@ static uint64_t PAGE = 4096;  // (sysconf's: hot_pages_init)
 
 static struct hot_range hot[MAX_HOT_RANGES];
 static int n_hot;
+static long n_touch_read;  // of the pages kept, TOUCH_READ's
 
 void populate_hot_pages(void) {
-  for (int i = 0; i < n_hot; i++) madvise((void *)(uintptr_t)hot[i].start, (size_t)hot[i].length, (int)hot[i].advice);
+  for (int i = 0; i < n_hot; i++) {
+    if (hot[i].advice != TOUCH_READ) madvise((void *)(uintptr_t)hot[i].start, (size_t)hot[i].length, (int)hot[i].advice);
+  }
+  // The pages this process will write and read, used once now: populating maps them in the
+  // page table, but the first access from user space is what the hypervisor charges (above).
+  // Not the file pages (POPULATE_READ): learned as present, they include the kernel's
+  // fault-around neighbours, most never read (reading them all cost a spare ~1.5 ms more).
+  for (int i = 0; i < n_hot; i++) {
+    if (hot[i].advice == MADV_POPULATE_READ) continue;
+    for (uint64_t a = hot[i].start; a < hot[i].start + hot[i].length; a += PAGE) (void)*(volatile const char *)(uintptr_t)a;
+  }
 }
 
 // Which advice populates a mapping with these permissions and this path, or 0 for none:
@@ -44,6 +63,7 @@ static int advice_for(const char *perms, const char *path) {
 struct mapping {
   uint64_t lo, hi;
   int advice;
+  int special;  // [stack] and the like: not traced (trace_reads_begin)
 };
 
 struct mappings {
@@ -62,8 +82,10 @@ static void read_mappings(struct mappings *out) {
     char perms[8];
     int path_at = 0;
     if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &path_at) >= 3 && strlen(perms) == 4) {
-      int advice = advice_for(perms, path_at > 0 ? line + path_at : "");
-      if (advice) out->m[out->n++] = (struct mapping){.lo = lo, .hi = hi, .advice = advice};
+      const char *path = path_at > 0 ? line + path_at : "";
+      int advice = advice_for(perms, path);
+      int stack = path[0] == '[' && strncmp(path, "[heap]", 6) != 0;  // [stack] and the kernel's
+      if (advice) out->m[out->n++] = (struct mapping){.lo = lo, .hi = hi, .advice = advice, .special = stack};
     }
     if (!strchr(line, '\n')) {  // (a longer line: skip its rest)
       int c;
@@ -113,16 +135,109 @@ static void scan_mapping(struct page_scan *scan, const struct mapping *m) {
   flush_run(scan);
 }
 
+// Read tracing (TOUCH_READ), in a python rehearsal from its hand-over to its end. The kernel
+// tells which pages a process accessed only per mapping (smaps' Referenced), so each private
+// writable mapping is cut into one-page mappings (every other page marked MADV_DONTDUMP, which
+// changes nothing but core dumps: neighbours then cannot merge) and the accessed bits cleared
+// (clear_refs); at the end each one-page mapping's Referenced says whether it was read.
+static struct mappings traced;
+static int tracing;
+
+static void mark_odd_pages(int advice) {
+  for (int i = 0; i < traced.n; i++) {
+    for (uint64_t a = traced.m[i].lo; a < traced.m[i].hi; a += PAGE) {
+      if ((a / PAGE) & 1) madvise((void *)(uintptr_t)a, (size_t)PAGE, advice);
+    }
+  }
+}
+
+void trace_reads_begin(void) {
+  read_mappings(&traced);
+  int n = 0;
+  for (int i = 0; i < traced.n; i++) {
+    if (traced.m[i].advice == MADV_POPULATE_WRITE && !traced.m[i].special) traced.m[n++] = traced.m[i];
+  }
+  traced.n = n;
+  mark_odd_pages(MADV_DONTDUMP);
+  // Our own clear_refs is root's while we are not dumpable: dumpable only to open it.
+  prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+  int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  tracing = fd >= 0 && write(fd, "1", 1) == 1;
+  if (fd >= 0) close(fd);
+  if (!tracing) mark_odd_pages(MADV_DODUMP);
+}
+
+static int traced_page(uint64_t lo, uint64_t hi) {
+  for (int i = 0; i < traced.n; i++) {
+    if (lo >= traced.m[i].lo && hi <= traced.m[i].hi) return 1;
+  }
+  return 0;
+}
+
+// One smaps line: a mapping's header ("lo-hi perms ...") starts a mapping; its Referenced line
+// says whether it was accessed; the pages of a traced one that are not our own copies (those are
+// written: MADV_POPULATE_WRITE) are runs of TOUCH_READ.
+static void smaps_line(struct page_scan *scan, const char *line, uint64_t *lo, uint64_t *hi) {
+  unsigned long a, b;
+  unsigned long kb;
+  if (sscanf(line, "%lx-%lx ", &a, &b) == 2 && strchr(line, ' ') > strchr(line, '-')) {
+    *lo = a;
+    *hi = b;
+  } else if (sscanf(line, "Referenced: %lu kB", &kb) == 1 && kb > 0 && *hi > *lo && traced_page(*lo, *hi)) {
+    for (uint64_t p = *lo; p < *hi; p += PAGE) {
+      uint64_t entry = 0;
+      if (pread(scan->pagemap, &entry, 8, (off_t)(p / PAGE * 8)) != 8) return;
+      if (!((entry >> 63) & 1) || ((entry >> 56) & 1)) continue;  // (absent, or our own copy)
+      if (scan->end != p) {
+        flush_run(scan);
+        scan->start = p;
+      }
+      scan->end = p + PAGE;
+    }
+  }
+}
+
+// The traced pages that were read, as TOUCH_READ runs; the mappings joined again after.
+static void scan_reads(struct page_scan *scan, int smaps) {
+  static char buf[1 << 16];
+  size_t have = 0;
+  uint64_t lo = 0, hi = 0;
+  scan->advice = TOUCH_READ;
+  for (;;) {
+    ssize_t got = read(smaps, buf + have, sizeof buf - 1 - have);
+    if (got <= 0) break;
+    have += (size_t)got;
+    buf[have] = 0;
+    char *line = buf, *nl;
+    while ((nl = strchr(line, '\n'))) {
+      *nl = 0;
+      smaps_line(scan, line, &lo, &hi);
+      line = nl + 1;
+    }
+    have = (size_t)(buf + have - line);
+    memmove(buf, line, have);
+    if (have == sizeof buf - 1) have = 0;  // (a line longer than the buffer: dropped)
+  }
+  flush_run(scan);
+  mark_odd_pages(MADV_DODUMP);
+  tracing = 0;
+}
+
 // In the rehearsal, at its end: the pages it touched, to the zygote.
 void report_pages_touched(int out) {
-  static struct mappings mine;  // (static: 24 KiB)
-  read_mappings(&mine);
-  // Our own pagemap is root's while we are not dumpable: dumpable only to open it.
+  // Our own pagemap and smaps are root's while we are not dumpable: dumpable only to open them.
+  // (Opened before anything here allocates: what this reads is the rehearsal's, not ours.)
   prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
   int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  int smaps = tracing ? open("/proc/self/smaps", O_RDONLY | O_CLOEXEC) : -1;
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  if (pagemap < 0) return;
   struct page_scan scan = {.pagemap = pagemap, .out = out};
+  if (pagemap >= 0 && smaps >= 0) scan_reads(&scan, smaps);
+  if (smaps >= 0) close(smaps);
+  if (pagemap < 0) return;
+  static struct mappings mine;  // (static: 24 KiB)
+  read_mappings(&mine);
   for (int i = 0; i < mine.n; i++) scan_mapping(&scan, &mine.m[i]);
   close(pagemap);
 }
@@ -135,17 +250,21 @@ long keep_hot_pages(const struct hot_range *recs, size_t n) {
   read_mappings(&mine);
   long pages = 0;
   n_hot = 0;
+  n_touch_read = 0;
   for (size_t i = 0; i < n && n_hot < MAX_HOT_RANGES; i++) {
     struct hot_range r = recs[i];
     if (r.length == 0 || r.start % PAGE || r.length % PAGE || r.start + r.length < r.start) continue;
     if ((uint64_t)pages + r.length / PAGE > MAX_HOT_PAGES) continue;
+    if (r.advice != MADV_POPULATE_WRITE && r.advice != MADV_POPULATE_READ && r.advice != TOUCH_READ) continue;
+    uint64_t kind = r.advice == TOUCH_READ ? MADV_POPULATE_WRITE : r.advice;  // (read, but in writable memory)
     int inside = 0;
     for (int j = 0; j < mine.n && !inside; j++) {
-      inside = r.advice == (uint64_t)mine.m[j].advice && r.start >= mine.m[j].lo && r.start + r.length <= mine.m[j].hi;
+      inside = kind == (uint64_t)mine.m[j].advice && r.start >= mine.m[j].lo && r.start + r.length <= mine.m[j].hi;
     }
     if (!inside) continue;
     hot[n_hot++] = r;
     pages += (long)(r.length / PAGE);
+    if (r.advice == TOUCH_READ) n_touch_read += (long)(r.length / PAGE);
   }
   return pages;
 }
@@ -154,3 +273,5 @@ void hot_pages_init(void) {
   long page = sysconf(_SC_PAGESIZE);
   if (page > 0) PAGE = (uint64_t)page;
 }
+
+long hot_pages_read_only(void) { return n_touch_read; }
