@@ -39,15 +39,18 @@ static int n_hot;
 static long n_touch_read;  // of the pages kept, TOUCH_READ's
 
 void populate_hot_pages(void) {
+  // The pages this process will write and read are also used once now: populating maps them in
+  // the page table, but the first access from user space is what the hypervisor charges (above).
+  // Read only where the madvise succeeded: the zygote may have given memory back since it
+  // learned the ranges (a freed arena, a mapping it does not pass on), and a read of an unmapped
+  // page would end every spare. TOUCH_READ's pages are mapped already: populating them (for
+  // reading) only checks that they still are. Not the file pages' (POPULATE_READ): learned as
+  // present, they include the kernel's fault-around neighbours, most never read (reading them
+  // all cost a spare ~1.5 ms more).
   for (int i = 0; i < n_hot; i++) {
-    if (hot[i].advice != TOUCH_READ) madvise((void *)(uintptr_t)hot[i].start, (size_t)hot[i].length, (int)hot[i].advice);
-  }
-  // The pages this process will write and read, used once now: populating maps them in the
-  // page table, but the first access from user space is what the hypervisor charges (above).
-  // Not the file pages (POPULATE_READ): learned as present, they include the kernel's
-  // fault-around neighbours, most never read (reading them all cost a spare ~1.5 ms more).
-  for (int i = 0; i < n_hot; i++) {
-    if (hot[i].advice == MADV_POPULATE_READ) continue;
+    int advice = hot[i].advice == TOUCH_READ ? MADV_POPULATE_READ : (int)hot[i].advice;
+    int mapped = madvise((void *)(uintptr_t)hot[i].start, (size_t)hot[i].length, advice) == 0;
+    if (!mapped || hot[i].advice == MADV_POPULATE_READ) continue;
     for (uint64_t a = hot[i].start; a < hot[i].start + hot[i].length; a += PAGE) (void)*(volatile const char *)(uintptr_t)a;
   }
 }
@@ -140,37 +143,50 @@ static void scan_mapping(struct page_scan *scan, const struct mapping *m) {
 // writable mapping is cut into one-page mappings (every other page marked MADV_DONTDUMP, which
 // changes nothing but core dumps: neighbours then cannot merge) and the accessed bits cleared
 // (clear_refs); at the end each one-page mapping's Referenced says whether it was read.
-static struct mappings traced;
+static struct mappings *traced;  // (mapped, not static: the rehearsal's own writes to it would
+                                 // otherwise be learned as pages every spare writes)
 static int tracing;
+static int trace_pagemap = -1, trace_smaps = -1;
+#define MAX_TRACED_PAGES 16384  // one mapping each: well under vm.max_map_count (65530)
 
 static void mark_odd_pages(int advice) {
-  for (int i = 0; i < traced.n; i++) {
-    for (uint64_t a = traced.m[i].lo; a < traced.m[i].hi; a += PAGE) {
+  for (int i = 0; i < traced->n; i++) {
+    for (uint64_t a = traced->m[i].lo; a < traced->m[i].hi; a += PAGE) {
       if ((a / PAGE) & 1) madvise((void *)(uintptr_t)a, (size_t)PAGE, advice);
     }
   }
 }
 
 void trace_reads_begin(void) {
-  read_mappings(&traced);
+  void *room = mmap(NULL, sizeof *traced, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (room == MAP_FAILED) return;
+  traced = room;
+  read_mappings(traced);
   int n = 0;
-  for (int i = 0; i < traced.n; i++) {
-    if (traced.m[i].advice == MADV_POPULATE_WRITE && !traced.m[i].special) traced.m[n++] = traced.m[i];
+  uint64_t pages = 0;
+  for (int i = 0; i < traced->n; i++) {
+    if (traced->m[i].advice != MADV_POPULATE_WRITE || traced->m[i].special || (uint64_t)traced->m[i].lo == (uint64_t)(uintptr_t)room) continue;
+    traced->m[n++] = traced->m[i];
+    pages += (traced->m[i].hi - traced->m[i].lo) / PAGE;
   }
-  traced.n = n;
-  mark_odd_pages(MADV_DONTDUMP);
-  // Our own clear_refs is root's while we are not dumpable: dumpable only to open it.
+  traced->n = n;
+  // Our own /proc files are root's while we are not dumpable: dumpable once, to open all three.
   prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-  int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+  int clear = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+  trace_pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  trace_smaps = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  tracing = fd >= 0 && write(fd, "1", 1) == 1;
-  if (fd >= 0) close(fd);
-  if (!tracing) mark_odd_pages(MADV_DODUMP);
+  if (pages <= MAX_TRACED_PAGES && clear >= 0 && trace_pagemap >= 0 && trace_smaps >= 0) {
+    mark_odd_pages(MADV_DONTDUMP);
+    tracing = write(clear, "1", 1) == 1;
+    if (!tracing) mark_odd_pages(MADV_DODUMP);
+  }
+  if (clear >= 0) close(clear);
 }
 
 static int traced_page(uint64_t lo, uint64_t hi) {
-  for (int i = 0; i < traced.n; i++) {
-    if (lo >= traced.m[i].lo && hi <= traced.m[i].hi) return 1;
+  for (int i = 0; i < traced->n; i++) {
+    if (lo >= traced->m[i].lo && hi <= traced->m[i].hi) return 1;
   }
   return 0;
 }
@@ -181,7 +197,8 @@ static int traced_page(uint64_t lo, uint64_t hi) {
 static void smaps_line(struct page_scan *scan, const char *line, uint64_t *lo, uint64_t *hi) {
   unsigned long a, b;
   unsigned long kb;
-  if (sscanf(line, "%lx-%lx ", &a, &b) == 2 && strchr(line, ' ') > strchr(line, '-')) {
+  const char *space = strchr(line, ' '), *dash = strchr(line, '-');
+  if (space && dash && dash < space && sscanf(line, "%lx-%lx ", &a, &b) == 2) {
     *lo = a;
     *hi = b;
   } else if (sscanf(line, "Referenced: %lu kB", &kb) == 1 && kb > 0 && *hi > *lo && traced_page(*lo, *hi)) {
@@ -200,12 +217,14 @@ static void smaps_line(struct page_scan *scan, const char *line, uint64_t *lo, u
 
 // The traced pages that were read, as TOUCH_READ runs; the mappings joined again after.
 static void scan_reads(struct page_scan *scan, int smaps) {
-  static char buf[1 << 16];
+  enum { SIZE = 1 << 16 };
+  char *buf = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);  // (as traced)
+  if (buf == MAP_FAILED) return;
   size_t have = 0;
   uint64_t lo = 0, hi = 0;
   scan->advice = TOUCH_READ;
   for (;;) {
-    ssize_t got = read(smaps, buf + have, sizeof buf - 1 - have);
+    ssize_t got = read(smaps, buf + have, SIZE - 1 - have);
     if (got <= 0) break;
     have += (size_t)got;
     buf[have] = 0;
@@ -217,28 +236,35 @@ static void scan_reads(struct page_scan *scan, int smaps) {
     }
     have = (size_t)(buf + have - line);
     memmove(buf, line, have);
-    if (have == sizeof buf - 1) have = 0;  // (a line longer than the buffer: dropped)
+    if (have == SIZE - 1) have = 0;  // (a line longer than the buffer: dropped)
   }
   flush_run(scan);
-  mark_odd_pages(MADV_DODUMP);
-  tracing = 0;
+  munmap(buf, SIZE);
 }
 
 // In the rehearsal, at its end: the pages it touched, to the zygote.
 void report_pages_touched(int out) {
-  // Our own pagemap and smaps are root's while we are not dumpable: dumpable only to open them.
-  // (Opened before anything here allocates: what this reads is the rehearsal's, not ours.)
-  prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-  int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-  int smaps = tracing ? open("/proc/self/smaps", O_RDONLY | O_CLOEXEC) : -1;
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  int pagemap = trace_pagemap;
+  if (pagemap < 0) {
+    // Our own pagemap is root's while we are not dumpable: dumpable only to open it.
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  }
   struct page_scan scan = {.pagemap = pagemap, .out = out};
-  if (pagemap >= 0 && smaps >= 0) scan_reads(&scan, smaps);
-  if (smaps >= 0) close(smaps);
+  if (tracing) {  // (first: nothing here has allocated yet)
+    if (pagemap >= 0) scan_reads(&scan, trace_smaps);
+    mark_odd_pages(MADV_DODUMP);  // (joined again: read_mappings below reads at most MAX_MAPPINGS)
+    tracing = 0;
+  }
+  if (trace_smaps >= 0) close(trace_smaps);
+  if (traced) munmap(traced, sizeof *traced);
   if (pagemap < 0) return;
-  static struct mappings mine;  // (static: 24 KiB)
-  read_mappings(&mine);
-  for (int i = 0; i < mine.n; i++) scan_mapping(&scan, &mine.m[i]);
+  struct mappings *mine = mmap(NULL, sizeof *mine, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);  // (as traced)
+  if (mine != MAP_FAILED) {
+    read_mappings(mine);
+    for (int i = 0; i < mine->n; i++) scan_mapping(&scan, &mine->m[i]);
+  }
   close(pagemap);
 }
 

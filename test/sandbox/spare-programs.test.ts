@@ -104,7 +104,7 @@ describe('the zygote (agent/native/_native.c)', () => {
       // interpreter's code it runs, measured.
       expect(Number(learned![1])).toBeGreaterThan(50);
       // And the pages of the zygote's memory it only read, traced in the rehearsal (smaps'
-      // Referenced per one-page mapping, hot_pages.c): ~60 measured; none where that failed.
+      // Referenced per one-page mapping, hot_pages.c; this kernel has clear_refs): ~60 measured.
       expect(Number(learned![2])).toBeGreaterThan(10);
       expect(Number(learned![2])).toBeLessThan(Number(learned![1]));
     } finally {
