@@ -44,13 +44,14 @@ void populate_hot_pages(void) {
   // Read only where the madvise succeeded: the zygote may have given memory back since it
   // learned the ranges (a freed arena, a mapping it does not pass on), and a read of an unmapped
   // page would end every spare. TOUCH_READ's pages are mapped already: populating them (for
-  // reading) only checks that they still are. Not the file pages' (POPULATE_READ): learned as
-  // present, they include the kernel's fault-around neighbours, most never read (reading them
-  // all cost a spare ~1.5 ms more).
+  // reading) only checks that they still are. Files' pages (POPULATE_READ) are read only when
+  // the rehearsal traced what it read (n_touch_read): learned as present instead, they include
+  // the kernel's fault-around neighbours (~1,000 pages against ~150 read), and reading them all
+  // cost a spare ~1.5 ms more.
   for (int i = 0; i < n_hot; i++) {
     int advice = hot[i].advice == TOUCH_READ ? MADV_POPULATE_READ : (int)hot[i].advice;
     int mapped = madvise((void *)(uintptr_t)hot[i].start, (size_t)hot[i].length, advice) == 0;
-    if (!mapped || hot[i].advice == MADV_POPULATE_READ) continue;
+    if (!mapped || (hot[i].advice == MADV_POPULATE_READ && !n_touch_read)) continue;
     for (uint64_t a = hot[i].start; a < hot[i].start + hot[i].length; a += PAGE) (void)*(volatile const char *)(uintptr_t)a;
   }
 }
@@ -138,11 +139,12 @@ static void scan_mapping(struct page_scan *scan, const struct mapping *m) {
   flush_run(scan);
 }
 
-// Read tracing (TOUCH_READ), in a python rehearsal from its hand-over to its end. The kernel
-// tells which pages a process accessed only per mapping (smaps' Referenced), so each private
-// writable mapping is cut into one-page mappings (every other page marked MADV_DONTDUMP, which
-// changes nothing but core dumps: neighbours then cannot merge) and the accessed bits cleared
-// (clear_refs); at the end each one-page mapping's Referenced says whether it was read.
+// Read tracing, in a python rehearsal from its hand-over to its end: which pages of writable
+// memory it only read (TOUCH_READ), and exactly which pages of files (POPULATE_READ). The kernel
+// tells which pages a process accessed only per mapping (smaps' Referenced), so each mapping is
+// cut into one-page mappings (every other page marked MADV_DONTDUMP, which changes nothing but
+// core dumps: neighbours then cannot merge), files' pages all mapped, and the accessed bits
+// cleared (clear_refs); at the end each one-page mapping's Referenced says whether it was used.
 static struct mappings *traced;  // (mapped, not static: the rehearsal's own writes to it would
                                  // otherwise be learned as pages every spare writes)
 static int tracing;
@@ -165,7 +167,7 @@ void trace_reads_begin(void) {
   int n = 0;
   uint64_t pages = 0;
   for (int i = 0; i < traced->n; i++) {
-    if (traced->m[i].advice != MADV_POPULATE_WRITE || traced->m[i].special || (uint64_t)traced->m[i].lo == (uint64_t)(uintptr_t)room) continue;
+    if (traced->m[i].special || (uint64_t)traced->m[i].lo == (uint64_t)(uintptr_t)room) continue;
     traced->m[n++] = traced->m[i];
     pages += (traced->m[i].hi - traced->m[i].lo) / PAGE;
   }
@@ -177,6 +179,11 @@ void trace_reads_begin(void) {
   trace_smaps = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (pages <= MAX_TRACED_PAGES && clear >= 0 && trace_pagemap >= 0 && trace_smaps >= 0) {
+    // Files' pages all mapped first: a read fault also maps the page's neighbours (fault-around),
+    // so which pages are present says little; which were accessed since clear_refs says it all.
+    for (int i = 0; i < traced->n; i++) {
+      if (traced->m[i].advice == MADV_POPULATE_READ) madvise((void *)(uintptr_t)traced->m[i].lo, (size_t)(traced->m[i].hi - traced->m[i].lo), MADV_POPULATE_READ);
+    }
     mark_odd_pages(MADV_DONTDUMP);
     tracing = write(clear, "1", 1) == 1;
     if (!tracing) mark_odd_pages(MADV_DODUMP);
@@ -184,16 +191,18 @@ void trace_reads_begin(void) {
   if (clear >= 0) close(clear);
 }
 
-static int traced_page(uint64_t lo, uint64_t hi) {
+// The kind of the traced mapping holding [lo, hi), or 0.
+static int traced_kind(uint64_t lo, uint64_t hi) {
   for (int i = 0; i < traced->n; i++) {
-    if (lo >= traced->m[i].lo && hi <= traced->m[i].hi) return 1;
+    if (lo >= traced->m[i].lo && hi <= traced->m[i].hi) return traced->m[i].advice;
   }
   return 0;
 }
 
 // One smaps line: a mapping's header ("lo-hi perms ...") starts a mapping; its Referenced line
-// says whether it was accessed; the pages of a traced one that are not our own copies (those are
-// written: MADV_POPULATE_WRITE) are runs of TOUCH_READ.
+// says whether it was accessed. An accessed page of a file is a run of MADV_POPULATE_READ; one
+// of writable memory that is not our own copy (those are written: MADV_POPULATE_WRITE), of
+// TOUCH_READ.
 static void smaps_line(struct page_scan *scan, const char *line, uint64_t *lo, uint64_t *hi) {
   unsigned long a, b;
   unsigned long kb;
@@ -201,11 +210,19 @@ static void smaps_line(struct page_scan *scan, const char *line, uint64_t *lo, u
   if (space && dash && dash < space && sscanf(line, "%lx-%lx ", &a, &b) == 2) {
     *lo = a;
     *hi = b;
-  } else if (sscanf(line, "Referenced: %lu kB", &kb) == 1 && kb > 0 && *hi > *lo && traced_page(*lo, *hi)) {
+  } else if (sscanf(line, "Referenced: %lu kB", &kb) == 1 && kb > 0 && *hi > *lo) {
+    int kind = traced_kind(*lo, *hi);
+    if (!kind) return;
+    uint64_t advice = kind == MADV_POPULATE_READ ? MADV_POPULATE_READ : TOUCH_READ;
+    if (advice != scan->advice) {
+      flush_run(scan);
+      scan->advice = advice;
+    }
     for (uint64_t p = *lo; p < *hi; p += PAGE) {
       uint64_t entry = 0;
       if (pread(scan->pagemap, &entry, 8, (off_t)(p / PAGE * 8)) != 8) return;
-      if (!((entry >> 63) & 1) || ((entry >> 56) & 1)) continue;  // (absent, or our own copy)
+      if (!((entry >> 63) & 1)) continue;  // (absent)
+      if (kind == MADV_POPULATE_WRITE && ((entry >> 56) & 1)) continue;  // (our own copy)
       if (scan->end != p) {
         flush_run(scan);
         scan->start = p;
@@ -252,8 +269,10 @@ void report_pages_touched(int out) {
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   }
   struct page_scan scan = {.pagemap = pagemap, .out = out};
+  int files_read = 0;  // (the files' pages read are known exactly: not taken from pagemap below)
   if (tracing) {  // (first: nothing here has allocated yet)
     if (pagemap >= 0) scan_reads(&scan, trace_smaps);
+    files_read = pagemap >= 0;
     mark_odd_pages(MADV_DODUMP);  // (joined again: read_mappings below reads at most MAX_MAPPINGS)
     tracing = 0;
   }
@@ -263,7 +282,9 @@ void report_pages_touched(int out) {
   struct mappings *mine = mmap(NULL, sizeof *mine, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);  // (as traced)
   if (mine != MAP_FAILED) {
     read_mappings(mine);
-    for (int i = 0; i < mine->n; i++) scan_mapping(&scan, &mine->m[i]);
+    for (int i = 0; i < mine->n; i++) {
+      if (!(files_read && mine->m[i].advice == MADV_POPULATE_READ)) scan_mapping(&scan, &mine->m[i]);
+    }
   }
   close(pagemap);
 }
