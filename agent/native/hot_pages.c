@@ -24,6 +24,8 @@
 // rehearsal used: touching every page a spare inherits doubled a spare's CPU (probe, 8.2 →
 // 16.7 ms), touching these moves what the program would have paid anyway.
 #define TOUCH_READ 0x7401
+// And files' pages known to be read (traced, not merely present): populated, then read too.
+#define READ_EXACT 0x7402
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
 #endif
@@ -44,14 +46,14 @@ void populate_hot_pages(void) {
   // Read only where the madvise succeeded: the zygote may have given memory back since it
   // learned the ranges (a freed arena, a mapping it does not pass on), and a read of an unmapped
   // page would end every spare. TOUCH_READ's pages are mapped already: populating them (for
-  // reading) only checks that they still are. Files' pages (POPULATE_READ) are read only when
-  // the rehearsal traced what it read (n_touch_read): learned as present instead, they include
+  // reading) only checks that they still are. Files' pages are read only when the rehearsal
+  // traced what it read (READ_EXACT): learned as present instead (POPULATE_READ), they include
   // the kernel's fault-around neighbours (~1,000 pages against ~150 read), and reading them all
   // cost a spare ~1.5 ms more.
   for (int i = 0; i < n_hot; i++) {
-    int advice = hot[i].advice == TOUCH_READ ? MADV_POPULATE_READ : (int)hot[i].advice;
+    int advice = hot[i].advice == TOUCH_READ || hot[i].advice == READ_EXACT ? MADV_POPULATE_READ : (int)hot[i].advice;
     int mapped = madvise((void *)(uintptr_t)hot[i].start, (size_t)hot[i].length, advice) == 0;
-    if (!mapped || (hot[i].advice == MADV_POPULATE_READ && !n_touch_read)) continue;
+    if (!mapped || hot[i].advice == MADV_POPULATE_READ) continue;
     for (uint64_t a = hot[i].start; a < hot[i].start + hot[i].length; a += PAGE) (void)*(volatile const char *)(uintptr_t)a;
   }
 }
@@ -140,16 +142,17 @@ static void scan_mapping(struct page_scan *scan, const struct mapping *m) {
 }
 
 // Read tracing, in a python rehearsal from its hand-over to its end: which pages of writable
-// memory it only read (TOUCH_READ), and exactly which pages of files (POPULATE_READ). The kernel
+// memory it only read (TOUCH_READ), and exactly which pages of files (READ_EXACT). The kernel
 // tells which pages a process accessed only per mapping (smaps' Referenced), so each mapping is
 // cut into one-page mappings (every other page marked MADV_DONTDUMP, which changes nothing but
-// core dumps: neighbours then cannot merge), files' pages all mapped, and the accessed bits
-// cleared (clear_refs); at the end each one-page mapping's Referenced says whether it was used.
+// core dumps: neighbours then cannot merge) and the accessed bits cleared (clear_refs); at the
+// end each one-page mapping's Referenced says whether it was used.
 static struct mappings *traced;  // (mapped, not static: the rehearsal's own writes to it would
                                  // otherwise be learned as pages every spare writes)
 static int tracing;
 static int trace_pagemap = -1, trace_smaps = -1;
-#define MAX_TRACED_PAGES 16384  // one mapping each: well under vm.max_map_count (65530)
+static int files_traced;  // files' mappings are in the trace (within their budget)
+#define MAX_TRACED_PAGES 16384  // of each kind, one mapping each: under vm.max_map_count (65530)
 
 static void mark_odd_pages(int advice) {
   for (int i = 0; i < traced->n; i++) {
@@ -164,12 +167,18 @@ void trace_reads_begin(void) {
   if (room == MAP_FAILED) return;
   traced = room;
   read_mappings(traced);
+  // Each kind within its own budget: files over theirs (a large library) are left out, and
+  // their pages learned as present, as before; writable memory over its, nothing is traced.
+  uint64_t pages[2] = {0, 0};  // writable memory's, files'
+  for (int i = 0; i < traced->n; i++) {
+    if (!traced->m[i].special) pages[traced->m[i].advice == MADV_POPULATE_READ] += (traced->m[i].hi - traced->m[i].lo) / PAGE;
+  }
+  files_traced = pages[1] <= MAX_TRACED_PAGES;
   int n = 0;
-  uint64_t pages = 0;
   for (int i = 0; i < traced->n; i++) {
     if (traced->m[i].special || (uint64_t)traced->m[i].lo == (uint64_t)(uintptr_t)room) continue;
+    if (traced->m[i].advice == MADV_POPULATE_READ && !files_traced) continue;
     traced->m[n++] = traced->m[i];
-    pages += (traced->m[i].hi - traced->m[i].lo) / PAGE;
   }
   traced->n = n;
   // Our own /proc files are root's while we are not dumpable: dumpable once, to open all three.
@@ -178,12 +187,9 @@ void trace_reads_begin(void) {
   trace_pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
   trace_smaps = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  if (pages <= MAX_TRACED_PAGES && clear >= 0 && trace_pagemap >= 0 && trace_smaps >= 0) {
-    // Files' pages all mapped first: a read fault also maps the page's neighbours (fault-around),
-    // so which pages are present says little; which were accessed since clear_refs says it all.
-    for (int i = 0; i < traced->n; i++) {
-      if (traced->m[i].advice == MADV_POPULATE_READ) madvise((void *)(uintptr_t)traced->m[i].lo, (size_t)(traced->m[i].hi - traced->m[i].lo), MADV_POPULATE_READ);
-    }
+  if (pages[0] <= MAX_TRACED_PAGES && clear >= 0 && trace_pagemap >= 0 && trace_smaps >= 0) {
+    // (One-page mappings also keep a read fault from mapping the page's neighbours, which it
+    // does within a mapping: what is present after is what was read, or was before.)
     mark_odd_pages(MADV_DONTDUMP);
     tracing = write(clear, "1", 1) == 1;
     if (!tracing) mark_odd_pages(MADV_DODUMP);
@@ -200,7 +206,7 @@ static int traced_kind(uint64_t lo, uint64_t hi) {
 }
 
 // One smaps line: a mapping's header ("lo-hi perms ...") starts a mapping; its Referenced line
-// says whether it was accessed. An accessed page of a file is a run of MADV_POPULATE_READ; one
+// says whether it was accessed. An accessed page of a file is a run of READ_EXACT; one
 // of writable memory that is not our own copy (those are written: MADV_POPULATE_WRITE), of
 // TOUCH_READ.
 static void smaps_line(struct page_scan *scan, const char *line, uint64_t *lo, uint64_t *hi) {
@@ -213,7 +219,7 @@ static void smaps_line(struct page_scan *scan, const char *line, uint64_t *lo, u
   } else if (sscanf(line, "Referenced: %lu kB", &kb) == 1 && kb > 0 && *hi > *lo) {
     int kind = traced_kind(*lo, *hi);
     if (!kind) return;
-    uint64_t advice = kind == MADV_POPULATE_READ ? MADV_POPULATE_READ : TOUCH_READ;
+    uint64_t advice = kind == MADV_POPULATE_READ ? READ_EXACT : TOUCH_READ;
     if (advice != scan->advice) {
       flush_run(scan);
       scan->advice = advice;
@@ -233,15 +239,16 @@ static void smaps_line(struct page_scan *scan, const char *line, uint64_t *lo, u
 }
 
 // The traced pages that were read, as TOUCH_READ runs; the mappings joined again after.
-static void scan_reads(struct page_scan *scan, int smaps) {
+static int scan_reads(struct page_scan *scan, int smaps) {
   enum { SIZE = 1 << 16 };
   char *buf = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);  // (as traced)
-  if (buf == MAP_FAILED) return;
+  if (buf == MAP_FAILED) return 0;
+  ssize_t got = 0;
   size_t have = 0;
   uint64_t lo = 0, hi = 0;
   scan->advice = TOUCH_READ;
   for (;;) {
-    ssize_t got = read(smaps, buf + have, SIZE - 1 - have);
+    got = read(smaps, buf + have, SIZE - 1 - have);
     if (got <= 0) break;
     have += (size_t)got;
     buf[have] = 0;
@@ -257,6 +264,7 @@ static void scan_reads(struct page_scan *scan, int smaps) {
   }
   flush_run(scan);
   munmap(buf, SIZE);
+  return got == 0;  // (to the end, not an error)
 }
 
 // In the rehearsal, at its end: the pages it touched, to the zygote.
@@ -271,8 +279,7 @@ void report_pages_touched(int out) {
   struct page_scan scan = {.pagemap = pagemap, .out = out};
   int files_read = 0;  // (the files' pages read are known exactly: not taken from pagemap below)
   if (tracing) {  // (first: nothing here has allocated yet)
-    if (pagemap >= 0) scan_reads(&scan, trace_smaps);
-    files_read = pagemap >= 0;
+    files_read = pagemap >= 0 && scan_reads(&scan, trace_smaps) && files_traced;
     mark_odd_pages(MADV_DODUMP);  // (joined again: read_mappings below reads at most MAX_MAPPINGS)
     tracing = 0;
   }
@@ -302,8 +309,8 @@ long keep_hot_pages(const struct hot_range *recs, size_t n) {
     struct hot_range r = recs[i];
     if (r.length == 0 || r.start % PAGE || r.length % PAGE || r.start + r.length < r.start) continue;
     if ((uint64_t)pages + r.length / PAGE > MAX_HOT_PAGES) continue;
-    if (r.advice != MADV_POPULATE_WRITE && r.advice != MADV_POPULATE_READ && r.advice != TOUCH_READ) continue;
-    uint64_t kind = r.advice == TOUCH_READ ? MADV_POPULATE_WRITE : r.advice;  // (read, but in writable memory)
+    uint64_t kind = r.advice == TOUCH_READ ? MADV_POPULATE_WRITE : r.advice == READ_EXACT ? MADV_POPULATE_READ : r.advice;
+    if (kind != MADV_POPULATE_WRITE && kind != MADV_POPULATE_READ) continue;  // (the mapping each kind lies in)
     int inside = 0;
     for (int j = 0; j < mine.n && !inside; j++) {
       inside = kind == (uint64_t)mine.m[j].advice && r.start >= mine.m[j].lo && r.start + r.length <= mine.m[j].hi;

@@ -9,7 +9,7 @@
 
 // One run of pages, as the rehearsal writes it to the zygote.
 struct hot_range {
-  uint64_t start, length, advice;  // bytes; MADV_POPULATE_WRITE, MADV_POPULATE_READ or TOUCH_READ (hot_pages.c)
+  uint64_t start, length, advice;  // bytes; MADV_POPULATE_WRITE, MADV_POPULATE_READ, TOUCH_READ or READ_EXACT (hot_pages.c)
 };
 
 // At the module's start: the page size.
