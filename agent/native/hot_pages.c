@@ -238,7 +238,8 @@ static void smaps_line(struct page_scan *scan, const char *line, uint64_t *lo, u
   }
 }
 
-// The traced pages that were read, as TOUCH_READ runs; the mappings joined again after.
+// The traced pages that were read, as TOUCH_READ and READ_EXACT runs (smaps_line); returns
+// whether smaps was read to its end.
 static int scan_reads(struct page_scan *scan, int smaps) {
   enum { SIZE = 1 << 16 };
   char *buf = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);  // (as traced)

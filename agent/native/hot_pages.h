@@ -14,7 +14,8 @@ struct hot_range {
 
 // At the module's start: the page size.
 void hot_pages_init(void);
-// In a python rehearsal spare, at its hand-over: starts learning the pages it reads (TOUCH_READ).
+// In a python rehearsal spare, at its hand-over: starts learning the pages it reads (TOUCH_READ,
+// READ_EXACT: hot_pages.c).
 void trace_reads_begin(void);
 // In the rehearsal spare, at its end: the runs of pages it touched, written to `out`.
 void report_pages_touched(int out);
