@@ -31,15 +31,18 @@ export interface ForkFloor {
   print: number;
 }
 
+/** Runs a probe's python in a cached sandbox of the engine's one owner; its stdout as JSON. */
+async function runProbe<T>(engine: DockerSandboxEngine, code: string, what: string, timeoutMs?: number): Promise<T> {
+  const r = await engine.execute({ language: 'python', mode: 'cached', code, ...(timeoutMs === undefined ? {} : { resources: { timeoutMs } }) });
+  if (r.exitCode !== 0) throw new Error(`${what} probe failed: ${r.stderr.slice(0, 400)}`);
+  return JSON.parse(r.stdout) as T;
+}
+
 /** The floor measured by `concurrency` probes at once (each in a cached python sandbox of the
  *  engine's one owner), averaged. */
 export async function measureForkFloor(engine: DockerSandboxEngine, concurrency = 1): Promise<ForkFloor> {
   const runs = await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      const r = await engine.execute({ language: 'python', mode: 'cached', code: PROBE });
-      if (r.exitCode !== 0) throw new Error(`fork floor probe failed: ${r.stderr.slice(0, 400)}`);
-      return JSON.parse(r.stdout) as ForkFloor;
-    }),
+    Array.from({ length: concurrency }, () => runProbe<ForkFloor>(engine, PROBE, 'fork floor')),
   );
   return { bare: runs.reduce((a, r) => a + r.bare, 0) / runs.length, print: runs.reduce((a, r) => a + r.print, 0) / runs.length };
 }
@@ -71,11 +74,7 @@ const RATE_PROBE = (startAt: number, seconds: number) =>
 export async function measureForkRate(engine: DockerSandboxEngine, probes: number, seconds = 2): Promise<number> {
   const startAt = Date.now() + 1500; // every probe's sandbox is handed its program by then
   const counts = await Promise.all(
-    Array.from({ length: probes }, async () => {
-      const r = await engine.execute({ language: 'python', mode: 'cached', code: RATE_PROBE(startAt, seconds), resources: { timeoutMs: 30_000 } });
-      if (r.exitCode !== 0) throw new Error(`fork rate probe failed: ${r.stderr.slice(0, 400)}`);
-      return (JSON.parse(r.stdout) as { n: number }).n;
-    }),
+    Array.from({ length: probes }, async () => (await runProbe<{ n: number }>(engine, RATE_PROBE(startAt, seconds), 'fork rate', 30_000)).n),
   );
   return counts.reduce((a, n) => a + n, 0) / seconds;
 }
@@ -104,9 +103,7 @@ const FAULT_PROBE = [
 
 /** µs per page fault on fresh anonymous memory, inside a cached python sandbox (the best of 3). */
 export async function measurePageFault(engine: DockerSandboxEngine): Promise<number> {
-  const r = await engine.execute({ language: 'python', mode: 'cached', code: FAULT_PROBE, resources: { timeoutMs: 30_000 } });
-  if (r.exitCode !== 0) throw new Error(`page fault probe failed: ${r.stderr.slice(0, 400)}`);
-  return (JSON.parse(r.stdout) as { us: number }).us;
+  return (await runProbe<{ us: number }>(engine, FAULT_PROBE, 'page fault', 30_000)).us;
 }
 
 // The least a fresh, already-forked python process takes to run print(1), with nothing of ours
@@ -149,7 +146,5 @@ export interface PreforkLatency {
 
 /** The pre-forked fresh-process floor under a cached execution's latency (PREFORK_PROBE). */
 export async function measurePreforkLatency(engine: DockerSandboxEngine): Promise<PreforkLatency> {
-  const r = await engine.execute({ language: 'python', mode: 'cached', code: PREFORK_PROBE, resources: { timeoutMs: 30_000 } });
-  if (r.exitCode !== 0) throw new Error(`pre-fork probe failed: ${r.stderr.slice(0, 400)}`);
-  return JSON.parse(r.stdout) as PreforkLatency;
+  return runProbe<PreforkLatency>(engine, PREFORK_PROBE, 'pre-fork', 30_000);
 }
